@@ -1,0 +1,37 @@
+# qzx: `make run` brings the whole system up on the embedded default; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := ./scripts/uv.sh
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-fast test-db lint format bench soak clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: ## Install everything (uv bootstrapped through pip if missing)
+	@$(UV) sync --frozen --quiet || $(UV) sync --frozen
+
+run: install ## Start the embedded stack, all services, the console and the simulator (Ctrl-C stops)
+	@$(UV) run --frozen qzx dev
+
+test: install ## Run the whole test suite (embedded PostgreSQL and broker unless QZX_* point at servers)
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-db: install ## The database and broker tests only (CI runs these again against PostgreSQL 15)
+	@$(UV) run --frozen pytest -m "db or kafka" $(PYTEST_ARGS)
+
+lint: install ## ruff and mypy
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy libs/common/src libs/devstack/src services/ingest/src services/alerts/src services/dispatch/src
+
+format: install ## Apply ruff's fixes and formatting
+	@$(UV) run --frozen ruff check --fix .
+	@$(UV) run --frozen ruff format .
+
+bench: install ## Benchmarks: throughput and latency beside raw consume/insert rates, in one run
+	@$(UV) run --frozen qzx bench
+
+clean: ## Remove local state (embedded database and broker data)
+	rm -rf .state

@@ -1,0 +1,1 @@
+pytest_plugins = ["qzx_dev.testing"]

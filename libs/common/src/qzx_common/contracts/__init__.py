@@ -1,0 +1,1 @@
+"""Message contracts shared between services (DESIGN.md §3)."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic admin, the manual-commit consumer runner, the transactional outbox."""

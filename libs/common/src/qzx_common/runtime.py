@@ -1,0 +1,83 @@
+"""What every service process runs beside its HTTP app: engine, migrations, producer, outbox relay
+and consumer loop, started and stopped together from the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from qzx_common.db import create_engine, migrate, session_factory, wait_for_database
+from qzx_common.kafka.admin import ensure_topics
+from qzx_common.kafka.outbox import OutboxRelay
+from qzx_common.kafka.runner import BatchHandler, ConsumerRunner
+from qzx_common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: CommonSettings
+    schema: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, *, settings: CommonSettings, schema: str, migrations_dir: Path) -> Runtime:
+        engine = create_engine(settings.async_database_url, pool_size=settings.db_pool_size)
+        await wait_for_database(engine)
+        if settings.migrate_on_start:
+            await migrate(url=settings.async_database_url, migrations_dir=migrations_dir, schema=schema)
+        await ensure_topics(settings.kafka_bootstrap, prefix=settings.topic_prefix)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=256 * 1024, acks="all"
+        )
+        await producer.start()
+        relay = OutboxRelay(engine=engine, producer=producer, schema=schema)
+        rt = cls(settings, schema, engine, session_factory(engine), producer, relay)
+        rt.tasks.append(asyncio.create_task(relay.run(), name=f"{schema}-outbox-relay"))
+        return rt
+
+    async def consume(self, *, topics: list[str], group: str, handle: BatchHandler) -> ConsumerRunner:
+        s = self.settings
+        runner = ConsumerRunner(
+            bootstrap=s.kafka_bootstrap,
+            topics=[s.topic(t) for t in topics],
+            group_id=s.topic_prefix + group,
+            handle=handle,
+            max_records=s.max_batch,
+            fetch_max_wait_ms=s.fetch_max_wait_ms,
+        )
+        await runner.start()
+        self.consumers.append(runner)
+        self.tasks.append(asyncio.create_task(runner.run(), name=f"{group}-consumer"))
+        return runner
+
+    async def check_database(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def stop(self) -> None:
+        for c in self.consumers:
+            c.stop()
+        self.relay.stop()
+        done, pending = await asyncio.wait(self.tasks, timeout=10) if self.tasks else (set(), set())
+        for t in pending:
+            t.cancel()
+        for t in done:
+            if not t.cancelled() and t.exception():
+                log.error("background task failed", exc_info=t.exception())
+        with contextlib.suppress(Exception):
+            await self.producer.stop()
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by the services: error model, health and metrics, auth dependency."""

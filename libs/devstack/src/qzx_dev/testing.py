@@ -1,0 +1,100 @@
+"""pytest plugin: the real stack for integration tests.
+
+With QZX_DATABASE_URL / QZX_KAFKA_BOOTSTRAP unset, one embedded PostgreSQL and one embedded broker
+are started per test session on free ports; with them set, those servers are used. Either way the
+session gets a fresh database and a unique topic prefix, so runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qzx_dev.embedded import create_database, drop_database, free_port, start_broker, start_postgres
+
+
+@dataclass(frozen=True)
+class Stack:
+    server_url: str  # a maintenance database on the server
+    database_url: str  # this session's own database
+    bootstrap: str
+    topic_prefix: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "QZX_DATABASE_URL": self.database_url,
+            "QZX_KAFKA_BOOTSTRAP": self.bootstrap,
+            "QZX_TOPIC_PREFIX": self.topic_prefix,
+        }
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    state = Path(tempfile.mkdtemp(prefix="qzx-test-"))
+    started: list[Any] = []
+    try:
+        server_url = os.environ.get("QZX_DATABASE_URL")
+        if not server_url:
+            pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=state / "pg.log", fast=True)
+            started.append(pg)
+            server_url = pg.url()
+        bootstrap = os.environ.get("QZX_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            broker = start_broker(port=free_port(), log_path=state / "broker.log")
+            started.append(broker)
+            bootstrap = broker.bootstrap
+        name = f"qzx_test_{uuid.uuid4().hex[:10]}"
+        database_url = create_database(server_url, name)
+        yield Stack(server_url, database_url, bootstrap, f"t{uuid.uuid4().hex[:8]}.")
+        drop_database(server_url, name)
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_env(stack: Stack) -> Iterator[dict[str, str]]:
+    """Point this process's settings at the test stack."""
+    saved = {k: os.environ.get(k) for k in stack.env()}
+    os.environ.update(stack.env())
+    yield stack.env()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+async def producer(stack: Stack) -> AsyncIterator[Any]:
+    from aiokafka import AIOKafkaProducer
+
+    from qzx_common.kafka.admin import ensure_topics
+
+    await ensure_topics(stack.bootstrap, prefix=stack.topic_prefix)
+    p = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=2)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll an async ``check`` until it returns a truthy value (or raise with its last value)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")

@@ -1,0 +1,4 @@
+from qzx_common.migrations_env import run
+from qzx_alerts.db import SCHEMA, Base
+
+run(Base.metadata, SCHEMA)

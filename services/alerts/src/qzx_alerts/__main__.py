@@ -1,0 +1,3 @@
+from qzx_alerts.main import main
+
+main()

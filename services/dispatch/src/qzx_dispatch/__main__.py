@@ -1,0 +1,3 @@
+from qzx_dispatch.main import main
+
+main()

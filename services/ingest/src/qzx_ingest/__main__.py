@@ -1,0 +1,3 @@
+from qzx_ingest.main import main
+
+main()

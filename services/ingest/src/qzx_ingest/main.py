@@ -1,0 +1,54 @@
+"""The ingest app factory. Nothing is built at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from qzx_common.logs import configure_logging
+from qzx_common.runtime import Runtime
+from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_common.web.errors import install_error_handlers
+from qzx_common.web.health import health_router
+from qzx_ingest.consumer import GROUP, camera_handler
+from qzx_ingest.db import SCHEMA
+from qzx_ingest.dlq.router import router as dlq_router
+from qzx_ingest.settings import IngestSettings, get_settings
+from qzx_ingest.violations.router import router as violations_router
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def create_app(settings: IngestSettings | None = None, *, consume: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = await Runtime.start(settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS)
+        app.state.runtime = rt
+        if consume:
+            await rt.consume(topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt))
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(title="qzx ingest", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health_router({"database": lambda: app.state.runtime.check_database()}))
+    app.include_router(violations_router)
+    app.include_router(dlq_router)
+    return app
+
+
+def main() -> None:
+    import uvicorn
+
+    settings = get_settings()
+    configure_logging(service="ingest", level=settings.log_level, json=settings.log_json)
+    uvicorn.run(lambda: create_app(settings), factory=True, host=settings.host, port=settings.ingest_port,
+                log_config=None, access_log=False)

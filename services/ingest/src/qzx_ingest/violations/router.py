@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from qzx_common.contracts.events import PLATE_RE, Violation
+from qzx_common.web.auth import CurrentPrincipal
+from qzx_common.web.errors import InvalidRequest, NotFound
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_ingest.deps import Session
+from qzx_ingest.violations import repository
+from qzx_ingest.violations.schemas import ViolationList
+
+router = APIRouter(prefix="/v1/violations", tags=["violations"])
+
+
+@router.get("", response_model=ViolationList)
+async def list_violations(
+    principal: CurrentPrincipal,
+    session: Session,
+    plate: str | None = None,
+    violation: Violation | None = None,
+    admin_code: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> ViolationList:
+    if plate is not None:
+        plate = plate.strip().upper()
+        if not PLATE_RE.match(plate):
+            raise InvalidRequest(f"plate: {plate!r} is not a valid plate", code="invalid_plate")
+    after = None
+    if cursor:
+        at, eid = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(at), str(eid))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    rows = await repository.search(
+        session, jur=principal.jur, plate=plate, violation=violation.value if violation else None,
+        admin_code=admin_code, since=since, until=until, after=after, limit=limit + 1,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].captured_at.isoformat(), rows[-1].event_id)
+    return ViolationList(items=[repository.payload_of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{event_id}")
+async def get_violation(event_id: str, principal: CurrentPrincipal, session: Session) -> dict[str, object]:
+    row = await repository.get(session, event_id)
+    if row is None or not principal.sees(row.admin_code):
+        # Out-of-jurisdiction reads look like absent ones: no existence oracle.
+        raise NotFound(f"no violation with event_id {event_id!r}", code="violation_not_found")
+    return repository.payload_of(row)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from qzx_common.web.auth import mint_token
+from qzx_dev.testing import Stack
+from qzx_ingest.main import create_app
+from qzx_ingest.settings import IngestSettings
+
+
+@pytest.fixture(scope="session")
+def ingest_settings(stack: Stack) -> IngestSettings:
+    return IngestSettings(database_url=stack.database_url, kafka_bootstrap=stack.bootstrap,
+                          topic_prefix=stack.topic_prefix, log_json=False)
+
+
+@pytest.fixture(scope="session")
+async def ingest(ingest_settings: IngestSettings) -> AsyncIterator[Any]:
+    """The ingest app with its consumer running, in this event loop."""
+    app = create_app(ingest_settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="session")
+async def client(ingest: Any, ingest_settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
+    token = mint_token(secret=ingest_settings.jwt_secret, sub="p-1", role="province_commander", jur="37")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ingest), base_url="http://ingest",
+                                 headers={"Authorization": f"Bearer {token}"}) as c:
+        yield c
