@@ -1,0 +1,100 @@
+"""Append-only audit log: every change is one named person's, written in the same transaction.
+
+Each service owns an ``audit_log`` table in its schema (``create_audit_table`` in a migration; the
+migration also revokes UPDATE/DELETE and installs a trigger that refuses them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from qzx_common.web.auth import Principal
+
+
+async def record(
+    db: AsyncSession | AsyncConnection,
+    *,
+    schema: str,
+    principal: Principal | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: Any = None,
+    after: Any = None,
+    request: Request | None = None,
+    actor: str | None = None,
+) -> None:
+    """Append one audit entry inside the caller's transaction.
+
+    ``principal`` is the person acting; system actions (deadline escalation, consumers) pass
+    ``actor="system:<what>"`` instead.
+    """
+    await db.execute(
+        text(
+            f'INSERT INTO "{schema}".audit_log (actor, role, unit_id, jur, action, target_type, target_id, '
+            "before, after, request_id, client_addr) VALUES (:actor, :role, :unit_id, :jur, :action, "
+            ":target_type, :target_id, CAST(:before AS jsonb), CAST(:after AS jsonb), :request_id, :client_addr)"
+        ),
+        {
+            "actor": principal.sub if principal else (actor or "system"),
+            "role": principal.role.value if principal else None,
+            "unit_id": principal.unit_id if principal else None,
+            "jur": principal.jur if principal else None,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "before": _json(before),
+            "after": _json(after),
+            "request_id": request.headers.get("x-request-id") if request else None,
+            "client_addr": request.client.host if request and request.client else None,
+        },
+    )
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    return orjson.dumps(value, default=str).decode()
+
+
+def create_audit_table(schema: str) -> None:
+    """Migration step: the audit table, append-only by trigger."""
+    import sqlalchemy as sa
+    from alembic import op
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("actor", sa.String(128), nullable=False),
+        sa.Column("role", sa.String(32)),
+        sa.Column("unit_id", sa.String(64)),
+        sa.Column("jur", sa.String(6)),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("target_type", sa.String(32), nullable=False),
+        sa.Column("target_id", sa.String(128), nullable=False),
+        sa.Column("before", JSONB),
+        sa.Column("after", JSONB),
+        sa.Column("request_id", sa.String(128)),
+        sa.Column("client_addr", sa.String(64)),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_log"),
+        schema=schema,
+    )
+    op.create_index("ix_audit_log_actor_at", "audit_log", ["actor", "at"], schema=schema)
+    op.create_index("ix_audit_log_target", "audit_log", ["target_type", "target_id", "at"], schema=schema)
+    op.execute(
+        f"""
+        CREATE OR REPLACE FUNCTION "{schema}".audit_log_append_only() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql;
+        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON "{schema}".audit_log
+            FOR EACH ROW EXECUTE FUNCTION "{schema}".audit_log_append_only();
+        """
+    )

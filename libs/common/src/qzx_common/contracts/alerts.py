@@ -1,0 +1,64 @@
+"""Alert: what alerts publishes on ``alerts.v1`` (key: alert id) and serves over HTTP (DESIGN.md §3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class AlertStatus(StrEnum):
+    new = "new"
+    dispatched = "dispatched"
+    signed = "signed"
+    resolved = "resolved"
+    dismissed = "dismissed"
+    escalated = "escalated"
+
+
+class Priority(StrEnum):
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class Factor(BaseModel):
+    name: str
+    value: float | str | bool | None
+    contribution: float
+    why: str
+
+
+class AlertLocation(BaseModel):
+    lat: float
+    lon: float
+    admin_code: str
+    road: str | None = None
+    km: float | None = None
+    device_id: str | None = None
+
+
+class Alert(BaseModel):
+    id: str
+    status: AlertStatus
+    priority: Priority
+    score: float = Field(ge=0, le=100)
+    factors: list[Factor]
+    violations: list[str]
+    plate: str | None
+    admin_code: str
+    location: AlertLocation
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    event_ids: list[str]
+    task_id: str | None = None
+    # Extensions beyond the contract's fields (clients ignore what they do not know).
+    kind: str = "violation"  # violation | plate_fraud | racing_group | hotlist
+    plates: list[str] = Field(default_factory=list)
+    sign_deadline_s: int | None = None
+    feedback_deadline_s: int | None = None
+    version: int = 1
+    updated_at: datetime | None = None
