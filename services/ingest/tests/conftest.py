@@ -5,7 +5,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from qzx_common.web.auth import mint_token
 from qzx_dev.testing import Stack
 from qzx_ingest.main import create_app
@@ -14,8 +13,12 @@ from qzx_ingest.settings import IngestSettings
 
 @pytest.fixture(scope="session")
 def ingest_settings(stack: Stack) -> IngestSettings:
-    return IngestSettings(database_url=stack.database_url, kafka_bootstrap=stack.bootstrap,
-                          topic_prefix=stack.topic_prefix, log_json=False)
+    return IngestSettings(
+        database_url=stack.database_url,
+        kafka_bootstrap=stack.bootstrap,
+        topic_prefix=stack.topic_prefix,
+        log_json=False,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +32,9 @@ async def ingest(ingest_settings: IngestSettings) -> AsyncIterator[Any]:
 @pytest.fixture(scope="session")
 async def client(ingest: Any, ingest_settings: IngestSettings) -> AsyncIterator[httpx.AsyncClient]:
     token = mint_token(secret=ingest_settings.jwt_secret, sub="p-1", role="province_commander", jur="37")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=ingest), base_url="http://ingest",
-                                 headers={"Authorization": f"Bearer {token}"}) as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=ingest),
+        base_url="http://ingest",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as c:
         yield c

@@ -7,7 +7,6 @@ from typing import Any
 
 import orjson
 import pytest
-
 from qzx_dev.samples import make_event
 from qzx_ingest.violations.service import validate
 
@@ -54,15 +53,23 @@ def test_valid_event_passes() -> None:
         (make_event(location={"lat": 36.6, "lon": 117.1, "admin_code": "110101"}), "location.admin_code"),
         (make_event(location={"lat": "north", "lon": 117.1, "admin_code": "370102"}), "location.lat"),
         (make_event(captured_at="2026-11-28T20:15:02"), "captured_at: Input should have timezone info"),
-        (make_event(captured_at=datetime.now(UTC) + timedelta(minutes=6)), "captured_at: more than 5 minutes"),
+        (
+            make_event(captured_at=datetime.now(UTC) + timedelta(minutes=6)),
+            "captured_at: more than 5 minutes",
+        ),
         (make_event(measurements={"gross_weight_kg": -5}), "measurements.gross_weight_kg"),
         (make_event(measurements={"bac_mg_100ml": 501}), "measurements.bac_mg_100ml"),
         (make_event(measurements={"speed_kmh": 900}), "measurements.speed_kmh"),
         (make_event(measurements={"riders": 0}), "measurements.riders"),
-        (make_event(violation="speeding", measurements={"speed_kmh": 80, "speed_limit_kmh": 100}),
-         "measurements.speed_kmh: not above"),
+        (
+            make_event(violation="speeding", measurements={"speed_kmh": 80, "speed_limit_kmh": 100}),
+            "measurements.speed_kmh: not above",
+        ),
         (make_event(confidence=1.5), "confidence"),
-        (make_event(evidence=[{"uri": "s3://x", "sha256": "abc"}]), "evidence.0.sha256: Value error, must be 64"),
+        (
+            make_event(evidence=[{"uri": "s3://x", "sha256": "abc"}]),
+            "evidence.0.sha256: Value error, must be 64",
+        ),
         (make_event(unexpected=1), "unexpected: unknown field"),
     ],
 )

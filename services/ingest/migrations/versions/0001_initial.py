@@ -6,9 +6,8 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
-
 from qzx_common.kafka.outbox import create_outbox_table
+from sqlalchemy.dialects import postgresql
 
 revision = "ingest_0001"
 down_revision = None
@@ -51,8 +50,12 @@ def upgrade() -> None:
         sa.Column("error", sa.Text, nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_dead_letters"),
-        sa.UniqueConstraint("source", "source_partition", "source_offset",
-                            name="uq_dead_letters_source_source_partition_source_offset"),
+        sa.UniqueConstraint(
+            "source",
+            "source_partition",
+            "source_offset",
+            name="uq_dead_letters_source_source_partition_source_offset",
+        ),
         schema=S,
     )
     op.create_index("ix_dead_letters_received_at", "dead_letters", ["received_at"], schema=S)

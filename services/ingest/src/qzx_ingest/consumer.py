@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiokafka import ConsumerRecord
-
 from qzx_common.runtime import Runtime
+
 from qzx_ingest.violations.service import RawMessage, apply_batch
 
 GROUP = "qzx-ingest"
 
 
-def camera_handler(rt: Runtime):  # type: ignore[no-untyped-def]
+def camera_handler(rt: Runtime):
     async def handle(records: Sequence[ConsumerRecord]) -> None:
         messages = [RawMessage(r.value, r.key, r.topic, r.partition, r.offset) for r in records]
         async with rt.engine.begin() as conn:

@@ -6,13 +6,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from qzx_common.runtime import Runtime
+from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 async def session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -169,9 +169,9 @@ class ViolationEvent(BaseModel):
         if self.plate is None and self.violation not in PLATELESS_ALLOWED:
             raise ValueError(f"plate: required for violation {self.violation.value}")
         m = self.measurements
-        if m is not None and m.speed_kmh is not None and m.speed_limit_kmh is not None:
-            if self.violation == Violation.speeding and m.speed_kmh <= m.speed_limit_kmh:
-                raise ValueError("measurements.speed_kmh: not above speed_limit_kmh for a speeding event")
+        speeds_known = m is not None and m.speed_kmh is not None and m.speed_limit_kmh is not None
+        if speeds_known and self.violation == Violation.speeding and m.speed_kmh <= m.speed_limit_kmh:  # type: ignore[union-attr,operator]
+            raise ValueError("measurements.speed_kmh: not above speed_limit_kmh for a speeding event")
         return self
 
 

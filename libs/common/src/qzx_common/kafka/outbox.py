@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -121,7 +121,8 @@ class OutboxRelay:
                     )
                 await asyncio.gather(*futures)
                 await raw.execute(
-                    f'DELETE FROM "{self.schema}".outbox WHERE id = ANY($1::bigint[])', [r["id"] for r in rows]
+                    f'DELETE FROM "{self.schema}".outbox WHERE id = ANY($1::bigint[])',
+                    [r["id"] for r in rows],
                 )
                 for row in rows:
                     RELAYED.labels(row["topic"]).inc()
@@ -132,7 +133,7 @@ def _load(value: object) -> dict[str, str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return orjson.loads(value)  # type: ignore[no-any-return]
+        return orjson.loads(value)
     return value  # type: ignore[return-value]
 
 

@@ -41,8 +41,9 @@ class Principal:
         return self.role in (Role.province_commander, Role.city_commander)
 
 
-def mint_token(*, secret: str, sub: str, role: str, jur: str, unit_id: str | None = None,
-               ttl_s: int = 8 * 3600) -> str:
+def mint_token(
+    *, secret: str, sub: str, role: str, jur: str, unit_id: str | None = None, ttl_s: int = 8 * 3600
+) -> str:
     claims: dict[str, object] = {"sub": sub, "role": role, "jur": jur, "exp": int(time.time()) + ttl_s}
     if unit_id:
         claims["unit_id"] = unit_id
@@ -63,12 +64,14 @@ def decode_token(token: str, *, secret: str) -> Principal:
     except jwt.InvalidTokenError as exc:
         raise Unauthorized(f"the token is not valid: {exc}", code="invalid_token") from exc
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError as exc:
         raise Unauthorized(f"unknown role {claims.get('role')!r}", code="invalid_claims") from exc
     jur = claims.get("jur")
     if not isinstance(jur, str) or not jur.isdigit() or not 2 <= len(jur) <= 6:
-        raise Unauthorized("the 'jur' claim must be an admin-code prefix of 2-6 digits", code="invalid_claims")
+        raise Unauthorized(
+            "the 'jur' claim must be an admin-code prefix of 2-6 digits", code="invalid_claims"
+        )
     unit_id = claims.get("unit_id")
     if role in (Role.patrol_officer, Role.auxiliary_officer) and not unit_id:
         raise Unauthorized("patrol roles need a 'unit_id' claim", code="invalid_claims")
@@ -78,19 +81,25 @@ def decode_token(token: str, *, secret: str) -> Principal:
 async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization")
     if not header:
-        raise Unauthorized("an Authorization: Bearer <JWT> header is required", code="missing_token",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "an Authorization: Bearer <JWT> header is required",
+            code="missing_token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("the Authorization header must be 'Bearer <JWT>'", code="malformed_token",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "the Authorization header must be 'Bearer <JWT>'",
+            code="malformed_token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return decode_token(token.strip(), secret=request.app.state.settings.jwt_secret)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
+def require_roles(*roles: Role):
     """Dependency factory: deny unless the caller has one of ``roles``."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
@@ -103,4 +112,6 @@ def require_roles(*roles: Role):  # type: ignore[no-untyped-def]
 
 def ensure_jurisdiction(principal: Principal, admin_code: str | None) -> None:
     if not principal.sees(admin_code):
-        raise Forbidden(f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+        raise Forbidden(
+            f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
+        )

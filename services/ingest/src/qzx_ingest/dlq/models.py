@@ -2,7 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, Integer, LargeBinary, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qzx_ingest.db import Base
@@ -20,7 +30,9 @@ class DeadLetterRow(Base):
     key: Mapped[bytes | None] = mapped_column(LargeBinary)
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     error: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
 
     # Redelivery of the same Kafka record must not store it twice.
     __table_args__ = (UniqueConstraint("source", "source_partition", "source_offset"),)

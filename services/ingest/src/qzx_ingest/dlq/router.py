@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-
-from qzx_common.web.auth import CurrentPrincipal
+from qzx_common.web.auth import Principal
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.permissions import Action, require
+
 from qzx_ingest.deps import Session
 from qzx_ingest.dlq import repository
 from qzx_ingest.dlq.schemas import DeadLetter, DeadLetterList
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/v1/dlq", tags=["dead letters"])
 
 @router.get("", response_model=DeadLetterList)
 async def list_dead_letters(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, require(Action.dlq_read)],
     session: Session,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
@@ -25,9 +26,14 @@ async def list_dead_letters(
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     items = [
         DeadLetter(
-            id=r.id, source=r.source, partition=r.source_partition, offset=r.source_offset,
+            id=r.id,
+            source=r.source,
+            partition=r.source_partition,
+            offset=r.source_offset,
             key=r.key.decode(errors="replace") if r.key is not None else None,
-            raw=r.raw.decode(errors="replace"), error=r.error, received_at=r.received_at,
+            raw=r.raw.decode(errors="replace"),
+            error=r.error,
+            received_at=r.received_at,
         )
         for r in rows[:limit]
     ]

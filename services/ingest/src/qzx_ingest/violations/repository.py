@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from qzx_common.contracts.events import ViolationEvent
+from qzx_common.kafka.outbox import driver_connection
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.contracts.events import ViolationEvent
-from qzx_common.kafka.outbox import driver_connection
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.models import ViolationRow
 
@@ -24,8 +24,9 @@ RETURNING event_id
 """
 
 
-async def insert_new(conn: AsyncConnection, events: Sequence[tuple[ViolationEvent, bytes]],
-                     *, source: str) -> set[str]:
+async def insert_new(
+    conn: AsyncConnection, events: Sequence[tuple[ViolationEvent, bytes]], *, source: str
+) -> set[str]:
     """Insert the events not stored yet; returns the ids that were new. ``events`` pairs each
     event with its normalised JSON (stored as the payload and forwarded as is)."""
     if not events:
@@ -67,7 +68,7 @@ async def search(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[ViolationRow]:
-    q: Select[tuple[ViolationRow]] = select(ViolationRow).where(ViolationRow.admin_code.startswith(jur))
+    q: Select[ViolationRow] = select(ViolationRow).where(ViolationRow.admin_code.startswith(jur))
     if plate:
         q = q.where(ViolationRow.plate == plate)
     if violation:
@@ -80,7 +81,11 @@ async def search(
         q = q.where(ViolationRow.captured_at < until)
     if after:
         at, eid = after
-        q = q.where(or_(ViolationRow.captured_at < at,
-                        and_(ViolationRow.captured_at == at, ViolationRow.event_id < eid)))
+        q = q.where(
+            or_(
+                ViolationRow.captured_at < at,
+                and_(ViolationRow.captured_at == at, ViolationRow.event_id < eid),
+            )
+        )
     q = q.order_by(ViolationRow.captured_at.desc(), ViolationRow.event_id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

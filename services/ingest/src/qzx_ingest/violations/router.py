@@ -4,11 +4,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-
 from qzx_common.contracts.events import PLATE_RE, Violation
-from qzx_common.web.auth import CurrentPrincipal
+from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest, NotFound
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.permissions import Action, require
+
 from qzx_ingest.deps import Session
 from qzx_ingest.violations import repository
 from qzx_ingest.violations.schemas import ViolationList
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/violations", tags=["violations"])
 
 @router.get("", response_model=ViolationList)
 async def list_violations(
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, require(Action.violations_read)],
     session: Session,
     plate: str | None = None,
     violation: Violation | None = None,
@@ -40,8 +41,15 @@ async def list_violations(
         except (TypeError, ValueError) as exc:
             raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
     rows = await repository.search(
-        session, jur=principal.jur, plate=plate, violation=violation.value if violation else None,
-        admin_code=admin_code, since=since, until=until, after=after, limit=limit + 1,
+        session,
+        jur=principal.jur,
+        plate=plate,
+        violation=violation.value if violation else None,
+        admin_code=admin_code,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit + 1,
     )
     next_cursor = None
     if len(rows) > limit:
@@ -51,7 +59,9 @@ async def list_violations(
 
 
 @router.get("/{event_id}")
-async def get_violation(event_id: str, principal: CurrentPrincipal, session: Session) -> dict[str, object]:
+async def get_violation(
+    event_id: str, principal: Annotated[Principal, require(Action.violations_read)], session: Session
+) -> dict[str, object]:
     row = await repository.get(session, event_id)
     if row is None or not principal.sees(row.admin_code):
         # Out-of-jurisdiction reads look like absent ones: no existence oracle.

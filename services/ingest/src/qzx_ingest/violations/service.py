@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from qzx_common.contracts.events import ViolationEvent, describe_error
 from qzx_common.kafka.outbox import OutboxMessage, enqueue
 from qzx_common.topics import (
@@ -23,6 +21,8 @@ from qzx_common.topics import (
     HEADER_SOURCE_TOPIC,
     VIOLATIONS_ACCEPTED,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.dlq import repository as dlq_repository
 from qzx_ingest.violations import repository
@@ -96,8 +96,9 @@ async def apply_batch(
     result.duplicates += len(seen) - len(new_ids)
 
     outbox = [
-        OutboxMessage(topic_prefix + VIOLATIONS_ACCEPTED, payload,
-                      key=(event.plate or event.device_id).encode())
+        OutboxMessage(
+            topic_prefix + VIOLATIONS_ACCEPTED, payload, key=(event.plate or event.device_id).encode()
+        )
         for event, payload in seen.values()
         if event.event_id in new_ids
     ]
@@ -113,11 +114,14 @@ async def apply_batch(
 
 
 def _dead_letter(msg: RawMessage, error: str, topic_prefix: str) -> OutboxMessage:
-    source_topic = (msg.topic or "")[len(topic_prefix):] if msg.topic else ""
+    source_topic = (msg.topic or "")[len(topic_prefix) :] if msg.topic else ""
     return OutboxMessage(
         topic_prefix + CAMERA_VIOLATIONS_DLQ,
         msg.value or b"",
         key=msg.key,
-        headers={HEADER_ERROR: error, HEADER_SOURCE_TOPIC: source_topic,
-                 HEADER_SOURCE_OFFSET: str(msg.offset if msg.offset is not None else "")},
+        headers={
+            HEADER_ERROR: error,
+            HEADER_SOURCE_TOPIC: source_topic,
+            HEADER_SOURCE_OFFSET: str(msg.offset if msg.offset is not None else ""),
+        },
     )

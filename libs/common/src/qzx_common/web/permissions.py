@@ -1,0 +1,78 @@
+"""Deny by default: the one role × action matrix for every service.
+
+Routers declare what they do with ``require(Action.X)``; the README's permission table is this
+matrix. Jurisdiction scoping (the token's ``jur`` against the resource's admin code) is checked in
+addition, by the services, on every read and write.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from fastapi import Depends
+
+from qzx_common.web.auth import CurrentPrincipal, Principal, Role
+from qzx_common.web.errors import Forbidden
+
+
+class Action(StrEnum):
+    violations_read = "violations:read"
+    dlq_read = "dlq:read"
+    alerts_read = "alerts:read"
+    alerts_dismiss = "alerts:dismiss"
+    hotlists_read = "hotlists:read"
+    hotlists_write = "hotlists:write"
+    hazards_read = "hazards:read"
+    hazards_write = "hazards:write"
+    reports_read = "reports:read"
+    org_read = "org:read"
+    org_write = "org:write"
+    shifts_plan = "shifts:plan"
+    tasks_read = "tasks:read"
+    tasks_reassign = "tasks:reassign"
+    patrol_act = "patrol:act"
+    audit_read = "audit:read"
+
+
+_P, _C, _D, _PO, _AX, _AU = (
+    Role.province_commander,
+    Role.city_commander,
+    Role.dispatcher,
+    Role.patrol_officer,
+    Role.auxiliary_officer,
+    Role.auditor,
+)
+
+MATRIX: dict[Action, frozenset[Role]] = {
+    Action.violations_read: frozenset({_P, _C, _D, _AU, _PO}),
+    Action.dlq_read: frozenset({_P, _C, _D, _AU}),
+    Action.alerts_read: frozenset({_P, _C, _D, _AU}),
+    Action.alerts_dismiss: frozenset({_P, _C, _D}),
+    Action.hotlists_read: frozenset({_P, _C, _D, _AU}),
+    Action.hotlists_write: frozenset({_P, _C}),
+    Action.hazards_read: frozenset({_P, _C, _D, _AU}),
+    Action.hazards_write: frozenset({_P, _C}),
+    Action.reports_read: frozenset({_P, _C, _D, _AU}),
+    Action.org_read: frozenset({_P, _C, _D, _AU}),
+    Action.org_write: frozenset({_P, _C}),
+    Action.shifts_plan: frozenset({_P, _C, _D}),
+    Action.tasks_read: frozenset({_P, _C, _D, _AU}),
+    Action.tasks_reassign: frozenset({_P, _C, _D}),
+    Action.patrol_act: frozenset({_PO, _AX}),
+    Action.audit_read: frozenset({_P, _AU}),
+}
+
+
+def allowed(role: Role, action: Action) -> bool:
+    return role in MATRIX.get(action, frozenset())
+
+
+def require(action: Action):
+    """Dependency: the caller's principal, if its role may perform ``action``; else 403."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if not allowed(principal.role, action):
+            raise Forbidden(f"role {principal.role.value} may not {action.value}", code="role_forbidden")
+        return principal
+
+    return Depends(check)
