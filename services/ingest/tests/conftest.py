@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from qzx_common.web.auth import mint_token
 from qzx_dev.testing import Stack
 from qzx_ingest.main import create_app

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+
 from qzx_common.web.auth import mint_token
 from qzx_dev.samples import make_event
 from qzx_ingest.settings import IngestSettings

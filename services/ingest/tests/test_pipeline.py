@@ -9,6 +9,7 @@ import httpx
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from qzx_common.topics import CAMERA_VIOLATIONS, CAMERA_VIOLATIONS_DLQ, VIOLATIONS_ACCEPTED
 from qzx_dev.samples import make_event
 from qzx_dev.testing import Stack, eventually

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+
 from qzx_dev.samples import make_event
 from qzx_ingest.violations.service import validate
 

@@ -242,6 +242,7 @@ def create_database(server_url: str, name: str, *, drop_first: bool = False) -> 
     import asyncio
 
     import asyncpg
+
     from qzx_common.settings import to_plain_url
 
     plain = to_plain_url(server_url)
@@ -266,6 +267,7 @@ def drop_database(server_url: str, name: str) -> None:
     import asyncio
 
     import asyncpg
+
     from qzx_common.settings import to_plain_url
 
     async def go() -> None:

@@ -78,6 +78,7 @@ def stack_env(stack: Stack) -> Iterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 async def producer(stack: Stack) -> AsyncIterator[Any]:
     from aiokafka import AIOKafkaProducer
+
     from qzx_common.kafka.admin import ensure_topics
 
     await ensure_topics(stack.bootstrap, prefix=stack.topic_prefix)

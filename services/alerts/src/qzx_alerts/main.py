@@ -7,13 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+
+from qzx_alerts.db import SCHEMA
+from qzx_alerts.settings import AlertsSettings, get_settings
 from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
-
-from qzx_alerts.db import SCHEMA
-from qzx_alerts.settings import AlertsSettings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 

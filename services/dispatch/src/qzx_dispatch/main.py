@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
-
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.settings import DispatchSettings, get_settings
 

@@ -6,8 +6,9 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from qzx_common.kafka.outbox import create_outbox_table
 from sqlalchemy.dialects import postgresql
+
+from qzx_common.kafka.outbox import create_outbox_table
 
 revision = "ingest_0001"
 down_revision = None

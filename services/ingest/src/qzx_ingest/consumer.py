@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aiokafka import ConsumerRecord
-from qzx_common.runtime import Runtime
 
+from qzx_common.runtime import Runtime
 from qzx_ingest.violations.service import RawMessage, apply_batch
 
 GROUP = "qzx-ingest"

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from qzx_common.runtime import Runtime
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from qzx_common.runtime import Runtime
 
 
 def runtime(request: Request) -> Runtime:

@@ -7,12 +7,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+
 from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
-
 from qzx_ingest.consumer import GROUP, camera_handler
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.dlq.router import router as dlq_router

@@ -3,10 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from qzx_common.kafka.outbox import driver_connection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from qzx_common.kafka.outbox import driver_connection
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.dlq.models import DeadLetterRow
 

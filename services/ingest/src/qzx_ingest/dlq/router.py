@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+
 from qzx_common.web.auth import Principal
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
-
 from qzx_ingest.deps import Session
 from qzx_ingest.dlq import repository
 from qzx_ingest.dlq.schemas import DeadLetter, DeadLetterList

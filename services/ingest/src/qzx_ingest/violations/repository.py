@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from qzx_common.contracts.events import ViolationEvent
-from qzx_common.kafka.outbox import driver_connection
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from qzx_common.contracts.events import ViolationEvent
+from qzx_common.kafka.outbox import driver_connection
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.models import ViolationRow
 

@@ -4,12 +4,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+
 from qzx_common.contracts.events import PLATE_RE, Violation
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest, NotFound
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
-
 from qzx_ingest.deps import Session
 from qzx_ingest.violations import repository
 from qzx_ingest.violations.schemas import ViolationList

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from qzx_common.contracts.events import ViolationEvent, describe_error
 from qzx_common.kafka.outbox import OutboxMessage, enqueue
 from qzx_common.topics import (
@@ -21,8 +23,6 @@ from qzx_common.topics import (
     HEADER_SOURCE_TOPIC,
     VIOLATIONS_ACCEPTED,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.dlq import repository as dlq_repository
 from qzx_ingest.violations import repository
