@@ -1,0 +1,59 @@
+"""The `qzx` command: dev (the whole system), simulate, token, bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="qzx", description="qzx developer commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run the whole system on the embedded default (Ctrl-C stops)")
+    dev.add_argument(
+        "--state", default=os.environ.get("QZX_STATE_DIR", ".state"), help="folder for local state"
+    )
+    dev.add_argument(
+        "--rate",
+        type=float,
+        default=float(os.environ.get("QZX_SIMULATE_RATE", "20")),
+        help="simulator events per second",
+    )
+    sub.add_parser("simulate", help="the camera simulator (see `qzx simulate --help`)", add_help=False)
+    sub.add_parser("token", help="mint a development JWT (see `qzx token --help`)", add_help=False)
+    sub.add_parser("bench", help="run the benchmarks (see `qzx bench --help`)", add_help=False)
+
+    if argv and argv[0] in ("simulate", "token", "bench"):
+        return _delegate(argv[0], argv[1:])
+    args = parser.parse_args(argv)
+    if args.command == "dev":
+        from qzx_dev.launcher import run
+
+        return run(
+            state=Path(args.state).resolve(),
+            simulate=os.environ.get("QZX_SIMULATE", "1") != "0",
+            demo=os.environ.get("QZX_DEMO_DATA", "1") != "0",
+            rate=args.rate,
+        )
+    return 2
+
+
+def _delegate(command: str, rest: list[str]) -> int:
+    if command == "simulate":
+        from qzx_dev.simulator import main as simulate
+
+        return int(simulate(rest) or 0)
+    if command == "token":
+        from qzx_dev.tokens import main as token
+
+        return int(token(rest) or 0)
+    from qzx_dev.bench import main as bench
+
+    return int(bench(rest) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
