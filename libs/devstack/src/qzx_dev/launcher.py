@@ -59,7 +59,7 @@ class Launch:
         return proc
 
     def stop(self) -> None:
-        for name, proc in reversed(self.children):
+        for _name, proc in reversed(self.children):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 15
