@@ -51,7 +51,10 @@ def test_valid_event_passes() -> None:
         (make_event(plate_color="pink"), "plate_color: Input should be"),
         (make_event(location={"lat": 39.9, "lon": 116.4, "admin_code": "370102"}), "location.lat"),
         (make_event(location={"lat": 36.6, "lon": 113.0, "admin_code": "370102"}), "location.lon"),
-        (make_event(location={"lat": 36.6, "lon": 117.1, "admin_code": "110101"}), "location.admin_code"),
+        (
+            make_event(location={"lat": 36.6, "lon": 117.1, "admin_code": "110101"}),
+            "location.admin_code: must be a 6-digit code inside the province",
+        ),
         (make_event(location={"lat": "north", "lon": 117.1, "admin_code": "370102"}), "location.lat"),
         (make_event(captured_at="2026-11-28T20:15:02"), "captured_at: Input should have timezone info"),
         (
@@ -69,7 +72,7 @@ def test_valid_event_passes() -> None:
         (make_event(confidence=1.5), "confidence"),
         (
             make_event(evidence=[{"uri": "s3://x", "sha256": "abc"}]),
-            "evidence.0.sha256: Value error, must be 64",
+            "evidence.0.sha256: must be 64 lowercase hex",
         ),
         (make_event(unexpected=1), "unexpected: unknown field"),
     ],

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import Counter
 from sqlalchemy import BigInteger, Column, DateTime, Identity, LargeBinary, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
@@ -113,20 +114,42 @@ class OutboxRelay:
                 )
                 if not rows:
                     return 0
-                futures = []
-                for row in rows:
-                    headers = [(k, v.encode()) for k, v in (_load(row["headers"]) or {}).items()]
-                    futures.append(
-                        await self.producer.send(row["topic"], row["value"], key=row["key"], headers=headers)
-                    )
-                await asyncio.gather(*futures)
+                await publish_batches(self.producer, rows)
                 await raw.execute(
                     f'DELETE FROM "{self.schema}".outbox WHERE id = ANY($1::bigint[])',
                     [r["id"] for r in rows],
                 )
-                for row in rows:
-                    RELAYED.labels(row["topic"]).inc()
+                for topic in {r["topic"] for r in rows}:
+                    RELAYED.labels(topic).inc(sum(1 for r in rows if r["topic"] == topic))
                 return len(rows)
+
+
+async def publish_batches(producer: AIOKafkaProducer, rows: Sequence[Any]) -> None:
+    """Send rows (mappings with topic, key, value, headers) as per-partition record batches, far
+    cheaper in Python than one send() per message; keys pick partitions exactly as the default
+    partitioner does, so per-key order holds. Returns when the broker has acknowledged all."""
+    partitioner = DefaultPartitioner()
+    partitions_of: dict[str, list[int]] = {}
+    builders: dict[tuple[str, int], Any] = {}
+    futures = []
+    for row in rows:
+        topic = row["topic"]
+        if topic not in partitions_of:
+            await producer.client._wait_on_metadata(topic)
+            partitions_of[topic] = sorted(producer.client.cluster.partitions_for_topic(topic) or ())
+        partitions = partitions_of[topic]
+        partition = partitioner(row["key"], partitions, partitions)
+        headers = [(k, v.encode()) for k, v in (_load(row["headers"]) or {}).items()]
+        slot = (topic, partition)
+        builder = builders.get(slot) or producer.create_batch()
+        if builder.append(timestamp=None, key=row["key"], value=row["value"], headers=headers) is None:
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
+            builder = producer.create_batch()
+            builder.append(timestamp=None, key=row["key"], value=row["value"], headers=headers)
+        builders[slot] = builder
+    for (topic, partition), builder in builders.items():
+        futures.append(await producer.send_batch(builder, topic, partition=partition))
+    await asyncio.gather(*futures)
 
 
 def _load(value: object) -> dict[str, str] | None:

@@ -107,5 +107,6 @@ class ConsumerRunner:
             for r in records:
                 tp = TopicPartition(r.topic, r.partition)
                 offsets[tp] = max(offsets.get(tp, -1), r.offset + 1)
-                RECORDS.labels(self.group_id, r.topic).inc()
             await self.consumer.commit(offsets)
+            for topic in {tp.topic for tp in offsets}:
+                RECORDS.labels(self.group_id, topic).inc(sum(1 for r in records if r.topic == topic))
