@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from qzx_common.db import create_engine, migrate, session_factory, wait_for_database
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.kafka.outbox import OutboxRelay
-from qzx_common.kafka.runner import BatchHandler, ConsumerRunner
+from qzx_common.kafka.runner import BatchHandler, BatchPreparer, ConsumerRunner
 from qzx_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,16 @@ class Runtime:
         rt.tasks.append(asyncio.create_task(relay.run(), name=f"{schema}-outbox-relay"))
         return rt
 
-    async def consume(self, *, topics: list[str], group: str, handle: BatchHandler) -> ConsumerRunner:
+    async def consume(
+        self, *, topics: list[str], group: str, handle: BatchHandler, prepare: BatchPreparer | None = None
+    ) -> ConsumerRunner:
         s = self.settings
         runner = ConsumerRunner(
             bootstrap=s.kafka_bootstrap,
             topics=[s.topic(t) for t in topics],
             group_id=s.topic_prefix + group,
             handle=handle,
+            prepare=prepare,
             max_records=s.max_batch,
             fetch_max_wait_ms=s.fetch_max_wait_ms,
         )

@@ -1,22 +1,26 @@
-"""Camera topic → ``apply_batch`` in one transaction → commit offsets (the runner does that)."""
+"""Camera topic → validate (``prepare``, overlapping the previous batch's I/O) → store in one
+transaction → the runner commits the offsets."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import ConsumerRecord
 
 from qzx_common.runtime import Runtime
-from qzx_ingest.violations.service import RawMessage, apply_batch
+from qzx_ingest.violations.service import PreparedBatch, RawMessage, prepare_batch, store_batch
 
 GROUP = "qzx-ingest"
 
 
-def camera_handler(rt: Runtime):
-    async def handle(records: Sequence[ConsumerRecord]) -> None:
-        messages = [RawMessage(r.value, r.key, r.topic, r.partition, r.offset) for r in records]
+def prepare_records(records: Sequence[ConsumerRecord]) -> PreparedBatch:
+    return prepare_batch([RawMessage(r.value, r.key, r.topic, r.partition, r.offset) for r in records])
+
+
+def camera_handler(rt: Runtime) -> Callable[[PreparedBatch], Awaitable[None]]:
+    async def handle(batch: PreparedBatch) -> None:
         async with rt.engine.begin() as conn:
-            await apply_batch(conn, messages=messages, source="camera", topic_prefix=rt.settings.topic_prefix)
+            await store_batch(conn, batch=batch, source="camera", topic_prefix=rt.settings.topic_prefix)
         rt.relay.wake()
 
     return handle

@@ -13,7 +13,7 @@ from qzx_common.runtime import Runtime
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
-from qzx_ingest.consumer import GROUP, camera_handler
+from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.dlq.router import router as dlq_router
 from qzx_ingest.settings import IngestSettings, get_settings
@@ -30,7 +30,9 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
         rt = await Runtime.start(settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS)
         app.state.runtime = rt
         if consume:
-            await rt.consume(topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt))
+            await rt.consume(
+                topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt), prepare=prepare_records
+            )
         try:
             yield
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -17,7 +18,8 @@ from prometheus_client import Counter, Histogram
 
 log = logging.getLogger(__name__)
 
-BatchHandler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
+BatchHandler = Callable[[Any], Awaitable[None]]
+BatchPreparer = Callable[[Sequence[ConsumerRecord]], Any]
 
 RECORDS = Counter("qzx_consumer_records_total", "Records handed to the handler", ["group", "topic"])
 BATCH_SECONDS = Histogram(
@@ -50,6 +52,7 @@ class ConsumerRunner:
         topics: Sequence[str],
         group_id: str,
         handle: BatchHandler,
+        prepare: BatchPreparer | None = None,
         max_records: int = 2000,
         fetch_max_wait_ms: int = 20,
         session_timeout_ms: int = 10_000,
@@ -57,6 +60,7 @@ class ConsumerRunner:
         self.topics = list(topics)
         self.group_id = group_id
         self.handle = handle
+        self.prepare = prepare
         self.max_records = max_records
         self.batch_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
@@ -80,21 +84,32 @@ class ConsumerRunner:
         self.stopping.set()
 
     async def run(self) -> None:
+        in_flight: asyncio.Task[None] | None = None
         try:
             while not self.stopping.is_set():
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 records = [r for part in batches.values() for r in part]
-                if records:
-                    await self._apply(records)
+                if not records:
+                    continue
+                # The CPU-bound part of this batch (``prepare``) runs while the previous batch's
+                # database transaction is in flight; batches still apply and commit in order.
+                prepared = self.prepare(records) if self.prepare else records
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.create_task(self._apply(records, prepared))
+            if in_flight is not None:
+                await in_flight
         finally:
+            if in_flight is not None and not in_flight.done():
+                in_flight.cancel()
             await self.consumer.stop()
 
-    async def _apply(self, records: list[ConsumerRecord]) -> None:
+    async def _apply(self, records: list[ConsumerRecord], prepared: Any) -> None:
         async with self.batch_lock:
             with BATCH_SECONDS.labels(self.group_id).time():
                 while True:
                     try:
-                        await self.handle(records)
+                        await self.handle(prepared)
                         break
                     except Exception:
                         # The batch is not committed; retry it rather than skip valid data.

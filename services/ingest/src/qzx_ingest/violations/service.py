@@ -70,6 +70,62 @@ def normalised_json(event: ViolationEvent) -> bytes:
     return event.model_dump_json(exclude_none=True).encode()
 
 
+@dataclass
+class PreparedBatch:
+    """A batch after the CPU-bound work: valid events (first of each event_id) and rejects."""
+
+    events: dict[str, tuple[ViolationEvent, bytes]] = field(default_factory=dict)
+    rejects: list[tuple[int, RawMessage, str]] = field(default_factory=list)
+    duplicates_in_batch: int = 0
+
+
+def prepare_batch(messages: Sequence[RawMessage]) -> PreparedBatch:
+    batch = PreparedBatch()
+    for index, msg in enumerate(messages):
+        outcome = validate(msg.value)
+        if isinstance(outcome, str):
+            batch.rejects.append((index, msg, outcome))
+        elif outcome.event_id in batch.events:
+            batch.duplicates_in_batch += 1
+        else:
+            batch.events[outcome.event_id] = (outcome, normalised_json(outcome))
+    return batch
+
+
+async def store_batch(
+    conn: AsyncConnection,
+    *,
+    batch: PreparedBatch,
+    source: str,
+    topic_prefix: str = "",
+    dead_letter: bool = True,
+) -> BatchResult:
+    """Store new events once, dead-letter rejects, and enqueue what must be published, all in the
+    caller's transaction."""
+    new_ids = await repository.insert_new(conn, list(batch.events.values()), source=source)
+    result = BatchResult(
+        accepted=len(new_ids),
+        duplicates=batch.duplicates_in_batch + len(batch.events) - len(new_ids),
+        rejected=[Rejection(index, error) for index, _, error in batch.rejects],
+    )
+    outbox = [
+        OutboxMessage(
+            topic_prefix + VIOLATIONS_ACCEPTED, payload, key=(event.plate or event.device_id).encode()
+        )
+        for event_id, (event, payload) in batch.events.items()
+        if event_id in new_ids
+    ]
+    if dead_letter and batch.rejects:
+        fresh = await dlq_repository.insert(conn, [(m, e) for _, m, e in batch.rejects], source=source)
+        outbox += [_dead_letter(msg, error, topic_prefix) for msg, error in fresh]
+    await enqueue(conn, schema=SCHEMA, messages=outbox)
+
+    OUTCOMES.labels(source, "accepted").inc(result.accepted)
+    OUTCOMES.labels(source, "duplicate").inc(result.duplicates)
+    OUTCOMES.labels(source, "rejected").inc(len(result.rejected))
+    return result
+
+
 async def apply_batch(
     conn: AsyncConnection,
     *,
@@ -78,39 +134,10 @@ async def apply_batch(
     topic_prefix: str = "",
     dead_letter: bool = True,
 ) -> BatchResult:
-    result = BatchResult()
-    seen: dict[str, tuple[ViolationEvent, bytes]] = {}
-    rejects: list[tuple[RawMessage, str]] = []
-    for index, msg in enumerate(messages):
-        outcome = validate(msg.value)
-        if isinstance(outcome, str):
-            result.rejected.append(Rejection(index, outcome))
-            rejects.append((msg, outcome))
-        elif outcome.event_id in seen:
-            result.duplicates += 1
-        else:
-            seen[outcome.event_id] = (outcome, normalised_json(outcome))
-
-    new_ids = await repository.insert_new(conn, list(seen.values()), source=source)
-    result.accepted = len(new_ids)
-    result.duplicates += len(seen) - len(new_ids)
-
-    outbox = [
-        OutboxMessage(
-            topic_prefix + VIOLATIONS_ACCEPTED, payload, key=(event.plate or event.device_id).encode()
-        )
-        for event, payload in seen.values()
-        if event.event_id in new_ids
-    ]
-    if dead_letter and rejects:
-        fresh = await dlq_repository.insert(conn, rejects, source=source)
-        outbox += [_dead_letter(msg, error, topic_prefix) for msg, error in fresh]
-    await enqueue(conn, schema=SCHEMA, messages=outbox)
-
-    OUTCOMES.labels(source, "accepted").inc(result.accepted)
-    OUTCOMES.labels(source, "duplicate").inc(result.duplicates)
-    OUTCOMES.labels(source, "rejected").inc(len(result.rejected))
-    return result
+    """Validate and store ``messages`` in the caller's transaction (exchange pushes, tests)."""
+    return await store_batch(
+        conn, batch=prepare_batch(messages), source=source, topic_prefix=topic_prefix, dead_letter=dead_letter
+    )
 
 
 def _dead_letter(msg: RawMessage, error: str, topic_prefix: str) -> OutboxMessage:
