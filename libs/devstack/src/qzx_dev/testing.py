@@ -98,3 +98,11 @@ async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.0
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reaches the real stack (directly or through another fixture) is a ``db``
+    test, so ``make test-db`` reruns exactly those against another PostgreSQL."""
+    for item in items:
+        if "stack" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
