@@ -1,0 +1,3 @@
+from qzx_dev.console.main import main
+
+main()

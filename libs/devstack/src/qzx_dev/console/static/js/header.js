@@ -1,0 +1,106 @@
+// The header: counters, service health, clock, the token in use, and toasts.
+
+import { claims, currentToken, loadToken, on, useToken } from "./api.js";
+import { $, fill, h } from "./dom.js";
+import { OPEN_STATUSES, PRIORITIES } from "./labels.js";
+
+const SERVICES = ["ingest", "alerts", "dispatch"];
+const ROLES = {
+  province_commander: "省级指挥 province commander",
+  city_commander: "市级指挥 city commander",
+  dispatcher: "调度员 dispatcher",
+  patrol_officer: "民警 patrol officer",
+  auxiliary_officer: "辅警 auxiliary",
+  auditor: "审计 auditor",
+};
+let dlq = null;
+let lastStore = null;
+
+export function initHeader() {
+  on("alerts", (store) => {
+    lastStore = store;
+    renderCounters();
+  });
+  on("dlq", (value) => {
+    dlq = value;
+    renderCounters();
+  });
+  on("token", renderWho);
+  on("toast", toast);
+  renderCounters();
+  wireTokenForm();
+  tickClock();
+  setInterval(tickClock, 1000);
+  checkServices();
+  setInterval(checkServices, 5000);
+  setInterval(renderWho, 30000);
+}
+
+function renderCounters() {
+  const open = { P1: 0, P2: 0, P3: 0, P4: 0 };
+  for (const a of lastStore ? lastStore.alerts.values() : []) {
+    if (OPEN_STATUSES.has(a.status) && a.priority in open) open[a.priority] += 1;
+  }
+  fill($("#counters"),
+    PRIORITIES.map((p) => h("div", { class: `counter ${p.toLowerCase()}`, title: `open ${p} alerts among those loaded` },
+      h("b", {}, lastStore ? open[p] : "–"), h("span", {}, `${p} 在办`))),
+    h("div", { class: "counter dlq", title: "dead letters (first page)" },
+      h("b", {}, dlq ? `${dlq.count}${dlq.more ? "+" : ""}` : "–"), h("span", {}, "死信 DLQ")));
+}
+
+async function checkServices() {
+  const results = await Promise.all(SERVICES.map(async (name) => {
+    try {
+      const res = await fetch(`/api/${name}/readyz`, { cache: "no-store" });
+      return [name, res.ok ? "up" : res.status === 503 ? "degraded" : "down", `HTTP ${res.status}`];
+    } catch (err) {
+      return [name, "down", err.message];
+    }
+  }));
+  fill($("#services"), results.map(([name, state, why]) =>
+    h("span", { class: `svc ${state}`, title: `${name}: ${state} (${why})` }, h("i"), name)));
+}
+
+function tickClock() {
+  const now = new Date();
+  fill($("#clock"), h("b", {}, now.toLocaleTimeString("zh-CN", { hour12: false })),
+    h("small", {}, now.toLocaleDateString("zh-CN", { year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" })));
+}
+
+function renderWho() {
+  const el = $("#token-who");
+  const c = currentToken() ? claims() : null;
+  if (!c) {
+    el.className = "who bad";
+    el.textContent = currentToken() ? "无法解析令牌 unreadable token" : "无令牌 no token";
+    return;
+  }
+  const left = c.exp ? c.exp * 1000 - Date.now() : null;
+  const expiry = left === null ? "no exp" : left <= 0 ? "已过期 expired" : `${Math.floor(left / 3600000)}h${String(Math.floor((left % 3600000) / 60000)).padStart(2, "0")} left`;
+  el.className = `who ${left !== null && left <= 0 ? "bad" : ""}`;
+  fill(el, h("b", {}, ROLES[c.role] || c.role),
+    h("small", {}, `辖区 jur ${c.jur} · ${c.sub}${c.unit_id ? ` · ${c.unit_id}` : ""} · ${expiry}`));
+  el.title = `${c.role} · jur ${c.jur} · sub ${c.sub} · ${expiry}`;
+}
+
+function wireTokenForm() {
+  const form = $("#token-form");
+  const input = $("#token-input");
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const jwt = input.value.trim();
+    if (!jwt) return;
+    if (!claims(jwt)) return toast({ kind: "error", text: "这不是 JWT · that is not a JWT" });
+    useToken(jwt);
+    input.value = "";
+    toast({ kind: "ok", text: "已切换令牌 token switched" });
+  });
+  $("#token-default").addEventListener("click", () =>
+    loadToken({ forceDefault: true }).catch((err) => toast({ kind: "error", text: `${err.code}: ${err.detail}` })));
+}
+
+export function toast({ kind = "info", text }) {
+  const el = h("div", { class: `toast ${kind}` }, text);
+  $("#toasts").append(el);
+  setTimeout(() => el.remove(), kind === "error" ? 9000 : 4000);
+}

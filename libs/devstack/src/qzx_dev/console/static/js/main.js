@@ -1,0 +1,40 @@
+// Start-up: the city table, the panels, then the token (which makes every panel load).
+
+import { loadToken, useToken } from "./api.js";
+import { initAlerts } from "./alerts.js";
+import { initDetail } from "./detail.js";
+import { initDispatch } from "./dispatch.js";
+import { initHeader, toast } from "./header.js";
+import { initIngest } from "./ingest.js";
+import { cities } from "./labels.js";
+import { initMap } from "./map.js";
+
+async function loadGeo() {
+  const res = await fetch("/api/geo/cities");
+  if (!res.ok) throw new Error(`GET /api/geo/cities: HTTP ${res.status}`);
+  const geo = await res.json();
+  cities.list = geo.items;
+  cities.byCode = new Map(geo.items.map((c) => [c.code, c]));
+  return geo;
+}
+
+async function start() {
+  initHeader();
+  try {
+    initMap(await loadGeo());
+  } catch (err) {
+    toast({ kind: "error", text: `地图不可用 map unavailable: ${err.message}` });
+  }
+  initAlerts();
+  initDetail();
+  initDispatch();
+  initIngest();
+  try {
+    await loadToken();
+  } catch (err) {
+    toast({ kind: "error", text: `无默认令牌 no dev token (${err.code}): 请粘贴 paste a JWT above` });
+    useToken("", { remember: false });
+  }
+}
+
+start();
