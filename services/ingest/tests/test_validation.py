@@ -58,7 +58,7 @@ def test_valid_event_passes() -> None:
         (make_event(location={"lat": "north", "lon": 117.1, "admin_code": "370102"}), "location.lat"),
         (make_event(captured_at="2026-11-28T20:15:02"), "captured_at: Input should have timezone info"),
         (
-            make_event(captured_at=datetime.now(UTC) + timedelta(minutes=6)),
+            make_event(captured_at=datetime.now(UTC) + timedelta(minutes=30)),
             "captured_at: more than 5 minutes",
         ),
         (make_event(measurements={"gross_weight_kg": -5}), "measurements.gross_weight_kg"),
@@ -86,6 +86,15 @@ def test_reject_reason_names_the_field(payload: Any, expected: str) -> None:
 def test_plateless_allowed_for_no_plate_and_ebikes() -> None:
     for violation in ("no_plate", "ebike_red_light", "ebike_wrong_way", "ebike_overload"):
         assert not isinstance(validate(orjson.dumps(make_event(violation=violation, plate=None))), str)
+
+
+def test_nul_character_is_refused_with_its_field() -> None:
+    assert reason(
+        make_event(location={"lat": 36.6, "lon": 117.1, "admin_code": "370102", "road": "G2\x00"})
+    ) == ("location.road: contains a NUL character (U+0000)")
+    assert "evidence.0.uri: contains a NUL" in reason(
+        make_event(evidence=[{"uri": "s3://\x00", "sha256": "a" * 64}])
+    )
 
 
 def test_green_new_energy_plate_and_normalisation() -> None:

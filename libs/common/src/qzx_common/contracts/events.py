@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AwareDatetime,
@@ -168,6 +168,23 @@ _PATTERN_HINTS = {
     "event_id": "may contain only letters, digits and . : _ -",
     "device_id": "may contain only letters, digits and . : _ -",
 }
+
+
+def find_nul(value: Any, path: str = "") -> str | None:
+    """Path of the first string holding U+0000, which PostgreSQL cannot store in text or jsonb."""
+    if isinstance(value, str):
+        return path or "body" if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = find_nul(key, path) or find_nul(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = find_nul(item, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
 
 
 def describe_error(exc: ValidationError) -> str:

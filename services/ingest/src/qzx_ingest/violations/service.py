@@ -10,11 +10,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import orjson
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qzx_common.contracts.events import ViolationEvent, describe_error
+from qzx_common.contracts.events import ViolationEvent, describe_error, find_nul
 from qzx_common.kafka.outbox import OutboxMessage, enqueue
 from qzx_common.topics import (
     CAMERA_VIOLATIONS_DLQ,
@@ -61,9 +62,12 @@ def validate(value: bytes | None) -> ViolationEvent | str:
     if value is None:
         return "body: empty message (null value)"
     try:
-        return ViolationEvent.model_validate_json(value)
+        event = ViolationEvent.model_validate_json(value)
     except ValidationError as exc:
         return describe_error(exc)
+    if b"\\u0000" in value:  # rare: find which field, once the JSON is known to parse
+        return f"{find_nul(orjson.loads(value))}: contains a NUL character (U+0000)"
+    return event
 
 
 def normalised_json(event: ViolationEvent) -> bytes:
