@@ -65,9 +65,17 @@ def _headers_json(headers: dict[str, str]) -> str | None:
 
 
 async def driver_connection(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under SQLAlchemy's, for COPY and array-bound bulk statements."""
+    """The asyncpg connection under SQLAlchemy's, for COPY and array-bound bulk statements.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
+    statements sent straight to the driver before that would each autocommit, and a crash between
+    them would keep half a batch. So when the caller is in a transaction, the driver is put in it.
+    """
     raw = await conn.get_raw_connection()
-    return raw.driver_connection
+    driver: Any = raw.driver_connection
+    if conn.in_transaction() and not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
 
 
 class OutboxRelay:

@@ -1,0 +1,476 @@
+"""Ingest benchmark: the pipeline beside its raw baselines, all in one run on one stack.
+
+    uv run python -m qzx_dev.bench.ingest [--quick] [--events N]
+
+(a) raw aiokafka consume rate of the camera topic, pre-filled with simulated events;
+(b) raw asyncpg COPY rate of the same rows into a scratch table;
+(c) the ingest pipeline (``qzx_ingest.main.create_app`` in-process, fresh database and topic prefix):
+    time until every valid event is a stored row;
+(d) latency from produce to row visible at 1,000 events/s (1 in 10 events sampled, polled by id);
+(e) the straightforward design (one ORM insert and commit per message) on a subset.
+Rates are steady-state (first record or row to last), so group joins and start-up do not count.
+Results are printed as a table and written as JSON under bench-results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from qzx_common.contracts.events import ViolationEvent
+from qzx_common.kafka.admin import ensure_topics
+from qzx_common.settings import to_plain_url
+from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_dev.simulator import EventGenerator, SimMessage
+from qzx_dev.simulator.stream import TokenBucket
+
+TARGET_RATE = 20_000  # events/s for one ingest process
+GOAL_RATIO = 0.4  # of the slower raw baseline
+COLUMNS = [
+    "event_id",
+    "device_id",
+    "violation",
+    "plate",
+    "admin_code",
+    "captured_at",
+    "lat",
+    "lon",
+    "source",
+    "payload",
+]
+
+
+def say(text: str) -> None:
+    print(f"[bench ingest {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# --- the stack ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def servers() -> Any:
+    """(server URL, bootstrap): from QZX_DATABASE_URL / QZX_KAFKA_BOOTSTRAP, else embedded ones."""
+    from qzx_dev.embedded import free_port, start_broker, start_postgres
+
+    state = Path(tempfile.mkdtemp(prefix="qzx-bench-ingest-"))
+    started: list[Any] = []
+    try:
+        server_url = os.environ.get("QZX_DATABASE_URL")
+        if not server_url:
+            say("starting embedded PostgreSQL")
+            pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=state / "pg.log")
+            started.append(pg)
+            server_url = pg.url()
+        bootstrap = os.environ.get("QZX_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            say("starting embedded broker")
+            broker = start_broker(port=free_port(), log_path=state / "broker.log")
+            started.append(broker)
+            bootstrap = broker.bootstrap
+        yield server_url, bootstrap
+    finally:
+        for s in reversed(started):
+            s.stop()
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(server_url: str, label: str) -> AsyncIterator[str]:
+    from qzx_dev.embedded import create_database, drop_database
+
+    name = f"qzx_bench_{label}_{uuid.uuid4().hex[:8]}"
+    url = await asyncio.to_thread(create_database, server_url, name)
+    try:
+        yield url
+    finally:
+        await asyncio.to_thread(drop_database, server_url, name)
+
+
+def ingest_app(
+    database_url: str, bootstrap: str, prefix: str, *, consume: bool = True, **settings: Any
+) -> Any:
+    from qzx_ingest.main import create_app
+    from qzx_ingest.settings import IngestSettings
+
+    return create_app(
+        IngestSettings(
+            database_url=database_url,
+            kafka_bootstrap=bootstrap,
+            topic_prefix=prefix,
+            log_json=False,
+            **settings,
+        ),
+        consume=consume,
+    )
+
+
+async def migrate(database_url: str, bootstrap: str, prefix: str) -> None:
+    app = ingest_app(database_url, bootstrap, prefix, consume=False)
+    async with app.router.lifespan_context(app):
+        pass
+
+
+# --- (pre-fill) and (a) raw consume -------------------------------------------------------------
+
+
+async def prefill(bootstrap: str, topic: str, messages: list[SimMessage]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, max_batch_size=512 * 1024)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        pending = []
+        for i, m in enumerate(messages, 1):
+            pending.append(await producer.send(topic, m.value, key=m.key))
+            if len(pending) >= 20_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+                say(f"pre-filled {i:,}/{len(messages):,}")
+        await asyncio.gather(*pending)
+        return len(messages) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def raw_consume(bootstrap: str, topic: str, total: int) -> float:
+    """Fetch the whole topic; the clock starts once the first fetch returns (group join excluded)."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_wait_ms=20,
+    )
+    await consumer.start()
+    try:
+        seen, timed, started = 0, 0, 0.0
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            got = sum(len(rs) for rs in batches.values())
+            if got and not seen:
+                started = time.perf_counter()
+            elif got:
+                timed += got
+            seen += got
+        return timed / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+# --- (b) raw COPY -------------------------------------------------------------------------------
+
+
+def copy_rows(messages: list[SimMessage]) -> list[tuple[Any, ...]]:
+    """The columns ingest stores, for every distinct valid event (parsed outside any timing)."""
+    rows = []
+    for m in messages:
+        if m.kind != "valid":
+            continue
+        e = ViolationEvent.model_validate_json(m.value)
+        payload = e.model_dump_json(exclude_none=True)
+        loc = e.location
+        ids = (e.event_id, e.device_id, e.violation.value, e.plate)
+        rows.append((*ids, loc.admin_code, e.captured_at, loc.lat, loc.lon, "camera", payload))
+    return rows
+
+
+async def raw_copy(database_url: str, rows: list[tuple[Any, ...]]) -> dict[str, float]:
+    """COPY into a bare table (the baseline) and into a copy of ingest.violations with its indexes."""
+    conn = await asyncpg.connect(to_plain_url(database_url))
+    rates = {}
+    try:
+        await conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
+        await conn.execute(
+            "CREATE TABLE bench.bare (event_id text, device_id text, violation text, plate text, "
+            "admin_code text, captured_at timestamptz, lat float8, lon float8, source text, payload jsonb)"
+        )
+        await conn.execute("CREATE TABLE bench.indexed (LIKE ingest.violations INCLUDING ALL)")
+        for table in ("bare", "indexed"):
+            started = time.perf_counter()
+            for i in range(0, len(rows), 10_000):  # transactions of a size a consumer would use
+                await conn.copy_records_to_table(
+                    table, schema_name="bench", columns=COLUMNS, records=rows[i : i + 10_000]
+                )
+            rates[table] = len(rows) / (time.perf_counter() - started)
+        await conn.execute("DROP SCHEMA bench CASCADE")
+    finally:
+        await conn.close()
+    return rates
+
+
+# --- (c) the pipeline and (d) latency -----------------------------------------------------------
+
+
+def accepted_counter() -> Callable[[], float]:
+    """The service's own accepted-events metric: free to poll, unlike count(*) on a busy table."""
+    from prometheus_client import REGISTRY
+
+    labels = {"source": "camera", "outcome": "accepted"}
+    return lambda: REGISTRY.get_sample_value("qzx_ingest_events_total", labels) or 0.0
+
+
+async def pipeline(conn: asyncpg.Connection, expected: int) -> dict[str, float]:
+    accepted = accepted_counter()
+    base = accepted()
+    started = time.perf_counter()
+    first = None
+    last_report = started
+    while accepted() - base < expected:
+        await asyncio.sleep(0.05)  # the registry collects every metric per read: poll gently
+        now = time.perf_counter()
+        if first is None and accepted() > base:
+            first = now
+        if now - last_report > 5:
+            say(f"pipeline: {accepted() - base:,.0f}/{expected:,} stored")
+            last_report = now
+        if now - started > 600:
+            raise TimeoutError(f"pipeline stored {accepted() - base:.0f} of {expected} in 600 s")
+    await _until(conn, "SELECT count(*) >= $1 FROM ingest.violations", expected)  # and committed
+    done = time.perf_counter()
+    await _until(conn, "SELECT count(*) = $1 FROM ingest.outbox", 0)
+    relayed = time.perf_counter()
+    return {
+        "rate": expected / (done - (first or started)),
+        "rate_incl_startup": expected / (done - started),
+        "outbox_drained_rate": expected / (relayed - (first or started)),
+    }
+
+
+async def _until(conn: asyncpg.Connection, query: str, arg: int) -> None:
+    for _ in range(60_000):
+        if await conn.fetchval(query, arg):
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(query)
+
+
+async def latency(
+    bootstrap: str, topic: str, conn: asyncpg.Connection, seconds: float, rate: int = 1000
+) -> dict[str, float]:
+    gen = EventGenerator(seed=77, dup_share=0, bad_share=0)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    sent_at: dict[str, float] = {}
+    seen_at: dict[str, float] = {}
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while not stop.is_set() or len(seen_at) < len(sent_at):
+            pending = [i for i in sent_at if i not in seen_at]
+            if pending:
+                found = await conn.fetch(
+                    "SELECT event_id FROM ingest.violations WHERE event_id = ANY($1)", pending
+                )
+                now = time.perf_counter()
+                seen_at.update((r["event_id"], now) for r in found)
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    bucket = TokenBucket(rate)
+    n, ends = 0, time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < ends:
+            for m in gen.batch(await bucket.take(50)):
+                n += 1
+                if n % 10 == 0:
+                    sent_at[m.event_id] = time.perf_counter()  # type: ignore[index]
+                await producer.send(topic, m.value, key=m.key)
+        await producer.flush()
+        stop.set()
+        await asyncio.wait_for(watcher, timeout=30)
+    finally:
+        await producer.stop()
+    ms = sorted((seen_at[i] - sent_at[i]) * 1000 for i in sent_at)
+    return {"p50_ms": _pct(ms, 50), "p99_ms": _pct(ms, 99), "max_ms": ms[-1], "samples": len(ms), "events": n}
+
+
+def _pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+# --- (e) the straightforward design -------------------------------------------------------------
+
+
+async def naive(database_url: str, bootstrap: str, topic: str, limit: int) -> float:
+    """One message at a time: parse, one ORM insert, commit; auto-committed offsets."""
+    from sqlalchemy.exc import IntegrityError
+
+    from qzx_common.db import create_engine, session_factory
+    from qzx_common.settings import to_asyncpg_url
+    from qzx_ingest.dlq.models import DeadLetterRow
+    from qzx_ingest.violations.models import ViolationRow
+
+    engine = create_engine(to_asyncpg_url(database_url), pool_size=2)
+    sessions = session_factory(engine)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-naive-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        started = None
+        for _ in range(limit):
+            record = await consumer.getone()
+            started = started or time.perf_counter()
+            async with sessions() as s:
+                try:
+                    e = ViolationEvent.model_validate_json(record.value)
+                    payload = json.loads(e.model_dump_json(exclude_none=True))
+                    s.add(
+                        ViolationRow(
+                            event_id=e.event_id, device_id=e.device_id, violation=e.violation.value, plate=e.plate,
+                            admin_code=e.location.admin_code, captured_at=e.captured_at, lat=e.location.lat,
+                            lon=e.location.lon, source="camera", payload=payload,
+                        )
+                    )  # fmt: skip
+                except ValueError as exc:
+                    s.add(DeadLetterRow(source=record.topic, source_partition=record.partition,
+                                        source_offset=record.offset, key=record.key, raw=record.value, error=str(exc)[:500]))  # fmt: skip
+                try:
+                    await s.commit()
+                except IntegrityError:
+                    await s.rollback()  # a duplicate
+        return limit / (time.perf_counter() - (started or time.perf_counter()))
+    finally:
+        await consumer.stop()
+        await engine.dispose()
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+async def run(
+    *, events: int, naive_events: int, latency_seconds: float, server_url: str, bootstrap: str
+) -> dict[str, Any]:
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topic = prefix + CAMERA_VIOLATIONS
+    say(f"generating {events:,} simulated events")
+    messages = EventGenerator(seed=2026, dup_share=0.01, bad_share=0.005).batch(events)
+    expected = sum(m.kind == "valid" for m in messages)
+    rows = copy_rows(messages)
+    r: dict[str, Any] = {
+        "events": events,
+        "valid_distinct": expected,
+        "mean_bytes": sum(len(m.value) for m in messages) / events,
+    }
+
+    await ensure_topics(bootstrap, prefix=prefix)
+    say("pre-filling the camera topic")
+    r["produce_rate"] = await prefill(bootstrap, topic, messages)
+    say("(a) raw consume")
+    r["raw_consume_rate"] = await raw_consume(bootstrap, topic, events)
+
+    async with fresh_database(server_url, "pipeline") as db, fresh_database(server_url, "naive") as naive_db:
+        await migrate(db, bootstrap, prefix)
+        say("(b) raw COPY")
+        copy = await raw_copy(db, rows)
+        r["raw_copy_rate"], r["raw_copy_indexed_rate"] = copy["bare"], copy["indexed"]
+        say("(c) ingest pipeline")
+        conn = await asyncpg.connect(to_plain_url(db))
+        app = ingest_app(db, bootstrap, prefix, migrate_on_start=False)
+        try:
+            async with app.router.lifespan_context(app):
+                p = await pipeline(conn, expected)
+                r["pipeline_rate"], r["pipeline_rate_incl_startup"] = p["rate"], p["rate_incl_startup"]
+                r["pipeline_forwarded_rate"] = p["outbox_drained_rate"]
+                say(f"(d) latency at 1,000 events/s for {latency_seconds:.0f} s")
+                r["latency"] = await latency(bootstrap, topic, conn, latency_seconds)
+        finally:
+            await conn.close()
+        say(f"(e) naive design on {naive_events:,} events")
+        await migrate(naive_db, bootstrap, prefix + "naive.")
+        r["naive_rate"] = await naive(naive_db, bootstrap, topic, naive_events)
+
+    r["pipeline_vs_slower_raw"] = r["pipeline_rate"] / min(r["raw_consume_rate"], r["raw_copy_rate"])
+    r["naive_vs_pipeline"] = r["naive_rate"] / r["pipeline_rate"]
+    return r
+
+
+def table(r: dict[str, Any]) -> str:
+    lat = r["latency"]
+    slower = min(r["raw_consume_rate"], r["raw_copy_rate"])
+    lines = [
+        ("events (valid distinct)", f"{r['events']:,} ({r['valid_distinct']:,}), {r['mean_bytes']:.0f} B each"),
+        ("pre-fill produce (futures in flight)", f"{r['produce_rate']:>10,.0f} ev/s"),
+        ("(a) raw aiokafka consume", f"{r['raw_consume_rate']:>10,.0f} ev/s"),
+        ("(b) raw asyncpg COPY, bare table", f"{r['raw_copy_rate']:>10,.0f} rows/s"),
+        ("    raw COPY, ingest.violations' indexes", f"{r['raw_copy_indexed_rate']:>10,.0f} rows/s"),
+        ("(c) ingest pipeline, rows stored", f"{r['pipeline_rate']:>10,.0f} ev/s   (target >= {TARGET_RATE:,})"),
+        ("    incl. start-up and group join", f"{r['pipeline_rate_incl_startup']:>10,.0f} ev/s"),
+        ("    until forwarded (outbox drained)", f"{r['pipeline_forwarded_rate']:>10,.0f} ev/s"),
+        ("(d) produce -> row visible @1,000 ev/s", f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms ({lat['samples']:,} samples)"),
+        ("(e) naive: ORM insert + commit per msg", f"{r['naive_rate']:>10,.0f} ev/s"),
+        ("ratio pipeline / min(raw consume, COPY)", f"{r['pipeline_vs_slower_raw']:>10.2f}     (goal >= {GOAL_RATIO}; slower raw = {slower:,.0f}/s)"),
+        ("ratio naive / pipeline", f"{r['naive_vs_pipeline']:>10.3f}     (pipeline is {1 / r['naive_vs_pipeline']:,.0f}x faster)"),
+    ]  # fmt: skip
+    width = max(len(k) for k, _ in lines)
+    verdict = "meets" if r["pipeline_rate"] >= TARGET_RATE else "MISSES"
+    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+    return f"ingest benchmark\n{body}\n  => pipeline {verdict} the {TARGET_RATE:,} ev/s target; p99 target 250 ms: {'met' if lat['p99_ms'] < 250 else 'MISSED'}"
+
+
+def write_json(r: dict[str, Any]) -> Path:
+    root = Path(__file__).resolve().parents[5]
+    folder = (root if (root / "pyproject.toml").exists() else Path.cwd()) / "bench-results"
+    folder.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = folder / f"ingest-{stamp}.json"
+    meta = {
+        "when": stamp,
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    path.write_text(json.dumps(meta | r, indent=2) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m qzx_dev.bench.ingest", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="20,000 events, a short latency run")
+    parser.add_argument(
+        "--events", type=int, help="events to pre-fill (default 200,000; 20,000 with --quick)"
+    )
+    parser.add_argument("--naive-events", type=int, help="events through the naive design (default 5,000)")
+    parser.add_argument("--latency-seconds", type=float, help="seconds at 1,000 events/s (default 20)")
+    args = parser.parse_args(argv)
+    events = args.events or (20_000 if args.quick else 200_000)
+    naive_events = min(events, args.naive_events or (1_000 if args.quick else 5_000))
+    seconds = args.latency_seconds or (5 if args.quick else 20)
+    with servers() as (server_url, bootstrap):
+        results = asyncio.run(
+            run(
+                events=events,
+                naive_events=naive_events,
+                latency_seconds=seconds,
+                server_url=server_url,
+                bootstrap=bootstrap,
+            )
+        )
+    results["quick"] = args.quick
+    print(table(results), flush=True)
+    say(f"results written to {write_json(results)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
