@@ -8,7 +8,9 @@ id order; several replicas may run relays at once (``FOR UPDATE SKIP LOCKED``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,29 +134,39 @@ class OutboxRelay:
                 return len(rows)
 
 
+_default_partitioner = DefaultPartitioner()
+
+
+@functools.lru_cache(maxsize=65536)
+def _partition_for(key: bytes, partitions: tuple[int, ...]) -> int:
+    """The default partitioner's choice (murmur2, pure Python: worth remembering per key)."""
+    return int(_default_partitioner(key, list(partitions), list(partitions)))
+
+
 async def publish_batches(producer: AIOKafkaProducer, rows: Sequence[Any]) -> None:
     """Send rows (mappings with topic, key, value, headers) as per-partition record batches, far
     cheaper in Python than one send() per message; keys pick partitions exactly as the default
     partitioner does, so per-key order holds. Returns when the broker has acknowledged all."""
-    partitioner = DefaultPartitioner()
-    partitions_of: dict[str, list[int]] = {}
+    partitions_of: dict[str, tuple[int, ...]] = {}
     builders: dict[tuple[str, int], Any] = {}
     futures = []
     for row in rows:
         topic = row["topic"]
         if topic not in partitions_of:
             await producer.client._wait_on_metadata(topic)
-            partitions_of[topic] = sorted(producer.client.cluster.partitions_for_topic(topic) or ())
+            partitions_of[topic] = tuple(sorted(producer.client.cluster.partitions_for_topic(topic) or ()))
         partitions = partitions_of[topic]
-        partition = partitioner(row["key"], partitions, partitions)
+        key = row["key"]
+        partition = _partition_for(key, partitions) if key is not None else random.choice(partitions)
         headers = [(k, v.encode()) for k, v in (_load(row["headers"]) or {}).items()]
         slot = (topic, partition)
-        builder = builders.get(slot) or producer.create_batch()
-        if builder.append(timestamp=None, key=row["key"], value=row["value"], headers=headers) is None:
-            futures.append(await producer.send_batch(builder, topic, partition=partition))
-            builder = producer.create_batch()
-            builder.append(timestamp=None, key=row["key"], value=row["value"], headers=headers)
-        builders[slot] = builder
+        if slot not in builders:
+            builders[slot] = producer.create_batch()
+        if builders[slot].append(timestamp=None, key=key, value=row["value"], headers=headers) is None:
+            # Full: send it and start the next batch for this partition with this record.
+            futures.append(await producer.send_batch(builders[slot], topic, partition=partition))
+            builders[slot] = producer.create_batch()
+            builders[slot].append(timestamp=None, key=key, value=row["value"], headers=headers)
     for (topic, partition), builder in builders.items():
         futures.append(await producer.send_batch(builder, topic, partition=partition))
     await asyncio.gather(*futures)
