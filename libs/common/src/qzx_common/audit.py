@@ -1,7 +1,9 @@
 """Append-only audit log: every change is one named person's, written in the same transaction.
 
 Each service owns an ``audit_log`` table in its schema (``create_audit_table`` in a migration; the
-migration also revokes UPDATE/DELETE and installs a trigger that refuses them).
+migration also installs a trigger that refuses UPDATE and DELETE). Auditors read it through
+``qzx_common.web.audit_api.audit_router(schema)``; pass ``admin_code`` (the target's) to ``record``
+so that a city auditor sees the changes made in that city.
 """
 
 from __future__ import annotations
@@ -28,17 +30,20 @@ async def record(
     after: Any = None,
     request: Request | None = None,
     actor: str | None = None,
+    admin_code: str | None = None,
 ) -> None:
     """Append one audit entry inside the caller's transaction.
 
     ``principal`` is the person acting; system actions (deadline escalation, consumers) pass
-    ``actor="system:<what>"`` instead.
+    ``actor="system:<what>"`` instead, exchange partners ``actor="exchange:<key_id>"``.
+    ``admin_code`` is the target's jurisdiction (scopes what city auditors see).
     """
     await db.execute(
         text(
             f'INSERT INTO "{schema}".audit_log (actor, role, unit_id, jur, action, target_type, target_id, '
-            "before, after, request_id, client_addr) VALUES (:actor, :role, :unit_id, :jur, :action, "
-            ":target_type, :target_id, CAST(:before AS jsonb), CAST(:after AS jsonb), :request_id, :client_addr)"
+            "admin_code, before, after, request_id, client_addr) VALUES (:actor, :role, :unit_id, :jur, :action, "
+            ":target_type, :target_id, :admin_code, CAST(:before AS jsonb), CAST(:after AS jsonb), "
+            ":request_id, :client_addr)"
         ),
         {
             "actor": principal.sub if principal else (actor or "system"),
@@ -48,9 +53,10 @@ async def record(
             "action": action,
             "target_type": target_type,
             "target_id": target_id,
+            "admin_code": admin_code,
             "before": _json(before),
             "after": _json(after),
-            "request_id": request.headers.get("x-request-id") if request else None,
+            "request_id": (request.headers.get("x-request-id") or "")[:128] or None if request else None,
             "client_addr": request.client.host if request and request.client else None,
         },
     )
@@ -81,6 +87,7 @@ def create_audit_table(schema: str) -> None:
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("target_type", sa.String(32), nullable=False),
         sa.Column("target_id", sa.String(128), nullable=False),
+        sa.Column("admin_code", sa.String(6)),
         sa.Column("before", JSONB),
         sa.Column("after", JSONB),
         sa.Column("request_id", sa.String(128)),
@@ -90,11 +97,16 @@ def create_audit_table(schema: str) -> None:
     )
     op.create_index("ix_audit_log_actor_at", "audit_log", ["actor", "at"], schema=schema)
     op.create_index("ix_audit_log_target", "audit_log", ["target_type", "target_id", "at"], schema=schema)
+    # One statement per execute: asyncpg refuses several in one prepared statement.
     op.execute(
-        f"""
-        CREATE OR REPLACE FUNCTION "{schema}".audit_log_append_only() RETURNS trigger AS $$
-        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql;
-        CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON "{schema}".audit_log
-            FOR EACH ROW EXECUTE FUNCTION "{schema}".audit_log_append_only();
-        """
+        f"""CREATE OR REPLACE FUNCTION "{schema}".audit_log_append_only() RETURNS trigger AS $$
+        BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$ LANGUAGE plpgsql"""
+    )
+    op.execute(
+        f"""CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON "{schema}".audit_log
+        FOR EACH ROW EXECUTE FUNCTION "{schema}".audit_log_append_only()"""
+    )
+    op.execute(
+        f"""CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON "{schema}".audit_log
+        FOR EACH STATEMENT EXECUTE FUNCTION "{schema}".audit_log_append_only()"""
     )

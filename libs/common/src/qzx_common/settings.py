@@ -21,7 +21,17 @@ class CommonSettings(BaseSettings):
     topic_prefix: str = ""
     jwt_secret: str = "qzx-development-secret-change-me"
     jwt_jwks_url: str | None = None
+    # Checked only when set (identity providers put their own values in `aud` / `iss`).
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    # How often each replica re-reads the shared token deny-list (qzx_auth.revoked_tokens).
+    jwt_revocation_refresh_s: float = 5.0
+    # Failed authentications per client address: a burst of this many, then one per 1/rate s (429).
+    auth_failure_burst: int = 20
+    auth_failure_refill_per_s: float = 0.2
     exchange_keys: str = "{}"
+    # Largest accepted HTTP body (413 payload_too_large beyond it).
+    max_body_bytes: int = 4 * 1024 * 1024
     log_level: str = "INFO"
     log_json: bool = True
     migrate_on_start: bool = True

@@ -8,32 +8,71 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from qzx_alerts.alerts.router import router as alerts_router
+from qzx_alerts.alerts.stream import ChangeNotifier
+from qzx_alerts.consumer import TASKS_GROUP, VIOLATIONS_GROUP, Scoring, tasks_handler, violations_handler
 from qzx_alerts.db import SCHEMA
+from qzx_alerts.demo import seed_demo_data
+from qzx_alerts.exchange.router import router as exchange_router
+from qzx_alerts.hazards.cache import HazardCache
+from qzx_alerts.hazards.router import router as hazards_router
+from qzx_alerts.hotlists.router import router as hotlists_router
+from qzx_alerts.reports.router import router as reports_router
+from qzx_alerts.scoring.rules import load_rules
 from qzx_alerts.settings import AlertsSettings, get_settings
 from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
+from qzx_common.settings import to_plain_url
+from qzx_common.topics import DISPATCH_TASKS, VIOLATIONS_ACCEPTED
+from qzx_common.web.audit_api import audit_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
+from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.openapi import install_error_docs
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
 def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    rules = load_rules(settings.rules_path)  # a broken rules file fails the start, not the scoring
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = await Runtime.start(settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS)
         app.state.runtime = rt
+        scoring = Scoring(rules=rules, hazards=HazardCache(max_age_s=settings.hazard_cache_s))
+        app.state.scoring = scoring
+        notifier = ChangeNotifier()
+        await notifier.start(to_plain_url(settings.database_url))
+        app.state.notifier = notifier
+        if settings.demo_data:
+            async with rt.engine.begin() as conn:
+                await seed_demo_data(conn)
+        if consume:
+            await rt.consume(
+                topics=[VIOLATIONS_ACCEPTED], group=VIOLATIONS_GROUP, handle=violations_handler(rt, scoring)
+            )
+            await rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt))
         try:
             yield
         finally:
             await rt.stop()
+            await notifier.stop()
 
     app = FastAPI(title="qzx alerts", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.rules = rules
     install_error_handlers(app)
+    install_error_docs(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router({"database": lambda: app.state.runtime.check_database()}))
+    app.include_router(alerts_router)
+    app.include_router(hotlists_router)
+    app.include_router(hazards_router)
+    app.include_router(reports_router)
+    app.include_router(audit_router(SCHEMA))
+    app.include_router(exchange_router)
     return app
 
 

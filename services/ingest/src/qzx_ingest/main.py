@@ -11,11 +11,16 @@ from fastapi import FastAPI
 from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_common.web.audit_api import audit_router
 from qzx_common.web.errors import install_error_handlers
+from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
+from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.openapi import install_error_docs
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.dlq.router import router as dlq_router
+from qzx_ingest.exchange.router import router as exchange_router
 from qzx_ingest.settings import IngestSettings, get_settings
 from qzx_ingest.violations.router import router as violations_router
 
@@ -24,6 +29,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: IngestSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    parse_partners(settings.exchange_keys)  # a broken QZX_EXCHANGE_KEYS fails at start, not per request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,9 +47,13 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
     app = FastAPI(title="qzx ingest", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_error_docs(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router({"database": lambda: app.state.runtime.check_database()}))
     app.include_router(violations_router)
     app.include_router(dlq_router)
+    app.include_router(exchange_router)
+    app.include_router(audit_router(SCHEMA))
     return app
 
 

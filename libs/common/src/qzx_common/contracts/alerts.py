@@ -62,3 +62,7 @@ class Alert(BaseModel):
     feedback_deadline_s: int | None = None
     version: int = 1
     updated_at: datetime | None = None
+    created_at: datetime | None = None
+    outcome: str | None = None  # the resolving task's outcome
+    dismiss_reason: str | None = None
+    rules_version: str | None = None  # the scoring rules that explain ``factors``

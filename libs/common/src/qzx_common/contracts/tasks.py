@@ -58,3 +58,14 @@ class Task(BaseModel):
     feedback_by: datetime | None = None
     escalated: bool = False
     updated_at: datetime | None = None
+    created_at: datetime | None = None
+    # Reassignment chain: the task this one replaces, and why the last change happened.
+    previous_task_id: str | None = None
+    reason: str | None = None
+    # True when the task needs a sworn officer (auxiliaries never enforce alone).
+    enforcement: bool | None = None
+
+
+ACTIVE_STATUSES = frozenset(
+    {TaskStatus.assigned, TaskStatus.signed, TaskStatus.en_route, TaskStatus.on_scene}
+)

@@ -76,6 +76,10 @@ def _validation_detail(exc: RequestValidationError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    from qzx_common.web.openapi import install_error_docs
+
+    install_error_docs(app)  # the OpenAPI document describes the bodies these handlers send
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
@@ -88,7 +92,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
         )

@@ -1,8 +1,12 @@
 """Deny by default: the one role × action matrix for every service.
 
-Routers declare what they do with ``require(Action.X)``; the README's permission table is this
-matrix. Jurisdiction scoping (the token's ``jur`` against the resource's admin code) is checked in
-addition, by the services, on every read and write.
+Routers declare what they do with ``require(Action.X)``; an action missing from ``MATRIX`` is
+allowed to no one. ``docs/permissions.md`` is this matrix as a table (a test keeps them equal;
+``python -m qzx_common.web.permissions`` prints it). Jurisdiction scoping (the token's ``jur``
+against the resource's admin code) is checked in addition, by the services, on every read and
+write; actions in ``PROVINCE_WIDE`` touch data without a trustworthy admin code and need a token
+whose ``jur`` covers the whole province. The exchange (``/v1/exchange/*``) is not in the matrix:
+partners authenticate by HMAC signature and are limited to their ``admin_prefix``.
 """
 
 from __future__ import annotations
@@ -63,8 +67,17 @@ MATRIX: dict[Action, frozenset[Role]] = {
 }
 
 
+# Dead letters are raw bytes that failed validation: their admin code cannot be trusted.
+PROVINCE_WIDE: frozenset[Action] = frozenset({Action.dlq_read})
+
+
 def allowed(role: Role, action: Action) -> bool:
     return role in MATRIX.get(action, frozenset())
+
+
+def permitted(principal: Principal, action: Action) -> bool:
+    """Role and, for province-wide actions, jurisdiction: the whole check ``require`` makes."""
+    return allowed(principal.role, action) and (action not in PROVINCE_WIDE or principal.covers_province)
 
 
 def require(action: Action):
@@ -73,6 +86,35 @@ def require(action: Action):
     async def check(principal: CurrentPrincipal) -> Principal:
         if not allowed(principal.role, action):
             raise Forbidden(f"role {principal.role.value} may not {action.value}", code="role_forbidden")
+        if action in PROVINCE_WIDE and not principal.covers_province:
+            raise Forbidden(
+                f"{action.value} needs a province-wide jurisdiction, not {principal.jur}",
+                code="province_scope_required",
+            )
         return principal
 
+    check.action = action  # type: ignore[attr-defined]  # lets tests map every route to its action
     return Depends(check)
+
+
+def required_action(dependency: object) -> Action | None:
+    """The action a ``require(...)`` dependency callable checks (None for other callables)."""
+    return getattr(dependency, "action", None)
+
+
+def markdown_table() -> str:
+    """The matrix as the Markdown table in docs/permissions.md."""
+    roles = list(Role)
+    lines = [
+        "| action | " + " | ".join(r.value for r in roles) + " |",
+        "| --- |" + " :---: |" * len(roles),
+    ]
+    for action in Action:
+        marks = ["✔" if allowed(r, action) else "–" for r in roles]
+        suffix = " (province-wide `jur` only)" if action in PROVINCE_WIDE else ""
+        lines.append(f"| `{action.value}`{suffix} | " + " | ".join(marks) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

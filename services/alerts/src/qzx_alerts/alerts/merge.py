@@ -1,0 +1,146 @@
+"""Deduplication: proposals about the same thing (dedup key) within the window update the open
+alert instead of opening another. Pure: the pipeline loads the open alerts and writes the result."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from qzx_alerts.scoring.model import Factor, Proposal
+from qzx_alerts.scoring.rules import highest
+from qzx_common.contracts.alerts import Priority
+
+_ID_SPACE = uuid.UUID("5f0d6c2e-8a4b-4c1e-9a59-7d1f3c2b9e10")
+
+
+def alert_id(dedup_key: str, seed: str) -> str:
+    """Deterministic: the same finding always names the same alert (idempotent creation).
+    ``str(uuid.uuid5(_ID_SPACE, f"{dedup_key}|{seed}"))``, without building UUID objects."""
+    b = bytearray(hashlib.sha1(_ID_SPACE.bytes + f"{dedup_key}|{seed}".encode()).digest()[:16])
+    b[6] = (b[6] & 0x0F) | 0x50  # version 5
+    b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
+class OpenAlert:
+    """The fields of an alert the scoring side owns (status and task fields belong to lifecycle)."""
+
+    id: str
+    kind: str
+    dedup_key: str
+    score: float
+    priority: Priority
+    factors: list[Factor]
+    violations: list[str]
+    plate: str | None
+    plates: list[str]
+    admin_code: str
+    lat: float
+    lon: float
+    road: str | None
+    km: float | None
+    device_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    count: int
+    event_ids: list[str]
+    created: bool = False
+    known: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_row(cls, row: Any) -> OpenAlert:
+        names = cls.__dataclass_fields__.keys() - {"created", "known"}
+        a = cls(**{n: row[n] for n in names})
+        a.priority = Priority(a.priority)
+        a.event_ids = list(a.event_ids)
+        a.known = set(a.event_ids)
+        return a
+
+
+def _new(p: Proposal) -> OpenAlert:
+    return OpenAlert(
+        id=alert_id(p.dedup_key, p.seed),
+        kind=p.kind,
+        dedup_key=p.dedup_key,
+        score=p.score,
+        priority=p.priority,
+        factors=p.factors,
+        violations=list(p.violations),
+        plate=p.plate,
+        plates=list(p.plates),
+        admin_code=p.admin_code,
+        lat=p.lat,
+        lon=p.lon,
+        road=p.road,
+        km=p.km,
+        device_id=p.device_id,
+        first_seen=p.first_seen,
+        last_seen=p.last_seen,
+        count=len(p.event_ids),
+        event_ids=list(p.event_ids),
+        created=True,
+        known=set(p.event_ids),
+    )
+
+
+def _absorb(a: OpenAlert, p: Proposal, max_event_ids: int) -> bool:
+    """Fold ``p`` into ``a``; False when it brings nothing new (a redelivered event)."""
+    fresh = [e for e in p.event_ids if e not in a.known]
+    if not fresh:
+        return False
+    a.known.update(fresh)
+    a.count += len(fresh)
+    a.event_ids = (a.event_ids + fresh)[:max_event_ids]
+    if p.last_seen >= a.last_seen:  # the latest position is where to send a unit
+        a.last_seen = p.last_seen
+        a.admin_code, a.lat, a.lon, a.road, a.km, a.device_id = (
+            p.admin_code,
+            p.lat,
+            p.lon,
+            p.road,
+            p.km,
+            p.device_id,
+        )
+    a.first_seen = min(a.first_seen, p.first_seen)
+    if p.score > a.score:  # the alert is explained by its most serious event
+        a.score, a.factors = p.score, p.factors
+    a.priority = highest(a.priority, p.priority)
+    a.violations = sorted(set(a.violations) | set(p.violations))
+    a.plates = sorted(set(a.plates) | set(p.plates))
+    return True
+
+
+def _overlapping(alerts: list[OpenAlert], start: datetime, end: datetime) -> OpenAlert | None:
+    """The latest of ``alerts`` (oldest first) whose span meets [start, end]."""
+    for a in reversed(alerts):
+        if start <= a.last_seen and end >= a.first_seen:
+            return a
+    return None
+
+
+def merge(
+    open_alerts: Iterable[OpenAlert], proposals: Iterable[Proposal], *, max_event_ids: int
+) -> list[OpenAlert]:
+    """Apply proposals (oldest first) to the open alerts; returns the alerts created or changed."""
+    by_key: dict[str, list[OpenAlert]] = defaultdict(list)
+    for a in sorted(open_alerts, key=lambda a: a.last_seen):
+        by_key[a.dedup_key].append(a)
+    touched: dict[str, OpenAlert] = {}
+    windows: dict[int, timedelta] = {}
+    for p in sorted(proposals, key=lambda p: (p.first_seen, p.seed)):
+        window = windows.get(p.window_s) or windows.setdefault(p.window_s, timedelta(seconds=p.window_s))
+        target = _overlapping(by_key[p.dedup_key], p.first_seen - window, p.last_seen + window)
+        if target is None:
+            target = _new(p)
+            by_key[p.dedup_key].append(target)
+            touched[target.id] = target
+        elif _absorb(target, p, max_event_ids):
+            touched[target.id] = target
+    return list(touched.values())

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from qzx_alerts.alerts import repository, service
+from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn
+from qzx_alerts.alerts.stream import event_stream, start_position
+from qzx_alerts.alerts.views import alert_payload
+from qzx_alerts.deps import Connection, RuntimeDep, SettingsDep
+from qzx_common.contracts.alerts import AlertStatus, Priority
+from qzx_common.contracts.events import PLATE_RE, Violation
+from qzx_common.kafka.outbox import driver_connection
+from qzx_common.web.auth import Principal
+from qzx_common.web.errors import Forbidden, InvalidRequest
+from qzx_common.web.openapi import AUTHENTICATED, error_responses
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.permissions import Action, require
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+AdminCode = Annotated[str | None, Query(pattern=r"^\d{2,6}$")]
+
+
+def scope(principal: Principal, admin_code: str | None) -> str:
+    """The admin-code prefix to read: the caller's jurisdiction, narrowed by the filter if given."""
+    if admin_code is None or admin_code.startswith(principal.jur):
+        return admin_code or principal.jur
+    if principal.jur.startswith(admin_code):
+        return principal.jur
+    raise Forbidden(f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+
+
+@router.get("", response_model=AlertList, responses=AUTHENTICATED)
+async def list_alerts(
+    principal: Annotated[Principal, require(Action.alerts_read)],
+    conn: Connection,
+    status: AlertStatus | None = None,
+    priority: Priority | None = None,
+    violation: Violation | None = None,
+    admin_code: AdminCode = None,
+    kind: Annotated[str | None, Query(pattern=r"^(violation|plate_fraud|racing_group)$")] = None,
+    plate: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> AlertList:
+    """Most recently active first (``last_seen``), keyset-paginated."""
+    if plate is not None:
+        plate = plate.strip().upper()
+        if not PLATE_RE.match(plate):
+            raise InvalidRequest(f"plate: {plate!r} is not a valid plate", code="invalid_plate")
+    after = None
+    if cursor:
+        at, alert_id = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(at), str(alert_id))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    rows = await repository.search(
+        await driver_connection(conn),
+        prefix=scope(principal, admin_code),
+        status=status.value if status else None,
+        priority=priority.value if priority else None,
+        violation=violation.value if violation else None,
+        kind=kind,
+        plate=plate,
+        after=after,
+        limit=limit + 1,
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["last_seen"].isoformat(), rows[-1]["id"])
+    return AlertList.model_validate({"items": [alert_payload(r) for r in rows], "next_cursor": next_cursor})
+
+
+@router.get("/stream", responses=AUTHENTICATED)
+async def stream_alerts(
+    request: Request,
+    principal: Annotated[Principal, require(Action.alerts_read)],
+    rt: RuntimeDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, description="resume after this event id (EventSource fallback)")
+    ] = None,
+) -> StreamingResponse:
+    """Server-sent events, event ``alert``, data an Alert; resumes after ``Last-Event-ID``."""
+    resume = since
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise InvalidRequest("Last-Event-ID: not an id this stream sent", code="invalid_last_event_id")
+        resume = int(last_event_id)
+    after = await start_position(rt.engine, resume)
+    body = event_stream(
+        engine=rt.engine,
+        notifier=request.app.state.notifier,
+        jur=principal.jur,
+        after=after,
+        poll_s=settings.sse_poll_s,
+        heartbeat_s=settings.sse_heartbeat_s,
+        disconnected=request.is_disconnected,
+    )
+    return StreamingResponse(
+        body,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/{alert_id}", response_model=AlertDetail, responses=AUTHENTICATED)
+async def get_alert(
+    alert_id: str, principal: Annotated[Principal, require(Action.alerts_read)], conn: Connection
+) -> AlertDetail:
+    """The alert with its explaining factors and the events it links."""
+    return AlertDetail.model_validate(
+        await service.alert_detail(conn, principal=principal, alert_id=alert_id)
+    )
+
+
+@router.post("/{alert_id}/dismiss", response_model=AlertDetail, responses=error_responses(409))
+async def dismiss_alert(
+    alert_id: str,
+    body: DismissIn,
+    request: Request,
+    principal: Annotated[Principal, require(Action.alerts_dismiss)],
+    conn: Connection,
+    settings: SettingsDep,
+) -> AlertDetail:
+    await service.dismiss(
+        conn,
+        principal=principal,
+        alert_id=alert_id,
+        reason=body.reason,
+        topic_prefix=settings.topic_prefix,
+        request=request,
+    )
+    return AlertDetail.model_validate(
+        await service.alert_detail(conn, principal=principal, alert_id=alert_id)
+    )

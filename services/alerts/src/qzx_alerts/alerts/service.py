@@ -1,0 +1,114 @@
+"""Alert changes: fold findings into alerts, dismiss, and publish every new state (outbox → alerts.v1,
+change log → SSE) in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qzx_alerts.alerts import repository
+from qzx_alerts.alerts.merge import OpenAlert, merge
+from qzx_alerts.alerts.views import alert_json, alert_payload, scored_payload
+from qzx_alerts.db import SCHEMA
+from qzx_alerts.scoring.model import Proposal
+from qzx_alerts.scoring.rules import Rules
+from qzx_common import audit
+from qzx_common.kafka.outbox import OutboxMessage, driver_connection, enqueue
+from qzx_common.topics import ALERTS
+from qzx_common.web.auth import Principal
+from qzx_common.web.errors import Conflict, NotFound
+
+
+async def publish(conn: AsyncConnection, *, rows: Sequence[Any], topic_prefix: str) -> None:
+    """Announce new alert states read from their rows."""
+    await publish_payloads(
+        conn, changes=[(r["id"], r["admin_code"], alert_json(r)) for r in rows], topic_prefix=topic_prefix
+    )
+
+
+async def publish_payloads(
+    conn: AsyncConnection, *, changes: Sequence[tuple[str, str, bytes]], topic_prefix: str
+) -> None:
+    """Announce new alert states (alert id, admin code, Alert JSON): one outbox message (key: alert
+    id) and one change-log entry each."""
+    if not changes:
+        return
+    topic = topic_prefix + ALERTS
+    await enqueue(
+        conn,
+        schema=SCHEMA,
+        messages=[OutboxMessage(topic, payload, key=alert_id.encode()) for alert_id, _, payload in changes],
+    )
+    await repository.append_changes(await driver_connection(conn), changes)
+
+
+async def apply_proposals(
+    conn: AsyncConnection, *, proposals: Sequence[Proposal], rules: Rules, topic_prefix: str
+) -> int:
+    """Deduplicate findings into open alerts (per key, under an advisory lock), write, publish;
+    returns how many alerts were written."""
+    if not proposals:
+        return 0
+    raw = await driver_connection(conn)
+    keys = sorted({p.dedup_key for p in proposals})
+    await repository.lock_keys(raw, keys)
+    since = min(p.first_seen - timedelta(seconds=p.window_s) for p in proposals)
+    existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, keys, since=since)]
+    touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
+    states = {s["id"]: s for s in await repository.upsert_scored(raw, touched, rules)}
+    await publish_payloads(
+        conn,
+        changes=[(a.id, a.admin_code, orjson.dumps(scored_payload(a, states[a.id], rules))) for a in touched],
+        topic_prefix=topic_prefix,
+    )
+    return len(touched)
+
+
+async def visible_alert(
+    conn: AsyncConnection, *, principal: Principal, alert_id: str, for_update: bool = False
+) -> Any:
+    row = await repository.get(await driver_connection(conn), alert_id, for_update=for_update)
+    if row is None or not principal.sees(row["admin_code"]):
+        # Out-of-jurisdiction alerts look like absent ones: no existence oracle.
+        raise NotFound(f"no alert with id {alert_id!r}", code="alert_not_found")
+    return row
+
+
+async def alert_detail(conn: AsyncConnection, *, principal: Principal, alert_id: str) -> dict[str, Any]:
+    row = await visible_alert(conn, principal=principal, alert_id=alert_id)
+    events = await repository.linked_events(await driver_connection(conn), row["event_ids"])
+    return alert_payload(row) | {"events": events}
+
+
+async def dismiss(
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    alert_id: str,
+    reason: str,
+    topic_prefix: str,
+    request: Request | None = None,
+) -> dict[str, Any]:
+    before = await visible_alert(conn, principal=principal, alert_id=alert_id, for_update=True)
+    if before["status"] in repository.TERMINAL:
+        raise Conflict(f"alert {alert_id} is already {before['status']}", code="alert_closed")
+    row = await repository.set_dismissed(await driver_connection(conn), alert_id, reason=reason)
+    await audit.record(
+        conn,
+        schema=SCHEMA,
+        principal=principal,
+        action="alert.dismiss",
+        target_type="alert",
+        target_id=alert_id,
+        before={"status": before["status"]},
+        after={"status": "dismissed", "reason": reason},
+        request=request,
+        admin_code=row["admin_code"],
+    )
+    await publish(conn, rows=[row], topic_prefix=topic_prefix)
+    return alert_payload(row)

@@ -1,0 +1,42 @@
+"""The one dependencies module: a connection per request, committed at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from qzx_alerts.consumer import Scoring
+from qzx_alerts.settings import AlertsSettings
+from qzx_common.runtime import Runtime
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def settings(request: Request) -> AlertsSettings:
+    return request.app.state.settings
+
+
+def scoring(request: Request) -> Scoring:
+    return request.app.state.scoring
+
+
+async def session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with runtime(request).sessions() as s, s.begin():
+        yield s
+
+
+async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with runtime(request).engine.begin() as conn:
+        yield conn
+
+
+Session = Annotated[AsyncSession, Depends(session)]
+Connection = Annotated[AsyncConnection, Depends(connection)]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+SettingsDep = Annotated[AlertsSettings, Depends(settings)]
+ScoringDep = Annotated[Scoring, Depends(scoring)]

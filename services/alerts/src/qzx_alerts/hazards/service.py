@@ -1,0 +1,113 @@
+"""The hazard ledger: every write is jurisdiction-checked and audited in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qzx_alerts.db import SCHEMA
+from qzx_alerts.hazards import repository
+from qzx_alerts.hazards.models import HazardRow
+from qzx_alerts.hazards.schemas import Hazard, HazardIn, HazardPatch
+from qzx_common import audit
+from qzx_common.web.auth import Principal
+from qzx_common.web.errors import Forbidden, NotFound
+
+
+def _ensure_sees(principal: Principal, admin_code: str) -> None:
+    if not principal.sees(admin_code):
+        raise Forbidden(
+            f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
+        )
+
+
+async def visible(session: AsyncSession, *, principal: Principal, hazard_id: str) -> HazardRow:
+    row = await repository.get(session, hazard_id)
+    if row is None or not principal.sees(row.admin_code):
+        raise NotFound(f"no hazard point with id {hazard_id!r}", code="hazard_not_found")
+    return row
+
+
+def _snapshot(row: HazardRow) -> dict[str, object]:
+    return Hazard.model_validate(row).model_dump(mode="json")
+
+
+async def create(
+    session: AsyncSession, *, principal: Principal, data: HazardIn, request: Request | None = None
+) -> HazardRow:
+    _ensure_sees(principal, data.admin_code)
+    now = datetime.now(UTC)
+    row = HazardRow(
+        id=f"hz-{uuid.uuid4().hex[:16]}",
+        created_by=principal.sub,
+        created_at=now,
+        updated_at=now,
+        **data.model_dump(),
+    )
+    session.add(row)
+    await session.flush()
+    await audit.record(
+        session,
+        schema=SCHEMA,
+        principal=principal,
+        action="hazard.create",
+        target_type="hazard",
+        target_id=row.id,
+        after=_snapshot(row),
+        request=request,
+        admin_code=row.admin_code,
+    )
+    return row
+
+
+async def update(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    hazard_id: str,
+    patch: HazardPatch,
+    request: Request | None = None,
+) -> HazardRow:
+    row = await visible(session, principal=principal, hazard_id=hazard_id)
+    before = _snapshot(row)
+    changes = patch.model_dump(exclude_unset=True)
+    if "admin_code" in changes:
+        _ensure_sees(principal, changes["admin_code"])
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.updated_at = datetime.now(UTC)
+    await session.flush()
+    await audit.record(
+        session,
+        schema=SCHEMA,
+        principal=principal,
+        action="hazard.update",
+        target_type="hazard",
+        target_id=row.id,
+        before=before,
+        after=_snapshot(row),
+        request=request,
+        admin_code=row.admin_code,
+    )
+    return row
+
+
+async def delete(
+    session: AsyncSession, *, principal: Principal, hazard_id: str, request: Request | None = None
+) -> None:
+    row = await visible(session, principal=principal, hazard_id=hazard_id)
+    await audit.record(
+        session,
+        schema=SCHEMA,
+        principal=principal,
+        action="hazard.delete",
+        target_type="hazard",
+        target_id=row.id,
+        before=_snapshot(row),
+        request=request,
+        admin_code=row.admin_code,
+    )
+    await session.delete(row)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from qzx_alerts.db import Base
+
+
+class HotlistRow(Base):
+    """A plate wanted by someone (``source``: a unit, the province, the ministry exchange)."""
+
+    __tablename__ = "hotlists"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    priority: Mapped[str] = mapped_column(String(2))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(64))
+    covert: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    admin_code: Mapped[str] = mapped_column(String(6))  # who owns the entry (370000: province)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("source", "plate"),)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qzx_alerts.db import SCHEMA
+from qzx_alerts.hotlists.models import HotlistRow
+from qzx_alerts.scoring.model import HotlistHit
+from qzx_common.contracts.alerts import Priority
+
+
+async def active_hits(raw: Any, plates: Sequence[str]) -> dict[str, list[HotlistHit]]:
+    """Active entries for the batch's plates, in one indexed lookup."""
+    if not plates:
+        return {}
+    rows = await raw.fetch(
+        f"SELECT id, plate, priority, reason, source, covert FROM {SCHEMA}.hotlists "
+        "WHERE plate = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())",
+        sorted(set(plates)),
+    )
+    hits: dict[str, list[HotlistHit]] = defaultdict(list)
+    for r in rows:
+        hits[r["plate"]].append(
+            HotlistHit(r["id"], r["plate"], Priority(r["priority"]), r["reason"], r["source"], r["covert"])
+        )
+    return hits
+
+
+async def get(session: AsyncSession, entry_id: str) -> HotlistRow | None:
+    return await session.get(HotlistRow, entry_id)
+
+
+async def by_source_plate(
+    session: AsyncSession, *, source: str, plates: Sequence[str]
+) -> dict[str, HotlistRow]:
+    rows = await session.scalars(
+        select(HotlistRow)
+        .where(HotlistRow.source == source, HotlistRow.plate.in_(list(plates)))
+        .with_for_update()
+    )
+    return {r.plate: r for r in rows}
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    scopes: Sequence[str],
+    jur: str,
+    plate: str | None,
+    active_at: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[HotlistRow]:
+    """Entries owned inside the caller's jurisdiction or by a unit above it (``scopes``)."""
+    q: Select[HotlistRow] = select(HotlistRow).where(
+        or_(HotlistRow.admin_code.startswith(jur), HotlistRow.admin_code.in_(list(scopes)))
+    )
+    if plate:
+        q = q.where(HotlistRow.plate == plate)
+    if active_at:
+        q = q.where(or_(HotlistRow.expires_at.is_(None), HotlistRow.expires_at > active_at))
+    if after:
+        at, entry_id = after
+        q = q.where(
+            or_(HotlistRow.created_at < at, and_(HotlistRow.created_at == at, HotlistRow.id < entry_id))
+        )
+    q = q.order_by(HotlistRow.created_at.desc(), HotlistRow.id.desc()).limit(limit)
+    return list((await session.scalars(q)).all())

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from qzx_alerts.alerts.router import scope
+from qzx_alerts.deps import Connection
+from qzx_alerts.reports.charts import monthly_png
+from qzx_alerts.reports.service import Period, build_report
+from qzx_common.web.auth import Principal
+from qzx_common.web.openapi import AUTHENTICATED
+from qzx_common.web.permissions import Action, require
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+
+AdminCode = Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="defaults to your jurisdiction")]
+Day = Annotated[date | None, Query(alias="date", description="a day inside the period (default: today)")]
+
+
+def _day(request: Request, day: date | None) -> date:
+    return day or datetime.now(request.app.state.rules.tz).date()
+
+
+@router.get(
+    "/monthly.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **AUTHENTICATED},
+)
+async def monthly_charts(
+    request: Request,
+    principal: Annotated[Principal, require(Action.reports_read)],
+    conn: Connection,
+    day: Day = None,
+    admin_code: AdminCode = None,
+) -> Response:
+    """The monthly analysis as charts: violations per day, by hour and kind; the command loop."""
+    report = await build_report(
+        conn,
+        period="monthly",
+        day=_day(request, day),
+        prefix=scope(principal, admin_code),
+        rules=request.app.state.rules,
+    )
+    png = await asyncio.to_thread(monthly_png, report)
+    return Response(png, media_type="image/png")
+
+
+@router.get("/{period}", responses=AUTHENTICATED)
+async def report(
+    period: Period,
+    request: Request,
+    principal: Annotated[Principal, require(Action.reports_read)],
+    conn: Connection,
+    day: Day = None,
+    admin_code: AdminCode = None,
+) -> dict[str, Any]:
+    """Daily watch, weekly scheduling or monthly analysis for a jurisdiction (see the service's
+    docstring for the definitions of every figure)."""
+    return await build_report(
+        conn,
+        period=period,
+        day=_day(request, day),
+        prefix=scope(principal, admin_code),
+        rules=request.app.state.rules,
+    )

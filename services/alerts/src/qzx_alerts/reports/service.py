@@ -1,0 +1,128 @@
+"""Reports for the daily watch, weekly scheduling and monthly analysis: what happened (events by
+violation, hour, city; hotspots; repeat offenders), how the loop performed (sign-for and feedback
+rates, times to sign and resolve, road management rate = alerts handled / alerts raised), and the
+trend against the previous period of the same kind. Periods are local calendar days, ISO weeks
+(Monday first) and calendar months.
+
+Definitions: an alert belongs to the period it was first seen in; *dispatched* had a task,
+*signed* a task signed for; *feedback* a task resolved with an outcome; *handled* = resolved.
+Rates are over dispatched alerts (sign-for, feedback) or raised alerts (road management); time to
+sign runs from dispatch, time to resolve from the first sighting."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qzx_alerts.reports import repository
+from qzx_alerts.scoring.rules import Rules
+from qzx_common.contracts.geo import CITY_BY_CODE
+from qzx_common.kafka.outbox import driver_connection
+
+Period = Literal["daily", "weekly", "monthly"]
+TOP = 10
+
+
+def period_bounds(period: Period, day: date) -> tuple[date, date]:
+    """[first day, day after the last) of the period containing ``day``."""
+    if period == "daily":
+        return day, day + timedelta(days=1)
+    if period == "weekly":
+        start = day - timedelta(days=day.weekday())
+        return start, start + timedelta(days=7)
+    start = day.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def previous_day(period: Period, start: date) -> date:
+    """A day inside the previous period of the same kind."""
+    return start - timedelta(days=1)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _change(now: float, before: float) -> float | None:
+    return round((now - before) / before * 100, 1) if before else None
+
+
+def _seconds(value: Any) -> float | None:
+    return round(float(value), 1) if value is not None else None
+
+
+async def _figures(raw: Any, *, start: datetime, end: datetime, prefix: str, offset_s: int) -> dict[str, Any]:
+    events = await repository.event_counts(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
+    a = await repository.alert_figures(raw, start=start, end=end, prefix=prefix)
+    return {
+        "events": {
+            "total": sum(events["violation"].values()),
+            "by_violation": dict(sorted(events["violation"].items())),
+            "by_hour": [events["hour"].get(str(h), 0) for h in range(24)],
+            "by_day": dict(sorted(events["day"].items())),
+            "by_city": {
+                code: {"name": CITY_BY_CODE[code].name if code in CITY_BY_CODE else code, "count": n}
+                for code, n in sorted(events["city"].items())
+            },
+        },
+        "alerts": {
+            "raised": a["raised"],
+            "by_priority": dict(sorted(a["by"]["priority"].items())),
+            "by_kind": dict(sorted(a["by"]["kind"].items())),
+            "by_outcome": dict(sorted(a["by"]["outcome"].items())),
+            "dispatched": a["dispatched"],
+            "signed": a["signed"],
+            "feedback": a["feedback"],
+            "handled": a["resolved"],
+            "dismissed": a["dismissed"],
+            "escalated": a["escalated"],
+            "sign_for_rate": _rate(a["signed"], a["dispatched"]),
+            "feedback_rate": _rate(a["feedback"], a["dispatched"]),
+            "road_management_rate": _rate(a["resolved"], a["raised"]),
+            "time_to_sign_s": {"median": _seconds(a["sign_median"]), "p90": _seconds(a["sign_p90"])},
+            "time_to_resolve_s": {"median": _seconds(a["resolve_median"]), "p90": _seconds(a["resolve_p90"])},
+        },
+    }
+
+
+async def build_report(
+    conn: AsyncConnection, *, period: Period, day: date, prefix: str, rules: Rules
+) -> dict[str, Any]:
+    raw = await driver_connection(conn)
+    tz = rules.tz
+    offset_s = int(tz.utcoffset(None).total_seconds())
+
+    def bounds(d: date) -> tuple[datetime, datetime]:
+        first, after = period_bounds(period, d)
+        return datetime.combine(first, time(), tz), datetime.combine(after, time(), tz)
+
+    start, end = bounds(day)
+    prev_start, prev_end = bounds(previous_day(period, start.date()))
+    now = await _figures(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
+    before = await _figures(raw, start=prev_start, end=prev_end, prefix=prefix, offset_s=offset_s)
+    return {
+        "period": period,
+        "from": start,
+        "to": end,
+        "admin_code": prefix,
+        "utc_offset": rules.utc_offset,
+        **now,
+        "hotspots": await repository.hotspots(raw, start=start, end=end, prefix=prefix, limit=TOP),
+        "repeat_offenders": await repository.repeat_offenders(
+            raw, start=start, end=end, prefix=prefix, limit=TOP
+        ),
+        "trend": {
+            "previous": {"from": prev_start, "to": prev_end, **before},
+            "events_change_pct": _change(now["events"]["total"], before["events"]["total"]),
+            "alerts_change_pct": _change(now["alerts"]["raised"], before["alerts"]["raised"]),
+            "road_management_rate_change": (
+                round(now["alerts"]["road_management_rate"] - before["alerts"]["road_management_rate"], 4)
+                if now["alerts"]["road_management_rate"] is not None
+                and before["alerts"]["road_management_rate"] is not None
+                else None
+            ),
+        },
+    }

@@ -1,0 +1,151 @@
+"""Findings across events: cloned plates (impossible travel between two devices) and racing groups
+(several plates racing, speeding or roaring on one road segment at once). Pure functions over the
+sightings the repository found; the pipeline turns their proposals into alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from qzx_alerts.scoring.factors import finish, hazard, night
+from qzx_alerts.scoring.model import Context, Proposal, Sighting, factor
+from qzx_alerts.scoring.rules import Rules
+from qzx_common.contracts.geo import CITY_BY_CODE, city_code, haversine_km
+
+Pair = tuple[str, str]
+Learned = tuple[float, int]  # fastest plausible passage (s), passages observed
+
+
+@dataclass(slots=True)
+class Seen:
+    """A stored sighting found near an incoming one (same plate, or same racing segment)."""
+
+    event_id: str
+    plate: str | None
+    violation: str
+    device_id: str
+    lat: float
+    lon: float
+    admin_code: str
+    captured_at: datetime
+
+
+def device_pair(a: str, b: str) -> Pair:
+    """Travel times are kept per unordered pair of devices."""
+    return (a, b) if a <= b else (b, a)
+
+
+def travel_bar_s(distance_km: float, learned: Learned | None, rules: Rules) -> tuple[float, str]:
+    """The shortest believable time between two devices, and how it was found."""
+    c = rules.clone
+    bar = distance_km / c.max_speed_kmh * 3600
+    basis = f"{distance_km:.0f} km at {c.max_speed_kmh:g} km/h"
+    if learned and learned[1] >= c.learned_min_samples and learned[0] * c.learned_tolerance > bar:
+        bar = learned[0] * c.learned_tolerance
+        basis = f"{c.learned_tolerance:g} × the fastest of {learned[1]} observed passages ({learned[0] / 60:.0f} min)"
+    return bar, basis
+
+
+def _place(admin_code: str, device_id: str) -> str:
+    city = CITY_BY_CODE.get(city_code(admin_code))
+    return f"{device_id} ({city.name})" if city else device_id
+
+
+def clone_proposal(s: Sighting, other: Seen, learned: Learned | None, rules: Rules) -> Proposal | None:
+    """A plate-fraud finding if ``s`` and ``other`` (same plate) are too far apart for their gap."""
+    if other.device_id == s.device_id or s.plate is None:
+        return None
+    distance = haversine_km(s.lat, s.lon, other.lat, other.lon)
+    if distance < rules.clone.min_distance_km:
+        return None
+    gap = abs((s.captured_at - other.captured_at).total_seconds())
+    bar, basis = travel_bar_s(distance, learned, rules)
+    if gap >= bar:
+        return None
+    first, last = (other, s) if other.captured_at <= s.captured_at else (s, other)
+    speed = distance / max(gap, 1.0) * 3600
+    why = (
+        f"{s.plate} at {_place(first.admin_code, first.device_id)} {first.captured_at.astimezone(rules.tz):%H:%M:%S} "
+        f"and {_place(last.admin_code, last.device_id)} {last.captured_at.astimezone(rules.tz):%H:%M:%S}: "
+        f"{distance:.0f} km in {gap / 60:.1f} min ({speed:.0f} km/h); needs ≥ {bar / 60:.1f} min ({basis})"
+    )
+    scored = finish(
+        [factor("impossible_travel", round(speed), rules.clone.points, why)], rules.clone.floor, rules
+    )
+    return Proposal(
+        kind="plate_fraud",
+        dedup_key=f"fraud:{s.plate}",
+        seed=first.event_id,
+        score=scored.score,
+        priority=scored.priority,
+        factors=scored.factors,
+        violations=["fake_plate"],
+        plate=s.plate,
+        plates=[s.plate],
+        admin_code=last.admin_code,
+        lat=last.lat,
+        lon=last.lon,
+        road=s.road if last is s else None,
+        km=s.km if last is s else None,
+        device_id=last.device_id,
+        first_seen=first.captured_at,
+        last_seen=last.captured_at,
+        event_ids=[first.event_id, last.event_id],
+        window_s=rules.clone.dedup_window_s,
+    )
+
+
+def passage(
+    s: Sighting, earlier: list[Seen], learned: dict[Pair, Learned], rules: Rules
+) -> tuple[Pair, float] | None:
+    """The plausible passage that ends with ``s`` (from the plate's previous sighting at another
+    device), to learn travel times from; None when there is none or it looks like a clone."""
+    before = [o for o in earlier if o.captured_at < s.captured_at]
+    if not before:
+        return None
+    prev = max(before, key=lambda o: o.captured_at)
+    if prev.device_id == s.device_id:
+        return None
+    pair = device_pair(prev.device_id, s.device_id)
+    gap = (s.captured_at - prev.captured_at).total_seconds()
+    bar, _ = travel_bar_s(haversine_km(s.lat, s.lon, prev.lat, prev.lon), learned.get(pair), rules)
+    return (pair, gap) if gap >= bar else None
+
+
+def racing_proposal(s: Sighting, members: list[Seen], ctx: Context, rules: Rules) -> Proposal | None:
+    """One group finding when enough distinct plates share ``s``'s segment within the window."""
+    rg = rules.racing_group
+    assert s.group_key is not None
+    plates = sorted({m.plate for m in members if m.plate})
+    if len(plates) < rg.min_plates:
+        return None
+    members = sorted(members, key=lambda m: (m.captured_at, m.event_id))
+    span = (members[-1].captured_at - members[0].captured_at).total_seconds()
+    where = s.group_key.removeprefix("seg:").removeprefix("dev:")
+    points = min(rg.max_points, rg.points + (len(plates) - rg.min_plates) * rg.points_per_extra_plate)
+    why = f"{len(plates)} plates racing/speeding/roaring at {where} within {span:.0f} s: {', '.join(plates)}"
+    local = s.captured_at.astimezone(rules.tz)
+    findings = [night(local, rules), hazard(ctx.hazards, rules)]
+    factors = [factor("racing_group", len(plates), points, why), *(f for f, _ in findings if f)]
+    scored = finish(factors, rg.floor, rules)
+    return Proposal(
+        kind="racing_group",
+        dedup_key=f"racing:{s.group_key}",
+        seed=members[0].event_id,
+        score=scored.score,
+        priority=scored.priority,
+        factors=scored.factors,
+        violations=sorted({m.violation for m in members}),
+        plate=None,
+        plates=plates,
+        admin_code=s.admin_code,
+        lat=s.lat,
+        lon=s.lon,
+        road=s.road,
+        km=s.km,
+        device_id=s.device_id,
+        first_seen=members[0].captured_at,
+        last_seen=members[-1].captured_at,
+        event_ids=[m.event_id for m in members],
+        window_s=rg.dedup_window_s,
+    )

@@ -1,0 +1,170 @@
+"""What scoring works on: the alerts service's own view of an accepted violation event, and the
+context found for it (history, hotlists, hazards). Plain dataclasses: tens of thousands a second."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from qzx_common.contracts.alerts import Priority
+from qzx_common.contracts.geo import haversine_km
+
+Factor = dict[str, Any]  # {"name", "value", "contribution", "why"} (contracts.alerts.Factor)
+
+
+def factor(name: str, value: Any, contribution: float, why: str) -> Factor:
+    return {"name": name, "value": value, "contribution": round(contribution, 2), "why": why}
+
+
+@dataclass(slots=True)
+class Sighting:
+    """One accepted violation event (the fields of the normalised ViolationEvent alerts uses)."""
+
+    event_id: str
+    device_id: str
+    violation: str
+    plate: str | None
+    captured_at: datetime
+    lat: float
+    lon: float
+    admin_code: str
+    road: str | None = None
+    km: float | None = None
+    vehicle_class: str | None = None
+    measurements: dict[str, Any] = field(default_factory=dict)
+    confidence: float | None = None
+    group_key: str | None = None  # set for racing-class events: "seg:<road>:<n>" or "dev:<id>"
+
+    def m(self, name: str) -> float | None:
+        value = self.measurements.get(name)
+        return float(value) if value is not None else None
+
+
+def parse_event(value: bytes) -> Sighting:
+    """The normalised ViolationEvent JSON ingest publishes (validated there, so only read here:
+    a full pydantic validation would cost more than the scoring). Raises ValueError/KeyError."""
+    e = orjson.loads(value)
+    loc = e["location"]
+    captured_at = datetime.fromisoformat(e["captured_at"])
+    if captured_at.tzinfo is None:
+        raise ValueError("captured_at: no UTC offset")
+    return Sighting(
+        event_id=e["event_id"],
+        device_id=e["device_id"],
+        violation=e["violation"],
+        plate=e.get("plate"),
+        captured_at=captured_at,
+        lat=float(loc["lat"]),
+        lon=float(loc["lon"]),
+        admin_code=loc["admin_code"],
+        road=loc.get("road"),
+        km=loc.get("km"),
+        vehicle_class=e.get("vehicle_class"),
+        measurements=e.get("measurements") or {},
+        confidence=e.get("confidence"),
+    )
+
+
+def group_key(s: Sighting, *, segment_km: float) -> str:
+    """Racing groups gather on one road segment, or at one device when the road is unknown."""
+    if s.road and s.km is not None:
+        return f"seg:{s.road}:{int(s.km // segment_km)}"
+    return f"dev:{s.device_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class HotlistHit:
+    id: str
+    plate: str
+    priority: Priority
+    reason: str
+    source: str
+    covert: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HazardPoint:
+    id: str
+    name: str
+    lat: float
+    lon: float
+    radius_m: float
+    risk_level: str  # low | medium | high
+    status: str  # stock | new
+
+
+class HazardIndex:
+    """Hazard points on a 0.1° grid, so that each event checks only the cells around it."""
+
+    CELL = 0.1
+
+    def __init__(self, points: list[HazardPoint]) -> None:
+        self.points = points
+        self.cells: dict[tuple[int, int], list[HazardPoint]] = defaultdict(list)
+        self.reach = 1
+        for p in points:
+            self.cells[self._cell(p.lat, p.lon)].append(p)
+            # A radius wider than a cell widens the neighbourhood searched.
+            self.reach = max(self.reach, math.ceil(p.radius_m / 1000 / (self.CELL * 85)))
+
+    def _cell(self, lat: float, lon: float) -> tuple[int, int]:
+        return (math.floor(lat / self.CELL), math.floor(lon / self.CELL))
+
+    def near(self, lat: float, lon: float) -> list[tuple[HazardPoint, float]]:
+        """Hazard points whose radius covers (lat, lon), with the distance in metres."""
+        if not self.points:
+            return []
+        ci, cj = self._cell(lat, lon)
+        found = []
+        for di in range(-self.reach, self.reach + 1):
+            for dj in range(-self.reach, self.reach + 1):
+                for p in self.cells.get((ci + di, cj + dj), ()):
+                    d = haversine_km(lat, lon, p.lat, p.lon) * 1000
+                    if d <= p.radius_m:
+                        found.append((p, d))
+        return found
+
+
+@dataclass(slots=True)
+class Context:
+    prior_violations: int = 0
+    hotlist: list[HotlistHit] = field(default_factory=list)
+    hazards: list[tuple[HazardPoint, float]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Scored:
+    score: float
+    priority: Priority
+    factors: list[Factor]
+
+
+@dataclass(slots=True)
+class Proposal:
+    """One finding about to become (or update) an alert: a scored event, a plate-fraud pair or a
+    racing group. ``dedup_key`` names what it is about; ``seed`` (its first event) names the alert."""
+
+    kind: str  # violation | plate_fraud | racing_group
+    dedup_key: str
+    seed: str
+    score: float
+    priority: Priority
+    factors: list[Factor]
+    violations: list[str]
+    plate: str | None
+    plates: list[str]
+    admin_code: str
+    lat: float
+    lon: float
+    road: str | None
+    km: float | None
+    device_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    event_ids: list[str]
+    window_s: int

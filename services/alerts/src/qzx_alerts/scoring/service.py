@@ -1,0 +1,134 @@
+"""The scoring pipeline for one consumer batch of violations.accepted.v1, set-based throughout:
+store the new sightings (redeliveries stop here and change nothing), look up history, hotlists and
+hazards for the whole batch at once, score each event, correlate (cloned plates, racing groups),
+then fold the findings into alerts and publish them, all in the caller's transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from qzx_alerts.alerts import service as alerts_service
+from qzx_alerts.hazards.cache import HazardCache
+from qzx_alerts.history import repository as history
+from qzx_alerts.hotlists import repository as hotlists
+from qzx_alerts.scoring.correlation import Pair, clone_proposal, device_pair, passage, racing_proposal
+from qzx_alerts.scoring.factors import score_event
+from qzx_alerts.scoring.model import Context, Proposal, Scored, Sighting, group_key, parse_event
+from qzx_alerts.scoring.rules import Rules
+from qzx_common.kafka.outbox import driver_connection
+
+log = logging.getLogger(__name__)
+
+EVENTS = Counter("qzx_alerts_events_total", "Violation events by outcome", ["outcome"])
+
+
+@dataclass(slots=True)
+class BatchResult:
+    new: int = 0
+    duplicates: int = 0
+    unreadable: int = 0
+    alerts_written: int = 0
+
+
+def parse_batch(values: Sequence[bytes | None], rules: Rules) -> tuple[list[Sighting], int]:
+    """Sightings in batch order, one per event id; unreadable messages are logged and skipped (ingest
+    validated them, so this only guards against a foreign producer)."""
+    seen: dict[str, Sighting] = {}
+    bad = 0
+    racing = rules.racing_group
+    for value in values:
+        try:
+            s = parse_event(value or b"")
+        except (ValueError, KeyError, TypeError) as exc:
+            bad += 1
+            log.warning("skipping an unreadable accepted event", extra={"error": repr(exc)[:300]})
+            continue
+        if s.violation in racing.violations:
+            s.group_key = group_key(s, segment_km=racing.segment_km)
+        seen.setdefault(s.event_id, s)
+    return list(seen.values()), bad
+
+
+def violation_proposal(s: Sighting, scored: Scored, rules: Rules) -> Proposal:
+    subject = s.plate or f"dev:{s.device_id}"  # plateless e-bikes and no-plate cars: per device
+    return Proposal(
+        kind="violation",
+        dedup_key=f"v:{subject}:{s.violation}",
+        seed=s.event_id,
+        score=scored.score,
+        priority=scored.priority,
+        factors=scored.factors,
+        violations=[s.violation],
+        plate=s.plate,
+        plates=[s.plate] if s.plate else [],
+        admin_code=s.admin_code,
+        lat=s.lat,
+        lon=s.lon,
+        road=s.road,
+        km=s.km,
+        device_id=s.device_id,
+        first_seen=s.captured_at,
+        last_seen=s.captured_at,
+        event_ids=[s.event_id],
+        window_s=rules.dedup.window_s,
+    )
+
+
+async def apply_violation_batch(
+    conn: AsyncConnection,
+    *,
+    values: Sequence[bytes | None],
+    rules: Rules,
+    hazards: HazardCache,
+    topic_prefix: str,
+) -> BatchResult:
+    sightings, bad = parse_batch(values, rules)
+    raw = await driver_connection(conn)
+    new_ids = await history.insert_new(raw, sightings)
+    fresh = [s for s in sightings if s.event_id in new_ids]
+    result = BatchResult(new=len(fresh), duplicates=len(values) - bad - len(fresh), unreadable=bad)
+    EVENTS.labels("new").inc(result.new)
+    EVENTS.labels("duplicate").inc(result.duplicates)
+    EVENTS.labels("unreadable").inc(bad)
+    if not fresh:
+        return result
+
+    priors = await history.prior_counts(raw, fresh, window_days=rules.repeat_offender.window_days)
+    same_plate = await history.same_plate_nearby(raw, fresh, window_s=rules.clone.window_s)
+    pairs = {device_pair(s.device_id, o.device_id) for s in fresh for o in same_plate.get(s.event_id, ())}
+    learned = await history.learned_travel(raw, pairs)
+    segments = await history.same_segment_nearby(raw, fresh, window_s=rules.racing_group.window_s)
+    hits = await hotlists.active_hits(raw, [s.plate for s in fresh if s.plate])
+    hazard_index = await hazards.get(raw)
+
+    proposals: list[Proposal] = []
+    passages: list[tuple[Pair, float]] = []
+    for s in fresh:
+        ctx = Context(
+            prior_violations=priors.get(s.event_id, 0),
+            hotlist=hits.get(s.plate, []) if s.plate else [],
+            hazards=hazard_index.near(s.lat, s.lon),
+        )
+        proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules))
+        others = same_plate.get(s.event_id, [])
+        clones = [
+            p
+            for o in others
+            if (p := clone_proposal(s, o, learned.get(device_pair(s.device_id, o.device_id)), rules))
+        ]
+        proposals += clones
+        if not clones and (step := passage(s, others, learned, rules)):
+            passages.append(step)
+        if s.group_key and (group := racing_proposal(s, segments.get(s.event_id, []), ctx, rules)):
+            proposals.append(group)
+
+    await history.learn_passages(raw, passages)
+    result.alerts_written = await alerts_service.apply_proposals(
+        conn, proposals=proposals, rules=rules, topic_prefix=topic_prefix
+    )
+    return result

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import ValidationError
+
+from qzx_common.contracts.events import describe_error
+from qzx_common.web.errors import InvalidRequest
+from qzx_common.web.exchange import Partner, exchange_partner
+from qzx_common.web.openapi import SIGNED
+from qzx_ingest.db import SCHEMA
+from qzx_ingest.deps import RuntimeDep
+from qzx_ingest.exchange import service
+from qzx_ingest.exchange.schemas import MAX_EVENTS, ExchangeBatch, ExchangeResult, ItemError
+
+router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
+ExchangePartner = Annotated[Partner, Depends(exchange_partner(SCHEMA))]
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ExchangeBatch.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/violations", status_code=202, response_model=ExchangeResult, responses=SIGNED, openapi_extra=_BODY
+)
+async def receive_violations(request: Request, partner: ExchangePartner, rt: RuntimeDep) -> ExchangeResult:
+    """Up to 1,000 ViolationEvents from a partner, each accepted, a duplicate, or refused with a reason.
+
+    The body is parsed only after the signature has verified (hence no body parameter here).
+    """
+    batch = _parse(await request.body())
+    async with rt.engine.begin() as conn:
+        result = await service.receive_violations(
+            conn, partner=partner, events=batch.events, topic_prefix=rt.settings.topic_prefix, request=request
+        )
+    rt.relay.wake()
+    return ExchangeResult(
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        rejected=[ItemError(index=r.index, error=r.error) for r in result.rejected],
+    )
+
+
+def _parse(body: bytes) -> ExchangeBatch:
+    try:
+        return ExchangeBatch.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "too_long" for e in exc.errors()):
+            raise InvalidRequest(f"events: at most {MAX_EVENTS} per batch", code="too_many_events") from exc
+        raise InvalidRequest(describe_error(exc)) from exc
