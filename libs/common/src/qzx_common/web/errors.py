@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,20 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
+# SQLSTATEs PostgreSQL raises for text it cannot store (U+0000 in text or jsonb). They come from the
+# client's input, so they are the client's error; anything else from the database stays a 500.
+_UNSTORABLE_TEXT = {"22021": "character_not_in_repertoire", "22P05": "untranslatable_character"}
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     from qzx_common.web.openapi import install_error_docs
 
@@ -89,6 +104,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(error_body("invalid_request", _validation_detail(exc)), status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _sqlstate(exc) in _UNSTORABLE_TEXT:
+            detail = "the text contains a character that cannot be stored (such as U+0000)"
+            return JSONResponse(error_body("invalid_text", detail), status_code=422)
+        log.error("database error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "the database refused the request"), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

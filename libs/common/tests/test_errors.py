@@ -1,0 +1,51 @@
+"""Text PostgreSQL cannot store is the client's error (422 invalid_text), not a 500."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from qzx_common.db import create_engine
+from qzx_common.settings import to_asyncpg_url
+from qzx_common.web.errors import install_error_handlers
+from qzx_dev.testing import Stack
+
+
+@pytest.fixture
+async def app(stack: Stack) -> FastAPI:
+    engine = create_engine(to_asyncpg_url(stack.database_url))
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/store")
+    async def store(body: dict[str, str]) -> dict[str, str]:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT CAST(:v AS jsonb)"), {"v": f'{{"x": "{body["value"]}"}}'})
+            await conn.execute(text("SELECT CAST(:v AS text)"), {"v": body["value"]})
+        return {"ok": "yes"}
+
+    @app.post("/broken")
+    async def broken() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT * FROM no_such_table"))
+
+    return app
+
+
+async def test_nul_in_text_is_a_422(app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        ok = await client.post("/store", json={"value": "plain"})
+        assert ok.status_code == 200
+        r = await client.post("/store", json={"value": "a\x00b"})
+        assert r.status_code == 422
+        assert r.json()["error"] == "invalid_text"
+
+
+async def test_other_database_errors_stay_500(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post("/broken")
+        assert r.status_code == 500
+        assert r.json()["error"] == "internal_error"
