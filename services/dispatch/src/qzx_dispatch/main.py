@@ -2,38 +2,99 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 
+from qzx_common.db import transaction
 from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
+from qzx_common.settings import to_plain_url
+from qzx_common.topics import ALERTS
+from qzx_common.web.audit_api import audit_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
+from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.openapi import install_error_docs
+from qzx_dispatch.clock import Clock, SystemClock
+from qzx_dispatch.consumer import GROUP, alerts_handler
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.org import seed
+from qzx_dispatch.org.router import router as org_router
+from qzx_dispatch.patrol.notifier import UnitNotifier
+from qzx_dispatch.patrol.router import router as patrol_router
 from qzx_dispatch.settings import DispatchSettings, get_settings
+from qzx_dispatch.shifts.router import router as shifts_router
+from qzx_dispatch.tasks.events import CHANNEL
+from qzx_dispatch.tasks.router import router as tasks_router
+from qzx_dispatch.tasks.watcher import DeadlineWatcher
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
-def create_app(settings: DispatchSettings | None = None, *, consume: bool = True) -> FastAPI:
+def create_app(
+    settings: DispatchSettings | None = None,
+    *,
+    consume: bool = True,
+    watch: bool = True,
+    clock: Clock | None = None,
+) -> FastAPI:
+    """``consume``: run the alerts.v1 consumer; ``watch``: run the deadline watcher loop (tests
+    drive ``app.state.watcher.tick()`` themselves with a manual clock)."""
     settings = settings or get_settings()
+    clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = await Runtime.start(settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS)
         app.state.runtime = rt
+        stopping = asyncio.Event()
+        async with transaction(rt.sessions) as s:
+            await seed.reference(s)
+            if settings.demo_data:
+                await seed.demo(s, now=clock.now())
+        notifier = UnitNotifier(dsn=to_plain_url(settings.database_url), channel=CHANNEL)
+        await notifier.start()
+        app.state.notifier = notifier
+        watcher = DeadlineWatcher(
+            sessions=rt.sessions, settings=settings, clock=clock, on_change=rt.relay.wake
+        )
+        app.state.watcher = watcher
+        background = []
+        if watch:
+            background.append(asyncio.create_task(watcher.run(), name="dispatch-deadline-watcher"))
+        if settings.demo_data:
+            background.append(
+                asyncio.create_task(seed.keep_demo(rt.sessions, clock, stopping), name="demo-keeper")
+            )
+        if consume:
+            await rt.consume(
+                topics=[ALERTS], group=GROUP, handle=alerts_handler(rt, settings=settings, clock=clock)
+            )
         try:
             yield
         finally:
+            stopping.set()
+            watcher.stop()
+            await asyncio.gather(*background, return_exceptions=True)
+            await notifier.stop()
             await rt.stop()
 
     app = FastAPI(title="qzx dispatch", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.clock = clock
     install_error_handlers(app)
+    install_error_docs(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router({"database": lambda: app.state.runtime.check_database()}))
+    app.include_router(audit_router(SCHEMA))
+    app.include_router(org_router)
+    app.include_router(shifts_router)
+    app.include_router(tasks_router)
+    app.include_router(patrol_router)
     return app
 
 
@@ -49,4 +110,6 @@ def main() -> None:
         port=settings.dispatch_port,
         log_config=None,
         access_log=False,
+        timeout_keep_alive=settings.http_keepalive_s,
+        backlog=8192,
     )

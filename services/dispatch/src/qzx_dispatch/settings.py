@@ -8,6 +8,25 @@ from qzx_common.settings import CommonSettings
 class DispatchSettings(CommonSettings):
     host: str = "127.0.0.1"
     dispatch_port: int = 8003
+    # Seed the demo organisation (units on duty around the clock in every city) on startup.
+    demo_data: bool = False
+    # P3/P4 alerts never take the last N available units of a city.
+    reserve_units: int = 2
+    # Moving targets may be intercepted by units of cities whose centres lie this close.
+    neighbour_km: float = 110.0
+    # The deadline watcher's period (sign-by, feedback-by, pending alerts).
+    deadline_tick_s: float = 1.0
+    # A pending alert (no suitable unit free) is retried this often.
+    pending_retry_s: float = 10.0
+    # Workload = tasks a unit was given in this window (the tie-breaker after travel time).
+    workload_window_h: float = 8.0
+    # Long-poll: the most a patrol client may hold, and the most tasks one answer carries.
+    long_poll_max_s: int = 30
+    patrol_page: int = 100
+    # Demand from alert history: weeks looked back, and target utilisation of a unit.
+    history_weeks: int = 4
+    # Extra uvicorn/asyncio tuning for the many idle long-polls is not needed; keep-alive is.
+    http_keepalive_s: int = 75
 
 
 @lru_cache

@@ -1,0 +1,45 @@
+"""The one dependencies module. A request's session commits when the endpoint returns (before the
+response is sent: ``scope="function"``), then wakes the outbox relay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qzx_common.runtime import Runtime
+from qzx_dispatch.clock import Clock
+from qzx_dispatch.patrol.notifier import UnitNotifier
+from qzx_dispatch.settings import DispatchSettings
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def settings(request: Request) -> DispatchSettings:
+    return request.app.state.settings
+
+
+def clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def notifier(request: Request) -> UnitNotifier:
+    return request.app.state.notifier
+
+
+async def session(request: Request) -> AsyncIterator[AsyncSession]:
+    rt = runtime(request)
+    async with rt.sessions() as s, s.begin():
+        yield s
+    rt.relay.wake()
+
+
+Session = Annotated[AsyncSession, Depends(session, scope="function")]
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+SettingsDep = Annotated[DispatchSettings, Depends(settings)]
+ClockDep = Annotated[Clock, Depends(clock)]
+NotifierDep = Annotated[UnitNotifier, Depends(notifier)]

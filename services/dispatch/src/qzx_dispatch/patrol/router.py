@@ -1,0 +1,164 @@
+"""The patrol-app protocol (DESIGN.md §3): long-poll, sign, status, feedback, location."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+
+from qzx_common.web.auth import Principal
+from qzx_common.web.errors import InvalidRequest
+from qzx_common.web.permissions import Action, require
+from qzx_dispatch.deps import ClockDep, NotifierDep, RuntimeDep, Session, SettingsDep
+from qzx_dispatch.patrol import idempotency, service
+from qzx_dispatch.patrol.schemas import (
+    FeedbackRequest,
+    LocationRequest,
+    LocationResult,
+    PatrolTasks,
+    StatusRequest,
+)
+from qzx_dispatch.tasks.models import TaskRow
+from qzx_dispatch.tasks.schemas import to_contract
+
+router = APIRouter(prefix="/v1/patrol", tags=["patrol"])
+Patrol = Annotated[Principal, require(Action.patrol_act)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+
+
+@router.get("/tasks", response_model=PatrolTasks)
+async def poll_tasks(
+    principal: Patrol,
+    rt: RuntimeDep,
+    notifier: NotifierDep,
+    settings: SettingsDep,
+    cursor: Annotated[int, Query(ge=0)] = 0,
+    wait: Annotated[int, Query(ge=0, le=30)] = 0,
+) -> PatrolTasks:
+    # No request session here: a held long-poll must not hold a database connection.
+    tasks, new_cursor = await service.long_poll(
+        sessions=rt.sessions,
+        notifier=notifier,
+        unit_id=str(principal.unit_id),
+        cursor=cursor,
+        wait=min(wait, settings.long_poll_max_s),
+        page=settings.patrol_page,
+    )
+    return PatrolTasks(tasks=tasks, cursor=new_cursor)
+
+
+async def _once(
+    request: Request,
+    session: Any,
+    principal: Principal,
+    key: str | None,
+    run: Callable[[], Awaitable[TaskRow]],
+) -> JSONResponse:
+    """Run ``run`` once per Idempotency-Key; a retry gets the stored response."""
+    unit_id = str(principal.unit_id)
+    if key is not None and not key.strip():
+        raise InvalidRequest("Idempotency-Key: must not be blank", code="invalid_idempotency_key")
+    request_hash = idempotency.fingerprint(request.method, request.url.path, await request.body())
+    if key is not None:
+        prior = await idempotency.stored(session, unit_id=unit_id, key=key, request_hash=request_hash)
+        if prior is not None:
+            return JSONResponse(
+                prior.response, status_code=prior.status_code, headers={"Idempotent-Replayed": "true"}
+            )
+    body = to_contract(await run()).model_dump(mode="json")
+    if key is not None:
+        await idempotency.remember(
+            session, unit_id=unit_id, key=key, request_hash=request_hash, status_code=200, response=body
+        )
+    return JSONResponse(body)
+
+
+@router.post("/tasks/{task_id}/sign")
+async def sign(
+    task_id: str,
+    request: Request,
+    principal: Patrol,
+    session: Session,
+    settings: SettingsDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _once(
+        request,
+        session,
+        principal,
+        idempotency_key,
+        lambda: service.act(
+            session, principal=principal, task_id=task_id, action="sign", settings=settings, now=clock.now()
+        ),
+    )
+
+
+@router.post("/tasks/{task_id}/status")
+async def set_status(
+    task_id: str,
+    body: StatusRequest,
+    request: Request,
+    principal: Patrol,
+    session: Session,
+    settings: SettingsDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _once(
+        request,
+        session,
+        principal,
+        idempotency_key,
+        lambda: service.act(
+            session,
+            principal=principal,
+            task_id=task_id,
+            action=body.status,
+            settings=settings,
+            now=clock.now(),
+        ),
+    )
+
+
+@router.post("/tasks/{task_id}/feedback")
+async def feedback(
+    task_id: str,
+    body: FeedbackRequest,
+    request: Request,
+    principal: Patrol,
+    session: Session,
+    settings: SettingsDep,
+    clock: ClockDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    return await _once(
+        request,
+        session,
+        principal,
+        idempotency_key,
+        lambda: service.act(
+            session,
+            principal=principal,
+            task_id=task_id,
+            action="feedback",
+            settings=settings,
+            now=clock.now(),
+            outcome=body.outcome,
+            note=body.note,
+        ),
+    )
+
+
+@router.post("/location", response_model=LocationResult)
+async def location(
+    body: LocationRequest, principal: Patrol, session: Session, clock: ClockDep
+) -> LocationResult:
+    applied = await service.report_location(
+        session, principal=principal, lat=body.lat, lon=body.lon, at=body.at, now=clock.now()
+    )
+    return LocationResult(
+        unit_id=str(principal.unit_id), lat=body.lat, lon=body.lon, at=body.at, applied=applied
+    )

@@ -1,0 +1,96 @@
+"""alerts.v1 → dispatch: keep the latest version of every alert (the demand history too), and give
+each alert that needs action a task. Idempotent on (alert id, version)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qzx_common.audit import record
+from qzx_common.contracts.alerts import Alert
+from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.settings import DispatchSettings
+from qzx_dispatch.tasks import repository, service
+from qzx_dispatch.tasks.models import AlertRecord
+from qzx_dispatch.tasks.schemas import to_contract
+
+CLOSED = frozenset({"dismissed", "resolved"})
+
+
+def alert_values(alert: Alert) -> dict[str, object]:
+    return {
+        "alert_id": alert.id,
+        "version": alert.version,
+        "status": alert.status.value,
+        "priority": alert.priority.value,
+        "kind": alert.kind,
+        "violations": list(alert.violations),
+        "admin_code": alert.location.admin_code,
+        "first_seen": alert.first_seen,
+        "last_seen": alert.last_seen,
+        "payload": alert.model_dump_json(),
+    }
+
+
+async def intake(session: AsyncSession, *, alert: Alert, settings: DispatchSettings, now: datetime) -> str:
+    """Apply one alert version; returns what happened (for metrics and tests)."""
+    if not await repository.upsert_alert(session, alert_values(alert)):
+        return "stale"
+    row = await repository.get_alert(session, alert.id, lock=True)
+    assert row is not None
+    if alert.status.value in CLOSED:
+        active = await repository.active_for_alert(session, alert.id)
+        if active is not None:
+            await service.close(
+                session,
+                active,
+                status="cancelled",
+                reason=f"alert {alert.status.value}",
+                now=now,
+                settings=settings,
+            )
+            await record(
+                session,
+                schema=SCHEMA,
+                principal=None,
+                actor="system:intake",
+                action="task.cancel",
+                target_type="task",
+                target_id=active.id,
+                after=to_contract(active),
+            )
+        row.state = "closed"
+        return "closed"
+    if alert.status.value != "new":
+        return "tracked"  # dispatched / signed / escalated: states our own tasks drive
+    return await try_assign(session, row=row, alert=alert, settings=settings, now=now)
+
+
+async def try_assign(
+    session: AsyncSession, *, row: AlertRecord, alert: Alert, settings: DispatchSettings, now: datetime
+) -> str:
+    if await repository.active_for_alert(session, alert.id) is not None or await repository.handled_since(
+        session, alert.id, alert.last_seen
+    ):
+        row.state = "handled"
+        return "handled"
+    result = await service.assign_alert(session, alert=alert, settings=settings, now=now)
+    row.attempts += 1
+    if result.task is None:
+        row.state = "pending"
+        row.last_reason = result.reason
+        row.next_try_at = now + timedelta(seconds=settings.pending_retry_s)
+        return "pending"
+    row.state, row.last_reason, row.next_try_at = "handled", None, None
+    await record(
+        session,
+        schema=SCHEMA,
+        principal=None,
+        actor="system:assign",
+        action="task.assign",
+        target_type="task",
+        target_id=result.task.id,
+        after=to_contract(result.task),
+    )
+    return "assigned"

@@ -1,0 +1,289 @@
+"""Reads and row locks behind assignment and the task API."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from sqlalchemy import and_, or_, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qzx_common.kafka.outbox import driver_connection
+from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.tasks.models import ACTIVE_SQL, AlertRecord, TaskRow
+from qzx_dispatch.tasks.recommend import Candidate, Need
+
+ACTIVE = ("assigned", "signed", "en_route", "on_scene")
+
+# Units on duty in the cities, with what the rules look at. Raw asyncpg: this runs for every
+# assignment over thousands of units, so the database filters and counts and Python only ranks
+# the nearest eligible few hundred.
+_DUTY = f"""
+    WITH duty AS (
+        SELECT u.id, u.city_code, u.vehicle, u.capabilities, u.status,
+               coalesce(l.lat, u.home_lat) AS lat, coalesce(l.lon, u.home_lon) AS lon, r.has_sworn,
+               EXISTS (SELECT 1 FROM {SCHEMA}.tasks t WHERE t.unit_id = u.id AND t.{ACTIVE_SQL}) AS busy
+        FROM {SCHEMA}.units u
+        JOIN (SELECT unit_id, bool_or(has_sworn) AS has_sworn FROM {SCHEMA}.rosters
+              WHERE starts_at <= $1 AND ends_at > $1 GROUP BY unit_id) r ON r.unit_id = u.id
+        LEFT JOIN {SCHEMA}.unit_locations l ON l.unit_id = u.id
+        WHERE u.city_code = ANY($2::text[])
+    )
+"""
+# The first rule a unit fails, in the order of ``recommend.rejection``.
+_WHY = """
+    CASE WHEN d.id = ANY($3::text[]) THEN 'already had this alert'
+         WHEN d.status <> 'available' THEN 'marked unavailable'
+         WHEN d.busy THEN 'holds an active task'
+         WHEN NOT d.capabilities @> $4::varchar[] THEN 'lacks ' || array_to_string(
+             ARRAY(SELECT x FROM unnest($4::varchar[]) AS x WHERE NOT x = ANY(d.capabilities) ORDER BY x), ', ')
+         WHEN $5 AND NOT d.has_sworn THEN 'no sworn officer on board'
+    END
+"""
+# One round trip: the counts behind the reasons and the reserve rule, and the nearest eligible
+# units with their workloads (tasks since $10).
+_RANKING = (
+    _DUTY
+    + f"""
+    , judged AS (SELECT d.*, {_WHY} AS why FROM duty d)
+    , stats AS (
+        SELECT coalesce(json_agg(json_build_array(city_code, why, free, n)), '[]') AS s
+        FROM (SELECT city_code, why, (status = 'available' AND NOT busy) AS free, count(*) AS n
+              FROM judged GROUP BY 1, 2, 3) g
+    )
+    , best AS (
+        SELECT d.id, d.city_code, d.vehicle, d.capabilities, d.status, d.lat, d.lon, d.has_sworn
+        FROM judged d
+        WHERE d.why IS NULL
+        ORDER BY (SELECT min((d.lat - p.lat) ^ 2 + ((d.lon - p.lon) * $8) ^ 2)
+                  FROM unnest($6::float8[], $7::float8[]) AS p(lat, lon))
+        LIMIT $9
+    )
+    SELECT s.s, b.id, b.city_code, b.vehicle, b.capabilities, b.status, b.lat, b.lon, b.has_sworn,
+           (SELECT count(*) FROM {SCHEMA}.tasks t WHERE t.unit_id = b.id AND t.created_at > $10) AS workload
+    FROM stats s LEFT JOIN best b ON true
+"""
+)
+
+
+@dataclass
+class Ranking:
+    excluded: Counter[str]
+    free: Counter[str]  # available, idle units per city (what the reserve rule counts)
+    eligible: list[Candidate]  # every rule passed, nearest first, workloads set
+
+
+async def ranking(
+    session: AsyncSession, *, need: Need, now: datetime, since: datetime, limit: int
+) -> Ranking:
+    anchors = [(need.target_lat, need.target_lon)] + [(p.lat, p.lon) for p in need.points]
+    raw = await driver_connection(await session.connection())
+    rows = await raw.fetch(
+        _RANKING,
+        now,
+        sorted(need.cities),
+        sorted(need.exclude),
+        sorted(need.capabilities),
+        need.enforcement,
+        [a[0] for a in anchors],
+        [a[1] for a in anchors],
+        math.cos(math.radians(need.target_lat)),
+        limit,
+        since,
+    )
+    out = Ranking(Counter(), Counter(), [])
+    stats = rows[0][0]  # SQLAlchemy's asyncpg dialect may already have decoded the json
+    for city, why, free, n in orjson.loads(stats) if isinstance(stats, str | bytes) else stats:
+        if why is not None:
+            out.excluded[why] += n
+        if free:
+            out.free[city] += n
+    out.eligible = [
+        Candidate(r[1], r[2], r[3], frozenset(r[4]), r[6], r[7], r[5], False, bool(r[8]), r[9])
+        for r in rows
+        if r[1] is not None
+    ]
+    return out
+
+
+async def on_duty(session: AsyncSession, *, cities: Sequence[str], now: datetime) -> list[Candidate]:
+    """Every unit on duty in the cities (for the board-style checks and the demo test)."""
+    raw = await driver_connection(await session.connection())
+    rows = await raw.fetch(
+        _DUTY + "SELECT id, city_code, vehicle, capabilities, status, lat, lon, has_sworn, busy FROM duty",
+        now,
+        list(cities),
+    )
+    return [Candidate(r[0], r[1], r[2], frozenset(r[3]), r[5], r[6], r[4], r[8], bool(r[7])) for r in rows]
+
+
+async def claim_unit(session: AsyncSession, unit_id: str) -> int | None:
+    """Lock the unit if nobody holds it and it is available and idle, and bump its change cursor
+    for the task about to be created; the new cursor, or None (taken, busy or unavailable)."""
+    return await session.scalar(
+        text(
+            f"UPDATE {SCHEMA}.units SET change_seq = change_seq + 1 WHERE id = ("
+            f"SELECT u.id FROM {SCHEMA}.units u WHERE u.id = :id AND u.status = 'available' "
+            f"AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.tasks t WHERE t.unit_id = u.id AND t.{ACTIVE_SQL}) "
+            "FOR UPDATE OF u SKIP LOCKED) RETURNING change_seq"
+        ),
+        {"id": unit_id},
+    )
+
+
+async def insert_task(session: AsyncSession, row: TaskRow) -> bool:
+    """Insert unless a partial unique index refuses it (the unit or the alert already has an
+    active task): no exception, so no savepoint is needed on the assignment path."""
+    values = {c.key: getattr(row, c.key) for c in TaskRow.__table__.columns}
+    stmt = insert(TaskRow).values(values).on_conflict_do_nothing().returning(TaskRow.id)
+    return (await session.scalar(stmt)) is not None
+
+
+async def next_seq(session: AsyncSession, unit_id: str) -> int:
+    """Bump the unit's change cursor (this also takes, or re-takes, the unit's row lock)."""
+    seq = await session.scalar(
+        text(f"UPDATE {SCHEMA}.units SET change_seq = change_seq + 1 WHERE id = :id RETURNING change_seq"),
+        {"id": unit_id},
+    )
+    assert seq is not None, f"unit {unit_id} vanished"
+    return int(seq)
+
+
+async def city_lock(session: AsyncSession, city: str) -> None:
+    """Serialise reserve-rule decisions per city (released at commit)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"qzx-reserve-{city}"})
+
+
+async def get_task(session: AsyncSession, task_id: str, *, lock: bool = False) -> TaskRow | None:
+    return await session.get(TaskRow, task_id, with_for_update=lock, populate_existing=lock)
+
+
+async def active_for_alert(session: AsyncSession, alert_id: str) -> TaskRow | None:
+    q = select(TaskRow).where(TaskRow.alert_id == alert_id, TaskRow.status.in_(ACTIVE))
+    return (await session.scalars(q.with_for_update())).first()
+
+
+async def handled_since(session: AsyncSession, alert_id: str, since: datetime) -> bool:
+    q = select(TaskRow.id).where(TaskRow.alert_id == alert_id, TaskRow.created_at >= since).limit(1)
+    return (await session.scalar(q)) is not None
+
+
+async def units_of_alert(session: AsyncSession, alert_id: str) -> set[str]:
+    return set((await session.scalars(select(TaskRow.unit_id).where(TaskRow.alert_id == alert_id))).all())
+
+
+async def upsert_alert(session: AsyncSession, values: dict[str, object]) -> bool:
+    """Store the alert's latest version; False when this version (or a newer one) is known."""
+    got = await session.scalar(
+        text(
+            f"""
+            INSERT INTO {SCHEMA}.alerts (alert_id, version, status, priority, kind, violations, admin_code,
+                                         first_seen, last_seen, payload, updated_at)
+            VALUES (:alert_id, :version, :status, :priority, :kind, :violations, :admin_code,
+                    :first_seen, :last_seen, CAST(:payload AS jsonb), now())
+            ON CONFLICT (alert_id) DO UPDATE SET
+                version = excluded.version, status = excluded.status, priority = excluded.priority,
+                kind = excluded.kind, violations = excluded.violations, admin_code = excluded.admin_code,
+                first_seen = excluded.first_seen, last_seen = excluded.last_seen, payload = excluded.payload,
+                updated_at = now()
+            WHERE {SCHEMA}.alerts.version < excluded.version
+            RETURNING alert_id
+            """
+        ),
+        values,
+    )
+    return got is not None
+
+
+async def get_alert(session: AsyncSession, alert_id: str, *, lock: bool = False) -> AlertRecord | None:
+    return await session.get(AlertRecord, alert_id, with_for_update=lock, populate_existing=lock)
+
+
+async def due_pending(session: AsyncSession, *, now: datetime, limit: int) -> list[AlertRecord]:
+    q = (
+        select(AlertRecord)
+        .where(AlertRecord.state == "pending", AlertRecord.next_try_at <= now)
+        .order_by(AlertRecord.next_try_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(q)).all())
+
+
+async def missed_sign_by(session: AsyncSession, *, now: datetime, limit: int) -> list[TaskRow]:
+    q = (
+        select(TaskRow)
+        .where(TaskRow.status == "assigned", TaskRow.sign_by < now)
+        .order_by(TaskRow.sign_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(q)).all())
+
+
+async def missed_feedback(session: AsyncSession, *, now: datetime, limit: int) -> list[TaskRow]:
+    q = (
+        select(TaskRow)
+        .where(
+            TaskRow.status.in_(("signed", "en_route", "on_scene")),
+            TaskRow.escalated.is_(False),
+            TaskRow.feedback_by < now,
+        )
+        .order_by(TaskRow.feedback_by)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(q)).all())
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    jur: str,
+    status: Sequence[str] | None,
+    unit_id: str | None,
+    alert_id: str | None,
+    priority: str | None,
+    admin_code: str | None,
+    escalated: bool | None,
+    since: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[TaskRow]:
+    q = select(TaskRow).where(TaskRow.target_admin_code.startswith(jur))
+    if status:
+        q = q.where(TaskRow.status.in_(status))
+    if unit_id:
+        q = q.where(TaskRow.unit_id == unit_id)
+    if alert_id:
+        q = q.where(TaskRow.alert_id == alert_id)
+    if priority:
+        q = q.where(TaskRow.priority == priority)
+    if admin_code:
+        q = q.where(TaskRow.target_admin_code.startswith(admin_code))
+    if escalated is not None:
+        q = q.where(TaskRow.escalated.is_(escalated))
+    if since:
+        q = q.where(TaskRow.created_at >= since)
+    if after:
+        at, tid = after
+        q = q.where(or_(TaskRow.created_at < at, and_(TaskRow.created_at == at, TaskRow.id < tid)))
+    q = q.order_by(TaskRow.created_at.desc(), TaskRow.id.desc()).limit(limit)
+    return list((await session.scalars(q)).all())
+
+
+async def changed_for_unit(
+    session: AsyncSession, *, unit_id: str, after_seq: int, limit: int
+) -> list[TaskRow]:
+    q = (
+        select(TaskRow)
+        .where(TaskRow.unit_id == unit_id, TaskRow.unit_seq > after_seq)
+        .order_by(TaskRow.unit_seq)
+        .limit(limit)
+    )
+    return list((await session.scalars(q)).all())

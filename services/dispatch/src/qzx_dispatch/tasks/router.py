@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from qzx_common.contracts.tasks import TaskStatus
+from qzx_common.web.auth import Principal
+from qzx_common.web.errors import InvalidRequest, NotFound
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.permissions import Action, require
+from qzx_dispatch.deps import ClockDep, Session, SettingsDep
+from qzx_dispatch.tasks import repository, service
+from qzx_dispatch.tasks.schemas import (
+    ReassignRequest,
+    ReassignResult,
+    TaskDetail,
+    TaskList,
+    to_contract,
+    to_detail,
+)
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+
+@router.get("", response_model=TaskList)
+async def list_tasks(
+    principal: Annotated[Principal, require(Action.tasks_read)],
+    session: Session,
+    status: Annotated[list[TaskStatus] | None, Query()] = None,
+    unit_id: str | None = None,
+    alert_id: str | None = None,
+    priority: Annotated[str | None, Query(pattern="^P[1-4]$")] = None,
+    admin_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    escalated: bool | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> TaskList:
+    after = None
+    if cursor:
+        at, tid = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(at), str(tid))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    rows = await repository.search(
+        session,
+        jur=principal.jur,
+        status=[s.value for s in status] if status else None,
+        unit_id=unit_id,
+        alert_id=alert_id,
+        priority=priority,
+        admin_code=admin_code,
+        escalated=escalated,
+        since=since,
+        after=after,
+        limit=limit + 1,
+    )
+    nxt = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
+    return TaskList(items=[to_contract(r) for r in rows], next_cursor=nxt)
+
+
+@router.get("/{task_id}", response_model=TaskDetail)
+async def get_task(
+    task_id: str, principal: Annotated[Principal, require(Action.tasks_read)], session: Session
+) -> TaskDetail:
+    row = await repository.get_task(session, task_id)
+    if row is None or not principal.sees(row.target_admin_code):
+        raise NotFound(f"no task {task_id!r}", code="task_not_found")
+    return to_detail(row)
+
+
+@router.post("/{task_id}/reassign", response_model=ReassignResult)
+async def reassign_task(
+    task_id: str,
+    body: ReassignRequest,
+    principal: Annotated[Principal, require(Action.tasks_reassign)],
+    session: Session,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> ReassignResult:
+    old, new = await service.manual_reassign(
+        session,
+        principal=principal,
+        task_id=task_id,
+        reason=body.reason,
+        unit_id=body.unit_id,
+        settings=settings,
+        now=clock.now(),
+    )
+    return ReassignResult(previous=to_contract(old), task=to_contract(new))
