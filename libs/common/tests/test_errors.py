@@ -26,6 +26,12 @@ async def app(stack: Stack) -> FastAPI:
             await conn.execute(text("SELECT CAST(:v AS text)"), {"v": body["value"]})
         return {"ok": "yes"}
 
+    @app.get("/item/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT CAST(:v AS bigint)"), {"v": item_id})
+        return {"id": item_id}
+
     @app.post("/broken")
     async def broken() -> None:
         async with engine.begin() as conn:
@@ -41,6 +47,14 @@ async def test_nul_in_text_is_a_422(app: FastAPI) -> None:
         r = await client.post("/store", json={"value": "a\x00b"})
         assert r.status_code == 422
         assert r.json()["error"] == "invalid_text"
+
+
+async def test_integer_beyond_int64_is_a_422(app: FastAPI) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert (await client.get("/item/7")).status_code == 200
+        r = await client.get(f"/item/{2**80}")
+        assert r.status_code == 422
+        assert r.json() == {"error": "invalid_request", "detail": "a value is out of range for its field"}
 
 
 async def test_other_database_errors_stay_500(app: FastAPI) -> None:

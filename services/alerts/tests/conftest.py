@@ -46,6 +46,12 @@ class Make:
 
 
 @pytest.fixture(scope="session")
+def stack(stack: Stack) -> Stack:
+    """alerts's own topics: other packages' messages never reach this package's consumers."""
+    return stack.isolated("alerts")
+
+
+@pytest.fixture(scope="session")
 def make() -> type[Make]:
     return Make
 

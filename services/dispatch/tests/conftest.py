@@ -34,6 +34,12 @@ class OffsetClock(SystemClock):
 
 
 @pytest.fixture(scope="session")
+def stack(stack: Stack) -> Stack:
+    """dispatch's own topics: other packages' messages never reach this package's consumers."""
+    return stack.isolated("dispatch")
+
+
+@pytest.fixture(scope="session")
 def dispatch_settings(stack: Stack) -> DispatchSettings:
     return DispatchSettings(
         database_url=stack.database_url,

@@ -13,6 +13,12 @@ from qzx_ingest.settings import IngestSettings
 
 
 @pytest.fixture(scope="session")
+def stack(stack: Stack) -> Stack:
+    """ingest's own topics: other packages' messages never reach this package's consumers."""
+    return stack.isolated("ingest")
+
+
+@pytest.fixture(scope="session")
 def ingest_settings(stack: Stack) -> IngestSettings:
     return IngestSettings(
         database_url=stack.database_url,

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,11 @@ class Stack:
     database_url: str  # this session's own database
     bootstrap: str
     topic_prefix: str
+
+    def isolated(self, name: str) -> Stack:
+        """The same servers and database with topics of its own: a test package overrides its
+        ``stack`` fixture with this so that other packages' messages never reach its consumers."""
+        return replace(self, topic_prefix=f"{self.topic_prefix}{name}.")
 
     def env(self) -> dict[str, str]:
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -81,6 +82,12 @@ def _validation_detail(exc: RequestValidationError) -> str:
 _UNSTORABLE_TEXT = {"22021": "character_not_in_repertoire", "22P05": "untranslatable_character"}
 
 
+def _client_data_error(exc: DBAPIError) -> bool:
+    """asyncpg refused a parameter before sending it (e.g. an integer beyond int64)."""
+    cause = getattr(exc.orig, "__cause__", None)
+    return isinstance(cause, asyncpg.exceptions.DataError)
+
+
 def _sqlstate(exc: DBAPIError) -> str | None:
     orig = exc.orig
     for candidate in (orig, getattr(orig, "__cause__", None)):
@@ -110,6 +117,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if _sqlstate(exc) in _UNSTORABLE_TEXT:
             detail = "the text contains a character that cannot be stored (such as U+0000)"
             return JSONResponse(error_body("invalid_text", detail), status_code=422)
+        if _client_data_error(exc):
+            detail = "a value is out of range for its field"
+            return JSONResponse(error_body("invalid_request", detail), status_code=422)
         log.error("database error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "the database refused the request"), status_code=500)
 
