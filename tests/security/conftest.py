@@ -6,6 +6,7 @@ consumer groups of the services' own test suites; exchange batches are followed 
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from qzx_common.web.exchange import ExchangeAuth
+from qzx_dev.embedded import free_port
 from qzx_dev.testing import Stack
 
 sys.path.insert(0, str(Path(__file__).parent))  # sec_support, shared with the test modules
@@ -58,9 +60,27 @@ async def dispatch_app(stack: Stack) -> AsyncIterator[Any]:
     from qzx_dispatch.main import create_app
     from qzx_dispatch.settings import DispatchSettings
 
-    app = create_app(DispatchSettings(**common_settings(stack)), consume=False)
+    # No deadline watcher: it would hand alerts left pending by other tests to the units these
+    # tests build (dispatch's own suite drives the watcher with a manual clock).
+    app = create_app(DispatchSettings(**common_settings(stack)), consume=False, watch=False)
     async with app.router.lifespan_context(app):
         yield app
+
+
+@pytest.fixture(scope="session")
+async def alerts_http(alerts_app: Any) -> AsyncIterator[str]:
+    """The alerts app behind a real HTTP server in this event loop (SSE needs a streaming transport)."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(alerts_app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for this)
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{server.config.port}"
+    server.should_exit = True
+    await task
 
 
 SERVICES = ("ingest", "alerts", "dispatch")

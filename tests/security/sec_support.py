@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import httpx
+from fastapi.routing import APIRoute
 
 from qzx_common.web.auth import mint_token
 from qzx_dev.samples import make_event
@@ -60,6 +61,19 @@ def token(
 
 def bearer(role: str, jur: str | None = None, unit: str | None = None, **kw: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {token(role, jur, unit, **kw)}"}
+
+
+def api_routes(app: Any) -> list[APIRoute]:
+    """Every APIRoute the app serves. FastAPI 0.165 keeps included routers as ``_IncludedRouter``
+    entries in ``app.routes`` (their routes are not listed there), so walk the route contexts."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: included routes are copied into app.routes
+        return [r for r in app.routes if isinstance(r, APIRoute)]
+    found = [ctx.original_route for ctx in iter_route_contexts(app.routes)]
+    routes = [r for r in found if isinstance(r, APIRoute)]
+    assert routes, "no API routes found: has FastAPI changed how it lists them?"
+    return routes
 
 
 def client_for(app: Any, **kw: Any) -> httpx.AsyncClient:

@@ -1,4 +1,5 @@
-"""Jurisdiction isolation and the audit log on ingest (alerts and dispatch: test_services.py)."""
+"""Jurisdiction isolation and the audit log on ingest (alerts and dispatch:
+test_jurisdiction_alerts.py, test_jurisdiction_dispatch.py, test_audit_completeness.py)."""
 
 from __future__ import annotations
 

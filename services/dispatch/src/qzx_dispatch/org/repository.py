@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import any_, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_dispatch.org.models import Jurisdiction, Officer, Roster, Unit, UnitLocation, UnitMember
@@ -139,3 +139,17 @@ async def current_rosters(
         .order_by(Roster.ends_at)
     )
     return {r.unit_id: r for r in await session.scalars(q)}
+
+
+async def refresh_has_sworn(session: AsyncSession, *, officer_id: str, now: datetime) -> None:
+    """Re-derive ``has_sworn`` of the shifts not yet over that ``officer_id`` crews (only active
+    sworn officers count, as when the roster was made)."""
+    sworn_on_board = exists().where(
+        Officer.id == any_(Roster.crew), Officer.kind == "sworn", Officer.active.is_(True)
+    )
+    await session.execute(
+        update(Roster)
+        .where(Roster.ends_at > now, Roster.crew.contains([officer_id]))
+        .values(has_sworn=sworn_on_board)
+        .execution_options(synchronize_session=False)
+    )

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
@@ -62,8 +62,10 @@ async def list_jurisdictions(principal: Reader, session: Session) -> list[Jurisd
 
 
 @router.post("/jurisdictions", status_code=201, response_model=JurisdictionOut)
-async def create_jurisdiction(body: JurisdictionIn, principal: Writer, session: Session) -> JurisdictionOut:
-    return _jout(await service.create_jurisdiction(session, principal=principal, data=body))
+async def create_jurisdiction(
+    body: JurisdictionIn, request: Request, principal: Writer, session: Session
+) -> JurisdictionOut:
+    return _jout(await service.create_jurisdiction(session, principal=principal, data=body, request=request))
 
 
 @router.get("/officers", response_model=Page[OfficerOut])
@@ -84,8 +86,11 @@ async def list_officers(
 
 
 @router.post("/officers", status_code=201, response_model=OfficerOut)
-async def create_officer(body: OfficerIn, principal: Writer, session: Session) -> OfficerOut:
-    return service.officer_out(await service.create_officer(session, principal=principal, data=body))
+async def create_officer(
+    body: OfficerIn, request: Request, principal: Writer, session: Session
+) -> OfficerOut:
+    row = await service.create_officer(session, principal=principal, data=body, request=request)
+    return service.officer_out(row)
 
 
 @router.get("/officers/{officer_id}", response_model=OfficerOut)
@@ -95,9 +100,16 @@ async def get_officer(officer_id: str, principal: Reader, session: Session) -> O
 
 @router.patch("/officers/{officer_id}", response_model=OfficerOut)
 async def update_officer(
-    officer_id: str, body: OfficerPatch, principal: Writer, session: Session
+    officer_id: str,
+    body: OfficerPatch,
+    request: Request,
+    principal: Writer,
+    session: Session,
+    clock: ClockDep,
 ) -> OfficerOut:
-    row = await service.update_officer(session, principal=principal, officer_id=officer_id, data=body)
+    row = await service.update_officer(
+        session, principal=principal, officer_id=officer_id, data=body, now=clock.now(), request=request
+    )
     return service.officer_out(row)
 
 
@@ -136,8 +148,8 @@ async def unit_board(
 
 
 @router.post("/units", status_code=201, response_model=UnitOut)
-async def create_unit(body: UnitIn, principal: Writer, session: Session) -> UnitOut:
-    row = await service.create_unit(session, principal=principal, data=body)
+async def create_unit(body: UnitIn, request: Request, principal: Writer, session: Session) -> UnitOut:
+    row = await service.create_unit(session, principal=principal, data=body, request=request)
     return (await service.unit_out(session, [row]))[0]
 
 
@@ -148,8 +160,10 @@ async def get_unit(unit_id: str, principal: Reader, session: Session) -> UnitOut
 
 
 @router.patch("/units/{unit_id}", response_model=UnitOut)
-async def update_unit(unit_id: str, body: UnitPatch, principal: Writer, session: Session) -> UnitOut:
-    row = await service.update_unit(session, principal=principal, unit_id=unit_id, data=body)
+async def update_unit(
+    unit_id: str, body: UnitPatch, request: Request, principal: Writer, session: Session
+) -> UnitOut:
+    row = await service.update_unit(session, principal=principal, unit_id=unit_id, data=body, request=request)
     return (await service.unit_out(session, [row]))[0]
 
 
@@ -182,11 +196,12 @@ async def list_rosters(
 
 
 @router.post("/rosters", status_code=201, response_model=RosterOut)
-async def create_roster(body: RosterIn, principal: Writer, session: Session) -> RosterOut:
-    return service.roster_out(await service.create_roster(session, principal=principal, data=body))
+async def create_roster(body: RosterIn, request: Request, principal: Writer, session: Session) -> RosterOut:
+    row = await service.create_roster(session, principal=principal, data=body, request=request)
+    return service.roster_out(row)
 
 
 @router.delete("/rosters/{roster_id}", status_code=204)
-async def delete_roster(roster_id: int, principal: Writer, session: Session) -> Response:
-    await service.delete_roster(session, principal=principal, roster_id=roster_id)
+async def delete_roster(roster_id: int, request: Request, principal: Writer, session: Session) -> Response:
+    await service.delete_roster(session, principal=principal, roster_id=roster_id, request=request)
     return Response(status_code=204)

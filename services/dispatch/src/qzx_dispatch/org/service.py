@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +67,9 @@ async def _audit(
     ident: str,
     before: object,
     after: object,
+    *,
+    admin_code: str,
+    request: Request | None,
 ) -> None:
     await record(
         session,
@@ -76,14 +80,22 @@ async def _audit(
         target_id=ident,
         before=before,
         after=after,
+        request=request,
+        admin_code=audit_scope(admin_code),
     )
+
+
+def audit_scope(admin_code: str) -> str:
+    """The audit log's admin code: the district (squadron codes extend it; auditors' ``jur`` is at
+    most a district, and the column holds six digits)."""
+    return admin_code[:6]
 
 
 # -- jurisdictions -------------------------------------------------------------------------------
 
 
 async def create_jurisdiction(
-    session: AsyncSession, *, principal: Principal, data: JurisdictionIn
+    session: AsyncSession, *, principal: Principal, data: JurisdictionIn, request: Request | None = None
 ) -> Jurisdiction:
     _guard(principal, data.code)
     parent = await _known_jurisdiction(session, data.parent_code)
@@ -94,7 +106,17 @@ async def create_jurisdiction(
     row = Jurisdiction(**data.model_dump())
     session.add(row)
     await session.flush()
-    await _audit(session, principal, "jurisdiction.create", "jurisdiction", row.code, None, data)
+    await _audit(
+        session,
+        principal,
+        "jurisdiction.create",
+        "jurisdiction",
+        row.code,
+        None,
+        data,
+        admin_code=row.code,
+        request=request,
+    )
     return row
 
 
@@ -131,7 +153,9 @@ async def _check_binding(session: AsyncSession, *, kind: str, admin_code: str, b
         raise InvalidRequest("bound_to: the sworn officer serves another city", code="invalid_binding")
 
 
-async def create_officer(session: AsyncSession, *, principal: Principal, data: OfficerIn) -> Officer:
+async def create_officer(
+    session: AsyncSession, *, principal: Principal, data: OfficerIn, request: Request | None = None
+) -> Officer:
     _guard(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
     await _check_binding(session, kind=data.kind, admin_code=data.admin_code, bound_to=data.bound_to)
@@ -149,7 +173,17 @@ async def create_officer(session: AsyncSession, *, principal: Principal, data: O
     )
     session.add(row)
     await session.flush()
-    await _audit(session, principal, "officer.create", "officer", ident, None, officer_out(row))
+    await _audit(
+        session,
+        principal,
+        "officer.create",
+        "officer",
+        ident,
+        None,
+        officer_out(row),
+        admin_code=row.admin_code,
+        request=request,
+    )
     return row
 
 
@@ -161,7 +195,13 @@ async def get_officer(session: AsyncSession, *, principal: Principal, officer_id
 
 
 async def update_officer(
-    session: AsyncSession, *, principal: Principal, officer_id: str, data: OfficerPatch
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    officer_id: str,
+    data: OfficerPatch,
+    now: datetime,
+    request: Request | None = None,
 ) -> Officer:
     row = await get_officer(session, principal=principal, officer_id=officer_id)
     before = officer_out(row)
@@ -172,7 +212,21 @@ async def update_officer(
         if value is not None or field == "bound_to":
             setattr(row, field, value)
     await session.flush()
-    await _audit(session, principal, "officer.update", "officer", row.id, before, officer_out(row))
+    if row.kind == "sworn" and row.active != before.active:
+        # A sworn officer taken off (or back on) duty mid-shift: his shifts' auxiliaries lose (or
+        # regain) the sworn officer the assignment and the patrol app look for.
+        await repository.refresh_has_sworn(session, officer_id=row.id, now=now)
+    await _audit(
+        session,
+        principal,
+        "officer.update",
+        "officer",
+        row.id,
+        before,
+        officer_out(row),
+        admin_code=row.admin_code,
+        request=request,
+    )
     return row
 
 
@@ -218,7 +272,9 @@ async def _check_crew(session: AsyncSession, *, officer_ids: list[str], admin_co
     return [found[i] for i in officer_ids]
 
 
-async def create_unit(session: AsyncSession, *, principal: Principal, data: UnitIn) -> Unit:
+async def create_unit(
+    session: AsyncSession, *, principal: Principal, data: UnitIn, request: Request | None = None
+) -> Unit:
     _guard(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
     await _check_crew(session, officer_ids=data.members, admin_code=data.admin_code)
@@ -241,7 +297,17 @@ async def create_unit(session: AsyncSession, *, principal: Principal, data: Unit
     await session.flush()
     session.add_all([UnitMember(unit_id=ident, officer_id=m) for m in data.members])
     await session.flush()
-    await _audit(session, principal, "unit.create", "unit", ident, None, data)
+    await _audit(
+        session,
+        principal,
+        "unit.create",
+        "unit",
+        ident,
+        None,
+        data,
+        admin_code=row.admin_code,
+        request=request,
+    )
     return row
 
 
@@ -252,7 +318,14 @@ async def get_unit(session: AsyncSession, *, principal: Principal, unit_id: str)
     return row
 
 
-async def update_unit(session: AsyncSession, *, principal: Principal, unit_id: str, data: UnitPatch) -> Unit:
+async def update_unit(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    unit_id: str,
+    data: UnitPatch,
+    request: Request | None = None,
+) -> Unit:
     row = await get_unit(session, principal=principal, unit_id=unit_id)
     before = (await unit_out(session, [row]))[0]
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
@@ -266,7 +339,17 @@ async def update_unit(session: AsyncSession, *, principal: Principal, unit_id: s
     for field, value in changes.items():
         setattr(row, field, value)
     await session.flush()
-    await _audit(session, principal, "unit.update", "unit", row.id, before, data)
+    await _audit(
+        session,
+        principal,
+        "unit.update",
+        "unit",
+        row.id,
+        before,
+        data,
+        admin_code=row.admin_code,
+        request=request,
+    )
     return row
 
 
@@ -334,7 +417,9 @@ async def lock_unit(session: AsyncSession, unit_id: str) -> Unit | None:
     return await session.get(Unit, unit_id, with_for_update=True, populate_existing=True)
 
 
-async def create_roster(session: AsyncSession, *, principal: Principal, data: RosterIn) -> Roster:
+async def create_roster(
+    session: AsyncSession, *, principal: Principal, data: RosterIn, request: Request | None = None
+) -> Roster:
     unit = await lock_unit(session, data.unit_id)
     if unit is None or not principal.sees(unit.admin_code):
         # A reference inside the body, like members' officer ids: the body is invalid.
@@ -349,15 +434,37 @@ async def create_roster(session: AsyncSession, *, principal: Principal, data: Ro
         crew_ids=data.crew,
         source="manual",
     )
-    await _audit(session, principal, "roster.create", "roster", str(row.id), None, roster_out(row))
+    await _audit(
+        session,
+        principal,
+        "roster.create",
+        "roster",
+        str(row.id),
+        None,
+        roster_out(row),
+        admin_code=unit.admin_code,
+        request=request,
+    )
     return row
 
 
-async def delete_roster(session: AsyncSession, *, principal: Principal, roster_id: int) -> None:
+async def delete_roster(
+    session: AsyncSession, *, principal: Principal, roster_id: int, request: Request | None = None
+) -> None:
     q = select(Roster, Unit.admin_code).join(Unit, Unit.id == Roster.unit_id).where(Roster.id == roster_id)
     found = (await session.execute(q.with_for_update(of=Roster))).first()
     if found is None or not principal.sees(found[1]):
         raise NotFound(f"no roster {roster_id}", code="roster_not_found")
     await session.delete(found[0])
     await session.flush()
-    await _audit(session, principal, "roster.delete", "roster", str(roster_id), roster_out(found[0]), None)
+    await _audit(
+        session,
+        principal,
+        "roster.delete",
+        "roster",
+        str(roster_id),
+        roster_out(found[0]),
+        None,
+        admin_code=found[1],
+        request=request,
+    )

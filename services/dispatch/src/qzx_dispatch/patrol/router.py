@@ -91,7 +91,13 @@ async def sign(
         principal,
         idempotency_key,
         lambda: service.act(
-            session, principal=principal, task_id=task_id, action="sign", settings=settings, now=clock.now()
+            session,
+            principal=principal,
+            task_id=task_id,
+            action="sign",
+            settings=settings,
+            now=clock.now(),
+            request=request,
         ),
     )
 
@@ -119,6 +125,7 @@ async def set_status(
             action=body.status,
             settings=settings,
             now=clock.now(),
+            request=request,
         ),
     )
 
@@ -148,16 +155,17 @@ async def feedback(
             now=clock.now(),
             outcome=body.outcome,
             note=body.note,
+            request=request,
         ),
     )
 
 
 @router.post("/location", response_model=LocationResult)
 async def location(
-    body: LocationRequest, principal: Patrol, session: Session, clock: ClockDep
+    body: LocationRequest, request: Request, principal: Patrol, session: Session, clock: ClockDep
 ) -> LocationResult:
     applied = await service.report_location(
-        session, principal=principal, lat=body.lat, lon=body.lon, at=body.at, now=clock.now()
+        session, principal=principal, lat=body.lat, lon=body.lon, at=body.at, now=clock.now(), request=request
     )
     return LocationResult(
         unit_id=str(principal.unit_id), lat=body.lat, lon=body.lon, at=body.at, applied=applied

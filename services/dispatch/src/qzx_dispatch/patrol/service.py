@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+from fastapi import Request
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +16,7 @@ from qzx_common.web.auth import Principal, Role
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org.models import Unit, UnitLocation
+from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.patrol.notifier import UnitNotifier
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import events, repository
@@ -102,6 +104,7 @@ async def act(
     now: datetime,
     outcome: Outcome | None = None,
     note: str | None = None,
+    request: Request | None = None,
 ) -> TaskRow:
     """sign | en_route | on_scene | feedback, by the unit that holds the task."""
     task = await repository.get_task(session, task_id, lock=True)
@@ -138,6 +141,8 @@ async def act(
         action=f"task.{action}",
         target_type="task",
         target_id=task.id,
+        request=request,
+        admin_code=task.target_admin_code,
         before=before,
         after=to_contract(task),
     )
@@ -145,13 +150,21 @@ async def act(
 
 
 async def report_location(
-    session: AsyncSession, *, principal: Principal, lat: float, lon: float, at: datetime, now: datetime
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    lat: float,
+    lon: float,
+    at: datetime,
+    now: datetime,
+    request: Request | None = None,
 ) -> bool:
     """Store the unit's position unless a newer one is stored (pings arrive out of order)."""
     if at - now > FUTURE_TOLERANCE:
         raise InvalidRequest("at: more than 5 minutes in the future", code="invalid_location")
     unit_id = principal.unit_id
-    if unit_id is None or await session.get(Unit, unit_id) is None:
+    unit = await session.get(Unit, unit_id) if unit_id is not None else None
+    if unit_id is None or unit is None:
         raise NotFound(f"no unit {unit_id!r}", code="unit_not_found")
     upsert = insert(UnitLocation).values(unit_id=unit_id, lat=lat, lon=lon, at=at)
     stmt = upsert.on_conflict_do_update(
@@ -167,6 +180,8 @@ async def report_location(
         action="unit.location",
         target_type="unit",
         target_id=unit_id,
+        request=request,
+        admin_code=audit_scope(unit.admin_code),
         after={"lat": lat, "lon": lon, "at": at.isoformat(), "applied": applied},
     )
     return applied

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from qzx_common.web.auth import Principal
 from qzx_common.web.permissions import Action, require
@@ -17,10 +17,15 @@ Planner = Annotated[Principal, require(Action.shifts_plan)]
 
 @router.post("", status_code=201, response_model=PlanOut)
 async def create_plan(
-    body: PlanRequest, principal: Planner, session: Session, settings: SettingsDep, clock: ClockDep
+    body: PlanRequest,
+    request: Request,
+    principal: Planner,
+    session: Session,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> PlanOut:
     row = await service.create_plan(
-        session, principal=principal, data=body, settings=settings, now=clock.now()
+        session, principal=principal, data=body, settings=settings, now=clock.now(), request=request
     )
     return service.plan_out(row)
 
@@ -41,8 +46,11 @@ async def plan_plot(plan_id: str, principal: Planner, session: Session) -> Respo
 @router.post("/{plan_id}/apply", response_model=ApplyResult)
 async def apply_plan(
     plan_id: str,
+    request: Request,
     principal: Annotated[Principal, require(Action.org_write)],
     session: Session,
     clock: ClockDep,
 ) -> ApplyResult:
-    return await service.apply_plan(session, principal=principal, plan_id=plan_id, now=clock.now())
+    return await service.apply_plan(
+        session, principal=principal, plan_id=plan_id, now=clock.now(), request=request
+    )

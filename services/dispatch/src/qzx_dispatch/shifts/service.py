@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,7 @@ async def create_plan(
     data: PlanRequest,
     settings: DispatchSettings,
     now: datetime,
+    request: Request | None = None,
 ) -> ShiftPlan:
     if not principal.sees(data.admin_code):
         raise Forbidden(
@@ -104,6 +106,8 @@ async def create_plan(
         action="shift_plan.create",
         target_type="shift_plan",
         target_id=plan_id,
+        request=request,
+        admin_code=org_service.audit_scope(data.admin_code),
         after={
             "admin_code": data.admin_code,
             "unit_hours": result.unit_hours,
@@ -153,7 +157,12 @@ async def get_plan(
 
 
 async def apply_plan(
-    session: AsyncSession, *, principal: Principal, plan_id: str, now: datetime
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    plan_id: str,
+    now: datetime,
+    request: Request | None = None,
 ) -> ApplyResult:
     """Turn the plan's starts into rosters for the jurisdiction's enforcing units (a sworn officer
     among the members), each unit at most one shift per shift + rest window."""
@@ -209,6 +218,8 @@ async def apply_plan(
         action="shift_plan.apply",
         target_type="shift_plan",
         target_id=plan_id,
+        request=request,
+        admin_code=org_service.audit_scope(row.admin_code),
         after={"rosters_created": len(created), "unfilled": sum(s.units for s in unfilled)},
     )
     return ApplyResult(plan_id=plan_id, rosters_created=len(created), roster_ids=created, unfilled=unfilled)

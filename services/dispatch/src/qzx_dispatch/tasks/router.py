@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from qzx_common.contracts.tasks import TaskStatus
 from qzx_common.web.auth import Principal
@@ -79,6 +79,7 @@ async def get_task(
 async def reassign_task(
     task_id: str,
     body: ReassignRequest,
+    request: Request,
     principal: Annotated[Principal, require(Action.tasks_reassign)],
     session: Session,
     settings: SettingsDep,
@@ -92,5 +93,6 @@ async def reassign_task(
         unit_id=body.unit_id,
         settings=settings,
         now=clock.now(),
+        request=request,
     )
     return ReassignResult(previous=to_contract(old), task=to_contract(new))

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import record
@@ -264,6 +265,7 @@ async def manual_reassign(
     unit_id: str | None,
     settings: DispatchSettings,
     now: datetime,
+    request: Request | None = None,
 ) -> tuple[TaskRow, TaskRow]:
     task = await repository.get_task(session, task_id, lock=True)
     if task is None or not principal.sees(task.target_admin_code):
@@ -292,6 +294,8 @@ async def manual_reassign(
         action="task.reassign",
         target_type="task",
         target_id=task.id,
+        request=request,
+        admin_code=task.target_admin_code,
         before=before,
         after={
             "previous": to_contract(task).model_dump(mode="json"),

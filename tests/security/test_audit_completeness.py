@@ -1,0 +1,521 @@
+"""Audit completeness: every mutating route (POST/PUT/PATCH/DELETE under /v1) of every service,
+found in the running app like test_matrix.py finds routes, has a case below; each case makes one
+real change and the change leaves exactly one audit record saying who (person, role, unit,
+jurisdiction), what (action, target, the target's admin code, before and after), when, and from
+where (X-Request-Id, client address). A new route without a case fails the coverage test."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+import orjson
+import pytest
+from sec_support import PARTNERS, api_routes, bearer, client_for, qingdao_event
+from sec_world import (
+    QINGDAO_SPOT,
+    RIZHAO_SPOT,
+    Org,
+    audit_rows,
+    intake,
+    make_alert,
+    new_alerts,
+    new_plate,
+    request_id,
+    somewhere_near,
+    task_for,
+)
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from qzx_common.web.exchange import ExchangeAuth
+
+pytestmark = [pytest.mark.db]
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+Change = Literal["create", "update", "delete", "act"]
+
+
+@dataclass
+class Actor:
+    """Who makes the change: a person with a token, or an exchange partner signing the request."""
+
+    role: str | None
+    jur: str | None
+    unit_id: str | None = None
+    partner: str | None = None
+    sub: str = field(default_factory=lambda: f"audit-{uuid.uuid4().hex[:10]}")
+
+    def auth(self) -> dict[str, Any]:
+        if self.partner:
+            return {"auth": ExchangeAuth(self.partner, PARTNERS[self.partner]["secret"])}
+        assert self.role and self.jur
+        return {"headers": bearer(self.role, self.jur, self.unit_id, sub=self.sub)}
+
+    @property
+    def name(self) -> str:
+        return f"exchange:{self.partner}" if self.partner else self.sub
+
+
+@dataclass
+class Call:
+    """One request that makes one change, and what its audit record must say."""
+
+    actor: Actor
+    path: str
+    body: Any
+    action: str
+    target_type: str
+    target_id: str | Callable[[httpx.Response], str]
+    admin_code: str
+    change: Change
+
+
+@dataclass
+class World:
+    apps: dict[str, Any]
+
+    @property
+    def org(self) -> Org:
+        return Org(self.apps["dispatch"])
+
+    def client(self, service: str) -> httpx.AsyncClient:
+        return client_for(self.apps[service], timeout=30)
+
+
+Builder = Callable[[World], Awaitable[Call]]
+CASES: dict[tuple[str, str, str], Builder] = {}
+
+
+def case(service: str, method: str, path: str) -> Callable[[Builder], Builder]:
+    def register(build: Builder) -> Builder:
+        CASES[(service, method, path)] = build
+        return build
+
+    return register
+
+
+def _created_id(r: httpx.Response) -> str:
+    return str(r.json()["id"])
+
+
+def _batch_id(r: httpx.Response) -> str:
+    return f"{r.request.headers['X-Qzx-Key-Id']}:{r.request.headers['X-Qzx-Nonce']}"
+
+
+QD_BOSS = Actor("city_commander", "3702")
+RZ = "371102"  # dispatch's cases act in Rizhao, where no other test dispatches
+
+
+def rizhao(role: str = "city_commander", unit_id: str | None = None) -> Actor:
+    return Actor(role, "371102" if unit_id else "3711", unit_id)
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+
+@case("ingest", "POST", "/v1/exchange/violations")
+async def _exchange_violations(w: World) -> Call:
+    return Call(
+        Actor(None, None, partner="qingdao"),
+        "/v1/exchange/violations",
+        {"events": [qingdao_event()]},
+        "exchange.violations.receive",
+        "exchange_batch",
+        _batch_id,
+        "3702",
+        "act",
+    )
+
+
+# -- alerts --------------------------------------------------------------------------------------
+
+
+@case("alerts", "POST", "/v1/alerts/{alert_id}/dismiss")
+async def _dismiss(w: World) -> Call:
+    [alert] = await new_alerts(w.apps["alerts"], QINGDAO_SPOT)
+    return Call(
+        Actor("dispatcher", "3702"),
+        f"/v1/alerts/{alert['id']}/dismiss",
+        {"reason": "false alarm"},
+        "alert.dismiss",
+        "alert",
+        alert["id"],
+        "370202",
+        "update",
+    )
+
+
+def _hotlist_body() -> dict[str, Any]:
+    return {"plate": new_plate("A"), "reason": "stolen car", "admin_code": "370202"}
+
+
+@case("alerts", "POST", "/v1/hotlists")
+async def _hotlist_put(w: World) -> Call:
+    return Call(
+        QD_BOSS, "/v1/hotlists", _hotlist_body(), "hotlist.create", "hotlist", _created_id, "370202", "create"
+    )
+
+
+@case("alerts", "DELETE", "/v1/hotlists/{entry_id}")
+async def _hotlist_delete(w: World) -> Call:
+    async with w.client("alerts") as c:
+        r = await c.post("/v1/hotlists", json=_hotlist_body(), headers=bearer("city_commander", "3702"))
+    entry = r.json()["id"]
+    return Call(
+        QD_BOSS, f"/v1/hotlists/{entry}", None, "hotlist.delete", "hotlist", entry, "370202", "delete"
+    )
+
+
+def _hazard_body() -> dict[str, Any]:
+    return {"name": "sharp bend", "lat": 36.08, "lon": 120.38, "risk_level": "high", "admin_code": "370202"}
+
+
+async def _hazard(w: World) -> str:
+    async with w.client("alerts") as c:
+        r = await c.post("/v1/hazards", json=_hazard_body(), headers=bearer("city_commander", "3702"))
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+@case("alerts", "POST", "/v1/hazards")
+async def _hazard_create(w: World) -> Call:
+    return Call(
+        QD_BOSS, "/v1/hazards", _hazard_body(), "hazard.create", "hazard", _created_id, "370202", "create"
+    )
+
+
+@case("alerts", "PATCH", "/v1/hazards/{hazard_id}")
+async def _hazard_update(w: World) -> Call:
+    hazard = await _hazard(w)
+    return Call(
+        QD_BOSS,
+        f"/v1/hazards/{hazard}",
+        {"status": "stock"},
+        "hazard.update",
+        "hazard",
+        hazard,
+        "370202",
+        "update",
+    )
+
+
+@case("alerts", "DELETE", "/v1/hazards/{hazard_id}")
+async def _hazard_delete(w: World) -> Call:
+    hazard = await _hazard(w)
+    return Call(QD_BOSS, f"/v1/hazards/{hazard}", None, "hazard.delete", "hazard", hazard, "370202", "delete")
+
+
+@case("alerts", "POST", "/v1/exchange/hotlists")
+async def _exchange_hotlists(w: World) -> Call:
+    return Call(
+        # The ministry: test_exchange_alerts.py counts every batch the qingdao partner sends.
+        Actor(None, None, partner="ministry"),
+        "/v1/exchange/hotlists",
+        {"entries": [{"plate": new_plate("B"), "reason": "ministry watch list"}]},
+        "exchange.hotlists.receive",
+        "exchange_batch",
+        _batch_id,
+        "37",
+        "act",
+    )
+
+
+# -- dispatch: organisation ----------------------------------------------------------------------
+
+
+@case("dispatch", "POST", "/v1/jurisdictions")
+async def _jurisdiction(w: World) -> Call:
+    code = f"{RZ}{random.randrange(10**5, 10**6)}"
+    body = {"code": code, "name": "squadron", "level": "squadron", "parent_code": RZ}
+    return Call(
+        rizhao(), "/v1/jurisdictions", body, "jurisdiction.create", "jurisdiction", code, RZ, "create"
+    )
+
+
+@case("dispatch", "POST", "/v1/officers")
+async def _officer_create(w: World) -> Call:
+    body = {"name": "Sun", "kind": "sworn", "admin_code": RZ}
+    return Call(rizhao(), "/v1/officers", body, "officer.create", "officer", _created_id, RZ, "create")
+
+
+@case("dispatch", "PATCH", "/v1/officers/{officer_id}")
+async def _officer_update(w: World) -> Call:
+    officer = await w.org.officer("sworn", RZ)
+    body = {"name": "Sun Jr", "skills": ["first_aid"]}
+    return Call(rizhao(), f"/v1/officers/{officer}", body, "officer.update", "officer", officer, RZ, "update")
+
+
+@case("dispatch", "POST", "/v1/units")
+async def _unit_create(w: World) -> Call:
+    sworn = await w.org.officer("sworn", RZ)
+    body = {
+        "call_sign": "Rizhao 1",
+        "admin_code": RZ,
+        "vehicle": "car",
+        "capabilities": ["breathalyser"],
+        "home": {"lat": 35.42, "lon": 119.54},
+        "members": [sworn],
+    }
+    return Call(rizhao(), "/v1/units", body, "unit.create", "unit", _created_id, RZ, "create")
+
+
+@case("dispatch", "PATCH", "/v1/units/{unit_id}")
+async def _unit_update(w: World) -> Call:
+    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    return Call(
+        rizhao(), f"/v1/units/{unit}", {"call_sign": "renamed"}, "unit.update", "unit", unit, RZ, "update"
+    )
+
+
+def _far_window() -> dict[str, str]:
+    start = datetime(2032, 1, 1, tzinfo=UTC) + timedelta(days=random.randrange(3000))
+    return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=8)).isoformat()}
+
+
+@case("dispatch", "POST", "/v1/rosters")
+async def _roster_create(w: World) -> Call:
+    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    body = {"unit_id": unit} | _far_window()
+    return Call(rizhao(), "/v1/rosters", body, "roster.create", "roster", _created_id, RZ, "create")
+
+
+@case("dispatch", "DELETE", "/v1/rosters/{roster_id}")
+async def _roster_delete(w: World) -> Call:
+    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    roster = str((await w.org.post("/v1/rosters", {"unit_id": unit} | _far_window()))["id"])
+    return Call(rizhao(), f"/v1/rosters/{roster}", None, "roster.delete", "roster", roster, RZ, "delete")
+
+
+# -- dispatch: shift plans -----------------------------------------------------------------------
+
+
+def _plan_body() -> dict[str, Any]:
+    day = datetime(2033, 1, 1, tzinfo=UTC).date() + timedelta(days=random.randrange(3000))
+    return {"admin_code": RZ, "demand": [1, 1], "shift_hours": 2, "start_date": day.isoformat()}
+
+
+@case("dispatch", "POST", "/v1/shift-plans")
+async def _plan_create(w: World) -> Call:
+    return Call(
+        rizhao("dispatcher"),
+        "/v1/shift-plans",
+        _plan_body(),
+        "shift_plan.create",
+        "shift_plan",
+        _created_id,
+        RZ,
+        "create",
+    )
+
+
+@case("dispatch", "POST", "/v1/shift-plans/{plan_id}/apply")
+async def _plan_apply(w: World) -> Call:
+    plan = str((await w.org.post("/v1/shift-plans", _plan_body()))["id"])
+    return Call(
+        rizhao(), f"/v1/shift-plans/{plan}/apply", None, "shift_plan.apply", "shift_plan", plan, RZ, "act"
+    )
+
+
+# -- dispatch: tasks and the patrol protocol -----------------------------------------------------
+
+
+async def _task(w: World, *, spare: bool = False) -> dict[str, Any]:
+    """A fresh assigned task in Rizhao (and an idle unit beside it when ``spare``)."""
+    spot = somewhere_near(RIZHAO_SPOT)
+    await w.org.unit(spot)
+    if spare:
+        await w.org.unit(spot, offset_km=2)
+    alert = make_alert(spot)
+    assert await intake(w.apps["dispatch"], alert) == "assigned"
+    async with w.client("dispatch") as c:
+        task = await task_for(c, alert.id)
+    assert task is not None
+    return task
+
+
+async def _patrol_step(w: World, task: dict[str, Any], path: str, body: Any = None) -> None:
+    async with w.client("dispatch") as c:
+        r = await c.post(
+            f"/v1/patrol/tasks/{task['id']}/{path}",
+            json=body,
+            headers=bearer("patrol_officer", RZ, task["unit_id"]),
+        )
+    assert r.status_code == 200, r.text
+
+
+@case("dispatch", "POST", "/v1/tasks/{task_id}/reassign")
+async def _reassign(w: World) -> Call:
+    task = await _task(w, spare=True)
+    return Call(
+        rizhao("dispatcher"),
+        f"/v1/tasks/{task['id']}/reassign",
+        {"reason": "unit broke down"},
+        "task.reassign",
+        "task",
+        task["id"],
+        RZ,
+        "update",
+    )
+
+
+@case("dispatch", "POST", "/v1/patrol/tasks/{task_id}/sign")
+async def _sign(w: World) -> Call:
+    task = await _task(w)
+    return Call(
+        rizhao("patrol_officer", task["unit_id"]),
+        f"/v1/patrol/tasks/{task['id']}/sign",
+        None,
+        "task.sign",
+        "task",
+        task["id"],
+        RZ,
+        "update",
+    )
+
+
+@case("dispatch", "POST", "/v1/patrol/tasks/{task_id}/status")
+async def _status(w: World) -> Call:
+    task = await _task(w)
+    await _patrol_step(w, task, "sign")
+    return Call(
+        rizhao("auxiliary_officer", task["unit_id"]),
+        f"/v1/patrol/tasks/{task['id']}/status",
+        {"status": "en_route"},
+        "task.en_route",
+        "task",
+        task["id"],
+        RZ,
+        "update",
+    )
+
+
+@case("dispatch", "POST", "/v1/patrol/tasks/{task_id}/feedback")
+async def _feedback(w: World) -> Call:
+    task = await _task(w)
+    await _patrol_step(w, task, "sign")
+    return Call(
+        rizhao("patrol_officer", task["unit_id"]),
+        f"/v1/patrol/tasks/{task['id']}/feedback",
+        {"outcome": "ticketed", "note": "BAC 92"},
+        "task.feedback",
+        "task",
+        task["id"],
+        RZ,
+        "update",
+    )
+
+
+@case("dispatch", "POST", "/v1/patrol/location")
+async def _location(w: World) -> Call:
+    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    body = {"lat": 35.43, "lon": 119.55, "at": datetime.now(UTC).isoformat()}
+    return Call(
+        rizhao("patrol_officer", unit), "/v1/patrol/location", body, "unit.location", "unit", unit, RZ, "act"
+    )
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+
+def _service(app: Any) -> str:
+    return str(app.title).removeprefix("qzx ")
+
+
+def mutating_routes(app: Any) -> set[tuple[str, str]]:
+    return {
+        (method, route.path)
+        for route in api_routes(app)
+        if route.path.startswith("/v1/")
+        for method in route.methods & MUTATING
+    }
+
+
+async def test_every_mutating_route_has_an_audit_case(service_app: Any) -> None:
+    name = _service(service_app)
+    routes = mutating_routes(service_app)
+    table = {(m, p) for (s, m, p) in CASES if s == name}
+    assert routes - table == set(), "mutating routes without an audit case: add one to CASES"
+    assert table - routes == set(), "audit cases for routes that no longer exist"
+    assert not {p for _, p in routes if p.startswith("/v1/audit")}, "the audit log must be read-only"
+
+
+@pytest.mark.parametrize("key", sorted(CASES), ids=lambda k: f"{k[0]} {k[1]} {k[2]}")
+async def test_each_change_leaves_exactly_one_complete_audit_record(
+    key: tuple[str, str, str], ingest_app: Any, alerts_app: Any, dispatch_app: Any
+) -> None:
+    service, method, _ = key
+    world = World({"ingest": ingest_app, "alerts": alerts_app, "dispatch": dispatch_app})
+    call = await CASES[key](world)
+    rid = request_id()
+    auth = call.actor.auth()
+    headers = auth.pop("headers", {}) | {"X-Request-Id": rid}
+    content = orjson.dumps(call.body) if call.body is not None else None
+    started = datetime.now(UTC)
+    async with world.client(service) as c:
+        r = await c.request(
+            method, call.path, content=content, headers=headers | {"Content-Type": "application/json"}, **auth
+        )
+    finished = datetime.now(UTC)
+    assert 200 <= r.status_code < 300, r.text
+
+    rows = await audit_rows(world.apps[service], service, rid)  # each service's schema is its name
+    assert len(rows) == 1, rows
+    row = rows[0]
+    target_id = call.target_id(r) if callable(call.target_id) else call.target_id
+    actor = call.actor
+    assert (row["actor"], row["role"], row["unit_id"], row["jur"]) == (
+        actor.name,
+        actor.role,
+        actor.unit_id,
+        actor.jur,
+    )
+    assert (row["action"], row["target_type"], row["target_id"]) == (call.action, call.target_type, target_id)
+    assert row["admin_code"] == call.admin_code
+    assert (row["request_id"], row["client_addr"]) == (rid, "127.0.0.1")
+    assert started - timedelta(seconds=2) <= row["at"] <= finished + timedelta(seconds=2)
+    before, after = row["before"], row["after"]
+    expected = {
+        "create": before is None and after is not None,
+        "update": before is not None and after is not None and before != after,
+        "delete": before is not None and after is None,
+        "act": after is not None,
+    }
+    assert expected[call.change], (call.change, before, after)
+
+
+async def test_a_replayed_patrol_action_is_recorded_once(dispatch_app: Any) -> None:
+    """A retry under the same Idempotency-Key replays the stored answer and changes nothing."""
+    world = World({"dispatch": dispatch_app})
+    task = await _task(world)
+    headers = bearer("patrol_officer", RZ, task["unit_id"]) | {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    rids = [request_id(), request_id()]
+    async with world.client("dispatch") as c:
+        for rid in rids:
+            r = await c.post(f"/v1/patrol/tasks/{task['id']}/sign", headers=headers | {"X-Request-Id": rid})
+            assert r.status_code == 200 and r.json()["status"] == "signed"
+    assert r.headers.get("Idempotent-Replayed") == "true"
+    assert [len(await audit_rows(dispatch_app, "dispatch", rid)) for rid in rids] == [1, 0]
+
+
+async def test_the_audit_logs_of_alerts_and_dispatch_cannot_be_altered(
+    alerts_app: Any, dispatch_app: Any
+) -> None:
+    for schema, app in (("alerts", alerts_app), ("dispatch", dispatch_app)):
+        await _append_only(schema, app)
+
+
+async def _append_only(schema: str, app: Any) -> None:
+    for statement in (
+        f"UPDATE {schema}.audit_log SET actor = 'someone-else'",
+        f"DELETE FROM {schema}.audit_log",
+        f"TRUNCATE {schema}.audit_log",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with app.state.runtime.engine.begin() as conn:
+                await conn.execute(text(statement))
