@@ -1,4 +1,4 @@
-"""The `qzx` command: dev (the whole system), simulate, token, bench."""
+"""The `qzx` command: dev (the whole system), simulate, patrol-sim, token, bench."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ def main(argv: list[str] | None = None) -> int:
         help="simulator events per second",
     )
     sub.add_parser("simulate", help="the camera simulator (see `qzx simulate --help`)", add_help=False)
+    sub.add_parser("patrol-sim", help="patrol-app simulator (see `qzx patrol-sim --help`)", add_help=False)
     sub.add_parser("token", help="mint a development JWT (see `qzx token --help`)", add_help=False)
     sub.add_parser("bench", help="run the benchmarks (see `qzx bench --help`)", add_help=False)
 
-    if argv and argv[0] in ("simulate", "token", "bench"):
+    if argv and argv[0] in ("simulate", "patrol-sim", "token", "bench"):
         return _delegate(argv[0], argv[1:])
     args = parser.parse_args(argv)
     if args.command == "dev":
@@ -46,6 +47,10 @@ def _delegate(command: str, rest: list[str]) -> int:
         from qzx_dev.simulator import main as simulate
 
         return int(simulate(rest) or 0)
+    if command == "patrol-sim":
+        from qzx_dev.patrol_sim import main as patrol_sim
+
+        return int(patrol_sim(rest) or 0)
     if command == "token":
         from qzx_dev.tokens import main as token
 

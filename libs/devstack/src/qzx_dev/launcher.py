@@ -138,6 +138,20 @@ def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
         if simulate:
             _say(f"starting the camera simulator at {rate:g} events/s")
             launch.spawn("simulator", [sys.executable, "-m", "qzx_dev.simulator", "--rate", str(rate)])
+            _say("starting the patrol-app simulator (units on duty sign, drive there, give feedback)")
+            dispatch_port = dict(SERVICES)["dispatch"]
+            launch.spawn(
+                "patrol-sim",
+                [
+                    sys.executable,
+                    "-m",
+                    "qzx_dev.patrol_sim",
+                    "--dispatch-url",
+                    f"http://127.0.0.1:{dispatch_port}",
+                    "--speedup",
+                    "5",
+                ],
+            )
 
         _say("")
         _say(f"console   http://127.0.0.1:{CONSOLE_PORT}/")

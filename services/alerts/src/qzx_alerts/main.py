@@ -20,7 +20,6 @@ from qzx_alerts.hotlists.router import router as hotlists_router
 from qzx_alerts.reports.router import router as reports_router
 from qzx_alerts.scoring.rules import load_rules
 from qzx_alerts.settings import AlertsSettings, get_settings
-from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS, VIOLATIONS_ACCEPTED
@@ -29,6 +28,7 @@ from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import BodySizeLimit
 from qzx_common.web.openapi import install_error_docs
+from qzx_common.web.serve import serve
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -77,15 +77,12 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
 
 
 def main() -> None:
-    import uvicorn
-
     settings = get_settings()
-    configure_logging(service="alerts", level=settings.log_level, json=settings.log_json)
-    uvicorn.run(
+    serve(
         lambda: create_app(settings),
-        factory=True,
+        service="alerts",
         host=settings.host,
         port=settings.alerts_port,
-        log_config=None,
-        access_log=False,
+        log_level=settings.log_level,
+        log_json=settings.log_json,
     )

@@ -10,7 +10,6 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from qzx_common.db import transaction
-from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import ALERTS
@@ -19,6 +18,7 @@ from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import BodySizeLimit
 from qzx_common.web.openapi import install_error_docs
+from qzx_common.web.serve import serve
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import GROUP, alerts_handler
 from qzx_dispatch.db import SCHEMA
@@ -99,17 +99,12 @@ def create_app(
 
 
 def main() -> None:
-    import uvicorn
-
     settings = get_settings()
-    configure_logging(service="dispatch", level=settings.log_level, json=settings.log_json)
-    uvicorn.run(
+    serve(
         lambda: create_app(settings),
-        factory=True,
+        service="dispatch",
         host=settings.host,
         port=settings.dispatch_port,
-        log_config=None,
-        access_log=False,
-        timeout_keep_alive=settings.http_keepalive_s,
-        backlog=8192,
+        log_level=settings.log_level,
+        log_json=settings.log_json,
     )

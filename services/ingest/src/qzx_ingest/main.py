@@ -8,7 +8,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from qzx_common.logs import configure_logging
 from qzx_common.runtime import Runtime
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.audit_api import audit_router
@@ -17,6 +16,7 @@ from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import BodySizeLimit
 from qzx_common.web.openapi import install_error_docs
+from qzx_common.web.serve import serve
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.dlq.router import router as dlq_router
@@ -58,15 +58,12 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
 
 
 def main() -> None:
-    import uvicorn
-
     settings = get_settings()
-    configure_logging(service="ingest", level=settings.log_level, json=settings.log_json)
-    uvicorn.run(
+    serve(
         lambda: create_app(settings),
-        factory=True,
+        service="ingest",
         host=settings.host,
         port=settings.ingest_port,
-        log_config=None,
-        access_log=False,
+        log_level=settings.log_level,
+        log_json=settings.log_json,
     )

@@ -16,6 +16,7 @@ from starlette.staticfiles import PathLike
 from starlette.types import Scope
 
 from qzx_common.web.errors import error_body, install_error_handlers
+from qzx_common.web.serve import serve
 from qzx_dev.console import geo
 from qzx_dev.console.proxy import router as proxy_router
 from qzx_dev.console.settings import ConsoleSettings
@@ -79,17 +80,12 @@ class NoCacheStatic(StaticFiles):
 
 
 def main() -> None:
-    import uvicorn
-
-    from qzx_common.logs import configure_logging
-
     settings = ConsoleSettings()
-    configure_logging(service="console", level=settings.log_level, json=settings.log_json)
-    uvicorn.run(
+    serve(
         lambda: create_app(settings),
-        factory=True,
+        service="console",
         host=settings.host,
         port=settings.console_port,
-        log_config=None,
-        access_log=False,
+        log_level=settings.log_level,
+        log_json=settings.log_json,
     )
