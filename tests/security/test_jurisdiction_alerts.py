@@ -356,14 +356,6 @@ async def test_a_city_auditor_sees_the_changes_made_in_that_city_only(
     assert {jinan["id"], qingdao["id"]} <= await targets("37")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "alerts alerts/router.py stream_alerts: the route declares no 200 media type, so the OpenAPI "
-        "document says application/json for an endpoint that answers text/event-stream (add "
-        "response_class=StreamingResponse and responses={200: {'content': {'text/event-stream': {}}}})"
-    ),
-)
 async def test_the_stream_route_documents_text_event_stream(alerts_app: Any) -> None:
     ok = alerts_app.openapi()["paths"]["/v1/alerts/stream"]["get"]["responses"]["200"]
     assert list(ok.get("content", {})) == ["text/event-stream"]

@@ -24,14 +24,6 @@ async def _patch_each_field_to_null(
     return problems
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "alerts hazards/service.py update: patch.model_dump(exclude_unset=True) keeps explicit nulls and "
-        "writes them into NOT NULL columns (name, lat, lon, radius_m, risk_level, status): 500 "
-        "internal_error; HazardPatch should refuse null for those fields (or update() skip None)"
-    ),
-)
 async def test_a_hazard_patch_with_nulls_is_never_a_server_error(alerts_app: Any) -> None:
     headers = bearer("city_commander", "3702")
     body = {"name": "bend", "lat": 36.08, "lon": 120.38, "risk_level": "high", "admin_code": "370202"}

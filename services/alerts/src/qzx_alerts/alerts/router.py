@@ -77,7 +77,11 @@ async def list_alerts(
     return AlertList.model_validate({"items": [alert_payload(r) for r in rows], "next_cursor": next_cursor})
 
 
-@router.get("/stream", responses=AUTHENTICATED)
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "event `alert`"}, **AUTHENTICATED},
+)
 async def stream_alerts(
     request: Request,
     principal: Annotated[Principal, require(Action.alerts_read)],

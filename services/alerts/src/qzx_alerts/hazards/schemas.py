@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from qzx_common.contracts.geo import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
 
@@ -44,6 +44,14 @@ class HazardPatch(BaseModel):
     status: HazardStatus | None = None
     admin_code: AdminCode | None = None
     note: Note | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        """Leaving a field out keeps it; only ``note`` may be cleared with null."""
+        for name in sorted(self.model_fields_set - {"note"}):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: may be left out but not set to null")
+        return self
 
 
 class Hazard(HazardIn):
