@@ -1,0 +1,119 @@
+"""The whole system in this test session's event loop: ingest, alerts and dispatch, each app built
+from its own settings object, all three on one database and one topic prefix of the real embedded
+stack, with their consumers, outbox relays and dispatch's deadline watcher running.
+
+The e2e system gets a database and a topic prefix of its own (derived from the session's stack), so
+that the services' own test suites, whose apps run in the same session with the same consumer
+group names, never share its partitions or its rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from aiokafka import AIOKafkaProducer
+
+from qzx_dev.embedded import create_database, drop_database, free_port
+from qzx_dev.testing import Stack, eventually
+
+sys.path.insert(0, str(Path(__file__).parent))  # e2e_harness, shared with the test module
+
+from e2e_harness import OffsetClock, System
+
+
+@dataclass(frozen=True)
+class Place:
+    database_url: str
+    bootstrap: str
+    topic_prefix: str
+
+
+@pytest.fixture(scope="session")
+def e2e_place(stack: Stack) -> Iterator[Place]:
+    name = f"qzx_e2e_{uuid.uuid4().hex[:10]}"
+    url = create_database(stack.server_url, name)
+    yield Place(url, stack.bootstrap, f"{stack.topic_prefix}e2e.")
+    drop_database(stack.server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def system(e2e_place: Place) -> AsyncIterator[System]:
+    from qzx_alerts.main import create_app as alerts_app
+    from qzx_alerts.settings import AlertsSettings
+    from qzx_dispatch.main import create_app as dispatch_app
+    from qzx_dispatch.settings import DispatchSettings
+    from qzx_ingest.main import create_app as ingest_app
+    from qzx_ingest.settings import IngestSettings
+
+    common: dict[str, Any] = {
+        "database_url": e2e_place.database_url,
+        "kafka_bootstrap": e2e_place.bootstrap,
+        "topic_prefix": e2e_place.topic_prefix,
+        "log_json": False,
+    }
+    ingest_settings = IngestSettings(**common)
+    alerts_settings = AlertsSettings(**common, sse_poll_s=0.5, sse_heartbeat_s=5.0)
+    # Demo organisation: units on duty around the clock in every city. The watcher runs as in
+    # production (a short tick), on a clock the missed-sign-by test moves forward.
+    dispatch_settings = DispatchSettings(**common, demo_data=True, deadline_tick_s=0.25)
+    clock = OffsetClock()
+    apps = (
+        ingest_app(ingest_settings),
+        alerts_app(alerts_settings),
+        dispatch_app(dispatch_settings, clock=clock),
+    )
+    async with AsyncExitStack() as stack:
+        # One after another (a deterministic start); the consumer groups are awaited below.
+        for app in apps:
+            await stack.enter_async_context(app.router.lifespan_context(app))
+        producer = AIOKafkaProducer(bootstrap_servers=e2e_place.bootstrap, linger_ms=0, acks="all")
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        alerts_url = await stack.enter_async_context(_serve(apps[1]))
+        system = System(
+            ingest=apps[0],
+            alerts=apps[1],
+            dispatch=apps[2],
+            alerts_url=alerts_url,
+            producer=producer,
+            bootstrap=e2e_place.bootstrap,
+            topic_prefix=e2e_place.topic_prefix,
+            secret=ingest_settings.jwt_secret,
+            clock=clock,
+        )
+        stack.push_async_callback(system.aclose)
+        await eventually(system.joined, timeout=60, interval=0.1)
+        yield system
+
+
+class _serve:
+    """An app (lifespan already running) behind uvicorn on a free port of 127.0.0.1."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> str:
+        self.task = asyncio.create_task(self.server.serve())
+        async with asyncio.timeout(10):
+            while not self.server.started:  # uvicorn offers no event for this
+                if self.task.done():
+                    self.task.result()
+                await asyncio.sleep(0.02)
+        return f"http://127.0.0.1:{self.server.config.port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 10)
