@@ -7,7 +7,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,16 +52,22 @@ class OpenAlert:
     count: int
     event_ids: list[str]
     created: bool = False
-    known: set[str] = field(default_factory=set)
+    # The event ids folded in so far (None: exactly ``event_ids``, built when first needed).
+    known: set[str] | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> OpenAlert:
-        names = cls.__dataclass_fields__.keys() - {"created", "known"}
-        a = cls(**{n: row[n] for n in names})
-        a.priority = Priority(a.priority)
+        a = cls(**{n: row[n] for n in _ROW_FIELDS})
+        a.priority = _PRIORITY[a.priority]
         a.event_ids = list(a.event_ids)
-        a.known = set(a.event_ids)
+        # Sorted and distinct, as every write leaves them (``_absorb`` relies on it).
+        a.violations = sorted(set(a.violations))
+        a.plates = sorted(set(a.plates))
         return a
+
+
+_ROW_FIELDS = tuple(OpenAlert.__dataclass_fields__.keys() - {"created", "known"})
+_PRIORITY = {p.value: p for p in Priority}
 
 
 def _new(p: Proposal) -> OpenAlert:
@@ -86,18 +92,23 @@ def _new(p: Proposal) -> OpenAlert:
         count=len(p.event_ids),
         event_ids=list(p.event_ids),
         created=True,
-        known=set(p.event_ids),
     )
 
 
 def _absorb(a: OpenAlert, p: Proposal, max_event_ids: int) -> bool:
     """Fold ``p`` into ``a``; False when it brings nothing new (a redelivered event)."""
+    if a.known is None:
+        a.known = set(a.event_ids)
     fresh = [e for e in p.event_ids if e not in a.known]
     if not fresh:
         return False
     a.known.update(fresh)
     a.count += len(fresh)
-    a.event_ids = (a.event_ids + fresh)[:max_event_ids]
+    room = max_event_ids - len(a.event_ids)  # the alert owns its list: extend it in place
+    if room > 0:
+        a.event_ids.extend(fresh[:room])
+    elif room < 0:
+        a.event_ids = a.event_ids[:max_event_ids]
     if p.last_seen >= a.last_seen:  # the latest position is where to send a unit
         a.last_seen = p.last_seen
         a.admin_code, a.lat, a.lon, a.road, a.km, a.device_id = (
@@ -112,9 +123,16 @@ def _absorb(a: OpenAlert, p: Proposal, max_event_ids: int) -> bool:
     if p.score > a.score:  # the alert is explained by its most serious event
         a.score, a.factors = p.score, p.factors
     a.priority = highest(a.priority, p.priority)
-    a.violations = sorted(set(a.violations) | set(p.violations))
-    a.plates = sorted(set(a.plates) | set(p.plates))
+    a.violations = _union(a.violations, p.violations)
+    a.plates = _union(a.plates, p.plates)
     return True
+
+
+def _union(ordered: list[str], more: list[str]) -> list[str]:
+    """``sorted(set(ordered) | set(more))`` for a sorted, distinct ``ordered``, without rebuilding
+    it when ``more`` adds nothing (a racing group's plates are absorbed many times a batch)."""
+    extra = set(more).difference(ordered)
+    return sorted(extra.union(ordered)) if extra else ordered
 
 
 def _overlapping(alerts: list[OpenAlert], start: datetime, end: datetime) -> OpenAlert | None:

@@ -3,11 +3,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Float, Identity, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qzx_alerts.db import Base
+from qzx_common.contracts.events import Violation
+
+_RECENT = ("last_seen", "id", "status", "priority", "city_code", "admin_code")
 
 
 class AlertRow(Base):
@@ -50,15 +65,25 @@ class AlertRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
+    # Why these (and no others): migrations/versions/0004_read_write_indexes.py.
     __table_args__ = (
         Index("ix_alerts_dedup_key_last_seen", "dedup_key", "last_seen"),
-        Index("ix_alerts_last_seen_id", "last_seen", "id"),
-        Index("ix_alerts_status_last_seen_id", "status", "last_seen", "id"),
-        Index("ix_alerts_priority_last_seen_id", "priority", "last_seen", "id"),
-        Index("ix_alerts_city_code_last_seen_id", "city_code", "last_seen", "id"),
-        Index("ix_alerts_admin_code_last_seen_id", "admin_code", "last_seen", "id"),
-        Index("ix_alerts_violations", "violations", postgresql_using="gin"),
-        Index("ix_alerts_first_seen", "first_seen"),
+        Index("ix_alerts_recent", *_RECENT),
+        Index("ix_alerts_status_recent", "status", "last_seen", "id", "priority", "city_code", "admin_code"),
+        Index("ix_alerts_city_recent", "city_code", "last_seen", "id", "admin_code", "status", "priority"),
+        *(
+            Index(
+                f"ix_alerts_recent_{v}",
+                *_RECENT,
+                postgresql_where=text(f"violations @> ARRAY['{v}']::text[]"),
+            )
+            for v in Violation
+        ),
+        *(
+            Index(f"ix_alerts_recent_{k}", *_RECENT, postgresql_where=text(f"kind = '{k}'"))
+            for k in ("plate_fraud", "racing_group")
+        ),
+        Index("ix_alerts_first_seen", "first_seen", postgresql_using="brin"),
     )
 
 
@@ -91,4 +116,6 @@ class AlertChangeRow(Base):
     alert_id: Mapped[str] = mapped_column(String(64))
     admin_code: Mapped[str] = mapped_column(String(6))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_alert_changes_at", "at", postgresql_using="brin"),)

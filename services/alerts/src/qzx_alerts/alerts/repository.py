@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -11,10 +12,12 @@ import orjson
 
 from qzx_alerts.alerts.merge import OpenAlert
 from qzx_alerts.alerts.views import ALERT_COLUMNS, STATE_COLUMNS
-from qzx_alerts.db import SCHEMA
+from qzx_alerts.db import SCHEMA, stage
+from qzx_alerts.scoring.model import plate_keys
 from qzx_alerts.scoring.rules import Rules
 
 TERMINAL = ("resolved", "dismissed")
+_WORD = re.compile(r"[a-z_]+")
 NOTIFY_CHANNEL = "qzx_alert_changes"
 # One writer at a time appends to alert_changes, so ids become visible in commit order and a
 # reader resuming after id N can never miss a smaller id that commits later.
@@ -45,18 +48,44 @@ async def open_alerts(raw: Any, keys: Sequence[str], *, since: datetime) -> list
     )
 
 
+# Arrays travel as comma-joined text (event ids, plates and violations have no commas) and JSON as
+# text: see db.stage.
+_STAGED = "scored_alerts"
+_STAGED_COLUMNS = (
+    ("n", "int"),
+    ("id", "text"),
+    ("kind", "text"),
+    ("dedup_key", "text"),
+    ("priority", "text"),
+    ("score", "float8"),
+    ("factors", "text"),
+    ("violations", "text"),
+    ("plate", "text"),
+    ("plates", "text"),
+    ("admin_code", "text"),
+    ("lat", "float8"),
+    ("lon", "float8"),
+    ("road", "text"),
+    ("km", "float8"),
+    ("device_id", "text"),
+    ("first_seen", "timestamptz"),
+    ("last_seen", "timestamptz"),
+    ("count", "int"),
+    ("event_ids", "text"),
+    ("sign_deadline_s", "int"),
+    ("feedback_deadline_s", "int"),
+)
+
 _UPSERT = f"""
 INSERT INTO {SCHEMA}.alerts AS a
     (id, kind, dedup_key, priority, score, factors, violations, plate, plates, admin_code, city_code, lat, lon,
      road, km, device_id, first_seen, last_seen, count, event_ids, rules_version, sign_deadline_s,
      feedback_deadline_s)
-SELECT id, kind, k, pr, sc, f::jsonb, string_to_array(v, ','), pl, string_to_array(pls, ','), ac, left(ac, 4),
-       la, lo, rd, km, dev, fs, ls, n, string_to_array(eids, ','), $21, sd, fd
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[], $8::text[],
-            $9::text[], $10::text[], $11::float8[], $12::float8[], $13::text[], $14::float8[], $15::text[],
-            $16::timestamptz[], $17::timestamptz[], $18::int[], $19::text[], $20::int[], $22::int[])
-     AS u(id, kind, k, pr, sc, f, v, pl, pls, ac, la, lo, rd, km, dev, fs, ls, n, eids, sd, fd)
-ORDER BY id
+SELECT id, kind, dedup_key, priority, score, factors::jsonb, string_to_array(violations, ','), plate,
+       string_to_array(plates, ','), admin_code, left(admin_code, 4), lat, lon, road, km, device_id, first_seen,
+       last_seen, count, string_to_array(event_ids, ','), $1, sign_deadline_s, feedback_deadline_s
+FROM {_STAGED}
+ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     priority = EXCLUDED.priority, score = EXCLUDED.score, factors = EXCLUDED.factors,
     violations = EXCLUDED.violations, plates = EXCLUDED.plates, admin_code = EXCLUDED.admin_code,
@@ -71,36 +100,45 @@ RETURNING {", ".join("a." + c.strip() for c in STATE_COLUMNS.split(","))}
 
 
 async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> list[Any]:
-    """Write what scoring owns (never status or task fields, which lifecycle owns); returns the
-    STATE_COLUMNS of each row written (the rest is what ``alerts`` hold)."""
+    """Write what scoring owns (never status or task fields, which lifecycle owns), in the given
+    order (every writer locks rows in id order); returns the STATE_COLUMNS of each row written
+    (the rest is what ``alerts`` hold)."""
     if not alerts:
         return []
-    deadlines = [rules.priorities[a.priority] for a in alerts]
-    return await raw.fetch(
-        _UPSERT,
-        [a.id for a in alerts],
-        [a.kind for a in alerts],
-        [a.dedup_key for a in alerts],
-        [a.priority.value for a in alerts],
-        [a.score for a in alerts],
-        [orjson.dumps(a.factors).decode() for a in alerts],
-        [",".join(a.violations) for a in alerts],
-        [a.plate for a in alerts],
-        [",".join(a.plates) for a in alerts],
-        [a.admin_code for a in alerts],
-        [a.lat for a in alerts],
-        [a.lon for a in alerts],
-        [a.road for a in alerts],
-        [a.km for a in alerts],
-        [a.device_id for a in alerts],
-        [a.first_seen for a in alerts],
-        [a.last_seen for a in alerts],
-        [a.count for a in alerts],
-        [",".join(a.event_ids) for a in alerts],
-        [d.sign_for_s for d in deadlines],
-        rules.version,
-        [d.feedback_s for d in deadlines],
+    deadlines = rules.priorities
+    await stage(
+        raw,
+        _STAGED,
+        _STAGED_COLUMNS,
+        (
+            (
+                n,
+                a.id,
+                a.kind,
+                a.dedup_key,
+                a.priority.value,
+                a.score,
+                orjson.dumps(a.factors).decode(),
+                ",".join(a.violations),
+                a.plate,
+                ",".join(a.plates),
+                a.admin_code,
+                a.lat,
+                a.lon,
+                a.road,
+                a.km,
+                a.device_id,
+                a.first_seen,
+                a.last_seen,
+                a.count,
+                ",".join(a.event_ids),
+                deadlines[a.priority].sign_for_s,
+                deadlines[a.priority].feedback_s,
+            )
+            for n, a in enumerate(alerts)
+        ),
     )
+    return await raw.fetch(_UPSERT, rules.version)
 
 
 async def append_changes(raw: Any, changes: Sequence[tuple[str, str, bytes]]) -> None:
@@ -151,12 +189,20 @@ async def set_dismissed(raw: Any, alert_id: str, *, reason: str) -> Any:
 
 
 def prefix_condition(prefix: str, *, arg: int) -> str:
-    """SQL for "admin code under ``prefix``" that the (city_code|admin_code, last_seen) indexes serve."""
+    """SQL for "admin code under ``prefix``" that the (city_code, last_seen, ...) index serves."""
     if len(prefix) == 6:
         return f"admin_code = ${arg}"
     if len(prefix) == 4:
         return f"city_code = ${arg}"
     return f"admin_code LIKE ${arg} || '%'"
+
+
+def _literal(value: str) -> str:
+    """A word as an SQL literal: the violation and kind filters are written into the statement so
+    that the planner can pick their partial indexes (a parameter would not prove the predicate)."""
+    if not _WORD.fullmatch(value):
+        raise ValueError(f"not a plain word: {value!r}")
+    return f"'{value}'"
 
 
 async def search(
@@ -171,15 +217,22 @@ async def search(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Any]:
+    """Most recently active first. Each filter is a condition that the index chosen for the
+    leading one checks on its own entries (see migration alerts_0004)."""
     where = [prefix_condition(prefix, arg=1)]
     args: list[Any] = [prefix]
-    for column, value in (("status", status), ("priority", priority), ("kind", kind), ("plate", plate)):
+    for column, value in (("status", status), ("priority", priority)):
         if value is not None:
             args.append(value)
             where.append(f"{column} = ${len(args)}")
+    if kind is not None:
+        where.append(f"kind = {_literal(kind)}")
     if violation is not None:
-        args.append([violation])
-        where.append(f"violations @> ${len(args)}::text[]")
+        where.append(f"violations @> ARRAY[{_literal(violation)}]::text[]")
+    if plate is not None:
+        # A plate's alerts, found by their exact dedup keys (a plate has few).
+        args += [plate_keys(plate), plate]
+        where.append(f"dedup_key = ANY(${len(args) - 1}::text[]) AND plate = ${len(args)}")
     if after is not None:
         args += [after[0], after[1]]
         where.append(f"(last_seen, id) < (${len(args) - 1}, ${len(args)})")

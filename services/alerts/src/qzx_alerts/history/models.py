@@ -29,7 +29,7 @@ class SightingRow(Base):
 
     __table_args__ = (
         Index("ix_sightings_plate_captured_at", "plate", "captured_at"),
-        Index("ix_sightings_captured_at", "captured_at"),
+        Index("ix_sightings_captured_at", "captured_at", postgresql_using="brin"),
         Index(
             "ix_sightings_group_key_captured_at",
             "group_key",

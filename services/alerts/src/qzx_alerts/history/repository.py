@@ -8,48 +8,71 @@ from typing import Any
 
 import orjson
 
-from qzx_alerts.db import SCHEMA
+from qzx_alerts.db import SCHEMA, stage
 from qzx_alerts.scoring.correlation import Learned, Pair, Seen
 from qzx_alerts.scoring.model import Sighting
+
+# The batch's sightings, staged once (db.stage) and read by every statement below; after
+# ``insert_new`` it holds only the new ones (redeliveries need no lookups).
+BATCH = "batch_sightings"
+_BATCH_COLUMNS = (
+    ("n", "int"),
+    ("event_id", "text"),
+    ("plate", "text"),
+    ("violation", "text"),
+    ("device_id", "text"),
+    ("lat", "float8"),
+    ("lon", "float8"),
+    ("admin_code", "text"),
+    ("captured_at", "timestamptz"),
+    ("group_key", "text"),
+    ("vehicle_class", "text"),
+    ("measurements", "text"),
+)
 
 _INSERT = f"""
 INSERT INTO {SCHEMA}.sightings
     (event_id, plate, violation, device_id, lat, lon, admin_code, captured_at, group_key, vehicle_class,
      measurements)
-SELECT e, p, v, d, la, lo, a, t, g, c, m::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], $7::text[],
-            $8::timestamptz[], $9::text[], $10::text[], $11::text[]) AS u(e, p, v, d, la, lo, a, t, g, c, m)
+SELECT event_id, plate, violation, device_id, lat, lon, admin_code, captured_at, group_key, vehicle_class,
+       measurements::jsonb
+FROM {BATCH} ORDER BY n
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """
 
 _PRIOR_COUNTS = f"""
-SELECT i.e, (SELECT count(*) FROM {SCHEMA}.sightings s
-             WHERE s.plate = i.p AND s.captured_at >= i.t - make_interval(days => $4) AND s.captured_at < i.t)
-FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS i(e, p, t)
+SELECT i.event_id, (SELECT count(*) FROM {SCHEMA}.sightings s
+                    WHERE s.plate = i.plate AND s.captured_at >= i.captured_at - make_interval(days => $1)
+                      AND s.captured_at < i.captured_at)
+FROM {BATCH} i WHERE i.plate IS NOT NULL
 """
 
 _SEEN_COLUMNS = "s.event_id, s.plate, s.violation, s.device_id, s.lat, s.lon, s.admin_code, s.captured_at"
 
 _SAME_PLATE = f"""
-SELECT i.e AS for_event, {_SEEN_COLUMNS}
-FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS i(e, p, t)
+SELECT i.event_id AS for_event, {_SEEN_COLUMNS}
+FROM {BATCH} i
 CROSS JOIN LATERAL (
     SELECT * FROM {SCHEMA}.sightings s
-    WHERE s.plate = i.p AND s.captured_at BETWEEN i.t - make_interval(secs => $4) AND i.t + make_interval(secs => $4)
-      AND s.event_id <> i.e
+    WHERE s.plate = i.plate
+      AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $1) AND i.captured_at + make_interval(secs => $1)
+      AND s.event_id <> i.event_id
     ORDER BY s.captured_at DESC LIMIT 50
 ) s
+WHERE i.plate IS NOT NULL
 """
 
 _SAME_SEGMENT = f"""
-SELECT i.e AS for_event, {_SEEN_COLUMNS}
-FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS i(e, g, t)
+SELECT i.event_id AS for_event, {_SEEN_COLUMNS}
+FROM {BATCH} i
 CROSS JOIN LATERAL (
     SELECT * FROM {SCHEMA}.sightings s
-    WHERE s.group_key = i.g AND s.captured_at BETWEEN i.t - make_interval(secs => $4) AND i.t + make_interval(secs => $4)
+    WHERE s.group_key = i.group_key
+      AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $1) AND i.captured_at + make_interval(secs => $1)
     ORDER BY s.captured_at LIMIT 100
 ) s
+WHERE i.group_key IS NOT NULL
 """
 
 _TRAVEL = f"""
@@ -67,84 +90,59 @@ SET min_s = LEAST(t.min_s, EXCLUDED.min_s), samples = t.samples + EXCLUDED.sampl
 
 async def insert_new(raw: Any, sightings: Sequence[Sighting]) -> set[str]:
     """Store the sightings not stored yet; returns the event ids that were new (the rest are
-    redeliveries and must change nothing)."""
+    redeliveries and must change nothing). Leaves the new ones staged for the lookups below."""
     if not sightings:
         return set()
-    rows = await raw.fetch(
-        _INSERT,
-        [s.event_id for s in sightings],
-        [s.plate for s in sightings],
-        [s.violation for s in sightings],
-        [s.device_id for s in sightings],
-        [s.lat for s in sightings],
-        [s.lon for s in sightings],
-        [s.admin_code for s in sightings],
-        [s.captured_at for s in sightings],
-        [s.group_key for s in sightings],
-        [s.vehicle_class for s in sightings],
-        [orjson.dumps(s.measurements).decode() if s.measurements else None for s in sightings],
+    await stage(
+        raw,
+        BATCH,
+        _BATCH_COLUMNS,
+        (
+            (
+                n,
+                s.event_id,
+                s.plate,
+                s.violation,
+                s.device_id,
+                s.lat,
+                s.lon,
+                s.admin_code,
+                s.captured_at,
+                s.group_key,
+                s.vehicle_class,
+                orjson.dumps(s.measurements).decode() if s.measurements else None,
+            )
+            for n, s in enumerate(sightings)
+        ),
     )
-    return {r["event_id"] for r in rows}
+    new = {r[0] for r in await raw.fetch(_INSERT)}
+    if len(new) < len(sightings):
+        await raw.execute(f"DELETE FROM {BATCH} WHERE event_id <> ALL($1::text[])", list(new))
+    return new
 
 
-async def prior_counts(raw: Any, sightings: Sequence[Sighting], *, window_days: int) -> dict[str, int]:
-    """Each plated sighting's earlier violations within the window (index range count per event)."""
-    plated = [s for s in sightings if s.plate]
-    if not plated:
-        return {}
-    rows = await raw.fetch(
-        _PRIOR_COUNTS,
-        [s.event_id for s in plated],
-        [s.plate for s in plated],
-        [s.captured_at for s in plated],
-        window_days,
-    )
-    return {r[0]: r[1] for r in rows}
+async def prior_counts(raw: Any, *, window_days: int) -> dict[str, int]:
+    """Each new plated sighting's earlier violations within the window (an index range count each)."""
+    return {r[0]: r[1] for r in await raw.fetch(_PRIOR_COUNTS, window_days)}
 
 
-def _seen(row: Any) -> Seen:
-    """A row of ``for_event, {_SEEN_COLUMNS}`` as the sighting it names."""
-    return Seen(*row[1:])
-
-
-async def same_plate_nearby(
-    raw: Any, sightings: Sequence[Sighting], *, window_s: int
-) -> dict[str, list[Seen]]:
-    """Other sightings of each event's plate within ±window (for cloned plates and travel times)."""
-    plated = [s for s in sightings if s.plate]
-    if not plated:
-        return {}
-    rows = await raw.fetch(
-        _SAME_PLATE,
-        [s.event_id for s in plated],
-        [s.plate for s in plated],
-        [s.captured_at for s in plated],
-        float(window_s),
-    )
+async def _nearby(raw: Any, sql: str, window_s: int) -> dict[str, list[Seen]]:
+    """Rows of ``for_event, {_SEEN_COLUMNS}``, grouped by the event they were found for."""
     found: dict[str, list[Seen]] = defaultdict(list)
-    for r in rows:
-        found[r["for_event"]].append(_seen(r))
+    for r in await raw.fetch(sql, float(window_s)):
+        found[r[0]].append(Seen(*r[1:]))
     return found
 
 
-async def same_segment_nearby(
-    raw: Any, sightings: Sequence[Sighting], *, window_s: int
-) -> dict[str, list[Seen]]:
-    """Racing-class sightings on each event's segment within ±window, the event itself included."""
-    keyed = [s for s in sightings if s.group_key]
-    if not keyed:
-        return {}
-    rows = await raw.fetch(
-        _SAME_SEGMENT,
-        [s.event_id for s in keyed],
-        [s.group_key for s in keyed],
-        [s.captured_at for s in keyed],
-        float(window_s),
-    )
-    found: dict[str, list[Seen]] = defaultdict(list)
-    for r in rows:
-        found[r["for_event"]].append(_seen(r))
-    return found
+async def same_plate_nearby(raw: Any, *, window_s: int) -> dict[str, list[Seen]]:
+    """Other sightings of each new sighting's plate within ±window (cloned plates, travel times)."""
+    return await _nearby(raw, _SAME_PLATE, window_s)
+
+
+async def same_segment_nearby(raw: Any, *, window_s: int) -> dict[str, list[Seen]]:
+    """Racing-class sightings on each new racing-class sighting's segment within ±window, itself
+    included."""
+    return await _nearby(raw, _SAME_SEGMENT, window_s)
 
 
 async def learned_travel(raw: Any, pairs: set[Pair]) -> dict[Pair, Learned]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qzx_alerts.scoring.factors import finish, hazard, night
-from qzx_alerts.scoring.model import Context, Proposal, Sighting, factor
+from qzx_alerts.scoring.model import Context, Proposal, Sighting, factor, fraud_key, racing_key
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import CITY_BY_CODE, city_code, haversine_km
 
@@ -35,15 +35,25 @@ def device_pair(a: str, b: str) -> Pair:
     return (a, b) if a <= b else (b, a)
 
 
+def _learned_bar(distance_km: float, learned: Learned | None, rules: Rules) -> tuple[float, bool]:
+    """The shortest believable time between two devices, and whether observed passages set it."""
+    c = rules.clone
+    bar = distance_km / c.max_speed_kmh * 3600
+    if learned and learned[1] >= c.learned_min_samples and learned[0] * c.learned_tolerance > bar:
+        return learned[0] * c.learned_tolerance, True
+    return bar, False
+
+
 def travel_bar_s(distance_km: float, learned: Learned | None, rules: Rules) -> tuple[float, str]:
     """The shortest believable time between two devices, and how it was found."""
     c = rules.clone
-    bar = distance_km / c.max_speed_kmh * 3600
-    basis = f"{distance_km:.0f} km at {c.max_speed_kmh:g} km/h"
-    if learned and learned[1] >= c.learned_min_samples and learned[0] * c.learned_tolerance > bar:
-        bar = learned[0] * c.learned_tolerance
-        basis = f"{c.learned_tolerance:g} × the fastest of {learned[1]} observed passages ({learned[0] / 60:.0f} min)"
-    return bar, basis
+    bar, by_passages = _learned_bar(distance_km, learned, rules)
+    if by_passages:
+        assert learned is not None
+        return bar, (
+            f"{c.learned_tolerance:g} × the fastest of {learned[1]} observed passages ({learned[0] / 60:.0f} min)"
+        )
+    return bar, f"{distance_km:.0f} km at {c.max_speed_kmh:g} km/h"
 
 
 def _place(admin_code: str, device_id: str) -> str:
@@ -59,9 +69,9 @@ def clone_proposal(s: Sighting, other: Seen, learned: Learned | None, rules: Rul
     if distance < rules.clone.min_distance_km:
         return None
     gap = abs((s.captured_at - other.captured_at).total_seconds())
-    bar, basis = travel_bar_s(distance, learned, rules)
-    if gap >= bar:
+    if gap >= _learned_bar(distance, learned, rules)[0]:
         return None
+    bar, basis = travel_bar_s(distance, learned, rules)  # a finding: now explain it
     first, last = (other, s) if other.captured_at <= s.captured_at else (s, other)
     speed = distance / max(gap, 1.0) * 3600
     why = (
@@ -74,7 +84,7 @@ def clone_proposal(s: Sighting, other: Seen, learned: Learned | None, rules: Rul
     )
     return Proposal(
         kind="plate_fraud",
-        dedup_key=f"fraud:{s.plate}",
+        dedup_key=fraud_key(s.plate),
         seed=first.event_id,
         score=scored.score,
         priority=scored.priority,
@@ -108,7 +118,7 @@ def passage(
         return None
     pair = device_pair(prev.device_id, s.device_id)
     gap = (s.captured_at - prev.captured_at).total_seconds()
-    bar, _ = travel_bar_s(haversine_km(s.lat, s.lon, prev.lat, prev.lon), learned.get(pair), rules)
+    bar, _ = _learned_bar(haversine_km(s.lat, s.lon, prev.lat, prev.lon), learned.get(pair), rules)
     return (pair, gap) if gap >= bar else None
 
 
@@ -130,7 +140,7 @@ def racing_proposal(s: Sighting, members: list[Seen], ctx: Context, rules: Rules
     scored = finish(factors, rg.floor, rules)
     return Proposal(
         kind="racing_group",
-        dedup_key=f"racing:{s.group_key}",
+        dedup_key=racing_key(s.group_key),
         seed=members[0].event_id,
         score=scored.score,
         priority=scored.priority,

@@ -6,12 +6,13 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from qzx_common.contracts.alerts import Priority
+from qzx_common.contracts.events import Violation
 from qzx_common.contracts.geo import haversine_km
 
 Factor = dict[str, Any]  # {"name", "value", "contribution", "why"} (contracts.alerts.Factor)
@@ -53,6 +54,8 @@ def parse_event(value: bytes) -> Sighting:
     captured_at = datetime.fromisoformat(e["captured_at"])
     if captured_at.tzinfo is None:
         raise ValueError("captured_at: no UTC offset")
+    # In UTC, like every time read back from the database: comparing times in one zone is cheap.
+    captured_at = captured_at.astimezone(UTC)
     return Sighting(
         event_id=e["event_id"],
         device_id=e["device_id"],
@@ -68,6 +71,25 @@ def parse_event(value: bytes) -> Sighting:
         measurements=e.get("measurements") or {},
         confidence=e.get("confidence"),
     )
+
+
+# Dedup keys name what an alert is about. Every key that names a plate is built here, because the
+# list API finds a plate's alerts through them (exact keys on the dedup index).
+def violation_key(subject: str, violation: str) -> str:
+    return f"v:{subject}:{violation}"
+
+
+def fraud_key(plate: str) -> str:
+    return f"fraud:{plate}"
+
+
+def racing_key(group: str) -> str:
+    return f"racing:{group}"
+
+
+def plate_keys(plate: str) -> list[str]:
+    """Every dedup key an alert whose ``plate`` is ``plate`` can have."""
+    return [fraud_key(plate), *(violation_key(plate, v.value) for v in Violation)]
 
 
 def group_key(s: Sighting, *, segment_km: float) -> str:

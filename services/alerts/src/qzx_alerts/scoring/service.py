@@ -18,7 +18,15 @@ from qzx_alerts.history import repository as history
 from qzx_alerts.hotlists import repository as hotlists
 from qzx_alerts.scoring.correlation import Pair, clone_proposal, device_pair, passage, racing_proposal
 from qzx_alerts.scoring.factors import score_event
-from qzx_alerts.scoring.model import Context, Proposal, Scored, Sighting, group_key, parse_event
+from qzx_alerts.scoring.model import (
+    Context,
+    Proposal,
+    Scored,
+    Sighting,
+    group_key,
+    parse_event,
+    violation_key,
+)
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.kafka.outbox import driver_connection
 
@@ -58,7 +66,7 @@ def violation_proposal(s: Sighting, scored: Scored, rules: Rules) -> Proposal:
     subject = s.plate or f"dev:{s.device_id}"  # plateless e-bikes and no-plate cars: per device
     return Proposal(
         kind="violation",
-        dedup_key=f"v:{subject}:{s.violation}",
+        dedup_key=violation_key(subject, s.violation),
         seed=s.event_id,
         score=scored.score,
         priority=scored.priority,
@@ -98,11 +106,11 @@ async def apply_violation_batch(
     if not fresh:
         return result
 
-    priors = await history.prior_counts(raw, fresh, window_days=rules.repeat_offender.window_days)
-    same_plate = await history.same_plate_nearby(raw, fresh, window_s=rules.clone.window_s)
+    priors = await history.prior_counts(raw, window_days=rules.repeat_offender.window_days)
+    same_plate = await history.same_plate_nearby(raw, window_s=rules.clone.window_s)
     pairs = {device_pair(s.device_id, o.device_id) for s in fresh for o in same_plate.get(s.event_id, ())}
     learned = await history.learned_travel(raw, pairs)
-    segments = await history.same_segment_nearby(raw, fresh, window_s=rules.racing_group.window_s)
+    segments = await history.same_segment_nearby(raw, window_s=rules.racing_group.window_s)
     hits = await hotlists.active_hits(raw, [s.plate for s in fresh if s.plate])
     hazard_index = await hazards.get(raw)
 

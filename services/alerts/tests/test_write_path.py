@@ -1,0 +1,159 @@
+"""The scoring write path: what it publishes is the stored row, redeliveries mixed into a batch, and
+the list filters that have their own indexes (plate, kind, violation)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import text
+
+from qzx_alerts.alerts import repository
+from qzx_alerts.alerts.views import alert_payload
+from qzx_alerts.scoring.service import apply_violation_batch
+from qzx_common.kafka.outbox import driver_connection
+
+pytestmark = [pytest.mark.db]
+
+WEIHAI = {"lat": 37.51, "lon": 122.12, "admin_code": "371002", "road": "G1", "km": 30.0}
+JINAN = {"lat": 36.651, "lon": 117.120, "admin_code": "370102", "road": "G2", "km": 412.3}
+
+
+async def apply(alerts: Any, values: list[bytes]) -> Any:
+    s = alerts.state.scoring
+    async with alerts.state.runtime.engine.begin() as conn:
+        return await apply_violation_batch(
+            conn,
+            values=values,
+            rules=s.rules,
+            hazards=s.hazards,
+            topic_prefix=alerts.state.settings.topic_prefix,
+        )
+
+
+async def published(alerts: Any, alert_id: str) -> list[dict[str, Any]]:
+    """Every state of the alert on the change log (the outbox carries the same bytes)."""
+    async with alerts.state.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT payload FROM alerts.alert_changes WHERE alert_id = :id ORDER BY id"),
+                {"id": alert_id},
+            )
+        ).all()
+    return [orjson.loads(r.payload) for r in rows]
+
+
+async def stored(alerts: Any, alert_id: str) -> dict[str, Any]:
+    """The row as the API and lifecycle publish it (read back and encoded the same way)."""
+    async with alerts.state.runtime.engine.connect() as conn:
+        row = await repository.get(await driver_connection(conn), alert_id)
+    return orjson.loads(orjson.dumps(alert_payload(row)))
+
+
+async def test_published_alert_is_exactly_the_stored_row(alerts: Any, make: Any) -> None:
+    plate, road = make.plate("W"), make.road()
+    at = datetime.now(UTC) - timedelta(minutes=10)
+    loc = WEIHAI | {"road": road}
+    first = make.accepted(
+        plate=plate,
+        location=loc,
+        captured_at=at,
+        violation="speeding",
+        measurements={"speed_kmh": 150, "speed_limit_kmh": 100},
+    )
+    other = make.accepted(
+        plate=make.plate("W"),
+        location=loc,
+        captured_at=at + timedelta(seconds=30),
+        violation="street_racing",
+        measurements={},
+    )
+    await apply(alerts, [first, other])
+    # A second batch updates both the violation alert (dedup) and the group alert.
+    later = make.accepted(
+        plate=plate,
+        location=loc,
+        captured_at=at + timedelta(seconds=60),
+        violation="speeding",
+        measurements={"speed_kmh": 190, "speed_limit_kmh": 100},
+    )
+    await apply(alerts, [later])
+
+    async with alerts.state.runtime.engine.connect() as conn:
+        ids = [
+            r.id
+            for r in await conn.execute(
+                text("SELECT id FROM alerts.alerts WHERE plate = :p OR road = :r"), {"p": plate, "r": road}
+            )
+        ]
+    assert len(ids) >= 3  # the plate's violation alert, the other's, the racing group
+    states = [await stored(alerts, alert_id) for alert_id in ids]
+    for alert_id, state in zip(ids, states, strict=True):
+        history = await published(alerts, alert_id)
+        assert history and history[-1] == state
+    (group,) = [s for s in states if s["kind"] == "racing_group"]
+    assert group["count"] == 3 and group["version"] == 2 and len(group["plates"]) == 2
+
+
+async def test_a_batch_mixing_new_and_redelivered_events_scores_only_the_new(alerts: Any, make: Any) -> None:
+    old = make.accepted(plate=make.plate("W"), location=WEIHAI)
+    assert (await apply(alerts, [old])).new == 1
+    new = make.accepted(plate=make.plate("W"), location=WEIHAI)
+    result = await apply(alerts, [old, new, new])
+    assert (result.new, result.duplicates, result.alerts_written) == (1, 2, 1)
+    again = await apply(alerts, [new, old])
+    assert (again.new, again.duplicates, again.alerts_written) == (0, 2, 0)
+
+
+async def test_plate_kind_and_violation_filters(alerts: Any, make: Any, client: httpx.AsyncClient) -> None:
+    plate = make.plate("W")
+    at = datetime.now(UTC) - timedelta(minutes=30)
+    await apply(
+        alerts,
+        [
+            make.accepted(
+                plate=plate,
+                device_id="371002-CK-0001",
+                location=WEIHAI,
+                captured_at=at,
+                violation="red_light",
+                measurements={},
+            ),
+            make.accepted(
+                plate=plate,
+                device_id="370102-CK-0001",
+                location=JINAN,
+                captured_at=at + timedelta(minutes=10),
+                violation="wrong_way",
+                measurements={},
+            ),
+            make.accepted(
+                plate=make.plate("W"),
+                location=WEIHAI,
+                captured_at=at,
+                violation="ebike_wrong_way",
+                vehicle_class="ebike",
+                measurements={"riders": 1},
+            ),
+        ],
+    )
+    mine = (await client.get("/v1/alerts", params={"plate": plate})).json()["items"]
+    assert sorted(a["kind"] for a in mine) == ["plate_fraud", "violation", "violation"]
+    assert all(a["plate"] == plate for a in mine)
+    keys = [(a["last_seen"], a["id"]) for a in mine]
+    assert keys == sorted(keys, reverse=True)
+    page = (await client.get("/v1/alerts", params={"plate": plate, "limit": 1})).json()
+    rest = (await client.get("/v1/alerts", params={"plate": plate, "cursor": page["next_cursor"]})).json()
+    assert [a["id"] for a in page["items"] + rest["items"]] == [a["id"] for a in mine]
+
+    fraud = (await client.get("/v1/alerts", params={"plate": plate, "kind": "plate_fraud"})).json()["items"]
+    assert [a["violations"] for a in fraud] == [["fake_plate"]]
+    ebikes = (
+        await client.get("/v1/alerts", params={"admin_code": "3710", "violation": "ebike_wrong_way"})
+    ).json()["items"]
+    assert ebikes and all(a["violations"] == ["ebike_wrong_way"] for a in ebikes)
+    assert all(a["admin_code"].startswith("3710") for a in ebikes)
+    assert (await client.get("/v1/alerts", params={"kind": "no_such_kind"})).status_code == 422
