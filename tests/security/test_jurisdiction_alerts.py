@@ -265,7 +265,6 @@ async def test_hotlist_entries_of_another_city_are_neither_seen_nor_touched(
     refusals = [
         # Re-posting the entry (same source and plate) from Qingdao would overwrite Jinan's.
         ("POST", "/v1/hotlists", {"plate": plate, "reason": "ours now", "admin_code": "370102"}, 403),
-        ("POST", "/v1/hotlists", {"plate": plate, "reason": "ours now", "priority": "P4"}, 403),
         ("DELETE", f"/v1/hotlists/{entry['id']}", None, 404),
     ]
     for method, path, body, status in refusals:
@@ -273,14 +272,18 @@ async def test_hotlist_entries_of_another_city_are_neither_seen_nor_touched(
         r = await alerts.request(method, path, json=body, headers=QD_BOSS | {"X-Request-Id": rid})
         assert r.status_code == status, (method, body, r.text)
         assert await audit_rows(alerts_app, "alerts", rid) == []
-    [after] = await _hotlist(alerts, PROVINCE, plate)
+    # Qingdao listing the same plate for itself makes an entry of its own, leaving Jinan's alone.
+    r = await alerts.post("/v1/hotlists", json={"plate": plate, "reason": "ours too"}, headers=QD_BOSS)
+    assert r.status_code == 201 and r.json()["id"] != entry["id"] and r.json()["admin_code"] == "370200"
+    after = {e["id"]: e for e in await _hotlist(alerts, PROVINCE, plate)}[entry["id"]]
     assert (after["reason"], after["priority"], after["admin_code"], after["updated_at"]) == (
         "wanted in Jinan",
         entry["priority"],
         "370102",
         entry["updated_at"],
     )
-    assert (await alerts.delete(f"/v1/hotlists/{entry['id']}", headers=PROVINCE)).status_code == 204
+    for e in await _hotlist(alerts, PROVINCE, plate):
+        assert (await alerts.delete(f"/v1/hotlists/{e['id']}", headers=PROVINCE)).status_code == 204
 
 
 async def test_province_entries_apply_to_a_city_but_are_managed_by_the_province(
@@ -297,15 +300,6 @@ async def test_province_entries_apply_to_a_city_but_are_managed_by_the_province(
     assert [e["id"] for e in await _hotlist(alerts, QD, plate)] == [entry["id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "alerts hotlists/service.py entry_id(source, plate) keys an entry by source and plate only: "
-        "once Jinan's console has listed a plate, Qingdao's console cannot list the same plate for "
-        "Qingdao (put_entry answers 403 out_of_jurisdiction, revealing Jinan's entry); the key needs "
-        "the owning admin code"
-    ),
-)
 async def test_two_cities_may_each_hotlist_the_same_plate(alerts: httpx.AsyncClient) -> None:
     plate = new_plate("A")
     r = await alerts.post(

@@ -25,4 +25,4 @@ class HotlistRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (UniqueConstraint("source", "plate"),)
+    __table_args__ = (UniqueConstraint("source", "admin_code", "plate"),)

@@ -35,15 +35,9 @@ async def get(session: AsyncSession, entry_id: str) -> HotlistRow | None:
     return await session.get(HotlistRow, entry_id)
 
 
-async def by_source_plate(
-    session: AsyncSession, *, source: str, plates: Sequence[str]
-) -> dict[str, HotlistRow]:
-    rows = await session.scalars(
-        select(HotlistRow)
-        .where(HotlistRow.source == source, HotlistRow.plate.in_(list(plates)))
-        .with_for_update()
-    )
-    return {r.plate: r for r in rows}
+async def by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[str, HotlistRow]:
+    rows = await session.scalars(select(HotlistRow).where(HotlistRow.id.in_(list(ids))).with_for_update())
+    return {r.id: r for r in rows}
 
 
 async def search(

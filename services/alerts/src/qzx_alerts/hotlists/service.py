@@ -1,5 +1,6 @@
 """Hotlists: plates wanted by a unit, the province or the ministry. An entry is identified by
-(source, plate), so that re-sending a list (console or exchange) updates instead of duplicating."""
+(source, owning admin code, plate), so that re-sending a list (console or exchange) updates instead
+of duplicating, and two cities may each list the same plate."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ _ID_SPACE = uuid.UUID("0b7c33e4-1f6d-4d8e-b3a5-6c2e9f41a7d2")
 _FIELDS = ("priority", "reason", "covert", "expires_at", "admin_code")
 
 
-def entry_id(source: str, plate: str) -> str:
-    return str(uuid.uuid5(_ID_SPACE, f"{source}|{plate}"))
+def entry_id(source: str, owner: str, plate: str) -> str:
+    return str(uuid.uuid5(_ID_SPACE, f"{source}|{owner}|{plate}"))
 
 
 def owner_code(jur: str) -> str:
@@ -76,25 +77,26 @@ async def merge_hotlist_entries(
     created_by: str,
     admin_code: str = "370000",
 ) -> MergeResult:
-    """Upsert entries by (source, plate), idempotently: a repeated entry changes nothing.
+    """Upsert entries by (source, owner, plate), idempotently: a repeated entry changes nothing.
     ``admin_code`` owns entries that name none. The caller checks the source's scope and writes the
     audit record (this is shared by the console and the exchange, POST /v1/exchange/hotlists)."""
     result = MergeResult()
-    latest = {e.plate: e for e in entries}  # the last word on a plate within one request
-    existing = await repository.by_source_plate(session, source=source, plates=sorted(latest))
+    # The last word on an (owner, plate) within one request.
+    latest = {(e.admin_code or admin_code, e.plate): e for e in entries}
+    existing = await repository.by_ids(session, [entry_id(source, o, p) for o, p in latest])
     now = datetime.now(UTC)
-    for plate, e in sorted(latest.items()):
+    for (owner, plate), e in sorted(latest.items()):
         values = {
             "priority": e.priority.value,
             "reason": e.reason,
             "covert": e.covert,
             "expires_at": e.expires_at,
-            "admin_code": e.admin_code or admin_code,
+            "admin_code": owner,
         }
-        row = existing.get(plate)
+        row = existing.get(entry_id(source, owner, plate))
         if row is None:
             row = HotlistRow(
-                id=entry_id(source, plate),
+                id=entry_id(source, owner, plate),
                 plate=plate,
                 source=source,
                 created_by=created_by,
@@ -124,14 +126,12 @@ async def put_entry(
         raise Forbidden(f"{owner} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
     if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at: must be in the future", code="invalid_request")
-    before = await repository.get(session, entry_id(entry.source, entry.plate))
-    if before is not None and not principal.sees(before.admin_code):
-        raise Forbidden("that entry belongs to another jurisdiction", code="out_of_jurisdiction")
+    before = await repository.get(session, entry_id(entry.source, owner, entry.plate))
     snapshot = _snapshot(before) if before else None
     result = await merge_hotlist_entries(
         session, source=entry.source, entries=[entry], created_by=principal.sub, admin_code=owner
     )
-    row = await repository.get(session, entry_id(entry.source, entry.plate))
+    row = await repository.get(session, entry_id(entry.source, owner, entry.plate))
     assert row is not None
     await audit.record(
         session,

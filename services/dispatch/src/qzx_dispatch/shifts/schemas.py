@@ -28,7 +28,7 @@ class PlanRequest(BaseModel):
     max_on_duty: int | None = Field(default=None, ge=0, le=10_000)
     max_per_start: int | None = Field(default=None, ge=0, le=10_000)
     min_units: int = Field(default=1, ge=0, le=100, description="floor per hour for history-based demand")
-    utilisation: float = Field(default=0.6, gt=0, le=1)
+    utilisation: float = Field(default=0.6, ge=0.05, le=1, description="target busy share of a unit (0.05–1)")
     handling_hours: dict[str, Annotated[float, Field(gt=0, le=24)]] | None = None
     cyclic: bool = True
 
