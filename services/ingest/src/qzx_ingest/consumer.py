@@ -3,24 +3,39 @@ transaction → the runner commits the offsets."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import ConsumerRecord
 
 from qzx_common.runtime import Runtime
-from qzx_ingest.violations.service import PreparedBatch, RawMessage, prepare_batch, store_batch
+from qzx_ingest.violations.service import PreparedBatch, RawMessage, store_batch
 
 GROUP = "qzx-ingest"
 
 
-def prepare_records(records: Sequence[ConsumerRecord]) -> PreparedBatch:
-    return prepare_batch([RawMessage(r.value, r.key, r.topic, r.partition, r.offset) for r in records])
+# Records validated between two yields to the event loop (about a millisecond of CPU).
+SLICE = 50
+
+
+async def prepare_records(records: Sequence[ConsumerRecord]) -> PreparedBatch:
+    """Validate a batch, yielding now and then so that the previous batch's transaction (several
+    round trips) and the outbox relay progress meanwhile instead of waiting for the whole batch."""
+    batch = PreparedBatch()
+    for index, r in enumerate(records, 1):
+        batch.add(index - 1, RawMessage(r.value, r.key, r.topic, r.partition, r.offset))
+        if index % SLICE == 0:
+            await asyncio.sleep(0)
+    return batch
 
 
 def camera_handler(rt: Runtime) -> Callable[[PreparedBatch], Awaitable[None]]:
     async def handle(batch: PreparedBatch) -> None:
         async with rt.engine.begin() as conn:
-            await store_batch(conn, batch=batch, source="camera", topic_prefix=rt.settings.topic_prefix)
-        rt.relay.wake()
+            result = await store_batch(
+                conn, batch=batch, source="camera", topic_prefix=rt.settings.topic_prefix
+            )
+        # Committed: forward from memory; the outbox rows are the fallback if this process dies first.
+        rt.relay.publish_committed(result.staged)
 
     return handle

@@ -81,6 +81,17 @@ PLATE_RE = re.compile(
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
+
+def normalise_plate(value: str) -> str | None:
+    """Upper-case, drop separators, then check the format; None for a blank plate."""
+    value = value.strip().upper().replace(" ", "").replace("·", "").replace("-", "")
+    if not value:
+        return None
+    if not PLATE_RE.match(value):
+        raise ValueError("not a valid plate (province character + letter + 5 or 6 characters)")
+    return value
+
+
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w.:\-]+$")]
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.:\-]+$")]
 
@@ -138,15 +149,7 @@ class ViolationEvent(BaseModel):
     @field_validator("plate", mode="before")
     @classmethod
     def _normalise_plate(cls, value: object) -> object:
-        """Upper-case, drop separators, then check the format (one Python call: this is hot)."""
-        if not isinstance(value, str):
-            return value
-        value = value.strip().upper().replace(" ", "").replace("·", "").replace("-", "")
-        if not value:
-            return None
-        if not PLATE_RE.match(value):
-            raise ValueError("not a valid plate (province character + letter + 5 or 6 characters)")
-        return value
+        return normalise_plate(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _cross_field(self) -> Self:

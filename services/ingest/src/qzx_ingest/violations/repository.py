@@ -6,46 +6,57 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.contracts.events import ViolationEvent
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.kafka.outbox import driver_connection, next_id_sql
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.models import ViolationRow
 
-_INSERT = f"""
-INSERT INTO {SCHEMA}.violations
-    (event_id, device_id, violation, plate, admin_code, captured_at, lat, lon, source, payload)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                     $7::float8[], $8::float8[], $9::text[], $10::jsonb[])
-ON CONFLICT (event_id) DO NOTHING
-RETURNING event_id
+# One round trip per batch: store the new events (the indexed columns are read from the normalised
+# JSON by the server, which parses it for the jsonb column anyway) and queue each new one, byte for
+# byte, in the outbox. Returns the batch positions that were new and their outbox ids.
+_STORE = f"""
+WITH batch AS MATERIALIZED (
+    SELECT convert_from(doc, 'UTF8')::jsonb AS p, doc, key, ord
+    FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS b(doc, key, ord)
+), stored AS (
+    INSERT INTO {SCHEMA}.violations
+        (event_id, device_id, violation, plate, admin_code, captured_at, lat, lon, source, payload)
+    SELECT p->>'event_id', p->>'device_id', p->>'violation', p->>'plate', p->'location'->>'admin_code',
+           (p->>'captured_at')::timestamptz, (p->'location'->>'lat')::float8,
+           (p->'location'->>'lon')::float8, $3, p
+    FROM batch
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+), fresh AS MATERIALIZED (
+    SELECT {next_id_sql(SCHEMA)} AS id, b.ord, b.key, b.doc
+    FROM batch b JOIN stored s ON s.event_id = b.p->>'event_id'
+), queued AS (
+    INSERT INTO {SCHEMA}.outbox (id, topic, key, value) SELECT id, $4, key, doc FROM fresh
+)
+SELECT array_agg(ord ORDER BY ord) AS positions, array_agg(id ORDER BY ord) AS ids FROM fresh
 """
 
 
 async def insert_new(
-    conn: AsyncConnection, events: Sequence[tuple[ViolationEvent, bytes]], *, source: str
-) -> set[str]:
-    """Insert the events not stored yet; returns the ids that were new. ``events`` pairs each
-    event with its normalised JSON (stored as the payload and forwarded as is)."""
-    if not events:
-        return set()
+    conn: AsyncConnection,
+    payloads: Sequence[bytes],
+    keys: Sequence[bytes],
+    *,
+    source: str,
+    forward_to: str,
+) -> tuple[list[int], list[int]]:
+    """Insert the events (normalised JSON, distinct ``event_id``s) not stored yet, each new one
+    queued in the outbox for ``forward_to`` with its key. Returns the 0-based positions of the new
+    events and their outbox ids."""
+    if not payloads:
+        return [], []
     raw = await driver_connection(conn)
-    rows = await raw.fetch(
-        _INSERT,
-        [e.event_id for e, _ in events],
-        [e.device_id for e, _ in events],
-        [e.violation.value for e, _ in events],
-        [e.plate for e, _ in events],
-        [e.location.admin_code for e, _ in events],
-        [e.captured_at for e, _ in events],
-        [e.location.lat for e, _ in events],
-        [e.location.lon for e, _ in events],
-        [source] * len(events),
-        [p.decode() for _, p in events],
-    )
-    return {r["event_id"] for r in rows}
+    row = await raw.fetchrow(_STORE, payloads, keys, source, forward_to)
+    if row["positions"] is None:
+        return [], []
+    return [p - 1 for p in row["positions"]], list(row["ids"])
 
 
 def payload_of(row: ViolationRow) -> dict[str, Any]:
@@ -73,19 +84,19 @@ async def search(
         q = q.where(ViolationRow.plate == plate)
     if violation:
         q = q.where(ViolationRow.violation == violation)
-    if admin_code:
+    if admin_code and len(admin_code) == 6:  # a whole code: equality walks its index in time order
+        q = q.where(ViolationRow.admin_code == admin_code)
+    elif admin_code:
         q = q.where(ViolationRow.admin_code.startswith(admin_code))
     if since:
         q = q.where(ViolationRow.captured_at >= since)
     if until:
         q = q.where(ViolationRow.captured_at < until)
     if after:
+        # A row comparison, not an OR: it bounds the (captured_at, event_id) index scan, so a deep
+        # page starts where the last one ended instead of filtering every newer row.
         at, eid = after
-        q = q.where(
-            or_(
-                ViolationRow.captured_at < at,
-                and_(ViolationRow.captured_at == at, ViolationRow.event_id < eid),
-            )
-        )
+        last = tuple_(literal(at, ViolationRow.captured_at.type), literal(eid, ViolationRow.event_id.type))
+        q = q.where(tuple_(ViolationRow.captured_at, ViolationRow.event_id) < last)
     q = q.order_by(ViolationRow.captured_at.desc(), ViolationRow.event_id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

@@ -15,8 +15,9 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qzx_common.contracts.events import ViolationEvent, describe_error, find_nul
-from qzx_common.kafka.outbox import OutboxMessage, enqueue
+from qzx_common.contracts.event_reader import AcceptedEvent, read_event
+from qzx_common.contracts.events import describe_error, find_nul
+from qzx_common.kafka.outbox import OutboxMessage, Staged, stage
 from qzx_common.topics import (
     CAMERA_VIOLATIONS_DLQ,
     HEADER_ERROR,
@@ -55,14 +56,16 @@ class BatchResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    # The outbox rows written, for OutboxRelay.publish_committed once the transaction has committed.
+    staged: Staged = field(default_factory=Staged)
 
 
-def validate(value: bytes | None) -> ViolationEvent | str:
-    """The event, or the reason it is refused (naming the field)."""
+def validate(value: bytes | None) -> AcceptedEvent | str:
+    """The event (with its normalised JSON), or the reason it is refused (naming the field)."""
     if value is None:
         return "body: empty message (null value)"
     try:
-        event = ViolationEvent.model_validate_json(value)
+        event = read_event(value)
     except ValidationError as exc:
         return describe_error(exc)
     if b"\\u0000" in value:  # rare: find which field, once the JSON is known to parse
@@ -70,29 +73,28 @@ def validate(value: bytes | None) -> ViolationEvent | str:
     return event
 
 
-def normalised_json(event: ViolationEvent) -> bytes:
-    return event.model_dump_json(exclude_none=True).encode()
-
-
 @dataclass
 class PreparedBatch:
     """A batch after the CPU-bound work: valid events (first of each event_id) and rejects."""
 
-    events: dict[str, tuple[ViolationEvent, bytes]] = field(default_factory=dict)
+    events: dict[str, AcceptedEvent] = field(default_factory=dict)
     rejects: list[tuple[int, RawMessage, str]] = field(default_factory=list)
     duplicates_in_batch: int = 0
+
+    def add(self, index: int, msg: RawMessage) -> None:
+        outcome = validate(msg.value)
+        if isinstance(outcome, str):
+            self.rejects.append((index, msg, outcome))
+        elif outcome.event_id in self.events:
+            self.duplicates_in_batch += 1
+        else:
+            self.events[outcome.event_id] = outcome
 
 
 def prepare_batch(messages: Sequence[RawMessage]) -> PreparedBatch:
     batch = PreparedBatch()
     for index, msg in enumerate(messages):
-        outcome = validate(msg.value)
-        if isinstance(outcome, str):
-            batch.rejects.append((index, msg, outcome))
-        elif outcome.event_id in batch.events:
-            batch.duplicates_in_batch += 1
-        else:
-            batch.events[outcome.event_id] = (outcome, normalised_json(outcome))
+        batch.add(index, msg)
     return batch
 
 
@@ -104,25 +106,25 @@ async def store_batch(
     topic_prefix: str = "",
     dead_letter: bool = True,
 ) -> BatchResult:
-    """Store new events once, dead-letter rejects, and enqueue what must be published, all in the
+    """Store new events once, dead-letter rejects, and stage what must be published, all in the
     caller's transaction."""
-    new_ids = await repository.insert_new(conn, list(batch.events.values()), source=source)
-    result = BatchResult(
-        accepted=len(new_ids),
-        duplicates=batch.duplicates_in_batch + len(batch.events) - len(new_ids),
-        rejected=[Rejection(index, error) for index, _, error in batch.rejects],
+    events = list(batch.events.values())
+    keys = [(e.plate or e.device_id).encode() for e in events]
+    forward_to = topic_prefix + VIOLATIONS_ACCEPTED
+    positions, ids = await repository.insert_new(
+        conn, [e.payload for e in events], keys, source=source, forward_to=forward_to
     )
-    outbox = [
-        OutboxMessage(
-            topic_prefix + VIOLATIONS_ACCEPTED, payload, key=(event.plate or event.device_id).encode()
-        )
-        for event_id, (event, payload) in batch.events.items()
-        if event_id in new_ids
-    ]
+    staged = Staged(ids, [OutboxMessage(forward_to, events[i].payload, keys[i]) for i in positions])
+    result = BatchResult(
+        accepted=len(positions),
+        duplicates=batch.duplicates_in_batch + len(events) - len(positions),
+        rejected=[Rejection(index, error) for index, _, error in batch.rejects],
+        staged=staged,
+    )
     if dead_letter and batch.rejects:
         fresh = await dlq_repository.insert(conn, [(m, e) for _, m, e in batch.rejects], source=source)
-        outbox += [_dead_letter(msg, error, topic_prefix) for msg, error in fresh]
-    await enqueue(conn, schema=SCHEMA, messages=outbox)
+        dead = await stage(conn, schema=SCHEMA, messages=[_dead_letter(m, e, topic_prefix) for m, e in fresh])
+        staged.add(dead.ids, dead.messages)
 
     OUTCOMES.labels(source, "accepted").inc(result.accepted)
     OUTCOMES.labels(source, "duplicate").inc(result.duplicates)
