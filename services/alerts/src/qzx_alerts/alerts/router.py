@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -12,12 +11,18 @@ from qzx_alerts.alerts.stream import event_stream, start_position
 from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.deps import Connection, RuntimeDep, SettingsDep
 from qzx_common.contracts.alerts import AlertStatus, Priority
-from qzx_common.contracts.events import PLATE_RE, Violation
+from qzx_common.contracts.events import Violation
 from qzx_common.kafka.outbox import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Forbidden, InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED, error_responses
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_time_cursor,
+    encode_cursor,
+    plate_filter,
+)
 from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
@@ -48,17 +53,8 @@ async def list_alerts(
     cursor: str | None = None,
 ) -> AlertList:
     """Most recently active first (``last_seen``), keyset-paginated."""
-    if plate is not None:
-        plate = plate.strip().upper()
-        if not PLATE_RE.match(plate):
-            raise InvalidRequest(f"plate: {plate!r} is not a valid plate", code="invalid_plate")
-    after = None
-    if cursor:
-        at, alert_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), str(alert_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    plate = plate_filter(plate)
+    after = decode_time_cursor(cursor)
     rows = await repository.search(
         await driver_connection(conn),
         prefix=scope(principal, admin_code),

@@ -5,10 +5,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from qzx_common.contracts.events import PLATE_RE, Violation
+from qzx_common.contracts.events import Violation
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import InvalidRequest, NotFound
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.errors import NotFound
+from qzx_common.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_time_cursor,
+    encode_cursor,
+    plate_filter,
+)
 from qzx_common.web.permissions import Action, require
 from qzx_ingest.deps import Session
 from qzx_ingest.violations import repository
@@ -29,17 +35,8 @@ async def list_violations(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> ViolationList:
-    if plate is not None:
-        plate = plate.strip().upper()
-        if not PLATE_RE.match(plate):
-            raise InvalidRequest(f"plate: {plate!r} is not a valid plate", code="invalid_plate")
-    after = None
-    if cursor:
-        at, eid = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), str(eid))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    plate = plate_filter(plate)
+    after = decode_time_cursor(cursor)
     rows = await repository.search(
         session,
         jur=principal.jur,
