@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import pytest
 
 from qzx_alerts.alerts.lifecycle import TaskState, derive, fold
@@ -13,7 +14,7 @@ from qzx_alerts.scoring.correlation import Seen, clone_proposal, passage, racing
 from qzx_alerts.scoring.factors import score_event
 from qzx_alerts.scoring.model import Context, HazardIndex, HazardPoint, HotlistHit, Sighting
 from qzx_alerts.scoring.rules import load_rules
-from qzx_alerts.scoring.service import violation_proposal
+from qzx_alerts.scoring.service import prepare_batch, prepare_batch_stepwise, violation_proposal
 from qzx_common.contracts.alerts import Priority
 
 RULES = load_rules()
@@ -278,3 +279,17 @@ def test_lifecycle_is_the_same_whatever_the_order_of_task_events() -> None:
     assert derive([_task("t1", "reassigned", 3, 2)]).status == "dispatched"
     assert derive([_task("t1", "reassigned", 3, 2), _task("t2", "signed", 2, 4)]).task_id == "t2"
     assert derive([_task("t1", "cancelled", 2, 2)]).status == "new"
+
+
+async def test_stepwise_preparation_reads_a_batch_as_one_pass_does(make: Any) -> None:
+    first = make.accepted(plate=make.plate("W"), violation="street_racing", measurements={})
+    second = make.accepted(plate=make.plate("W"))
+    values = [first, b"{not json", second, first, None]
+    whole = prepare_batch(values, RULES)
+    stepwise = await prepare_batch_stepwise(values, RULES, step=1)
+    assert (stepwise.received, stepwise.unreadable) == (whole.received, whole.unreadable) == (5, 2)
+    assert stepwise.sightings == whole.sightings  # one per event id, in batch order
+    assert [s.event_id for s in whole.sightings] == [orjson.loads(v)["event_id"] for v in (first, second)]
+    racer = whole.sightings[0]
+    assert racer.group_key and racer.own is not None  # pre-scored before any database work
+    assert score_event(racer, Context(), RULES).factors[0]["name"] == "severity"

@@ -10,7 +10,7 @@ from aiokafka import ConsumerRecord
 from qzx_alerts.alerts.lifecycle import apply_task_batch
 from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.scoring.rules import Rules
-from qzx_alerts.scoring.service import apply_violation_batch
+from qzx_alerts.scoring.service import PreparedBatch, apply_prepared, prepare_batch_stepwise
 from qzx_common.runtime import Runtime
 
 VIOLATIONS_GROUP = "qzx-alerts"
@@ -25,12 +25,22 @@ class Scoring:
     hazards: HazardCache
 
 
+def violations_preparer(scoring: Scoring):
+    """Reads and pre-scores a batch while the previous one is in the database (the runner's
+    prepare step)."""
+
+    async def prepare(records: Sequence[ConsumerRecord]) -> PreparedBatch:
+        return await prepare_batch_stepwise([r.value for r in records], scoring.rules)
+
+    return prepare
+
+
 def violations_handler(rt: Runtime, scoring: Scoring):
-    async def handle(records: Sequence[ConsumerRecord]) -> None:
+    async def handle(batch: PreparedBatch) -> None:
         async with rt.engine.begin() as conn:
-            await apply_violation_batch(
+            await apply_prepared(
                 conn,
-                values=[r.value for r in records],
+                batch=batch,
                 rules=scoring.rules,
                 hazards=scoring.hazards,
                 topic_prefix=rt.settings.topic_prefix,

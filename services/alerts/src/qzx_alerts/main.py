@@ -10,7 +10,14 @@ from fastapi import FastAPI
 
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier
-from qzx_alerts.consumer import TASKS_GROUP, VIOLATIONS_GROUP, Scoring, tasks_handler, violations_handler
+from qzx_alerts.consumer import (
+    TASKS_GROUP,
+    VIOLATIONS_GROUP,
+    Scoring,
+    tasks_handler,
+    violations_handler,
+    violations_preparer,
+)
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.demo import seed_demo_data
 from qzx_alerts.exchange.router import router as exchange_router
@@ -20,7 +27,7 @@ from qzx_alerts.hotlists.router import router as hotlists_router
 from qzx_alerts.reports.router import router as reports_router
 from qzx_alerts.scoring.rules import load_rules
 from qzx_alerts.settings import AlertsSettings, get_settings
-from qzx_common.runtime import Runtime
+from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS, VIOLATIONS_ACCEPTED
 from qzx_common.web.audit_api import audit_router
@@ -51,9 +58,13 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 await seed_demo_data(conn)
         if consume:
             await rt.consume(
-                topics=[VIOLATIONS_ACCEPTED], group=VIOLATIONS_GROUP, handle=violations_handler(rt, scoring)
+                topics=[VIOLATIONS_ACCEPTED],
+                group=VIOLATIONS_GROUP,
+                handle=violations_handler(rt, scoring),
+                prepare=violations_preparer(scoring),
             )
             await rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt))
+        settle_heap()
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from qzx_common.db import transaction
-from qzx_common.runtime import Runtime
+from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import ALERTS
 from qzx_common.web.audit_api import audit_router
@@ -74,6 +74,7 @@ def create_app(
             await rt.consume(
                 topics=[ALERTS], group=GROUP, handle=alerts_handler(rt, settings=settings, clock=clock)
             )
+        settle_heap()
         try:
             yield
         finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from qzx_common.runtime import Runtime
+from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.audit_api import audit_router
 from qzx_common.web.errors import install_error_handlers
@@ -39,6 +39,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
             await rt.consume(
                 topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt), prepare=prepare_records
             )
+        settle_heap()
         try:
             yield
         finally:

@@ -8,7 +8,6 @@ per partition). A crash between the two redelivers the batch, and the idempotent
 from __future__ import annotations
 
 import asyncio
-import gc
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -80,7 +79,6 @@ class ConsumerRunner:
     async def start(self) -> None:
         self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await self.consumer.start()
-        settle_heap()
 
     def stop(self) -> None:
         """Signal-safe: only sets the stop event."""
@@ -135,16 +133,3 @@ class ConsumerRunner:
             per_topic[r.topic] = per_topic.get(r.topic, 0) + 1
         for topic, n in per_topic.items():
             RECORDS.labels(self.group_id, topic).inc(n)
-
-
-def settle_heap() -> None:
-    """Tune the cyclic garbage collector for a consumer process.
-
-    What start-up built (modules, schemas, caches, pools) lives as long as the process: frozen, it
-    is no longer walked by every full collection (without this, a third of an ingest process's CPU
-    at camera rates). Batches allocate thousands of short-lived containers that mostly die by
-    reference counting, so the young generation is collected every 20,000 allocations instead of
-    700 (GC time in the ingest loop went from ~7 % of its CPU to under 1 %)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)

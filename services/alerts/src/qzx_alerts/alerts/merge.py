@@ -52,6 +52,8 @@ class OpenAlert:
     count: int
     event_ids: list[str]
     created: bool = False
+    # Created from a proposal whose seed is new (Proposal.seed_is_new): no row with this id exists.
+    unseen: bool = False
     # The event ids folded in so far (None: exactly ``event_ids``, built when first needed).
     known: set[str] | None = None
 
@@ -66,7 +68,7 @@ class OpenAlert:
         return a
 
 
-_ROW_FIELDS = tuple(OpenAlert.__dataclass_fields__.keys() - {"created", "known"})
+_ROW_FIELDS = tuple(OpenAlert.__dataclass_fields__.keys() - {"created", "unseen", "known"})
 _PRIORITY = {p.value: p for p in Priority}
 
 
@@ -92,6 +94,7 @@ def _new(p: Proposal) -> OpenAlert:
         count=len(p.event_ids),
         event_ids=list(p.event_ids),
         created=True,
+        unseen=p.seed_is_new,
     )
 
 

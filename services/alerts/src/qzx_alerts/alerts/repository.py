@@ -141,6 +141,56 @@ async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> 
     return await raw.fetch(_UPSERT, rules.version)
 
 
+_CREATED_COLUMNS = [
+    "id", "kind", "dedup_key", "priority", "score", "factors", "violations", "plate", "plates", "admin_code",
+    "city_code", "lat", "lon", "road", "km", "device_id", "first_seen", "last_seen", "count", "event_ids",
+    "rules_version", "sign_deadline_s", "feedback_deadline_s", "created_at", "updated_at",
+]  # fmt: skip
+
+
+async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules, *, now: datetime) -> None:
+    """COPY alerts that cannot exist yet (``OpenAlert.unseen``) straight into the table: no staging,
+    no conflict check, nothing read back (their state is the defaults, and ``now``)."""
+    if not alerts:
+        return
+    deadlines = rules.priorities
+    await raw.copy_records_to_table(
+        "alerts",
+        schema_name=SCHEMA,
+        columns=_CREATED_COLUMNS,
+        records=[
+            (
+                a.id,
+                a.kind,
+                a.dedup_key,
+                a.priority.value,
+                a.score,
+                orjson.dumps(a.factors).decode(),
+                a.violations,
+                a.plate,
+                a.plates,
+                a.admin_code,
+                a.admin_code[:4],
+                a.lat,
+                a.lon,
+                a.road,
+                a.km,
+                a.device_id,
+                a.first_seen,
+                a.last_seen,
+                a.count,
+                a.event_ids,
+                rules.version,
+                deadlines[a.priority].sign_for_s,
+                deadlines[a.priority].feedback_s,
+                now,
+                now,
+            )
+            for a in alerts
+        ],
+    )
+
+
 async def append_changes(raw: Any, changes: Sequence[tuple[str, str, bytes]]) -> None:
     """Log each new alert state (alert id, admin code, payload) for the SSE stream and wake
     listeners on commit."""

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.merge import OpenAlert, merge
-from qzx_alerts.alerts.views import alert_json, alert_payload, scored_payload
+from qzx_alerts.alerts.views import alert_json, alert_payload, created_state, scored_payload
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.scoring.model import Proposal
 from qzx_alerts.scoring.rules import Rules
@@ -60,10 +60,21 @@ async def apply_proposals(
     since = min(p.first_seen - timedelta(seconds=p.window_s) for p in proposals)
     existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, keys, since=since)]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
-    states = {s["id"]: s for s in await repository.upsert_scored(raw, touched, rules)}
+    now = await raw.fetchval("SELECT now()")
+    await repository.insert_created(raw, [a for a in touched if a.unseen], rules, now=now)
+    states = {
+        s["id"]: s for s in await repository.upsert_scored(raw, [a for a in touched if not a.unseen], rules)
+    }
     await publish_payloads(
         conn,
-        changes=[(a.id, a.admin_code, orjson.dumps(scored_payload(a, states[a.id], rules))) for a in touched],
+        changes=[
+            (
+                a.id,
+                a.admin_code,
+                orjson.dumps(scored_payload(a, states.get(a.id) or created_state(a, now), rules)),
+            )
+            for a in touched
+        ],
         topic_prefix=topic_prefix,
     )
     return len(touched)

@@ -4,6 +4,7 @@ knows (lifecycle fields, timestamps), so that nothing written is read back and d
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -65,6 +66,22 @@ def alert_payload(row: Any) -> dict[str, Any]:
 
 def alert_json(row: Any) -> bytes:
     return orjson.dumps(alert_payload(row))
+
+
+def created_state(a: OpenAlert, now: datetime) -> dict[str, Any]:
+    """The STATE_COLUMNS of an alert just inserted (``repository.insert_created``)."""
+    return {
+        "id": a.id,
+        "status": "new",
+        "first_seen": a.first_seen,
+        "last_seen": a.last_seen,
+        "task_id": None,
+        "outcome": None,
+        "dismiss_reason": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def scored_payload(a: OpenAlert, state: Any, rules: Rules) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from qzx_alerts.scoring.factors import finish, hazard, night
+from qzx_alerts.scoring.factors import finish, hazard, own_findings
 from qzx_alerts.scoring.model import Context, Proposal, Sighting, factor, fraud_key, racing_key
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import CITY_BY_CODE, city_code, haversine_km
@@ -134,8 +134,7 @@ def racing_proposal(s: Sighting, members: list[Seen], ctx: Context, rules: Rules
     where = s.group_key.removeprefix("seg:").removeprefix("dev:")
     points = min(rg.max_points, rg.points + (len(plates) - rg.min_plates) * rg.points_per_extra_plate)
     why = f"{len(plates)} plates racing/speeding/roaring at {where} within {span:.0f} s: {', '.join(plates)}"
-    local = s.captured_at.astimezone(rules.tz)
-    findings = [night(local, rules), hazard(ctx.hazards, rules)]
+    findings = [own_findings(s, rules).night, hazard(ctx.hazards, rules)]
     factors = [factor("racing_group", len(plates), points, why), *(f for f, _ in findings if f)]
     scored = finish(factors, rg.floor, rules)
     return Proposal(

@@ -5,26 +5,50 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from qzx_alerts.scoring.model import Context, Factor, HazardPoint, HotlistHit, Scored, Sighting, factor
+from qzx_alerts.scoring.model import (
+    Context,
+    EventFindings,
+    Factor,
+    Finding,
+    HazardPoint,
+    HotlistHit,
+    Scored,
+    Sighting,
+    factor,
+)
 from qzx_alerts.scoring.rules import Rules, highest
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.events import EBIKE_VIOLATIONS
 
-Finding = tuple[Factor | None, Priority | None]
 _EBIKE = frozenset(v.value for v in EBIKE_VIOLATIONS)
 
 
+def own_findings(s: Sighting, rules: Rules) -> EventFindings:
+    """The findings that depend on the event alone, computed once per sighting (the consumer's
+    prepare step computes them before the batch's database lookups)."""
+    if s.own is None:
+        local = s.captured_at.astimezone(rules.tz)
+        s.own = EventFindings(
+            severity=severity(s, rules),
+            night=night(local, rules),
+            vehicle_class=vehicle_class(s, rules),
+            school_commute=school_commute(s, local, rules),
+            low_confidence=low_confidence(s, rules),
+        )
+    return s.own
+
+
 def score_event(s: Sighting, ctx: Context, rules: Rules) -> Scored:
-    local = s.captured_at.astimezone(rules.tz)
+    own = own_findings(s, rules)
     findings = [
-        severity(s, rules),
+        own.severity,
         repeat_offender(ctx.prior_violations, rules),
         hotlist(ctx.hotlist, rules),
-        night(local, rules),
+        own.night,
         hazard(ctx.hazards, rules),
-        vehicle_class(s, rules),
-        school_commute(s, local, rules),
-        low_confidence(s, rules),
+        own.vehicle_class,
+        own.school_commute,
+        own.low_confidence,
     ]
     factors = [f for f, _ in findings if f is not None]
     floors = [p for _, p in findings if p is not None]
@@ -132,8 +156,9 @@ def is_night(local: datetime, rules: Rules) -> bool:
 def night(local: datetime, rules: Rules) -> Finding:
     if not is_night(local, rules):
         return None, None
-    why = f"at night ({local:%H:%M} local; {rules.night.start_hour:02d}:00–{rules.night.end_hour:02d}:00)"
-    return factor("night", local.strftime("%H:%M"), rules.night.points, why), None
+    hh_mm = f"{local.hour:02d}:{local.minute:02d}"
+    why = f"at night ({hh_mm} local; {rules.night.start_hour:02d}:00–{rules.night.end_hour:02d}:00)"
+    return factor("night", hh_mm, rules.night.points, why), None
 
 
 def hazard(near: list[tuple[HazardPoint, float]], rules: Rules) -> Finding:

@@ -22,6 +22,20 @@ def factor(name: str, value: Any, contribution: float, why: str) -> Factor:
     return {"name": name, "value": value, "contribution": round(contribution, 2), "why": why}
 
 
+Finding = tuple[Factor | None, Priority | None]  # a factor (if it applies) and a priority floor
+
+
+@dataclass(slots=True)
+class EventFindings:
+    """The findings that depend on the event alone, not on history or reference data."""
+
+    severity: Finding
+    night: Finding
+    vehicle_class: Finding
+    school_commute: Finding
+    low_confidence: Finding
+
+
 @dataclass(slots=True)
 class Sighting:
     """One accepted violation event (the fields of the normalised ViolationEvent alerts uses)."""
@@ -40,6 +54,7 @@ class Sighting:
     measurements: dict[str, Any] = field(default_factory=dict)
     confidence: float | None = None
     group_key: str | None = None  # set for racing-class events: "seg:<road>:<n>" or "dev:<id>"
+    own: EventFindings | None = None  # factors.own_findings, computed once
 
     def m(self, name: str) -> float | None:
         value = self.measurements.get(name)
@@ -190,3 +205,6 @@ class Proposal:
     last_seen: datetime
     event_ids: list[str]
     window_s: int
+    # The seed arrived in this batch, so no alert named after it can exist yet: a new alert is
+    # inserted without a conflict check.
+    seed_is_new: bool = False

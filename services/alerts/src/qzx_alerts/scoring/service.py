@@ -5,6 +5,7 @@ then fold the findings into alerts and publish them, all in the caller's transac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.history import repository as history
 from qzx_alerts.hotlists import repository as hotlists
 from qzx_alerts.scoring.correlation import Pair, clone_proposal, device_pair, passage, racing_proposal
-from qzx_alerts.scoring.factors import score_event
+from qzx_alerts.scoring.factors import own_findings, score_event
 from qzx_alerts.scoring.model import (
     Context,
     Proposal,
@@ -43,10 +44,38 @@ class BatchResult:
     alerts_written: int = 0
 
 
-def parse_batch(values: Sequence[bytes | None], rules: Rules) -> tuple[list[Sighting], int]:
-    """Sightings in batch order, one per event id; unreadable messages are logged and skipped (ingest
-    validated them, so this only guards against a foreign producer)."""
+@dataclass(slots=True)
+class PreparedBatch:
+    """A batch of violations.accepted.v1 read and pre-scored, before any database work."""
+
+    sightings: list[Sighting]  # batch order, one per event id
+    received: int
+    unreadable: int
+
+
+def prepare_batch(values: Sequence[bytes | None], rules: Rules) -> PreparedBatch:
     seen: dict[str, Sighting] = {}
+    bad = _read_into(seen, values, rules)
+    return PreparedBatch(list(seen.values()), len(values), bad)
+
+
+async def prepare_batch_stepwise(
+    values: Sequence[bytes | None], rules: Rules, *, step: int = 250
+) -> PreparedBatch:
+    """``prepare_batch``, yielding to the event loop every ``step`` events: the consumer runner
+    prepares a batch while the previous one is in the database, whose round trips go on meanwhile."""
+    seen: dict[str, Sighting] = {}
+    bad = 0
+    for start in range(0, len(values), step):
+        bad += _read_into(seen, values[start : start + step], rules)
+        await asyncio.sleep(0)
+    return PreparedBatch(list(seen.values()), len(values), bad)
+
+
+def _read_into(seen: dict[str, Sighting], values: Sequence[bytes | None], rules: Rules) -> int:
+    """Parse ``values`` into ``seen`` (first of each event id) with their own findings; returns how
+    many were unreadable (logged and skipped: ingest validated them, so this only guards against a
+    foreign producer)."""
     bad = 0
     racing = rules.racing_group
     for value in values:
@@ -56,10 +85,13 @@ def parse_batch(values: Sequence[bytes | None], rules: Rules) -> tuple[list[Sigh
             bad += 1
             log.warning("skipping an unreadable accepted event", extra={"error": repr(exc)[:300]})
             continue
+        if s.event_id in seen:
+            continue
         if s.violation in racing.violations:
             s.group_key = group_key(s, segment_km=racing.segment_km)
-        seen.setdefault(s.event_id, s)
-    return list(seen.values()), bad
+        own_findings(s, rules)
+        seen[s.event_id] = s
+    return bad
 
 
 def violation_proposal(s: Sighting, scored: Scored, rules: Rules) -> Proposal:
@@ -84,6 +116,7 @@ def violation_proposal(s: Sighting, scored: Scored, rules: Rules) -> Proposal:
         last_seen=s.captured_at,
         event_ids=[s.event_id],
         window_s=rules.dedup.window_s,
+        seed_is_new=True,
     )
 
 
@@ -95,11 +128,24 @@ async def apply_violation_batch(
     hazards: HazardCache,
     topic_prefix: str,
 ) -> BatchResult:
-    sightings, bad = parse_batch(values, rules)
+    return await apply_prepared(
+        conn, batch=prepare_batch(values, rules), rules=rules, hazards=hazards, topic_prefix=topic_prefix
+    )
+
+
+async def apply_prepared(
+    conn: AsyncConnection,
+    *,
+    batch: PreparedBatch,
+    rules: Rules,
+    hazards: HazardCache,
+    topic_prefix: str,
+) -> BatchResult:
+    bad = batch.unreadable
     raw = await driver_connection(conn)
-    new_ids = await history.insert_new(raw, sightings)
-    fresh = [s for s in sightings if s.event_id in new_ids]
-    result = BatchResult(new=len(fresh), duplicates=len(values) - bad - len(fresh), unreadable=bad)
+    new_ids = await history.insert_new(raw, batch.sightings)
+    fresh = [s for s in batch.sightings if s.event_id in new_ids]
+    result = BatchResult(new=len(fresh), duplicates=batch.received - bad - len(fresh), unreadable=bad)
     EVENTS.labels("new").inc(result.new)
     EVENTS.labels("duplicate").inc(result.duplicates)
     EVENTS.labels("unreadable").inc(bad)
