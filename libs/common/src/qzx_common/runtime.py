@@ -50,7 +50,7 @@ class Runtime:
         rt.tasks.append(asyncio.create_task(relay.run(), name=f"{schema}-outbox-relay"))
         return rt
 
-    async def consume(
+    def consume(
         self, *, topics: list[str], group: str, handle: BatchHandler, prepare: BatchPreparer | None = None
     ) -> ConsumerRunner:
         s = self.settings
@@ -63,9 +63,8 @@ class Runtime:
             max_records=s.max_batch,
             fetch_max_wait_ms=s.fetch_max_wait_ms,
         )
-        await runner.start()
         self.consumers.append(runner)
-        self.tasks.append(asyncio.create_task(runner.run(), name=f"{group}-consumer"))
+        self.tasks.append(asyncio.create_task(_start_and_run(runner), name=f"{group}-consumer"))
         return runner
 
     async def check_database(self) -> None:
@@ -85,6 +84,13 @@ class Runtime:
         with contextlib.suppress(Exception):
             await self.producer.stop()
         await self.engine.dispose()
+
+
+async def _start_and_run(runner: ConsumerRunner) -> None:
+    # Joining a group takes the broker seconds: a service's consumers join side by side, in the
+    # background, and its HTTP app starts meanwhile.
+    await runner.start()
+    await runner.run()
 
 
 def settle_heap() -> None:

@@ -57,13 +57,13 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
             async with rt.engine.begin() as conn:
                 await seed_demo_data(conn)
         if consume:
-            await rt.consume(
+            rt.consume(
                 topics=[VIOLATIONS_ACCEPTED],
                 group=VIOLATIONS_GROUP,
                 handle=violations_handler(rt, scoring),
                 prepare=violations_preparer(scoring),
             )
-            await rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt))
+            rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt))
         settle_heap()
         try:
             yield

@@ -71,7 +71,7 @@ def create_app(
                 asyncio.create_task(seed.keep_demo(rt.sessions, clock, stopping), name="demo-keeper")
             )
         if consume:
-            await rt.consume(
+            rt.consume(
                 topics=[ALERTS], group=GROUP, handle=alerts_handler(rt, settings=settings, clock=clock)
             )
         settle_heap()

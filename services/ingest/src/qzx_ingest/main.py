@@ -36,7 +36,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
         rt = await Runtime.start(settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS)
         app.state.runtime = rt
         if consume:
-            await rt.consume(
+            rt.consume(
                 topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt), prepare=prepare_records
             )
         settle_heap()
