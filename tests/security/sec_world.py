@@ -82,7 +82,6 @@ async def score(alerts_app: Any, events: Sequence[dict[str, Any]]) -> None:
             values=values,
             rules=scoring.rules,
             hazards=scoring.hazards,
-            topic_prefix=alerts_app.state.settings.topic_prefix,
         )
 
 

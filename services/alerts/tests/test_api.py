@@ -26,7 +26,6 @@ async def apply(alerts: Any, values: list[bytes]) -> Any:
             values=values,
             rules=s.rules,
             hazards=s.hazards,
-            topic_prefix=alerts.state.settings.topic_prefix,
         )
 
 

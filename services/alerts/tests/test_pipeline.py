@@ -20,12 +20,14 @@ async def alerts_for(client: httpx.AsyncClient, **params: Any) -> list[dict[str,
 
 
 async def counts(alerts_app: Any) -> tuple[int, int]:
+    """How many alert states the change log (SSE, alerts.v1) holds, and its last id."""
     async with alerts_app.state.runtime.engine.connect() as conn:
         from sqlalchemy import text
 
-        changes = (await conn.execute(text("SELECT count(*) FROM alerts.alert_changes"))).scalar_one()
-        outbox = (await conn.execute(text("SELECT max(id) FROM alerts.outbox"))).scalar_one() or 0
-    return changes, outbox
+        row = (
+            await conn.execute(text("SELECT count(*), coalesce(max(id), 0) FROM alerts.alert_changes"))
+        ).one()
+    return row[0], row[1]
 
 
 async def test_dedup_window_updates_the_open_alert_and_redelivery_changes_nothing(
@@ -55,7 +57,7 @@ async def test_dedup_window_updates_the_open_alert_and_redelivery_changes_nothin
     scoring = alerts.state.scoring
     async with alerts.state.runtime.engine.begin() as conn:
         result = await apply_violation_batch(
-            conn, values=[first, second], rules=scoring.rules, hazards=scoring.hazards, topic_prefix="x."
+            conn, values=[first, second], rules=scoring.rules, hazards=scoring.hazards
         )
     assert (result.new, result.duplicates, result.alerts_written) == (0, 2, 0)
     assert await counts(alerts) == before

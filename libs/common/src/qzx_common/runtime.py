@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
@@ -33,6 +35,7 @@ class Runtime:
     relay: OutboxRelay
     consumers: list[ConsumerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     async def start(cls, *, settings: CommonSettings, schema: str, migrations_dir: Path) -> Runtime:
@@ -67,6 +70,11 @@ class Runtime:
         self.tasks.append(asyncio.create_task(_start_and_run(runner), name=f"{group}-consumer"))
         return runner
 
+    def run_beside(self, work: Coroutine[Any, Any, None], *, name: str, stop: Callable[[], None]) -> None:
+        """Run ``work`` (a service's own relay, say) until ``stop()``, which calls ``stop``."""
+        self.stoppers.append(stop)
+        self.tasks.append(asyncio.create_task(work, name=name))
+
     async def check_database(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -75,6 +83,8 @@ class Runtime:
         for c in self.consumers:
             c.stop()
         self.relay.stop()
+        for stop in self.stoppers:
+            stop()
         done, pending = await asyncio.wait(self.tasks, timeout=10) if self.tasks else (set(), set())
         for t in pending:
             t.cancel()

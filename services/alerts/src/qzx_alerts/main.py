@@ -14,6 +14,7 @@ from qzx_alerts.consumer import (
     TASKS_GROUP,
     VIOLATIONS_GROUP,
     Scoring,
+    change_relay,
     tasks_handler,
     violations_handler,
     violations_preparer,
@@ -56,14 +57,16 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         if settings.demo_data:
             async with rt.engine.begin() as conn:
                 await seed_demo_data(conn)
+        published = change_relay(rt, retention_s=settings.change_log_retention_h * 3600)
+        rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
         if consume:
             rt.consume(
                 topics=[VIOLATIONS_ACCEPTED],
                 group=VIOLATIONS_GROUP,
-                handle=violations_handler(rt, scoring),
+                handle=violations_handler(rt, scoring, published),
                 prepare=violations_preparer(scoring),
             )
-            rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt))
+            rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
         settle_heap()
         try:
             yield

@@ -19,6 +19,9 @@ class AlertsSettings(CommonSettings):
     sse_heartbeat_s: float = 15.0
     # Hazard points are read into memory and refreshed this often (local writes refresh at once).
     hazard_cache_s: float = 5.0
+    # The change log (SSE resume, the exchange's change feed, alerts.v1's outbox) keeps published
+    # states this long; a client resuming from further back gets what is left.
+    change_log_retention_h: float = 72.0
 
 
 @lru_cache

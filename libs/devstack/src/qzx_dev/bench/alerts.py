@@ -188,9 +188,7 @@ async def scoring_rate(url: str, values: list[bytes]) -> tuple[float, int]:
 
     async def apply(batch: PreparedBatch) -> BatchResult:
         async with engine.begin() as conn:
-            return await apply_prepared(
-                conn, batch=batch, rules=rules, hazards=hazards, topic_prefix="bench."
-            )
+            return await apply_prepared(conn, batch=batch, rules=rules, hazards=hazards)
 
     written = 0
     settle_heap()  # as the service does once started

@@ -171,9 +171,7 @@ def parse_tasks(values: Sequence[bytes | None], *, received_at: datetime) -> lis
     return list(folded.values())
 
 
-async def apply_task_batch(
-    conn: AsyncConnection, *, values: Sequence[bytes | None], topic_prefix: str
-) -> list[Any]:
+async def apply_task_batch(conn: AsyncConnection, *, values: Sequence[bytes | None]) -> list[Any]:
     """Record the tasks' states and move their alerts; returns the alert rows that changed."""
     tasks = parse_tasks(values, received_at=datetime.now(UTC))
     if not tasks:
@@ -244,5 +242,5 @@ async def apply_task_batch(
         [d.resolved_at for _, d in changes],
         [d.escalated_at for _, d in changes],
     )
-    await publish(conn, rows=rows, topic_prefix=topic_prefix)
+    await publish(conn, rows=rows)
     return rows

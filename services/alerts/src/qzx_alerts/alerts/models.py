@@ -108,7 +108,8 @@ class AlertTaskRow(Base):
 
 
 class AlertChangeRow(Base):
-    """Every published alert state, in commit order: the SSE stream's resumable log."""
+    """Every published alert state, in commit order: the SSE stream's resumable log, and alerts.v1's
+    outbox (``LogCursorRow``)."""
 
     __tablename__ = "alert_changes"
 
@@ -119,3 +120,12 @@ class AlertChangeRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_alert_changes_at", "at", postgresql_using="brin"),)
+
+
+class LogCursorRow(Base):
+    """How far a log table has been published (qzx_common.kafka.logrelay): the last id acknowledged."""
+
+    __tablename__ = "log_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)

@@ -128,14 +128,12 @@ async def dismiss_alert(
     request: Request,
     principal: Annotated[Principal, require(Action.alerts_dismiss)],
     conn: Connection,
-    settings: SettingsDep,
 ) -> AlertDetail:
     await service.dismiss(
         conn,
         principal=principal,
         alert_id=alert_id,
         reason=body.reason,
-        topic_prefix=settings.topic_prefix,
         request=request,
     )
     return AlertDetail.model_validate(

@@ -18,38 +18,24 @@ from qzx_alerts.db import SCHEMA
 from qzx_alerts.scoring.model import Proposal
 from qzx_alerts.scoring.rules import Rules
 from qzx_common import audit
-from qzx_common.kafka.outbox import OutboxMessage, driver_connection, enqueue
-from qzx_common.topics import ALERTS
+from qzx_common.kafka.outbox import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, NotFound
 
 
-async def publish(conn: AsyncConnection, *, rows: Sequence[Any], topic_prefix: str) -> None:
+async def publish(conn: AsyncConnection, *, rows: Sequence[Any]) -> None:
     """Announce new alert states read from their rows."""
-    await publish_payloads(
-        conn, changes=[(r["id"], r["admin_code"], alert_json(r)) for r in rows], topic_prefix=topic_prefix
-    )
+    await publish_payloads(conn, changes=[(r["id"], r["admin_code"], alert_json(r)) for r in rows])
 
 
-async def publish_payloads(
-    conn: AsyncConnection, *, changes: Sequence[tuple[str, str, bytes]], topic_prefix: str
-) -> None:
-    """Announce new alert states (alert id, admin code, Alert JSON): one outbox message (key: alert
-    id) and one change-log entry each."""
-    if not changes:
-        return
-    topic = topic_prefix + ALERTS
-    await enqueue(
-        conn,
-        schema=SCHEMA,
-        messages=[OutboxMessage(topic, payload, key=alert_id.encode()) for alert_id, _, payload in changes],
-    )
-    await repository.append_changes(await driver_connection(conn), changes)
+async def publish_payloads(conn: AsyncConnection, *, changes: Sequence[tuple[str, str, bytes]]) -> None:
+    """Announce new alert states (alert id, admin code, Alert JSON) on the change log, which the
+    SSE stream reads and the change relay publishes to alerts.v1 (key: alert id)."""
+    if changes:
+        await repository.append_changes(await driver_connection(conn), changes)
 
 
-async def apply_proposals(
-    conn: AsyncConnection, *, proposals: Sequence[Proposal], rules: Rules, topic_prefix: str
-) -> int:
+async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal], rules: Rules) -> int:
     """Deduplicate findings into open alerts (per key, under an advisory lock), write, publish;
     returns how many alerts were written."""
     if not proposals:
@@ -75,7 +61,6 @@ async def apply_proposals(
             )
             for a in touched
         ],
-        topic_prefix=topic_prefix,
     )
     return len(touched)
 
@@ -102,7 +87,6 @@ async def dismiss(
     principal: Principal,
     alert_id: str,
     reason: str,
-    topic_prefix: str,
     request: Request | None = None,
 ) -> dict[str, Any]:
     before = await visible_alert(conn, principal=principal, alert_id=alert_id, for_update=True)
@@ -121,5 +105,5 @@ async def dismiss(
         request=request,
         admin_code=row["admin_code"],
     )
-    await publish(conn, rows=[row], topic_prefix=topic_prefix)
+    await publish(conn, rows=[row])
     return alert_payload(row)

@@ -126,11 +126,8 @@ async def apply_violation_batch(
     values: Sequence[bytes | None],
     rules: Rules,
     hazards: HazardCache,
-    topic_prefix: str,
 ) -> BatchResult:
-    return await apply_prepared(
-        conn, batch=prepare_batch(values, rules), rules=rules, hazards=hazards, topic_prefix=topic_prefix
-    )
+    return await apply_prepared(conn, batch=prepare_batch(values, rules), rules=rules, hazards=hazards)
 
 
 async def apply_prepared(
@@ -139,7 +136,6 @@ async def apply_prepared(
     batch: PreparedBatch,
     rules: Rules,
     hazards: HazardCache,
-    topic_prefix: str,
 ) -> BatchResult:
     bad = batch.unreadable
     raw = await driver_connection(conn)
@@ -182,7 +178,5 @@ async def apply_prepared(
             proposals.append(group)
 
     await history.learn_passages(raw, passages)
-    result.alerts_written = await alerts_service.apply_proposals(
-        conn, proposals=proposals, rules=rules, topic_prefix=topic_prefix
-    )
+    result.alerts_written = await alerts_service.apply_proposals(conn, proposals=proposals, rules=rules)
     return result
