@@ -473,34 +473,6 @@ async def consumed_rate(port: int, group: str, *, expected: int, what: str, time
     return (expected - done) / (now - at)
 
 
-async def raw_consume(bootstrap: str, topic: str, total: int) -> float:
-    """aiokafka fetching the whole topic; the clock starts at the first fetch (group join excluded)."""
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_wait_ms=20,
-    )
-    await consumer.start()
-    try:
-        seen, timed, started = 0, 0, 0.0
-        while seen < total:
-            got = sum(len(rs) for rs in (await consumer.getmany(timeout_ms=1000, max_records=500)).values())
-            if got and not seen:
-                started = time.perf_counter()
-            elif got:
-                timed += got
-            seen += got
-        return timed / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
-
-
 async def raw_hop_latency(bootstrap: str, topic: str, n: int, rate: float) -> list[float]:
     """One Kafka hop at ``rate``/s (produce → a consumer with the services' 20 ms fetch wait)."""
     from aiokafka import AIOKafkaConsumer
@@ -607,6 +579,7 @@ async def pipeline_phase(
     from qzx_common.kafka.admin import ensure_topics
     from qzx_common.topics import CAMERA_VIOLATIONS, CAMERA_VIOLATIONS_DLQ, VIOLATIONS_ACCEPTED
     from qzx_common.web.auth import mint_token
+    from qzx_dev.bench.kafka import raw_consume
     from qzx_ingest.consumer import GROUP as INGEST_GROUP
 
     n_fill, seconds = (10_000, 15) if quick else (50_000, 60)

@@ -36,6 +36,7 @@ from qzx_common.contracts.events import ViolationEvent
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import EventGenerator, SimMessage
 from qzx_dev.simulator.stream import TokenBucket
 
@@ -143,33 +144,6 @@ async def prefill(bootstrap: str, topic: str, messages: list[SimMessage]) -> flo
         return len(messages) / (time.perf_counter() - started)
     finally:
         await producer.stop()
-
-
-async def raw_consume(bootstrap: str, topic: str, total: int) -> float:
-    """Fetch the whole topic; the clock starts once the first fetch returns (group join excluded)."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-raw-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=4 * 1024 * 1024,
-        fetch_max_wait_ms=20,
-    )
-    await consumer.start()
-    try:
-        seen, timed, started = 0, 0, 0.0
-        while seen < total:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            got = sum(len(rs) for rs in batches.values())
-            if got and not seen:
-                started = time.perf_counter()
-            elif got:
-                timed += got
-            seen += got
-        return timed / (time.perf_counter() - started)
-    finally:
-        await consumer.stop()
 
 
 # --- (b) raw COPY -------------------------------------------------------------------------------
