@@ -194,11 +194,11 @@ async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules, *,
 async def append_changes(raw: Any, changes: Sequence[tuple[str, str, bytes]]) -> None:
     """Log each new alert state (alert id, admin code, payload) for the SSE stream and wake
     listeners on commit."""
-    await raw.execute("SELECT pg_advisory_xact_lock($1)", _CHANGES_LOCK)
+    # The NOTIFY is delivered at commit: it may be queued with the lock.
+    await raw.execute(f"SELECT pg_advisory_xact_lock($1), pg_notify('{NOTIFY_CHANNEL}', '')", _CHANGES_LOCK)
     await raw.copy_records_to_table(
         "alert_changes", schema_name=SCHEMA, columns=["alert_id", "admin_code", "payload"], records=changes
     )
-    await raw.execute(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
 
 
 async def changes_after(raw: Any, *, after: int, jur: str, limit: int) -> list[Any]:
