@@ -48,6 +48,8 @@ def dispatch_settings(stack: Stack) -> DispatchSettings:
         log_json=False,
         reserve_units=0,
         pending_retry_s=0.0,
+        # Often enough for a test to watch the pruner (it deletes only keys a week old).
+        idempotency_prune_every_s=0.2,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -24,10 +25,12 @@ from qzx_dispatch.consumer import GROUP, alerts_handler
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org import seed
 from qzx_dispatch.org.router import router as org_router
+from qzx_dispatch.patrol import idempotency
 from qzx_dispatch.patrol.notifier import UnitNotifier
 from qzx_dispatch.patrol.router import router as patrol_router
 from qzx_dispatch.settings import DispatchSettings, get_settings
 from qzx_dispatch.shifts.router import router as shifts_router
+from qzx_dispatch.shutdown import on_stop_signal
 from qzx_dispatch.tasks.events import CHANNEL
 from qzx_dispatch.tasks.router import router as tasks_router
 from qzx_dispatch.tasks.watcher import DeadlineWatcher
@@ -70,13 +73,21 @@ def create_app(
             background.append(
                 asyncio.create_task(seed.keep_demo(rt.sessions, clock, stopping), name="demo-keeper")
             )
+        pruner = idempotency.prune_periodically(
+            rt.sessions,
+            retention=timedelta(hours=settings.idempotency_retention_h),
+            every_s=settings.idempotency_prune_every_s,
+            stopping=stopping,
+        )
+        background.append(asyncio.create_task(pruner, name="idempotency-pruner"))
         if consume:
             rt.consume(
                 topics=[ALERTS], group=GROUP, handle=alerts_handler(rt, settings=settings, clock=clock)
             )
         settle_heap()
         try:
-            yield
+            with on_stop_signal(notifier.drain):
+                yield
         finally:
             stopping.set()
             watcher.stop()

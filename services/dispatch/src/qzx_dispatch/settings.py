@@ -23,6 +23,11 @@ class DispatchSettings(CommonSettings):
     # Long-poll: the most a patrol client may hold, and the most tasks one answer carries.
     long_poll_max_s: int = 30
     patrol_page: int = 100
+    # Patrol Idempotency-Keys (with the responses replayed for them) are kept this long (default
+    # 7 days), and every replica deletes older ones at start and then every prune period; a retry
+    # after the retention runs as a new request.
+    idempotency_retention_h: float = 168.0
+    idempotency_prune_every_s: float = 3600.0
     # Demand from alert history: weeks looked back, and target utilisation of a unit.
     history_weeks: int = 4
     # Extra uvicorn/asyncio tuning for the many idle long-polls is not needed; keep-alive is.

@@ -1,16 +1,24 @@
 """``Idempotency-Key``: the first request's response is stored with the change it made (same
-transaction) and replayed for every retry; a concurrent twin waits for the first to finish."""
+transaction) and replayed for every retry; a concurrent twin waits for the first to finish. Keys
+are kept for a retention period, then pruned."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
-from typing import Any
+import logging
+from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import CursorResult, delete, func, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from qzx_common.db import transaction
 from qzx_common.web.errors import Conflict
 from qzx_dispatch.patrol.models import IdempotencyKey
+
+log = logging.getLogger(__name__)
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -37,3 +45,32 @@ async def remember(
         )
     )
     await session.flush()
+
+
+async def prune(session: AsyncSession, *, retention: timedelta) -> int:
+    """Delete the keys stored more than ``retention`` ago (database time, like ``created_at``)."""
+    gone = await session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < func.now() - retention)
+    )
+    return cast(CursorResult[Any], gone).rowcount  # a DELETE's result is a cursor result
+
+
+async def prune_periodically(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    retention: timedelta,
+    every_s: float,
+    stopping: asyncio.Event,
+) -> None:
+    """Prune now and then every ``every_s`` seconds until ``stopping`` is set. Every replica runs
+    this: deleting the same old rows twice is harmless."""
+    while not stopping.is_set():
+        try:
+            async with transaction(sessions) as s:
+                gone = await prune(s, retention=retention)
+            if gone:
+                log.info("pruned idempotency keys", extra={"deleted": gone})
+        except Exception:
+            log.exception("pruning idempotency keys failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=every_s)

@@ -24,6 +24,8 @@ class UnitNotifier:
         self.waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
+        # Set once the process is stopping: long-polls are no longer held (see ``drain``).
+        self.draining = False
         self.notifications = 0
         # Each unit's latest change cursor as far as this listener knows (from reads and NOTIFYs),
         # valid only while the connection that heard them stays up: ``generation`` counts connections.
@@ -36,13 +38,20 @@ class UnitNotifier:
         self._task = asyncio.create_task(self._run(), name="dispatch-unit-notifier")
         await asyncio.wait_for(self.ready.wait(), timeout)
 
+    def drain(self) -> None:
+        """The process is stopping: every held long-poll answers now, as on its timeout, and none
+        is held from here on (clients re-poll with their cursor, on another replica or after the
+        restart, and lose nothing)."""
+        self.draining = True
+        self._wake_all()
+
     async def stop(self) -> None:
+        self.drain()
         self.stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        self._wake_all()
 
     @contextlib.contextmanager
     def subscription(self, unit_id: str) -> Iterator[asyncio.Event]:

@@ -58,8 +58,9 @@ async def long_poll(
     page: int,
 ) -> tuple[list[Task], int]:
     """The unit's tasks changed after ``cursor`` (each once, in its latest state); holds up to
-    ``wait`` seconds for one when there are none yet. The database is read only when the listener
-    does not already know that nothing changed: thousands of idle phones re-polling cost no queries."""
+    ``wait`` seconds for one when there are none yet, and not at all once the process is stopping.
+    The database is read only when the listener does not already know that nothing changed:
+    thousands of idle phones re-polling cost no queries."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     with notifier.subscription(unit_id) as woken:
@@ -75,7 +76,7 @@ async def long_poll(
                 )
                 notifier.learn(unit_id, current, generation)
             remaining = deadline - loop.time()
-            if tasks or remaining <= 0:
+            if tasks or remaining <= 0 or notifier.draining:
                 return tasks, new_cursor
             try:
                 await asyncio.wait_for(woken.wait(), remaining)
