@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from qzx_common.db import create_engine
 from qzx_common.kafka.logrelay import LogRelay
 from qzx_common.settings import to_asyncpg_url
-from qzx_dev.testing import Stack, eventually
+from qzx_dev.testing import Stack, eventually, read_topic
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
@@ -66,30 +66,7 @@ class Env:
             return [r[0] for r in await conn.execute(text(f"SELECT id FROM {self.schema}.log ORDER BY id"))]
 
     async def published(self, want: int) -> list[tuple[bytes | None, bytes]]:
-        consumer = AIOKafkaConsumer(
-            self.topic,
-            bootstrap_servers=self.stack.bootstrap,
-            group_id=f"probe-{uuid.uuid4().hex}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=50,
-        )
-        await consumer.start()
-        seen: list[tuple[bytes | None, bytes]] = []
-        try:
-
-            async def enough() -> bool:
-                batches = await consumer.getmany(timeout_ms=200)
-                seen.extend((r.key, r.value) for rs in batches.values() for r in rs)
-                return len(seen) >= want
-
-            await eventually(enough, timeout=15, interval=0)
-            await asyncio.sleep(0.3)  # and nothing more arrives
-            batches = await consumer.getmany(timeout_ms=300)
-            seen.extend((r.key, r.value) for rs in batches.values() for r in rs)
-        finally:
-            await consumer.stop()
-        return seen
+        return [(r.key, r.value) for r in await read_topic(self.stack.bootstrap, self.topic, want=want)]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from qzx_common.db import create_engine
 from qzx_common.kafka.outbox import OutboxMessage, OutboxRelay, Staged, outbox_table, stage
 from qzx_common.settings import to_asyncpg_url
-from qzx_dev.testing import Stack, eventually
+from qzx_dev.testing import Stack, read_topic
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
@@ -49,30 +49,8 @@ class Env:
             return [bytes(r[0]) for r in result]
 
     async def published(self, want: int, timeout: float = 15) -> list[bytes]:
-        consumer = AIOKafkaConsumer(
-            self.topic,
-            bootstrap_servers=self.stack.bootstrap,
-            group_id=f"probe-{uuid.uuid4().hex}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=50,
-        )
-        await consumer.start()
-        seen: list[bytes] = []
-        try:
-
-            async def enough() -> bool:
-                batches = await consumer.getmany(timeout_ms=200)
-                seen.extend(r.value for rs in batches.values() for r in rs)
-                return len(seen) >= want
-
-            await eventually(enough, timeout=timeout, interval=0)
-            await asyncio.sleep(0.3)  # and nothing more arrives
-            batches = await consumer.getmany(timeout_ms=300)
-            seen.extend(r.value for rs in batches.values() for r in rs)
-        finally:
-            await consumer.stop()
-        return seen
+        records = await read_topic(self.stack.bootstrap, self.topic, want=want, timeout=timeout)
+        return [r.value for r in records]
 
 
 @pytest.fixture

@@ -105,6 +105,37 @@ async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.0
     raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
+async def read_topic(bootstrap: str, topic: str, *, want: int, timeout: float = 15.0) -> list[Any]:
+    """Every record of ``topic`` from its start, once at least ``want`` have arrived and nothing more
+    came for a moment after (so that a test also sees what it must not have got)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"probe-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=50,
+    )
+    await consumer.start()
+    seen: list[Any] = []
+    try:
+
+        async def enough() -> bool:
+            batches = await consumer.getmany(timeout_ms=200)
+            seen.extend(r for rs in batches.values() for r in rs)
+            return len(seen) >= want
+
+        await eventually(enough, timeout=timeout, interval=0)
+        await asyncio.sleep(0.3)
+        batches = await consumer.getmany(timeout_ms=300)
+        seen.extend(r for rs in batches.values() for r in rs)
+    finally:
+        await consumer.stop()
+    return seen
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that reaches the real stack (directly or through another fixture) is a ``db``
     test, so ``make test-db`` reruns exactly those against another PostgreSQL."""
