@@ -28,11 +28,19 @@ def scoring(request: Request) -> Scoring:
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime(request).sessions() as s, s.begin():
         yield s
+    _published(request)
 
 
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
     async with runtime(request).engine.begin() as conn:
         yield conn
+    _published(request)
+
+
+def _published(request: Request) -> None:
+    """What a committed write request changed goes out on alerts.v1 now, not at the next poll."""
+    if request.method not in ("GET", "HEAD"):
+        request.app.state.change_relay.wake()
 
 
 Session = Annotated[AsyncSession, Depends(session)]

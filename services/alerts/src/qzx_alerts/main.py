@@ -59,6 +59,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 await seed_demo_data(conn)
         published = change_relay(rt, retention_s=settings.change_log_retention_h * 3600)
         rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
+        app.state.change_relay = published
         if consume:
             rt.consume(
                 topics=[VIOLATIONS_ACCEPTED],

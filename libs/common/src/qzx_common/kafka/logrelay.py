@@ -41,6 +41,7 @@ class LogRelay:
         topic: str,
         batch: int = 5000,
         poll_s: float = 0.5,
+        gather_s: float = 0.02,
         retention_s: float | None = None,
         prune_every_s: float = 600.0,
     ) -> None:
@@ -53,6 +54,7 @@ class LogRelay:
         self.topic = topic
         self.batch = batch
         self.poll_s = poll_s
+        self.gather_s = gather_s
         self.retention_s = retention_s
         self.prune_every_s = prune_every_s
         self._read = (
@@ -94,6 +96,8 @@ class LogRelay:
             if sent < self.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.poll_s)
+                # Woken by a commit: let the next few commits land too, and publish them together.
+                await asyncio.sleep(self.gather_s)
         await self.relay_once()
 
     async def relay_once(self) -> int:

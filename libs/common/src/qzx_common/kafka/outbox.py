@@ -9,7 +9,8 @@ Each service owns an ``outbox`` table in its schema (see ``outbox_table``). Two 
   has acknowledged) and publishes the claimed ones from memory, so no payload is read back. A crash
   before that commit leaves the rows for the poller: at least once on the wire.
 - the poller: drains rows in id order (``FOR UPDATE SKIP LOCKED``, so replicas and the fast path
-  never send a row twice). ``wake()`` makes it look at once; otherwise it looks every 50 ms, and
+  never send a row twice). ``wake()`` makes it look at once; otherwise it looks after 50 ms, backing
+  off to once a second while nothing comes, and
   once a relay has used the fast path it leaves rows younger than ``fast_path_grace_s`` to their
   writer's fast path (they are the crash fallback, not the normal route).
 """
@@ -133,6 +134,9 @@ async def driver_connection(conn: AsyncConnection) -> Any:
 
 
 class OutboxRelay:
+    POLL_S = 0.05  # the first poll after the last row or wake-up
+    MAX_POLL_S = 1.0  # polls back off to this while nothing comes
+
     def __init__(
         self,
         *,
@@ -170,6 +174,7 @@ class OutboxRelay:
         self.wakeup.set()
 
     async def run(self) -> None:
+        idle_s = self.POLL_S
         while not self.stopping.is_set():
             try:
                 if self._committed:
@@ -181,13 +186,17 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying")
                 sent = 0
                 await asyncio.sleep(1.0)
+            if sent or self._committed or self._woken:
+                idle_s = self.POLL_S
             if sent < self.batch and not self._committed and not self._woken:
-                # Idle: sleep until a local commit wakes us, or poll for other replicas' rows.
+                # Idle: sleep until a local commit wakes us, or poll for other replicas' rows (and
+                # crash leftovers), less often the longer nothing comes: an idle poll costs a
+                # pooled connection and four round trips.
                 self.wakeup.clear()
                 try:
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=0.05)
+                    await asyncio.wait_for(self.wakeup.wait(), timeout=idle_s)
                 except TimeoutError:
-                    pass
+                    idle_s = min(self.MAX_POLL_S, idle_s * 2)
         if self._committed:
             await self.publish_handed_over()
         await self.relay_once()
