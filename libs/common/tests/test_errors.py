@@ -1,11 +1,16 @@
-"""Text PostgreSQL cannot store is the client's error (422 invalid_text), not a 500."""
+"""Text PostgreSQL cannot store is the client's error (422 invalid_text), not a 500; a connection
+the server dropped is a 503 the client may retry, and the pool recovers by itself."""
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from qzx_common.db import create_engine
 from qzx_common.settings import to_asyncpg_url
@@ -31,6 +36,18 @@ async def app(stack: Stack) -> FastAPI:
         async with engine.begin() as conn:
             await conn.execute(text("SELECT CAST(:v AS bigint)"), {"v": item_id})
         return {"id": item_id}
+
+    @app.get("/backend")
+    async def backend() -> dict[str, int]:
+        async with engine.begin() as conn:
+            return {"pid": (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()}
+
+    @app.get("/lost")
+    async def lost() -> None:
+        error = DBAPIError(
+            "SELECT 1", None, ConnectionResetError("connection reset"), connection_invalidated=True
+        )
+        raise error  # what SQLAlchemy raises when a connection fails mid-use
 
     @app.post("/broken")
     async def broken() -> None:
@@ -63,3 +80,24 @@ async def test_other_database_errors_stay_500(app: FastAPI) -> None:
         r = await client.post("/broken")
         assert r.status_code == 500
         assert r.json()["error"] == "internal_error"
+
+
+async def test_a_connection_the_server_dropped_is_replaced_at_checkout(app: FastAPI, stack: Stack) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        pid = (await client.get("/backend")).json()["pid"]
+        admin = await asyncpg.connect(stack.database_url)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)  # a restart, say
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)  # the pooled connection reads the server's goodbye
+        again = await client.get("/backend")
+        assert again.status_code == 200 and again.json()["pid"] != pid
+
+
+async def test_a_connection_lost_in_use_is_a_503_to_retry(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        lost = await client.get("/lost")
+        assert lost.status_code == 503 and lost.headers["retry-after"] == "1"
+        assert lost.json()["error"] == "database_unavailable"

@@ -120,6 +120,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if _client_data_error(exc):
             detail = "a value is out of range for its field"
             return JSONResponse(error_body("invalid_request", detail), status_code=422)
+        if exc.connection_invalidated:  # the server dropped the connection (a restart, a failover)
+            log.warning("database connection lost", extra={"error": str(exc.orig)[:300]})
+            detail = "the database connection was lost; retry"
+            return JSONResponse(
+                error_body("database_unavailable", detail), status_code=503, headers={"Retry-After": "1"}
+            )
         log.error("database error", exc_info=exc)
         return JSONResponse(error_body("internal_error", "the database refused the request"), status_code=500)
 
