@@ -721,6 +721,11 @@ async def run(quick: bool, dsn: str, url: str, bootstrap: str) -> None:
         "(target: p99 < 500 ms; ratio to the raw hop: "
         + (f"{pct(pipe['sse'], 0.99) / pct(hop, 0.99):.1f}x)" if pipe["sse"] and hop else "n/a)")
     )
+    per_batch, batch_s = pipe["batches"]
+    print(
+        f"alerts consumer meanwhile: {per_batch:,.0f} events per batch, {batch_s * 1000:,.0f} ms each "
+        f"(busy {per_batch and 1000 * batch_s / per_batch:,.2f} ms per event at 1,000 events/s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
