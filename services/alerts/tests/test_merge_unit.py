@@ -95,3 +95,18 @@ def test_an_alert_read_back_is_normalised_like_every_write_leaves_it() -> None:
     a = OpenAlert.from_row(row)
     assert a.priority is Priority.P2 and a.event_ids == ["a", "b"]
     assert a.violations == ["speeding", "street_racing"] and a.plates == ["P1", "P2"]
+
+
+def test_a_group_that_would_outgrow_its_span_goes_on_as_the_next_alert() -> None:
+    def member(minute: int) -> Proposal:
+        p = group(f"e{minute}", [(f"e{minute}", f"P{minute % 3}")], T0 + timedelta(minutes=minute))
+        p.max_span_s = 600
+        return p
+
+    alerts = merge([], [member(m) for m in range(0, 30, 2)], max_event_ids=500)  # racing for half an hour
+    spans = [(a.last_seen - a.first_seen).total_seconds() for a in alerts]
+    assert len(alerts) == 3 and max(spans) <= 600
+    assert sum(a.count for a in alerts) == 15 and len({a.id for a in alerts}) == 3
+    unbounded = [group(f"e{m}", [(f"e{m}", "P")], T0 + timedelta(minutes=m)) for m in range(0, 30, 2)]
+    (one,) = merge([], unbounded, max_event_ids=500)  # without a span limit: one alert for ever
+    assert one.count == 15

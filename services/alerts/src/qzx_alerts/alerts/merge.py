@@ -146,6 +146,14 @@ def _overlapping(alerts: list[OpenAlert], start: datetime, end: datetime) -> Ope
     return None
 
 
+def _too_long(a: OpenAlert, p: Proposal) -> bool:
+    """Absorbing ``p`` would stretch ``a`` beyond the span findings of its kind may cover."""
+    if p.max_span_s is None:
+        return False
+    span = max(a.last_seen, p.last_seen) - min(a.first_seen, p.first_seen)
+    return span.total_seconds() > p.max_span_s
+
+
 def merge(
     open_alerts: Iterable[OpenAlert], proposals: Iterable[Proposal], *, max_event_ids: int
 ) -> list[OpenAlert]:
@@ -158,6 +166,8 @@ def merge(
     for p in sorted(proposals, key=lambda p: (p.first_seen, p.seed)):
         window = windows.get(p.window_s) or windows.setdefault(p.window_s, timedelta(seconds=p.window_s))
         target = _overlapping(by_key[p.dedup_key], p.first_seen - window, p.last_seen + window)
+        if target is not None and _too_long(target, p):
+            target = None  # the next alert about the same thing
         if target is None:
             target = _new(p)
             by_key[p.dedup_key].append(target)

@@ -140,7 +140,7 @@ def racing_proposal(s: Sighting, members: list[Seen], ctx: Context, rules: Rules
     return Proposal(
         kind="racing_group",
         dedup_key=racing_key(s.group_key),
-        seed=members[0].event_id,
+        seed=s.event_id,  # not members[0]: that may name the group this one follows (max_span_s)
         score=scored.score,
         priority=scored.priority,
         factors=scored.factors,
@@ -157,4 +157,6 @@ def racing_proposal(s: Sighting, members: list[Seen], ctx: Context, rules: Rules
         last_seen=members[-1].captured_at,
         event_ids=[m.event_id for m in members],
         window_s=rg.dedup_window_s,
+        seed_is_new=True,  # ``s`` is new in this batch
+        max_span_s=rg.max_span_s,
     )

@@ -184,7 +184,8 @@ class Scored:
 @dataclass(slots=True)
 class Proposal:
     """One finding about to become (or update) an alert: a scored event, a plate-fraud pair or a
-    racing group. ``dedup_key`` names what it is about; ``seed`` (its first event) names the alert."""
+    racing group. ``dedup_key`` names what it is about; ``seed`` (the event it starts from) names the
+    alert."""
 
     kind: str  # violation | plate_fraud | racing_group
     dedup_key: str
@@ -208,3 +209,5 @@ class Proposal:
     # The seed arrived in this batch, so no alert named after it can exist yet: a new alert is
     # inserted without a conflict check.
     seed_is_new: bool = False
+    # The longest first-to-last span an alert may grow to by absorbing findings (None: no limit).
+    max_span_s: int | None = None

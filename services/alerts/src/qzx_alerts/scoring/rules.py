@@ -136,6 +136,7 @@ class RacingGroup(_Strict):
     max_points: float
     floor: Priority | None = None
     dedup_window_s: int = Field(gt=0)
+    max_span_s: int = Field(gt=0)
 
 
 class Rules(_Strict):
