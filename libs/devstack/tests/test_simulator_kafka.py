@@ -8,40 +8,13 @@ import time
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from qzx_common.contracts.devices import DEVICE_BY_ID
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_dev.simulator import EventGenerator, main, stream
-from qzx_dev.testing import Stack, eventually
+from qzx_dev.testing import Stack, read_topic
 
 pytestmark = [pytest.mark.kafka]
-
-
-async def read_topic(bootstrap: str, topic: str, want: int) -> list[ConsumerRecord]:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"probe-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    records: list[ConsumerRecord] = []
-    try:
-
-        async def enough() -> bool:
-            batches = await consumer.getmany(timeout_ms=200)
-            records.extend(r for rs in batches.values() for r in rs)
-            return len(records) >= want
-
-        await eventually(enough, timeout=20, interval=0)
-        await asyncio.sleep(0.3)  # and nothing more arrives
-        records.extend(r for rs in (await consumer.getmany(timeout_ms=200)).values() for r in rs)
-    finally:
-        await consumer.stop()
-    return records
 
 
 def test_command_line_sends_count_messages_keyed_by_device(
@@ -50,7 +23,7 @@ def test_command_line_sends_count_messages_keyed_by_device(
     prefix = f"{stack.topic_prefix}sim{uuid.uuid4().hex[:6]}."
     argv = ["--bootstrap", stack.bootstrap, "--topic-prefix", prefix, "--count", "600", "--rate", "0"]
     assert main([*argv, "--seed", "4", "--dup-share", "0.1", "--bad-share", "0.1"]) == 0
-    records = asyncio.run(read_topic(stack.bootstrap, prefix + CAMERA_VIOLATIONS, 600))
+    records = asyncio.run(read_topic(stack.bootstrap, prefix + CAMERA_VIOLATIONS, want=600, timeout=20))
     assert len(records) == 600
     assert all(r.key.decode() in DEVICE_BY_ID for r in records)
     progress = capsys.readouterr().err
@@ -75,5 +48,5 @@ async def test_stream_holds_the_rate(stack: Stack) -> None:
     # The bucket starts with a fifth of a second's worth; the rest must be spread out, not burst.
     assert elapsed >= (400 - 80) / 400 * 0.9
     assert out.getvalue().count("simulate: sent") >= 2  # progress while sending
-    records = await read_topic(stack.bootstrap, prefix + CAMERA_VIOLATIONS, 400)
+    records = await read_topic(stack.bootstrap, prefix + CAMERA_VIOLATIONS, want=400, timeout=20)
     assert len(records) == 400
