@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ class Runtime:
     consumers: list[ConsumerRunner] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    consumer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     async def start(cls, *, settings: CommonSettings, schema: str, migrations_dir: Path) -> Runtime:
@@ -67,7 +68,10 @@ class Runtime:
             fetch_max_wait_ms=s.fetch_max_wait_ms,
         )
         self.consumers.append(runner)
-        self.tasks.append(asyncio.create_task(_start_and_run(runner), name=f"{group}-consumer"))
+        task = asyncio.create_task(_start_and_run(runner), name=f"{group}-consumer")
+        task.add_done_callback(_report_failure)
+        self.tasks.append(task)
+        self.consumer_tasks.append(task)
         return runner
 
     def run_beside(self, work: Coroutine[Any, Any, None], *, name: str, stop: Callable[[], None]) -> None:
@@ -78,6 +82,20 @@ class Runtime:
     async def check_database(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def check_consumers(self) -> None:
+        """Raises when a consumer has stopped on an error (it could not join, or its loop died)."""
+        for task in self.consumer_tasks:
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+                raise RuntimeError(f"{task.get_name()} stopped: {error!r}"[:300])
+
+    @staticmethod
+    def ready_checks(app: Any) -> dict[str, Callable[[], Awaitable[None]]]:
+        """What a service's /readyz checks (its lifespan keeps the Runtime in app.state.runtime)."""
+        return {
+            "database": lambda: app.state.runtime.check_database(),
+            "consumers": lambda: app.state.runtime.check_consumers(),
+        }
 
     async def stop(self) -> None:
         for c in self.consumers:
@@ -96,6 +114,12 @@ class Runtime:
         await self.engine.dispose()
 
 
+def _report_failure(task: asyncio.Task[None]) -> None:
+    """A consumer that cannot join or stops on an error says so at once, not at shutdown."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("consumer stopped", extra={"task": task.get_name()}, exc_info=error)
+
+
 async def _start_and_run(runner: ConsumerRunner) -> None:
     # Joining a group takes the broker seconds: a service's consumers join side by side, in the
     # background, and its HTTP app starts meanwhile.
@@ -110,7 +134,8 @@ def settle_heap() -> None:
     is no longer walked by every full collection (without this, a third of an ingest process's CPU
     at camera rates, and 100 ms pauses in API requests every few seconds). Batches allocate
     thousands of short-lived containers that mostly die by reference counting, so the young
-    generation is collected every 20,000 allocations instead of 700 (GC time in the ingest loop went from ~7 % of its CPU to under 1 %)."""
+    generation is collected every 20,000 allocations instead of 700 (GC time in the ingest loop
+    went from ~7 % of its CPU to under 1 %)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)

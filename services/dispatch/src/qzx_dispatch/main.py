@@ -101,7 +101,7 @@ def create_app(
     install_error_handlers(app)
     install_error_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(health_router({"database": lambda: app.state.runtime.check_database()}))
+    app.include_router(health_router(Runtime.ready_checks(app)))
     app.include_router(audit_router(SCHEMA))
     app.include_router(org_router)
     app.include_router(shifts_router)
