@@ -147,17 +147,37 @@ async def test_units_and_the_board_of_another_city_are_neither_seen_nor_touched(
         [
             ("PATCH", f"/v1/units/{jinan_unit}", {"status": "unavailable"}, 404, "unit_not_found"),
             ("POST", "/v1/units", unit, 403, "out_of_jurisdiction"),
-            # A Qingdao unit crewed with Jinan's officers.
+            # A Qingdao unit crewed with Jinan's officer: answered as for an officer that does not
+            # exist (no existence oracle).
             (
                 "POST",
                 "/v1/units",
                 unit | {"admin_code": "370202", "members": [world["jn"]["sworn"]]},
                 422,
-                "officer_other_city",
+                "unknown_officer",
+            ),
+            (
+                "POST",
+                "/v1/units",
+                unit | {"admin_code": "370202", "members": ["O-no-such"]},
+                422,
+                "unknown_officer",
             ),
         ],
     )
     assert (await dispatch.get(f"/v1/units/{jinan_unit}", headers=PROVINCE)).json() == before
+    # An auxiliary bound to Jinan's sworn officer: the same answer as for an id that does not exist.
+    aux = {"name": "aux", "kind": "auxiliary", "admin_code": "370202"}
+    details = []
+    for sworn in (world["jn"]["sworn"], "O-no-such"):
+        r = await dispatch.post("/v1/officers", json=aux | {"bound_to": sworn}, headers=QD_BOSS)
+        assert (r.status_code, r.json()["error"]) == (422, "invalid_binding")
+        details.append(r.json()["detail"].replace(sworn, "<id>"))
+    assert details[0] == details[1]
+    # Who sees both cities is told what is wrong.
+    mixed = unit | {"admin_code": "370202", "members": [world["jn"]["sworn"]]}
+    r = await dispatch.post("/v1/units", json=mixed, headers=PROVINCE)
+    assert (r.status_code, r.json()["error"]) == (422, "officer_other_city")
 
 
 async def test_rosters_and_jurisdictions_of_another_city_are_neither_seen_nor_touched(

@@ -135,7 +135,9 @@ def officer_out(o: Officer) -> OfficerOut:
     )
 
 
-async def _check_binding(session: AsyncSession, *, kind: str, admin_code: str, bound_to: str | None) -> None:
+async def _check_binding(
+    session: AsyncSession, *, principal: Principal, kind: str, admin_code: str, bound_to: str | None
+) -> None:
     if kind == "sworn":
         if bound_to is not None:
             raise InvalidRequest(
@@ -147,6 +149,8 @@ async def _check_binding(session: AsyncSession, *, kind: str, admin_code: str, b
             "bound_to: an auxiliary officer must be bound to a sworn officer", code="invalid_binding"
         )
     sworn = await session.get(Officer, bound_to)
+    if sworn is not None and not principal.sees(sworn.admin_code):
+        sworn = None  # an officer the caller cannot see is as unknown as a missing one (no existence oracle)
     if sworn is None or sworn.kind != "sworn" or not sworn.active:
         raise InvalidRequest(f"bound_to: {bound_to} is not an active sworn officer", code="invalid_binding")
     if city_code(sworn.admin_code) != city_code(admin_code):
@@ -158,7 +162,9 @@ async def create_officer(
 ) -> Officer:
     _guard(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
-    await _check_binding(session, kind=data.kind, admin_code=data.admin_code, bound_to=data.bound_to)
+    await _check_binding(
+        session, principal=principal, kind=data.kind, admin_code=data.admin_code, bound_to=data.bound_to
+    )
     ident = data.id or f"O{uuid.uuid4().hex[:12]}"
     if await session.get(Officer, ident) is not None:
         raise Conflict(f"officer {ident} exists", code="officer_exists")
@@ -207,7 +213,13 @@ async def update_officer(
     before = officer_out(row)
     changes = data.model_dump(exclude_unset=True)
     if "bound_to" in changes:
-        await _check_binding(session, kind=row.kind, admin_code=row.admin_code, bound_to=changes["bound_to"])
+        await _check_binding(
+            session,
+            principal=principal,
+            kind=row.kind,
+            admin_code=row.admin_code,
+            bound_to=changes["bound_to"],
+        )
     for field, value in changes.items():
         if value is not None or field == "bound_to":
             setattr(row, field, value)
@@ -259,8 +271,14 @@ async def unit_out(session: AsyncSession, units: list[Unit]) -> list[UnitOut]:
     return out
 
 
-async def _check_crew(session: AsyncSession, *, officer_ids: list[str], admin_code: str) -> list[Officer]:
+async def _check_crew(
+    session: AsyncSession, *, officer_ids: list[str], admin_code: str, principal: Principal | None
+) -> list[Officer]:
+    """The crew's officers, in order; ``principal`` (None for the planner) sees only its own: the
+    others are as unknown as missing ones (no existence oracle)."""
     found = await repository.officers_by_id(session, officer_ids)
+    if principal is not None:
+        found = {i: o for i, o in found.items() if principal.sees(o.admin_code)}
     missing = [i for i in officer_ids if i not in found]
     if missing:
         raise InvalidRequest(f"members: unknown officer(s) {', '.join(missing)}", code="unknown_officer")
@@ -277,7 +295,7 @@ async def create_unit(
 ) -> Unit:
     _guard(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
-    await _check_crew(session, officer_ids=data.members, admin_code=data.admin_code)
+    await _check_crew(session, officer_ids=data.members, admin_code=data.admin_code, principal=principal)
     ident = data.id or f"U{uuid.uuid4().hex[:12]}"
     if await session.get(Unit, ident) is not None:
         raise Conflict(f"unit {ident} exists", code="unit_exists")
@@ -330,7 +348,9 @@ async def update_unit(
     before = (await unit_out(session, [row]))[0]
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "members" in changes:
-        await _check_crew(session, officer_ids=changes["members"], admin_code=row.admin_code)
+        await _check_crew(
+            session, officer_ids=changes["members"], admin_code=row.admin_code, principal=principal
+        )
         await session.execute(delete(UnitMember).where(UnitMember.unit_id == row.id))
         session.add_all([UnitMember(unit_id=row.id, officer_id=m) for m in changes.pop("members")])
     if "home" in changes:
@@ -377,15 +397,17 @@ async def add_roster(
     ends_at: datetime,
     crew_ids: list[str] | None,
     source: str,
+    principal: Principal | None,
 ) -> Roster:
-    """Validated insert (the caller holds the unit's row lock, so overlaps cannot race)."""
+    """Validated insert (the caller holds the unit's row lock, so overlaps cannot race);
+    ``principal`` is who asked (None: the shift planner)."""
     if ends_at <= starts_at:
         raise InvalidRequest("ends_at: must be after starts_at", code="invalid_window")
     if ends_at - starts_at > MAX_SHIFT:
         raise InvalidRequest("ends_at: a shift lasts at most 16 hours", code="invalid_window")
     if crew_ids is None:
         crew_ids = [m.id for m in (await repository.members(session, [unit.id]))[unit.id] if m.active]
-    crew = await _check_crew(session, officer_ids=crew_ids, admin_code=unit.admin_code)
+    crew = await _check_crew(session, officer_ids=crew_ids, admin_code=unit.admin_code, principal=principal)
     if await repository.overlapping_rosters(
         session, unit_id=unit.id, officer_ids=[], starts_at=starts_at, ends_at=ends_at
     ):
@@ -433,6 +455,7 @@ async def create_roster(
         ends_at=data.ends_at,
         crew_ids=data.crew,
         source="manual",
+        principal=principal,
     )
     await _audit(
         session,

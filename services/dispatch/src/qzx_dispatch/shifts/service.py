@@ -200,8 +200,9 @@ async def apply_plan(
                     unit=unit,
                     starts_at=begins,
                     ends_at=ends,
-                    crew_ids=None,
+                    crew_ids=None,  # the unit's own active members
                     source=f"plan:{plan_id}",
+                    principal=None,
                 )
             except (Conflict, InvalidRequest):
                 continue  # crew booked elsewhere: try the next unit
