@@ -123,7 +123,12 @@ def _report_failure(task: asyncio.Task[None]) -> None:
 async def _start_and_run(runner: ConsumerRunner) -> None:
     # Joining a group takes the broker seconds: a service's consumers join side by side, in the
     # background, and its HTTP app starts meanwhile.
-    await runner.start()
+    try:
+        await runner.start()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await runner.consumer.stop()  # release what the failed start opened
+        raise
     await runner.run()
 
 

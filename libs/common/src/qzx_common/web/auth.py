@@ -273,16 +273,3 @@ def require_roles(*roles: Role):
         return principal
 
     return Depends(check)
-
-
-def ensure_jurisdiction(principal: Principal, admin_code: str | None) -> None:
-    if not principal.sees(admin_code):
-        raise Forbidden(
-            f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
-        )
-
-
-def ensure_unit(principal: Principal, unit_id: str | None) -> None:
-    """Patrol roles touch their own unit's tasks only (commanders and dispatchers go by jurisdiction)."""
-    if principal.is_patrol and not principal.in_unit(unit_id):
-        raise Forbidden(f"unit {unit_id} is not your unit {principal.unit_id}", code="not_your_unit")
