@@ -146,9 +146,17 @@ async def raw_insert_rate(dsn: str, n: int, rng: random.Random) -> float:
 
 
 def accepted_events(
-    n: int, pool: list[str], rng: random.Random, *, spread_s: int = 3600, tag: str = "bench"
+    n: int,
+    pool: list[str],
+    rng: random.Random,
+    *,
+    spread_s: int = 3600,
+    tag: str = "bench",
+    one_each: bool = False,
 ) -> list[bytes]:
-    """Events (valid camera input too) for plates of ``pool``, captured within the last ``spread_s``."""
+    """Events (valid camera input too) for plates of ``pool``, captured within the last ``spread_s``:
+    plates drawn at random (they recur, as in the history), or with ``one_each`` the i-th event has
+    the i-th plate (every plate seen once)."""
     devs = devices()
     now = datetime.now(UTC)
     out = []
@@ -166,7 +174,7 @@ def accepted_events(
             "device_id": d.device_id,
             "violation": v,
             "captured_at": (now - timedelta(seconds=rng.randrange(spread_s))).isoformat(),
-            "plate": rng.choice(pool),
+            "plate": pool[i] if one_each else rng.choice(pool),
             "vehicle_class": "car",
             "location": {"lat": d.lat, "lon": d.lon, "admin_code": d.admin_code, "road": d.road, "km": d.km},
             "measurements": m,
@@ -612,7 +620,9 @@ async def pipeline_phase(
         secret = AlertsSettings().jwt_secret
         token = mint_token(secret=secret, sub="bench", role="province_commander", jur="37")
         # Fresh plates: every event opens its own alert, whose id is known in advance.
-        live = accepted_events(1000 * seconds, plates(1000 * seconds, rng), rng, spread_s=1, tag="live")
+        live = accepted_events(
+            1000 * seconds, plates(1000 * seconds, rng), rng, spread_s=1, tag="live", one_each=True
+        )
         sample = {}
         for v in live[::GET_SAMPLE]:
             e = orjson.loads(v)
