@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import random
 import string
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 
 from qzx_alerts.main import create_app
+from qzx_alerts.scoring.service import BatchResult, apply_violation_batch
 from qzx_alerts.settings import AlertsSettings
 from qzx_common.contracts.events import ViolationEvent
 from qzx_common.topics import DISPATCH_TASKS, VIOLATIONS_ACCEPTED
@@ -115,6 +116,18 @@ async def server(alerts: Any) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     await task
+
+
+@pytest.fixture(scope="session")
+def score(alerts: Any) -> Callable[[list[bytes]], Awaitable[BatchResult]]:
+    """Score accepted events (bytes) in one transaction, as the consumer does a batch."""
+
+    async def go(values: list[bytes]) -> BatchResult:
+        s = alerts.state.scoring
+        async with alerts.state.runtime.engine.begin() as conn:
+            return await apply_violation_batch(conn, values=values, rules=s.rules, hazards=s.hazards)
+
+    return go
 
 
 @pytest.fixture(scope="session")

@@ -10,27 +10,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from qzx_alerts.scoring.service import apply_violation_batch
-
 pytestmark = [pytest.mark.db]
 
 HEZE = {"lat": 35.23, "lon": 115.48, "admin_code": "371702", "road": "G35", "km": 5.0}
 YANTAI = {"lat": 37.46, "lon": 121.45, "admin_code": "370602", "road": "G18", "km": 7.0}
 
 
-async def apply(alerts: Any, values: list[bytes]) -> Any:
-    s = alerts.state.scoring
-    async with alerts.state.runtime.engine.begin() as conn:
-        return await apply_violation_batch(
-            conn,
-            values=values,
-            rules=s.rules,
-            hazards=s.hazards,
-        )
-
-
 @pytest.fixture(scope="module")
-async def seeded(alerts: Any, make: Any) -> dict[str, Any]:
+async def seeded(alerts: Any, score: Any, make: Any) -> dict[str, Any]:
     """30 single-event alerts: 20 in Heze (10 drunk P1, 10 red-light), 10 in Yantai (wrong way)."""
     base = datetime.now(UTC) - timedelta(hours=1)
     values = []
@@ -58,7 +45,7 @@ async def seeded(alerts: Any, make: Any) -> dict[str, Any]:
                     measurements={},
                 )
             )
-    result = await apply(alerts, values)
+    result = await score(values)
     assert result.new == 30 and result.alerts_written == 30
     return {"since": base}
 
@@ -146,7 +133,7 @@ async def test_dismiss_is_audited_and_published(
 
 
 async def test_sse_resumes_from_last_event_id_without_gaps(
-    alerts: Any, make: Any, server: str, sse: Any, bearer: Any
+    alerts: Any, score: Any, make: Any, server: str, sse: Any, bearer: Any
 ) -> None:
     async with alerts.state.runtime.engine.connect() as conn:
         start = (
@@ -154,8 +141,8 @@ async def test_sse_resumes_from_last_event_id_without_gaps(
         ).scalar_one()
     plates = [make.plate() for _ in range(6)]
     # Two batches in different transactions while nobody listens.
-    await apply(alerts, [make.accepted(plate=p, location=HEZE) for p in plates[:3]])
-    await apply(alerts, [make.accepted(plate=p, location=HEZE) for p in plates[3:]])
+    await score([make.accepted(plate=p, location=HEZE) for p in plates[:3]])
+    await score([make.accepted(plate=p, location=HEZE) for p in plates[3:]])
 
     def has_all(events: list[tuple[int, dict[str, Any]]]) -> bool:
         return set(plates) <= {e["plate"] for _, e in events}
@@ -180,7 +167,7 @@ async def test_sse_resumes_from_last_event_id_without_gaps(
 
 
 async def test_hotlist_crud_merge_covert_and_floor(
-    alerts: Any, make: Any, client: httpx.AsyncClient, client_for: Any
+    alerts: Any, score: Any, make: Any, client: httpx.AsyncClient, client_for: Any
 ) -> None:
     plate = make.plate()
     entry = {
@@ -215,7 +202,7 @@ async def test_hotlist_crud_merge_covert_and_floor(
         assert r.status_code == 403
 
     # The hotlist floor: a minor violation of the plate becomes P1, the why keeps the secret.
-    await apply(alerts, [make.accepted(plate=plate, violation="red_light", measurements={})])
+    await score([make.accepted(plate=plate, violation="red_light", measurements={})])
     (alert,) = (await client.get("/v1/alerts", params={"plate": plate})).json()["items"]
     hot = next(f for f in alert["factors"] if f["name"] == "hotlist")
     assert alert["priority"] == "P1" and "robbery" not in hot["why"]
@@ -238,7 +225,7 @@ async def test_hotlist_crud_merge_covert_and_floor(
 
 
 async def test_hazard_crud_validation_and_factor(
-    alerts: Any, make: Any, client: httpx.AsyncClient, client_for: Any
+    alerts: Any, score: Any, make: Any, client: httpx.AsyncClient, client_for: Any
 ) -> None:
     point = {
         "name": "school gate",
@@ -267,8 +254,7 @@ async def test_hazard_crud_validation_and_factor(
     assert hazard["id"] in {h["id"] for h in listed}
 
     await asyncio.sleep(0.05)  # the cache refresh runs after the response
-    await apply(
-        alerts,
+    await score(
         [make.accepted(plate=(plate := make.plate()), location=YANTAI | {"lat": 37.4705, "lon": 121.4605})],
     )
     (alert,) = (await client.get("/v1/alerts", params={"plate": plate})).json()["items"]

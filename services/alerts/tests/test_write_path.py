@@ -13,24 +13,12 @@ from sqlalchemy import text
 
 from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.views import alert_payload
-from qzx_alerts.scoring.service import apply_violation_batch
 from qzx_common.kafka.outbox import driver_connection
 
 pytestmark = [pytest.mark.db]
 
 WEIHAI = {"lat": 37.51, "lon": 122.12, "admin_code": "371002", "road": "G1", "km": 30.0}
 JINAN = {"lat": 36.651, "lon": 117.120, "admin_code": "370102", "road": "G2", "km": 412.3}
-
-
-async def apply(alerts: Any, values: list[bytes]) -> Any:
-    s = alerts.state.scoring
-    async with alerts.state.runtime.engine.begin() as conn:
-        return await apply_violation_batch(
-            conn,
-            values=values,
-            rules=s.rules,
-            hazards=s.hazards,
-        )
 
 
 async def published(alerts: Any, alert_id: str) -> list[dict[str, Any]]:
@@ -52,7 +40,7 @@ async def stored(alerts: Any, alert_id: str) -> dict[str, Any]:
     return orjson.loads(orjson.dumps(alert_payload(row)))
 
 
-async def test_published_alert_is_exactly_the_stored_row(alerts: Any, make: Any) -> None:
+async def test_published_alert_is_exactly_the_stored_row(alerts: Any, score: Any, make: Any) -> None:
     plate, road = make.plate("W"), make.road()
     at = datetime.now(UTC) - timedelta(minutes=10)
     loc = WEIHAI | {"road": road}
@@ -70,7 +58,7 @@ async def test_published_alert_is_exactly_the_stored_row(alerts: Any, make: Any)
         violation="street_racing",
         measurements={},
     )
-    await apply(alerts, [first, other])
+    await score([first, other])
     # A second batch updates both the violation alert (dedup) and the group alert.
     later = make.accepted(
         plate=plate,
@@ -79,7 +67,7 @@ async def test_published_alert_is_exactly_the_stored_row(alerts: Any, make: Any)
         violation="speeding",
         measurements={"speed_kmh": 190, "speed_limit_kmh": 100},
     )
-    await apply(alerts, [later])
+    await score([later])
 
     async with alerts.state.runtime.engine.connect() as conn:
         ids = [
@@ -97,21 +85,24 @@ async def test_published_alert_is_exactly_the_stored_row(alerts: Any, make: Any)
     assert group["count"] == 3 and group["version"] == 2 and len(group["plates"]) == 2
 
 
-async def test_a_batch_mixing_new_and_redelivered_events_scores_only_the_new(alerts: Any, make: Any) -> None:
+async def test_a_batch_mixing_new_and_redelivered_events_scores_only_the_new(
+    alerts: Any, score: Any, make: Any
+) -> None:
     old = make.accepted(plate=make.plate("W"), location=WEIHAI)
-    assert (await apply(alerts, [old])).new == 1
+    assert (await score([old])).new == 1
     new = make.accepted(plate=make.plate("W"), location=WEIHAI)
-    result = await apply(alerts, [old, new, new])
+    result = await score([old, new, new])
     assert (result.new, result.duplicates, result.alerts_written) == (1, 2, 1)
-    again = await apply(alerts, [new, old])
+    again = await score([new, old])
     assert (again.new, again.duplicates, again.alerts_written) == (0, 2, 0)
 
 
-async def test_plate_kind_and_violation_filters(alerts: Any, make: Any, client: httpx.AsyncClient) -> None:
+async def test_plate_kind_and_violation_filters(
+    alerts: Any, score: Any, make: Any, client: httpx.AsyncClient
+) -> None:
     plate = make.plate("W")
     at = datetime.now(UTC) - timedelta(minutes=30)
-    await apply(
-        alerts,
+    await score(
         [
             make.accepted(
                 plate=plate,
