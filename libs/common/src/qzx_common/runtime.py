@@ -106,7 +106,7 @@ class Runtime:
         done, pending = await asyncio.wait(self.tasks, timeout=10) if self.tasks else (set(), set())
         for t in pending:
             t.cancel()
-        for t in done:
+        for t in done - set(self.consumer_tasks):  # consumers reported their own failure already
             if not t.cancelled() and t.exception():
                 log.error("background task failed", exc_info=t.exception())
         with contextlib.suppress(Exception):
