@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.views import alert_payload
+from qzx_alerts.scoring.model import violation_key
 from qzx_common.kafka.outbox import driver_connection
 
 pytestmark = [pytest.mark.db]
@@ -147,3 +148,39 @@ async def test_plate_kind_and_violation_filters(
     assert ebikes and all(a["violations"] == ["ebike_wrong_way"] for a in ebikes)
     assert all(a["admin_code"].startswith("3710") for a in ebikes)
     assert (await client.get("/v1/alerts", params={"kind": "no_such_kind"})).status_code == 422
+
+
+async def test_scoring_loads_only_the_open_alert_each_finding_can_join(
+    alerts: Any, score: Any, make: Any
+) -> None:
+    """Per window, the open alert of the key active last among those whose span meets it; the
+    others (older, outside every window, closed) stay unread however many the key has."""
+    plate, t0 = make.plate("W"), datetime.now(UTC) - timedelta(hours=2)
+    events = [
+        make.accepted(
+            plate=plate, location=WEIHAI, captured_at=t0 + timedelta(minutes=m), violation="red_light"
+        )
+        for m in (0, 20, 40, 60)  # 20 minutes apart: four alerts (10-minute dedup window)
+    ]
+    for e in events:
+        await score([e])
+    key = violation_key(plate, "red_light")
+
+    async def loaded(*windows: tuple[int, int]) -> list[datetime]:
+        async with alerts.state.runtime.engine.connect() as conn:
+            rows = await repository.open_alerts(
+                await driver_connection(conn),
+                [(key, t0 + timedelta(minutes=a), t0 + timedelta(minutes=b)) for a, b in windows],
+            )
+        return sorted(r["last_seen"] for r in rows)
+
+    at = [t0 + timedelta(minutes=m) for m in (0, 20, 40, 60)]
+    assert await loaded((-5, 25)) == [at[1]]  # meets the first two: the later one
+    assert await loaded((5, 15)) == []  # meets none
+    assert await loaded((-5, 25), (15, 45), (19, 21)) == [at[1], at[2]]  # each alert once
+    async with alerts.state.runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE alerts.alerts SET status = 'dismissed' WHERE dedup_key = :k AND last_seen = :t"),
+            {"k": key, "t": at[3]},
+        )
+    assert await loaded((35, 65)) == [at[2]]  # a closed alert is never joined

@@ -157,9 +157,13 @@ def _too_long(a: OpenAlert, p: Proposal) -> bool:
 def merge(
     open_alerts: Iterable[OpenAlert], proposals: Iterable[Proposal], *, max_event_ids: int
 ) -> list[OpenAlert]:
-    """Apply proposals (oldest first) to the open alerts; returns the alerts created or changed."""
+    """Apply proposals (oldest first) to the open alerts; returns the alerts created or changed.
+
+    A proposal goes to the alert of its key that was active last among those whose span meets its
+    window (alerts created here count as later), so the caller need only load, per proposal, that
+    one stored alert: one it did not load meets no window, or a later one does too."""
     by_key: dict[str, list[OpenAlert]] = defaultdict(list)
-    for a in sorted(open_alerts, key=lambda a: a.last_seen):
+    for a in sorted(open_alerts, key=lambda a: (a.last_seen, a.id)):
         by_key[a.dedup_key].append(a)
     touched: dict[str, OpenAlert] = {}
     windows: dict[int, timedelta] = {}

@@ -38,12 +38,21 @@ async def lock_keys(raw: Any, keys: Sequence[str]) -> None:
         )
 
 
-async def open_alerts(raw: Any, keys: Sequence[str], *, since: datetime) -> list[Any]:
+async def open_alerts(raw: Any, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Any]:
+    """For each (dedup key, start, end) window, the open alert of that key whose span meets it and
+    that was active last (``merge`` never picks another: see ``merge.merge``), each alert once."""
+    if not windows:
+        return []
+    keys, starts, ends = zip(*windows, strict=True)
     return await raw.fetch(
-        f"SELECT {ALERT_COLUMNS} FROM {SCHEMA}.alerts WHERE dedup_key = ANY($1::text[]) "
-        "AND last_seen >= $2 AND status <> ALL($3::text[])",
+        f"SELECT {ALERT_COLUMNS} FROM {SCHEMA}.alerts WHERE id IN ("
+        "SELECT l.id FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS w(k, s, e) "
+        f"CROSS JOIN LATERAL (SELECT a.id FROM {SCHEMA}.alerts a WHERE a.dedup_key = w.k "
+        "AND a.last_seen >= w.s AND a.first_seen <= w.e AND a.status <> ALL($4::text[]) "
+        "ORDER BY a.last_seen DESC, a.id DESC LIMIT 1) l)",
         list(keys),
-        since,
+        list(starts),
+        list(ends),
         list(TERMINAL),
     )
 

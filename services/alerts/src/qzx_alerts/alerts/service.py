@@ -43,8 +43,15 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     raw = await driver_connection(conn)
     keys = sorted({p.dedup_key for p in proposals})
     await repository.lock_keys(raw, keys)
-    since = min(p.first_seen - timedelta(seconds=p.window_s) for p in proposals)
-    existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, keys, since=since)]
+    windows = {
+        (
+            p.dedup_key,
+            p.first_seen - timedelta(seconds=p.window_s),
+            p.last_seen + timedelta(seconds=p.window_s),
+        )
+        for p in proposals
+    }
+    existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, sorted(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
     now = await raw.fetchval("SELECT now()")
     await repository.insert_created(raw, [a for a in touched if a.unseen], rules, now=now)
