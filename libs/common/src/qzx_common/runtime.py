@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from qzx_common.db import create_engine, migrate, session_factory, wait_for_database
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.kafka.outbox import OutboxRelay
-from qzx_common.kafka.runner import BatchHandler, BatchPreparer, ConsumerRunner
+from qzx_common.kafka.runner import BatchDiscarder, BatchHandler, BatchPreparer, ConsumerRunner
 from qzx_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,13 @@ class Runtime:
         return rt
 
     def consume(
-        self, *, topics: list[str], group: str, handle: BatchHandler, prepare: BatchPreparer | None = None
+        self,
+        *,
+        topics: list[str],
+        group: str,
+        handle: BatchHandler,
+        prepare: BatchPreparer | None = None,
+        discard: BatchDiscarder | None = None,
     ) -> ConsumerRunner:
         s = self.settings
         runner = ConsumerRunner(
@@ -64,6 +70,7 @@ class Runtime:
             group_id=s.topic_prefix + group,
             handle=handle,
             prepare=prepare,
+            discard=discard,
             max_records=s.max_batch,
             fetch_max_wait_ms=s.fetch_max_wait_ms,
         )

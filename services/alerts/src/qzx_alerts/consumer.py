@@ -11,11 +11,11 @@ from aiokafka import ConsumerRecord
 from qzx_alerts.alerts.lifecycle import apply_task_batch
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hazards.cache import HazardCache
+from qzx_alerts.scoring.pipeline import InFlight, ScoringPipeline
 from qzx_alerts.scoring.rules import Rules
-from qzx_alerts.scoring.service import PreparedBatch, apply_prepared, prepare_batch_stepwise
 from qzx_common.kafka.logrelay import LogRelay
 from qzx_common.runtime import Runtime
-from qzx_common.topics import ALERTS
+from qzx_common.topics import ALERTS, VIOLATIONS_ACCEPTED
 
 VIOLATIONS_GROUP = "qzx-alerts"
 TASKS_GROUP = "qzx-alerts-tasks"
@@ -29,23 +29,25 @@ class Scoring:
     hazards: HazardCache
 
 
-def violations_preparer(scoring: Scoring):
-    """Reads and pre-scores a batch while the previous one is in the database (the runner's
-    prepare step)."""
+def consume_violations(rt: Runtime, scoring: Scoring, published: LogRelay) -> None:
+    """Score violations.accepted.v1, two batches in flight (scoring.pipeline): one is read and
+    scored while the one before writes its alerts and commits."""
+    pipeline = ScoringPipeline(engine=rt.engine, rules=scoring.rules, hazards=scoring.hazards)
 
-    async def prepare(records: Sequence[ConsumerRecord]) -> PreparedBatch:
-        return await prepare_batch_stepwise([r.value for r in records], scoring.rules)
+    async def prepare(records: Sequence[ConsumerRecord]) -> InFlight:
+        return await pipeline.prepare([r.value for r in records])
 
-    return prepare
-
-
-def violations_handler(rt: Runtime, scoring: Scoring, published: LogRelay):
-    async def handle(batch: PreparedBatch) -> None:
-        async with rt.engine.begin() as conn:
-            await apply_prepared(conn, batch=batch, rules=scoring.rules, hazards=scoring.hazards)
+    async def handle(flight: InFlight) -> None:
+        await pipeline.apply(flight)
         published.wake()
 
-    return handle
+    rt.consume(
+        topics=[VIOLATIONS_ACCEPTED],
+        group=VIOLATIONS_GROUP,
+        handle=handle,
+        prepare=prepare,
+        discard=pipeline.discard,
+    )
 
 
 def tasks_handler(rt: Runtime, published: LogRelay):

@@ -12,12 +12,10 @@ from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier
 from qzx_alerts.consumer import (
     TASKS_GROUP,
-    VIOLATIONS_GROUP,
     Scoring,
     change_relay,
+    consume_violations,
     tasks_handler,
-    violations_handler,
-    violations_preparer,
 )
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.demo import seed_demo_data
@@ -30,7 +28,7 @@ from qzx_alerts.scoring.rules import load_rules
 from qzx_alerts.settings import AlertsSettings, get_settings
 from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
-from qzx_common.topics import DISPATCH_TASKS, VIOLATIONS_ACCEPTED
+from qzx_common.topics import DISPATCH_TASKS
 from qzx_common.web.audit_api import audit_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
@@ -61,12 +59,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
         app.state.change_relay = published
         if consume:
-            rt.consume(
-                topics=[VIOLATIONS_ACCEPTED],
-                group=VIOLATIONS_GROUP,
-                handle=violations_handler(rt, scoring, published),
-                prepare=violations_preparer(scoring),
-            )
+            consume_violations(rt, scoring, published)
             rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
         settle_heap()
         try:

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Any], Awaitable[None]]
 BatchPreparer = Callable[[Sequence[ConsumerRecord]], Any]
+BatchDiscarder = Callable[[Any], Awaitable[None]]
 
 RECORDS = Counter("qzx_consumer_records_total", "Records handed to the handler", ["group", "topic"])
 BATCH_SECONDS = Histogram(
@@ -54,6 +55,7 @@ class ConsumerRunner:
         group_id: str,
         handle: BatchHandler,
         prepare: BatchPreparer | None = None,
+        discard: BatchDiscarder | None = None,
         max_records: int = 2000,
         fetch_max_wait_ms: int = 20,
         session_timeout_ms: int = 10_000,
@@ -62,6 +64,7 @@ class ConsumerRunner:
         self.group_id = group_id
         self.handle = handle
         self.prepare = prepare
+        self.discard = discard  # gives up a prepared batch that will not be handled
         self.max_records = max_records
         self.batch_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
@@ -86,6 +89,7 @@ class ConsumerRunner:
 
     async def run(self) -> None:
         in_flight: asyncio.Task[None] | None = None
+        waiting: Any = None  # prepared, not yet handed to a task
         try:
             while not self.stopping.is_set():
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
@@ -101,14 +105,17 @@ class ConsumerRunner:
                 prepared = self.prepare(records) if self.prepare else records
                 if inspect.isawaitable(prepared):
                     prepared = await prepared
+                waiting = prepared
                 if in_flight is not None:
                     await in_flight
-                in_flight = asyncio.create_task(self._apply(records, prepared, offsets))
+                in_flight, waiting = asyncio.create_task(self._apply(records, prepared, offsets)), None
             if in_flight is not None:
                 await in_flight
         finally:
             if in_flight is not None and not in_flight.done():
                 in_flight.cancel()
+            if waiting is not None and self.discard is not None:
+                await self.discard(waiting)
             await self.consumer.stop()
 
     async def _apply(

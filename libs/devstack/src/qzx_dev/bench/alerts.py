@@ -186,30 +186,26 @@ def accepted_events(
 
 async def scoring_rate(url: str, values: list[bytes]) -> tuple[float, int]:
     """Batches of 2,000 through the consumer's two steps as its runner drives them: each batch is
-    prepared (read, pre-scored) while the previous one is in the database."""
+    prepared (read, its history looked up, scored) while the previous one writes and commits."""
     from qzx_alerts.hazards.cache import HazardCache
+    from qzx_alerts.scoring.pipeline import ScoringPipeline
     from qzx_alerts.scoring.rules import load_rules
-    from qzx_alerts.scoring.service import BatchResult, PreparedBatch, apply_prepared, prepare_batch_stepwise
+    from qzx_alerts.scoring.service import BatchResult
     from qzx_common.db import create_engine
     from qzx_common.runtime import settle_heap
 
     engine = create_engine(url, pool_size=2)
-    rules, hazards = load_rules(), HazardCache(max_age_s=5)
-
-    async def apply(batch: PreparedBatch) -> BatchResult:
-        async with engine.begin() as conn:
-            return await apply_prepared(conn, batch=batch, rules=rules, hazards=hazards)
-
+    pipeline = ScoringPipeline(engine=engine, rules=load_rules(), hazards=HazardCache(max_age_s=5))
     written = 0
     settle_heap()  # as the service does once started
     try:
         started = time.perf_counter()
         in_flight: asyncio.Task[BatchResult] | None = None
         for b in range(0, len(values), 2000):
-            prepared = await prepare_batch_stepwise(values[b : b + 2000], rules)
+            prepared = await pipeline.prepare(values[b : b + 2000])
             if in_flight is not None:
                 written += (await in_flight).alerts_written
-            in_flight = asyncio.create_task(apply(prepared))
+            in_flight = asyncio.create_task(pipeline.apply(prepared))
             if (b // 2000) % 5 == 4:
                 log(f"scored {b:,}/{len(values):,} ({b / (time.perf_counter() - started):,.0f}/s)")
         if in_flight is not None:

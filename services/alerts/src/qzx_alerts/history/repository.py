@@ -48,6 +48,9 @@ SELECT i.event_id, (SELECT count(*) FROM {SCHEMA}.sightings s
 FROM {BATCH} i WHERE i.plate IS NOT NULL
 """
 
+SAME_PLATE_LIMIT = 50  # a plate's sightings near one (latest first)
+SAME_SEGMENT_LIMIT = 100  # racing-class sightings on a segment near one (earliest first)
+
 _SEEN_COLUMNS = "s.event_id, s.plate, s.violation, s.device_id, s.lat, s.lon, s.admin_code, s.captured_at"
 
 _SAME_PLATE = f"""
@@ -58,7 +61,7 @@ CROSS JOIN LATERAL (
     WHERE s.plate = i.plate
       AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $1) AND i.captured_at + make_interval(secs => $1)
       AND s.event_id <> i.event_id
-    ORDER BY s.captured_at DESC LIMIT 50
+    ORDER BY s.captured_at DESC LIMIT {SAME_PLATE_LIMIT}
 ) s
 WHERE i.plate IS NOT NULL
 """
@@ -70,7 +73,7 @@ CROSS JOIN LATERAL (
     SELECT * FROM {SCHEMA}.sightings s
     WHERE s.group_key = i.group_key
       AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $1) AND i.captured_at + make_interval(secs => $1)
-    ORDER BY s.captured_at LIMIT 100
+    ORDER BY s.captured_at LIMIT {SAME_SEGMENT_LIMIT}
 ) s
 WHERE i.group_key IS NOT NULL
 """

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,11 +16,28 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qzx_alerts.alerts import service as alerts_service
 from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.history import repository as history
+from qzx_alerts.history.pending import (
+    Pending,
+    add_learned,
+    add_prior_counts,
+    add_same_plate,
+    add_same_segment,
+)
 from qzx_alerts.hotlists import repository as hotlists
-from qzx_alerts.scoring.correlation import Pair, clone_proposal, device_pair, passage, racing_proposal
+from qzx_alerts.scoring.correlation import (
+    Learned,
+    Pair,
+    Seen,
+    clone_proposal,
+    device_pair,
+    passage,
+    racing_proposal,
+)
 from qzx_alerts.scoring.factors import own_findings, score_event
 from qzx_alerts.scoring.model import (
     Context,
+    HazardIndex,
+    HotlistHit,
     Proposal,
     Scored,
     Sighting,
@@ -137,46 +154,114 @@ async def apply_prepared(
     rules: Rules,
     hazards: HazardCache,
 ) -> BatchResult:
+    scored = await score_batch(conn, batch=batch, rules=rules, hazards=hazards)
+    return await write_scored(conn, scored=scored, rules=rules)
+
+
+@dataclass(slots=True)
+class ScoredBatch:
+    """A batch whose sightings are stored (in the open transaction) and whose findings are made:
+    what is left is to learn the passages and fold the proposals into alerts."""
+
+    result: BatchResult
+    fresh: list[Sighting]
+    proposals: list[Proposal] = field(default_factory=list)
+    passages: list[tuple[Pair, float]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Found:
+    """What the database knows about a batch's new sightings (``look_up``)."""
+
+    result: BatchResult
+    fresh: list[Sighting]
+    priors: dict[str, int] = field(default_factory=dict)
+    same_plate: dict[str, list[Seen]] = field(default_factory=dict)
+    segments: dict[str, list[Seen]] = field(default_factory=dict)
+    learned: dict[Pair, Learned] = field(default_factory=dict)
+    hits: dict[str, list[HotlistHit]] = field(default_factory=dict)
+    hazards: HazardIndex = field(default_factory=lambda: HazardIndex([]))
+
+
+async def score_batch(
+    conn: AsyncConnection, *, batch: PreparedBatch, rules: Rules, hazards: HazardCache
+) -> ScoredBatch:
+    """Store the batch's new sightings, look up their history and score them."""
+    return score_found(await look_up(conn, batch=batch, rules=rules, hazards=hazards), rules)
+
+
+async def look_up(
+    conn: AsyncConnection,
+    *,
+    batch: PreparedBatch,
+    rules: Rules,
+    hazards: HazardCache,
+    pending: Pending | None = None,
+) -> Found:
+    """Store the batch's new sightings and look up their history, hotlists and hazards (plus
+    ``pending``'s sightings: a batch before this one whose transaction has not committed yet)."""
     bad = batch.unreadable
+    sightings = batch.sightings
+    if pending is not None:  # redelivered within the pending batch: its duplicates
+        sightings = [s for s in sightings if s.event_id not in pending.event_ids]
     raw = await driver_connection(conn)
-    new_ids = await history.insert_new(raw, batch.sightings)
-    fresh = [s for s in batch.sightings if s.event_id in new_ids]
+    new_ids = await history.insert_new(raw, sightings)
+    fresh = [s for s in sightings if s.event_id in new_ids]
     result = BatchResult(new=len(fresh), duplicates=batch.received - bad - len(fresh), unreadable=bad)
     EVENTS.labels("new").inc(result.new)
     EVENTS.labels("duplicate").inc(result.duplicates)
     EVENTS.labels("unreadable").inc(bad)
+    found = Found(result, fresh)
     if not fresh:
-        return result
+        return found
 
-    priors = await history.prior_counts(raw, window_days=rules.repeat_offender.window_days)
-    same_plate = await history.same_plate_nearby(raw, window_s=rules.clone.window_s)
-    pairs = {device_pair(s.device_id, o.device_id) for s in fresh for o in same_plate.get(s.event_id, ())}
-    learned = await history.learned_travel(raw, pairs)
-    segments = await history.same_segment_nearby(raw, window_s=rules.racing_group.window_s)
-    hits = await hotlists.active_hits(raw, [s.plate for s in fresh if s.plate])
-    hazard_index = await hazards.get(raw)
+    found.priors = await history.prior_counts(raw, window_days=rules.repeat_offender.window_days)
+    found.same_plate = await history.same_plate_nearby(raw, window_s=rules.clone.window_s)
+    found.segments = await history.same_segment_nearby(raw, window_s=rules.racing_group.window_s)
+    if pending is not None:
+        add_prior_counts(found.priors, fresh, pending, window_days=rules.repeat_offender.window_days)
+        add_same_plate(found.same_plate, fresh, pending, window_s=rules.clone.window_s)
+        add_same_segment(found.segments, fresh, pending, window_s=rules.racing_group.window_s)
+    pairs = {
+        device_pair(s.device_id, o.device_id) for s in fresh for o in found.same_plate.get(s.event_id, ())
+    }
+    found.learned = await history.learned_travel(raw, pairs)
+    if pending is not None:
+        add_learned(found.learned, pairs, pending)
+    found.hits = await hotlists.active_hits(raw, [s.plate for s in fresh if s.plate])
+    found.hazards = await hazards.get(raw)
+    return found
 
-    proposals: list[Proposal] = []
-    passages: list[tuple[Pair, float]] = []
-    for s in fresh:
+
+def score_found(found: Found, rules: Rules) -> ScoredBatch:
+    """Score each new sighting and correlate it (cloned plates, racing groups)."""
+    scored = ScoredBatch(found.result, found.fresh)
+    learned, hits = found.learned, found.hits
+    for s in found.fresh:
         ctx = Context(
-            prior_violations=priors.get(s.event_id, 0),
+            prior_violations=found.priors.get(s.event_id, 0),
             hotlist=hits.get(s.plate, []) if s.plate else [],
-            hazards=hazard_index.near(s.lat, s.lon),
+            hazards=found.hazards.near(s.lat, s.lon),
         )
-        proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules))
-        others = same_plate.get(s.event_id, [])
+        scored.proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules))
+        others = found.same_plate.get(s.event_id, [])
         clones = [
             p
             for o in others
             if (p := clone_proposal(s, o, learned.get(device_pair(s.device_id, o.device_id)), rules))
         ]
-        proposals += clones
+        scored.proposals.extend(clones)
         if not clones and (step := passage(s, others, learned, rules)):
-            passages.append(step)
-        if s.group_key and (group := racing_proposal(s, segments.get(s.event_id, []), ctx, rules)):
-            proposals.append(group)
+            scored.passages.append(step)
+        if s.group_key and (group := racing_proposal(s, found.segments.get(s.event_id, []), ctx, rules)):
+            scored.proposals.append(group)
+    return scored
 
-    await history.learn_passages(raw, passages)
-    result.alerts_written = await alerts_service.apply_proposals(conn, proposals=proposals, rules=rules)
-    return result
+
+async def write_scored(conn: AsyncConnection, *, scored: ScoredBatch, rules: Rules) -> BatchResult:
+    """Learn the passages and fold the findings into alerts (published on the change log)."""
+    await history.learn_passages(await driver_connection(conn), scored.passages)
+    scored.result.alerts_written = await alerts_service.apply_proposals(
+        conn, proposals=scored.proposals, rules=rules
+    )
+    return scored.result

@@ -1,0 +1,120 @@
+"""Two batches in flight (scoring.pipeline) score exactly as one batch after the other: the next
+batch's lookups add the uncommitted batch's sightings and passages from memory."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from qzx_alerts.scoring import pipeline as pipeline_module
+from qzx_alerts.scoring.pipeline import ScoringPipeline
+
+pytestmark = [pytest.mark.db]
+
+# Devices far enough apart that a plate seen at two of them within minutes is a clone.
+PLACES = [
+    (36.651, 117.120, "370102"),  # Jinan
+    (36.067, 120.383, "370202"),  # Qingdao
+    (36.813, 118.055, "370303"),  # Zibo
+]
+RACING = ("street_racing", "speeding", "noise_modified")
+
+
+def events(tag: str, n: int, seed: int) -> list[bytes]:
+    """``n`` events of few plates on few roads within 40 minutes (clones, racing groups and repeat
+    offenders across batches); ``tag`` names everything, so that two sets never meet."""
+    rng = random.Random(seed)
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    out = []
+    for i in range(n):
+        d = rng.randrange(6)
+        lat, lon, admin = PLACES[d % 3]
+        violation = rng.choice((*RACING, "red_light", "drunk_driving"))
+        e = {
+            "event_id": f"{tag}-{i}",
+            "device_id": f"{admin}-CK-{tag}{d}",
+            "violation": violation,
+            "captured_at": (t0 + timedelta(seconds=rng.randrange(2400))).isoformat(),
+            "plate": f"鲁{tag}{rng.randrange(30):03d}",
+            "vehicle_class": "car",
+            "location": {"lat": lat, "lon": lon, "admin_code": admin, "road": f"R{tag}{d % 2}", "km": 10.0},
+            "measurements": {"bac_mg_100ml": 92} if violation == "drunk_driving" else {},
+            "confidence": 0.95,
+        }
+        out.append(orjson.dumps(e))
+    return out
+
+
+async def scored_alerts(alerts: Any, tag: str) -> list[str]:
+    """The alerts of ``tag``'s events, with the tag taken out (so that two sets compare)."""
+    async with alerts.state.runtime.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT kind, dedup_key, count, priority, score, factors, event_ids, plates, first_seen, "
+                    "last_seen, version FROM alerts.alerts WHERE event_ids[1] LIKE :t ORDER BY dedup_key, first_seen"
+                ),
+                {"t": f"{tag}-%"},
+            )
+        ).all()
+    return sorted(
+        orjson.dumps([*r[:6], sorted(r.event_ids), *r[7:]], default=str).decode().replace(tag, "~")
+        for r in rows
+    )
+
+
+async def test_pipelined_batches_score_as_one_after_the_other(
+    alerts: Any, score: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = alerts.state.scoring
+    one, two = events("x7", 600, seed=3), events("x8", 600, seed=3)
+    batches = [range(b, b + 150) for b in range(0, 600, 150)]
+
+    for b in batches:  # one after the other, each in its own transaction
+        await score([one[i] for i in b])
+
+    overlaid = []
+    look_up = pipeline_module.look_up
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        overlaid.append(kwargs["pending"] is not None)
+        return await look_up(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "look_up", spy)
+    pipeline = ScoringPipeline(engine=alerts.state.runtime.engine, rules=s.rules, hazards=s.hazards)
+    # Each batch is prepared before the one before it writes anything: its lookups always need
+    # the uncommitted batch's sightings.
+    flight = await pipeline.prepare([two[i] for i in batches[0]])
+    for b in batches[1:]:
+        following = await pipeline.prepare([two[i] for i in b])
+        await pipeline.apply(flight)
+        flight = following
+    await pipeline.apply(flight)
+    assert overlaid == [False, True, True, True]
+
+    expected = await scored_alerts(alerts, "x7")
+    kinds = {orjson.loads(a)[0] for a in expected}
+    assert kinds == {"violation", "plate_fraud", "racing_group"} and len(expected) > 50
+    assert await scored_alerts(alerts, "x8") == expected
+
+
+async def test_a_failed_write_starts_the_batch_over(alerts: Any, score: Any) -> None:
+    s = alerts.state.scoring
+    values = events("x9", 40, seed=5)
+    pipeline = ScoringPipeline(engine=alerts.state.runtime.engine, rules=s.rules, hazards=s.hazards)
+    flight = await pipeline.prepare(values)
+    assert flight.conn is not None
+    await flight.conn.close()  # the transaction is lost before the alerts are written
+    with pytest.raises(SQLAlchemyError):
+        await pipeline.apply(flight)
+    result = await pipeline.apply(flight)  # as the consumer runner retries
+    assert (result.new, result.duplicates) == (40, 0) and result.alerts_written > 0
+    again = await score(values)
+    assert (again.new, again.duplicates, again.alerts_written) == (0, 40, 0)
+
