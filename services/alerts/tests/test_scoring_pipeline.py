@@ -117,4 +117,3 @@ async def test_a_failed_write_starts_the_batch_over(alerts: Any, score: Any) -> 
     assert (result.new, result.duplicates) == (40, 0) and result.alerts_written > 0
     again = await score(values)
     assert (again.new, again.duplicates, again.alerts_written) == (0, 40, 0)
-
