@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 import pytest
+from asyncpg import InterfaceError
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from qzx_alerts.scoring import pipeline as pipeline_module
 from qzx_alerts.scoring.pipeline import ScoringPipeline
@@ -109,9 +109,9 @@ async def test_a_failed_write_starts_the_batch_over(alerts: Any, score: Any) -> 
     values = events("x9", 40, seed=5)
     pipeline = ScoringPipeline(engine=alerts.state.runtime.engine, rules=s.rules, hazards=s.hazards)
     flight = await pipeline.prepare(values)
-    assert flight.conn is not None
-    await flight.conn.close()  # the transaction is lost before the alerts are written
-    with pytest.raises(SQLAlchemyError):
+    assert flight.tx is not None
+    await flight.tx.driver.close()  # the connection is lost before the alerts are written
+    with pytest.raises(InterfaceError):
         await pipeline.apply(flight)
     result = await pipeline.apply(flight)  # as the consumer runner retries
     assert (result.new, result.duplicates) == (40, 0) and result.alerts_written > 0

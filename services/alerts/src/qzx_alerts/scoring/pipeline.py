@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -29,15 +30,51 @@ from qzx_alerts.scoring.service import (
     score_found,
     write_scored,
 )
+from qzx_common.kafka.outbox import driver_connection
+
+
+class Transaction:
+    """A transaction begun on the driver connection: one BEGIN, where SQLAlchemy's begin costs a
+    BEGIN and the SELECT 1 that puts the driver in it (``driver_connection``). The scoring path
+    runs on the driver only, so a batch of a few events saves a round trip."""
+
+    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+        self.conn, self.driver = conn, driver
+
+    @classmethod
+    async def begin(cls, engine: AsyncEngine) -> Transaction:
+        conn = await engine.connect()
+        try:
+            driver = await driver_connection(conn)
+            await driver.execute("BEGIN")
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, driver)
+
+    async def commit(self) -> None:
+        status = await self.driver.execute("COMMIT")
+        if status != "COMMIT":  # the server rolled back a transaction that had failed
+            raise RuntimeError(f"the transaction was not committed: {status}")
+
+    async def close(self) -> None:
+        """Return the connection to the pool, rolling back what was not committed."""
+        try:
+            if self.driver.is_in_transaction():
+                await self.driver.execute("ROLLBACK")
+        except Exception:
+            await self.conn.invalidate()  # broken, or still busy with a cancelled statement
+        finally:
+            await self.conn.close()
 
 
 @dataclass(slots=True)
 class InFlight:
-    """A batch scored in a transaction that is still open (``conn``), or only read (``conn`` None:
-    its transaction failed, and applying it starts over)."""
+    """A batch scored in a transaction that is still open (``tx``), or only read (``tx`` None: its
+    transaction failed, and applying it starts over)."""
 
     batch: PreparedBatch
-    conn: AsyncConnection | None = None
+    tx: Transaction | None = None
     scored: ScoredBatch | None = None
     pending: Pending | None = None
 
@@ -53,47 +90,42 @@ class ScoringPipeline:
     async def prepare(self, values: Sequence[bytes | None]) -> InFlight:
         """Read and score a batch in a new transaction, left open for ``apply``."""
         flight = InFlight(await prepare_batch_stepwise(values, self.rules))
-        conn = await self.engine.connect()
+        tx = await Transaction.begin(self.engine)
         try:
-            await conn.begin()
             async with self._gate:
                 found = await look_up(
-                    conn, batch=flight.batch, rules=self.rules, hazards=self.hazards, pending=self._pending
+                    tx.conn, batch=flight.batch, rules=self.rules, hazards=self.hazards, pending=self._pending
                 )
             flight.scored = score_found(found, self.rules)
             flight.pending = self._pending = Pending.of(flight.scored.fresh, flight.scored.passages)
         except BaseException:
-            await _discard(conn)
+            await tx.close()
             raise
-        flight.conn = conn
+        flight.tx = tx
         return flight
 
     async def apply(self, flight: InFlight) -> BatchResult:
         """Write the batch's alerts and commit (batches in the order they were prepared)."""
-        conn, flight.conn = flight.conn, None  # a retry starts over in a transaction of its own
+        tx, flight.tx = flight.tx, None  # a retry starts over in a transaction of its own
+        if tx is None:
+            tx = await Transaction.begin(self.engine)
+            flight.scored = None
         try:
-            if conn is None or flight.scored is None:
-                conn = await self.engine.connect()
-                await conn.begin()
+            if flight.scored is None:
                 flight.scored = await score_batch(
-                    conn, batch=flight.batch, rules=self.rules, hazards=self.hazards
+                    tx.conn, batch=flight.batch, rules=self.rules, hazards=self.hazards
                 )
-            result = await write_scored(conn, scored=flight.scored, rules=self.rules)
+            result = await write_scored(tx.conn, scored=flight.scored, rules=self.rules)
             async with self._gate:
-                await conn.commit()
+                await tx.commit()
                 if self._pending is flight.pending:
                     self._pending = None
             return result
         finally:
-            await _discard(conn)
+            await tx.close()
 
     async def discard(self, flight: InFlight) -> None:
         """Give up a prepared batch that will not be applied (the consumer is stopping)."""
-        conn, flight.conn = flight.conn, None
-        await _discard(conn)
-
-
-async def _discard(conn: AsyncConnection | None) -> None:
-    """Close ``conn``, rolling back what it has not committed."""
-    if conn is not None:
-        await conn.close()
+        tx, flight.tx = flight.tx, None
+        if tx is not None:
+            await tx.close()
