@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, session_sql: Sequence[str] = ()) -> AsyncEngine:
     """A pool that checks its connections without a round trip. ``pool_pre_ping`` would cost every
     checkout a BEGIN, a query and a ROLLBACK with asyncpg (a third of a small consumer batch's round
     trips); instead a connection whose socket the server has closed (a restart, a failover) is
@@ -35,7 +35,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     an API request answers 503: ``web.errors``).
 
     JSON read from json/jsonb columns is parsed by orjson, several times faster than the standard
-    library on alert factors and payloads."""
+    library on alert factors and payloads.
+
+    ``session_sql`` runs (and commits) on every new connection: a service's temporary tables, say."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -44,7 +46,20 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         json_deserializer=orjson.loads,
     )
     event.listen(engine.sync_engine, "checkout", _replace_if_closed)
+    if session_sql:
+        event.listen(engine.sync_engine, "connect", _session_setup(session_sql))
     return engine
+
+
+def _session_setup(statements: Sequence[str]) -> Callable[[Any, Any], None]:
+    def setup(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for sql in statements:
+            cursor.execute(sql)
+        cursor.close()
+        dbapi_connection.commit()
+
+    return setup
 
 
 def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,13 @@ class Runtime:
     consumer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def start(cls, *, settings: CommonSettings, schema: str, migrations_dir: Path) -> Runtime:
-        engine = create_engine(settings.async_database_url, pool_size=settings.db_pool_size)
+    async def start(
+        cls, *, settings: CommonSettings, schema: str, migrations_dir: Path, session_sql: Sequence[str] = ()
+    ) -> Runtime:
+        """``session_sql``: see ``db.create_engine``."""
+        engine = create_engine(
+            settings.async_database_url, pool_size=settings.db_pool_size, session_sql=session_sql
+        )
         await wait_for_database(engine)
         if settings.migrate_on_start:
             await migrate(url=settings.async_database_url, migrations_dir=migrations_dir, schema=schema)

@@ -17,7 +17,7 @@ from qzx_alerts.consumer import (
     consume_violations,
     tasks_handler,
 )
-from qzx_alerts.db import SCHEMA
+from qzx_alerts.db import SCHEMA, SESSION_SQL
 from qzx_alerts.demo import seed_demo_data
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
@@ -45,7 +45,9 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = await Runtime.start(settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS)
+        rt = await Runtime.start(
+            settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS, session_sql=SESSION_SQL
+        )
         app.state.runtime = rt
         scoring = Scoring(rules=rules, hazards=HazardCache(max_age_s=settings.hazard_cache_s))
         app.state.scoring = scoring

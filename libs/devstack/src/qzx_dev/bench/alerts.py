@@ -187,6 +187,7 @@ def accepted_events(
 async def scoring_rate(url: str, values: list[bytes]) -> tuple[float, int]:
     """Batches of 2,000 through the consumer's two steps as its runner drives them: each batch is
     prepared (read, its history looked up, scored) while the previous one writes and commits."""
+    from qzx_alerts.db import SESSION_SQL
     from qzx_alerts.hazards.cache import HazardCache
     from qzx_alerts.scoring.pipeline import ScoringPipeline
     from qzx_alerts.scoring.rules import load_rules
@@ -194,7 +195,7 @@ async def scoring_rate(url: str, values: list[bytes]) -> tuple[float, int]:
     from qzx_common.db import create_engine
     from qzx_common.runtime import settle_heap
 
-    engine = create_engine(url, pool_size=2)
+    engine = create_engine(url, pool_size=2, session_sql=SESSION_SQL)
     pipeline = ScoringPipeline(engine=engine, rules=load_rules(), hazards=HazardCache(max_age_s=5))
     written = 0
     settle_heap()  # as the service does once started

@@ -29,13 +29,15 @@ def key_lock_ids(keys: Sequence[str]) -> list[int]:
     return sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest()) >> 1 for k in keys})
 
 
-async def lock_keys(raw: Any, keys: Sequence[str]) -> None:
-    """Serialise deduplication per key across replicas (racing groups span partitions)."""
-    if keys:
-        await raw.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS u(k, n) ORDER BY n",
-            key_lock_ids(keys),
-        )
+async def lock_keys(raw: Any, keys: Sequence[str]) -> datetime:
+    """Serialise deduplication per key across replicas (racing groups span partitions); returns the
+    transaction's time (in the same round trip)."""
+    now: datetime = await raw.fetchval(
+        "SELECT now(), count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) "
+        "WITH ORDINALITY AS u(k, n) ORDER BY n) AS locked",
+        key_lock_ids(keys),
+    )
+    return now
 
 
 async def open_alerts(raw: Any, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Any]:
@@ -60,30 +62,6 @@ async def open_alerts(raw: Any, windows: Sequence[tuple[str, datetime, datetime]
 # Arrays travel as comma-joined text (event ids, plates and violations have no commas) and JSON as
 # text: see db.stage.
 _STAGED = "scored_alerts"
-_STAGED_COLUMNS = (
-    ("n", "int"),
-    ("id", "text"),
-    ("kind", "text"),
-    ("dedup_key", "text"),
-    ("priority", "text"),
-    ("score", "float8"),
-    ("factors", "text"),
-    ("violations", "text"),
-    ("plate", "text"),
-    ("plates", "text"),
-    ("admin_code", "text"),
-    ("lat", "float8"),
-    ("lon", "float8"),
-    ("road", "text"),
-    ("km", "float8"),
-    ("device_id", "text"),
-    ("first_seen", "timestamptz"),
-    ("last_seen", "timestamptz"),
-    ("count", "int"),
-    ("event_ids", "text"),
-    ("sign_deadline_s", "int"),
-    ("feedback_deadline_s", "int"),
-)
 
 _UPSERT = f"""
 INSERT INTO {SCHEMA}.alerts AS a
@@ -118,7 +96,6 @@ async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> 
     await stage(
         raw,
         _STAGED,
-        _STAGED_COLUMNS,
         (
             (
                 n,

@@ -42,7 +42,7 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
         return 0
     raw = await driver_connection(conn)
     keys = sorted({p.dedup_key for p in proposals})
-    await repository.lock_keys(raw, keys)
+    now = await repository.lock_keys(raw, keys)
     windows = {
         (
             p.dedup_key,
@@ -53,7 +53,6 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     }
     existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, sorted(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
-    now = await raw.fetchval("SELECT now()")
     await repository.insert_created(raw, [a for a in touched if a.unseen], rules, now=now)
     states = {
         s["id"]: s for s in await repository.upsert_scored(raw, [a for a in touched if not a.unseen], rules)

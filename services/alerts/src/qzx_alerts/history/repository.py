@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -15,20 +16,6 @@ from qzx_alerts.scoring.model import Sighting
 # The batch's sightings, staged once (db.stage) and read by every statement below; after
 # ``insert_new`` it holds only the new ones (redeliveries need no lookups).
 BATCH = "batch_sightings"
-_BATCH_COLUMNS = (
-    ("n", "int"),
-    ("event_id", "text"),
-    ("plate", "text"),
-    ("violation", "text"),
-    ("device_id", "text"),
-    ("lat", "float8"),
-    ("lon", "float8"),
-    ("admin_code", "text"),
-    ("captured_at", "timestamptz"),
-    ("group_key", "text"),
-    ("vehicle_class", "text"),
-    ("measurements", "text"),
-)
 
 _INSERT = f"""
 INSERT INTO {SCHEMA}.sightings
@@ -41,38 +28,39 @@ ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """
 
-_PRIOR_COUNTS = f"""
-SELECT i.event_id, (SELECT count(*) FROM {SCHEMA}.sightings s
-                    WHERE s.plate = i.plate AND s.captured_at >= i.captured_at - make_interval(days => $1)
-                      AND s.captured_at < i.captured_at)
-FROM {BATCH} i WHERE i.plate IS NOT NULL
-"""
-
 SAME_PLATE_LIMIT = 50  # a plate's sightings near one (latest first)
 SAME_SEGMENT_LIMIT = 100  # racing-class sightings on a segment near one (earliest first)
 
 _SEEN_COLUMNS = "s.event_id, s.plate, s.violation, s.device_id, s.lat, s.lon, s.admin_code, s.captured_at"
+_NO_SEEN = "NULL::text, NULL::text, NULL::text, NULL::text, NULL::float8, NULL::float8, NULL::text, NULL::timestamptz"
 
-_SAME_PLATE = f"""
-SELECT i.event_id AS for_event, {_SEEN_COLUMNS}
+# The three history lookups of a batch, in one round trip: rows of (what, for_event, count, seen).
+# 'c': each new plated sighting's earlier violations within $1 days (an index range count each);
+# 'p': other sightings of its plate within ±$2 s (cloned plates, travel times), latest first;
+# 'g': racing-class sightings on its segment within ±$3 s, itself included, earliest first.
+_HISTORY = f"""
+SELECT 'c', i.event_id, (SELECT count(*) FROM {SCHEMA}.sightings s
+                         WHERE s.plate = i.plate AND s.captured_at >= i.captured_at - make_interval(days => $1)
+                           AND s.captured_at < i.captured_at), {_NO_SEEN}
+FROM {BATCH} i WHERE i.plate IS NOT NULL
+UNION ALL
+SELECT 'p', i.event_id, NULL, {_SEEN_COLUMNS}
 FROM {BATCH} i
 CROSS JOIN LATERAL (
     SELECT * FROM {SCHEMA}.sightings s
     WHERE s.plate = i.plate
-      AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $1) AND i.captured_at + make_interval(secs => $1)
+      AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $2) AND i.captured_at + make_interval(secs => $2)
       AND s.event_id <> i.event_id
     ORDER BY s.captured_at DESC LIMIT {SAME_PLATE_LIMIT}
 ) s
 WHERE i.plate IS NOT NULL
-"""
-
-_SAME_SEGMENT = f"""
-SELECT i.event_id AS for_event, {_SEEN_COLUMNS}
+UNION ALL
+SELECT 'g', i.event_id, NULL, {_SEEN_COLUMNS}
 FROM {BATCH} i
 CROSS JOIN LATERAL (
     SELECT * FROM {SCHEMA}.sightings s
     WHERE s.group_key = i.group_key
-      AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $1) AND i.captured_at + make_interval(secs => $1)
+      AND s.captured_at BETWEEN i.captured_at - make_interval(secs => $3) AND i.captured_at + make_interval(secs => $3)
     ORDER BY s.captured_at LIMIT {SAME_SEGMENT_LIMIT}
 ) s
 WHERE i.group_key IS NOT NULL
@@ -99,7 +87,6 @@ async def insert_new(raw: Any, sightings: Sequence[Sighting]) -> set[str]:
     await stage(
         raw,
         BATCH,
-        _BATCH_COLUMNS,
         (
             (
                 n,
@@ -124,28 +111,25 @@ async def insert_new(raw: Any, sightings: Sequence[Sighting]) -> set[str]:
     return new
 
 
-async def prior_counts(raw: Any, *, window_days: int) -> dict[str, int]:
-    """Each new plated sighting's earlier violations within the window (an index range count each)."""
-    return {r[0]: r[1] for r in await raw.fetch(_PRIOR_COUNTS, window_days)}
+@dataclass(slots=True)
+class History:
+    """What the stored sightings say about each new one (by event id)."""
+
+    prior_counts: dict[str, int] = field(default_factory=dict)
+    same_plate: dict[str, list[Seen]] = field(default_factory=lambda: defaultdict(list))
+    same_segment: dict[str, list[Seen]] = field(default_factory=lambda: defaultdict(list))
 
 
-async def _nearby(raw: Any, sql: str, window_s: int) -> dict[str, list[Seen]]:
-    """Rows of ``for_event, {_SEEN_COLUMNS}``, grouped by the event they were found for."""
-    found: dict[str, list[Seen]] = defaultdict(list)
-    for r in await raw.fetch(sql, float(window_s)):
-        found[r[0]].append(Seen(*r[1:]))
+async def look_back(raw: Any, *, window_days: int, clone_s: int, racing_s: int) -> History:
+    """The staged batch's history (``_HISTORY``): repeat-offender counts, the plate's sightings
+    near each one and the racing-class sightings on its segment."""
+    found = History()
+    for r in await raw.fetch(_HISTORY, window_days, float(clone_s), float(racing_s)):
+        if r[0] == "c":
+            found.prior_counts[r[1]] = r[2]
+        else:
+            (found.same_plate if r[0] == "p" else found.same_segment)[r[1]].append(Seen(*r[3:]))
     return found
-
-
-async def same_plate_nearby(raw: Any, *, window_s: int) -> dict[str, list[Seen]]:
-    """Other sightings of each new sighting's plate within ±window (cloned plates, travel times)."""
-    return await _nearby(raw, _SAME_PLATE, window_s)
-
-
-async def same_segment_nearby(raw: Any, *, window_s: int) -> dict[str, list[Seen]]:
-    """Racing-class sightings on each new racing-class sighting's segment within ±window, itself
-    included."""
-    return await _nearby(raw, _SAME_SEGMENT, window_s)
 
 
 async def learned_travel(raw: Any, pairs: set[Pair]) -> dict[Pair, Learned]:

@@ -215,9 +215,13 @@ async def look_up(
     if not fresh:
         return found
 
-    found.priors = await history.prior_counts(raw, window_days=rules.repeat_offender.window_days)
-    found.same_plate = await history.same_plate_nearby(raw, window_s=rules.clone.window_s)
-    found.segments = await history.same_segment_nearby(raw, window_s=rules.racing_group.window_s)
+    h = await history.look_back(
+        raw,
+        window_days=rules.repeat_offender.window_days,
+        clone_s=rules.clone.window_s,
+        racing_s=rules.racing_group.window_s,
+    )
+    found.priors, found.same_plate, found.segments = h.prior_counts, h.same_plate, h.same_segment
     if pending is not None:
         add_prior_counts(found.priors, fresh, pending, window_days=rules.repeat_offender.window_days)
         add_same_plate(found.same_plate, fresh, pending, window_s=rules.clone.window_s)
