@@ -13,7 +13,7 @@ from asyncpg import InterfaceError
 from sqlalchemy import text
 
 from qzx_alerts.scoring import pipeline as pipeline_module
-from qzx_alerts.scoring.pipeline import ScoringPipeline
+from qzx_alerts.scoring.pipeline import LOCK_TIMEOUT_S, ScoringPipeline, Transaction
 
 pytestmark = [pytest.mark.db]
 
@@ -117,3 +117,29 @@ async def test_a_failed_write_starts_the_batch_over(alerts: Any, score: Any) -> 
     assert (result.new, result.duplicates) == (40, 0) and result.alerts_written > 0
     again = await score(values)
     assert (again.new, again.duplicates, again.alerts_written) == (0, 40, 0)
+
+
+async def test_a_batch_whose_preparation_failed_is_scored_when_applied(
+    alerts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = alerts.state.scoring
+    pipeline = ScoringPipeline(engine=alerts.state.runtime.engine, rules=s.rules, hazards=s.hazards)
+
+    async def lost(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr(pipeline_module, "look_up", lost)
+    flight = await pipeline.prepare(events("x6", 30, seed=7))
+    assert flight.tx is None and flight.scored is None
+    monkeypatch.undo()
+    result = await pipeline.apply(flight)
+    assert (result.new, result.duplicates) == (30, 0) and result.alerts_written > 0
+
+
+async def test_scoring_transactions_stop_waiting_for_a_lock(alerts: Any) -> None:
+    """A wait the database cannot see as a deadlock (see scoring.pipeline) ends in an error."""
+    tx = await Transaction.begin(alerts.state.runtime.engine)
+    try:
+        assert await tx.driver.fetchval("SHOW lock_timeout") == f"{LOCK_TIMEOUT_S}s"
+    finally:
+        await tx.close()

@@ -6,11 +6,17 @@ Batch N+1 cannot see batch N's sightings before N commits, so its lookups add th
 (``history.pending``). For that to be exact no commit may land while they run: every commit of a
 scoring transaction waits for the lookups in progress (``_gate``). Batch N+1 writes alerts only
 after N has committed (the consumer runner applies batches in order), and under the key locks it
-reads what N wrote."""
+reads what N wrote.
+
+A lock that batch N+1 waits for while holding the gate (a row another replica is inserting, say)
+could close a cycle that the database cannot see: N waits for the gate to commit, and the other
+replica for a key lock N holds. So scoring transactions give up waiting for a lock after
+``LOCK_TIMEOUT_S``, and a batch whose preparation failed is scored again when it is applied."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +38,9 @@ from qzx_alerts.scoring.service import (
 )
 from qzx_common.kafka.outbox import driver_connection
 
+LOCK_TIMEOUT_S = 10
+log = logging.getLogger(__name__)
+
 
 class Transaction:
     """A transaction begun on the driver connection: one BEGIN, where SQLAlchemy's begin costs a
@@ -46,7 +55,7 @@ class Transaction:
         conn = await engine.connect()
         try:
             driver = await driver_connection(conn)
-            await driver.execute("BEGIN")
+            await driver.execute(f"BEGIN; SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'")
         except BaseException:
             await conn.close()
             raise
@@ -89,40 +98,55 @@ class ScoringPipeline:
 
     async def prepare(self, values: Sequence[bytes | None]) -> InFlight:
         """Read and score a batch in a new transaction, left open for ``apply``."""
-        flight = InFlight(await prepare_batch_stepwise(values, self.rules))
-        tx = await Transaction.begin(self.engine)
+        batch = await prepare_batch_stepwise(values, self.rules)
+        tx: Transaction | None = None
         try:
+            tx = await Transaction.begin(self.engine)
             async with self._gate:
                 found = await look_up(
-                    tx.conn, batch=flight.batch, rules=self.rules, hazards=self.hazards, pending=self._pending
+                    tx.conn, batch=batch, rules=self.rules, hazards=self.hazards, pending=self._pending
                 )
-            flight.scored = score_found(found, self.rules)
-            flight.pending = self._pending = Pending.of(flight.scored.fresh, flight.scored.passages)
+            scored = score_found(found, self.rules)
+        except Exception:
+            log.warning("scoring a batch ahead failed; it is scored when applied", exc_info=True)
+            if tx is not None:
+                await tx.close()
+            return InFlight(batch)
         except BaseException:
-            await tx.close()
+            if tx is not None:
+                await tx.close()
             raise
-        flight.tx = tx
-        return flight
+        self._pending = Pending.of(scored.fresh, scored.passages)
+        return InFlight(batch, tx, scored, self._pending)
 
     async def apply(self, flight: InFlight) -> BatchResult:
-        """Write the batch's alerts and commit (batches in the order they were prepared)."""
-        tx, flight.tx = flight.tx, None  # a retry starts over in a transaction of its own
-        if tx is None:
-            tx = await Transaction.begin(self.engine)
-            flight.scored = None
+        """Write the batch's alerts and commit (batches in the order they were prepared). One whose
+        preparation or first attempt failed is scored again here, with no lookups running beside."""
+        tx, flight.tx = flight.tx, None  # a retry starts over
+        if tx is None or flight.scored is None:
+            async with self._gate:
+                tx = await Transaction.begin(self.engine)
+                try:
+                    scored = await score_batch(
+                        tx.conn, batch=flight.batch, rules=self.rules, hazards=self.hazards
+                    )
+                    result = await write_scored(tx.conn, scored=scored, rules=self.rules)
+                    await self._commit(tx, flight)
+                finally:
+                    await tx.close()
+            return result
         try:
-            if flight.scored is None:
-                flight.scored = await score_batch(
-                    tx.conn, batch=flight.batch, rules=self.rules, hazards=self.hazards
-                )
             result = await write_scored(tx.conn, scored=flight.scored, rules=self.rules)
             async with self._gate:
-                await tx.commit()
-                if self._pending is flight.pending:
-                    self._pending = None
+                await self._commit(tx, flight)
             return result
         finally:
             await tx.close()
+
+    async def _commit(self, tx: Transaction, flight: InFlight) -> None:
+        await tx.commit()
+        if self._pending is flight.pending:  # lookups now read it from the database
+            self._pending = None
 
     async def discard(self, flight: InFlight) -> None:
         """Give up a prepared batch that will not be applied (the consumer is stopping)."""
