@@ -100,17 +100,18 @@ async def test_feed_pages_through_changes_within_the_partners_prefix(
     alerts: httpx.AsyncClient, alerts_app: Any
 ) -> None:
     t = tag()
-    start = (await alerts.get("/v1/exchange/feed", params={"limit": 1000}, auth=signer("qingdao"))).json()
-    cursor = start["next_cursor"]
-    while True:  # drain anything earlier tests left
-        page = (
-            await alerts.get(
-                "/v1/exchange/feed", params={"cursor": cursor, "limit": 1000}, auth=signer("qingdao")
-            )
-        ).json()
-        if not page["items"]:
-            break
-        cursor = page["next_cursor"]
+
+    async def end_of_feed(partner: str) -> str:
+        """A cursor past everything earlier tests left."""
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"limit": 1000} | ({"cursor": cursor} if cursor else {})
+            page = (await alerts.get("/v1/exchange/feed", params=params, auth=signer(partner))).json()
+            cursor = page["next_cursor"]
+            if not page["items"]:
+                return cursor
+
+    cursor, province_cursor = await end_of_feed("qingdao"), await end_of_feed("ministry")
     async with alerts_app.state.runtime.engine.begin() as conn:
         await _change(conn, f"{t}-q1", "370202", "new")
         await _change(conn, f"{t}-j1", "370102", "new")
@@ -131,7 +132,11 @@ async def test_feed_pages_through_changes_within_the_partners_prefix(
         seen += [(i["id"], i["status"]) for i in page["items"] if i["id"].startswith(t)]
         cursor = page["next_cursor"]
     assert seen == [(f"{t}-q1", "new"), (f"{t}-q1", "resolved"), (f"{t}-q2", "dismissed")] and pages >= 2
-    province = (await alerts.get("/v1/exchange/feed", params={"limit": 1000}, auth=signer("ministry"))).json()
+    province = (
+        await alerts.get(
+            "/v1/exchange/feed", params={"cursor": province_cursor, "limit": 1000}, auth=signer("ministry")
+        )
+    ).json()
     assert f"{t}-j1" in {i["id"] for i in province["items"]}
     r = await alerts.get("/v1/exchange/feed", params={"cursor": "garbage!"}, auth=signer("qingdao"))
     assert (r.status_code, r.json()["error"]) == (422, "invalid_cursor")
