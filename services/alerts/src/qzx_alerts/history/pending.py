@@ -6,7 +6,7 @@ what it reads: the same answers as if batch N had committed first."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -43,7 +43,7 @@ def _seen(s: Sighting) -> Seen:
 def add_prior_counts(
     priors: dict[str, int], fresh: Sequence[Sighting], p: Pending, *, window_days: int
 ) -> None:
-    """``history.prior_counts``: earlier sightings of the plate within the window."""
+    """``history.look_back``: earlier sightings of the plate within the window."""
     window = timedelta(days=window_days)
     for s in fresh:
         if s.plate and (mine := p.by_plate.get(s.plate)):
@@ -55,32 +55,45 @@ def add_prior_counts(
 def add_same_plate(
     found: dict[str, list[Seen]], fresh: Sequence[Sighting], p: Pending, *, window_s: int
 ) -> None:
-    """``history.same_plate_nearby``: the plate's other sightings within ±window, latest first."""
-    window = timedelta(seconds=window_s)
-    for s in fresh:
-        if not s.plate or not (mine := p.by_plate.get(s.plate)):
-            continue
-        near = [_seen(o) for o in mine if abs(o.captured_at - s.captured_at) <= window]
-        if near:
-            both = found.get(s.event_id, []) + near
-            both.sort(key=lambda o: o.captured_at, reverse=True)
-            found[s.event_id] = both[:SAME_PLATE_LIMIT]
+    """``history.look_back``: the plate's other sightings within ±window, latest first."""
+    _add_near(
+        found, fresh, lambda s: p.by_plate.get(s.plate or ""), window_s, SAME_PLATE_LIMIT, latest_first=True
+    )
 
 
 def add_same_segment(
     found: dict[str, list[Seen]], fresh: Sequence[Sighting], p: Pending, *, window_s: int
 ) -> None:
-    """``history.same_segment_nearby``: racing-class sightings on the segment within ±window,
-    earliest first."""
+    """``history.look_back``: racing-class sightings on the segment within ±window, earliest
+    first."""
+    _add_near(
+        found,
+        fresh,
+        lambda s: p.by_group.get(s.group_key or ""),
+        window_s,
+        SAME_SEGMENT_LIMIT,
+        latest_first=False,
+    )
+
+
+def _add_near(
+    found: dict[str, list[Seen]],
+    fresh: Sequence[Sighting],
+    pending_of: Callable[[Sighting], list[Sighting] | None],
+    window_s: int,
+    limit: int,
+    *,
+    latest_first: bool,
+) -> None:
+    """Add the pending sightings within ±window of each new one to what the lookup found, in the
+    lookup's order and within its limit."""
     window = timedelta(seconds=window_s)
     for s in fresh:
-        if not s.group_key or not (mine := p.by_group.get(s.group_key)):
-            continue
-        near = [_seen(o) for o in mine if abs(o.captured_at - s.captured_at) <= window]
+        near = [_seen(o) for o in pending_of(s) or () if abs(o.captured_at - s.captured_at) <= window]
         if near:
             both = found.get(s.event_id, []) + near
-            both.sort(key=lambda o: o.captured_at)
-            found[s.event_id] = both[:SAME_SEGMENT_LIMIT]
+            both.sort(key=lambda o: o.captured_at, reverse=latest_first)
+            found[s.event_id] = both[:limit]
 
 
 def add_learned(learned: dict[Pair, Learned], pairs: set[Pair], p: Pending) -> None:
