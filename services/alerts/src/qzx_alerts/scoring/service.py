@@ -27,7 +27,6 @@ from qzx_alerts.hotlists import repository as hotlists
 from qzx_alerts.scoring.correlation import (
     Learned,
     Pair,
-    Seen,
     clone_proposal,
     device_pair,
     passage,
@@ -175,9 +174,7 @@ class Found:
 
     result: BatchResult
     fresh: list[Sighting]
-    priors: dict[str, int] = field(default_factory=dict)
-    same_plate: dict[str, list[Seen]] = field(default_factory=dict)
-    segments: dict[str, list[Seen]] = field(default_factory=dict)
+    history: history.History = field(default_factory=history.History)
     learned: dict[Pair, Learned] = field(default_factory=dict)
     hits: dict[str, list[HotlistHit]] = field(default_factory=dict)
     hazards: HazardIndex = field(default_factory=lambda: HazardIndex([]))
@@ -215,20 +212,17 @@ async def look_up(
     if not fresh:
         return found
 
-    h = await history.look_back(
+    h = found.history = await history.look_back(
         raw,
         window_days=rules.repeat_offender.window_days,
         clone_s=rules.clone.window_s,
         racing_s=rules.racing_group.window_s,
     )
-    found.priors, found.same_plate, found.segments = h.prior_counts, h.same_plate, h.same_segment
     if pending is not None:
-        add_prior_counts(found.priors, fresh, pending, window_days=rules.repeat_offender.window_days)
-        add_same_plate(found.same_plate, fresh, pending, window_s=rules.clone.window_s)
-        add_same_segment(found.segments, fresh, pending, window_s=rules.racing_group.window_s)
-    pairs = {
-        device_pair(s.device_id, o.device_id) for s in fresh for o in found.same_plate.get(s.event_id, ())
-    }
+        add_prior_counts(h.prior_counts, fresh, pending, window_days=rules.repeat_offender.window_days)
+        add_same_plate(h.same_plate, fresh, pending, window_s=rules.clone.window_s)
+        add_same_segment(h.same_segment, fresh, pending, window_s=rules.racing_group.window_s)
+    pairs = {device_pair(s.device_id, o.device_id) for s in fresh for o in h.same_plate.get(s.event_id, ())}
     found.learned = await history.learned_travel(raw, pairs)
     if pending is not None:
         add_learned(found.learned, pairs, pending)
@@ -240,15 +234,15 @@ async def look_up(
 def score_found(found: Found, rules: Rules) -> ScoredBatch:
     """Score each new sighting and correlate it (cloned plates, racing groups)."""
     scored = ScoredBatch(found.result, found.fresh)
-    learned, hits = found.learned, found.hits
+    learned, hits, h = found.learned, found.hits, found.history
     for s in found.fresh:
         ctx = Context(
-            prior_violations=found.priors.get(s.event_id, 0),
+            prior_violations=h.prior_counts.get(s.event_id, 0),
             hotlist=hits.get(s.plate, []) if s.plate else [],
             hazards=found.hazards.near(s.lat, s.lon),
         )
         scored.proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules))
-        others = found.same_plate.get(s.event_id, [])
+        others = h.same_plate.get(s.event_id, [])
         clones = [
             p
             for o in others
@@ -257,7 +251,7 @@ def score_found(found: Found, rules: Rules) -> ScoredBatch:
         scored.proposals.extend(clones)
         if not clones and (step := passage(s, others, learned, rules)):
             scored.passages.append(step)
-        if s.group_key and (group := racing_proposal(s, found.segments.get(s.event_id, []), ctx, rules)):
+        if s.group_key and (group := racing_proposal(s, h.same_segment.get(s.event_id, []), ctx, rules)):
             scored.proposals.append(group)
     return scored
 
