@@ -7,9 +7,11 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from qzx_alerts.scoring.model import Factor, Proposal
 from qzx_alerts.scoring.rules import highest
@@ -56,6 +58,13 @@ class OpenAlert:
     unseen: bool = False
     # The event ids folded in so far (None: exactly ``event_ids``, built when first needed).
     known: set[str] | None = None
+    # ``factors`` as JSON, encoded once for the stored row and the published state alike.
+    encoded_factors: bytes | None = field(default=None, init=False, repr=False)
+
+    def factors_json(self) -> bytes:
+        if self.encoded_factors is None:
+            self.encoded_factors = orjson.dumps(self.factors)
+        return self.encoded_factors
 
     @classmethod
     def from_row(cls, row: Any) -> OpenAlert:
@@ -68,7 +77,7 @@ class OpenAlert:
         return a
 
 
-_ROW_FIELDS = tuple(OpenAlert.__dataclass_fields__.keys() - {"created", "unseen", "known"})
+_ROW_FIELDS = tuple(OpenAlert.__dataclass_fields__.keys() - {"created", "unseen", "known", "encoded_factors"})
 _PRIORITY = {p.value: p for p in Priority}
 
 
@@ -124,7 +133,7 @@ def _absorb(a: OpenAlert, p: Proposal, max_event_ids: int) -> bool:
         )
     a.first_seen = min(a.first_seen, p.first_seen)
     if p.score > a.score:  # the alert is explained by its most serious event
-        a.score, a.factors = p.score, p.factors
+        a.score, a.factors, a.encoded_factors = p.score, p.factors, None
     a.priority = highest(a.priority, p.priority)
     a.violations = _union(a.violations, p.violations)
     a.plates = _union(a.plates, p.plates)

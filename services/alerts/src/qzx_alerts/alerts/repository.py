@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from qzx_alerts.alerts.merge import OpenAlert
 from qzx_alerts.alerts.views import ALERT_COLUMNS, STATE_COLUMNS
 from qzx_alerts.db import SCHEMA, stage
@@ -104,7 +102,7 @@ async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> 
                 a.dedup_key,
                 a.priority.value,
                 a.score,
-                orjson.dumps(a.factors).decode(),
+                a.factors_json().decode(),
                 ",".join(a.violations),
                 a.plate,
                 ",".join(a.plates),
@@ -130,13 +128,14 @@ async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> 
 _CREATED_COLUMNS = [
     "id", "kind", "dedup_key", "priority", "score", "factors", "violations", "plate", "plates", "admin_code",
     "city_code", "lat", "lon", "road", "km", "device_id", "first_seen", "last_seen", "count", "event_ids",
-    "rules_version", "sign_deadline_s", "feedback_deadline_s", "created_at", "updated_at",
+    "rules_version", "sign_deadline_s", "feedback_deadline_s",
 ]  # fmt: skip
 
 
-async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules, *, now: datetime) -> None:
+async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> None:
     """COPY alerts that cannot exist yet (``OpenAlert.unseen``) straight into the table: no staging,
-    no conflict check, nothing read back (their state is the defaults, and ``now``)."""
+    no conflict check, nothing read back (their state is the defaults: created and updated at the
+    transaction's time, ``now()``)."""
     if not alerts:
         return
     deadlines = rules.priorities
@@ -151,7 +150,7 @@ async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules, *,
                 a.dedup_key,
                 a.priority.value,
                 a.score,
-                orjson.dumps(a.factors).decode(),
+                a.factors_json().decode(),
                 a.violations,
                 a.plate,
                 a.plates,
@@ -169,8 +168,6 @@ async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules, *,
                 rules.version,
                 deadlines[a.priority].sign_for_s,
                 deadlines[a.priority].feedback_s,
-                now,
-                now,
             )
             for a in alerts
         ],

@@ -53,7 +53,7 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     }
     existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, sorted(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
-    await repository.insert_created(raw, [a for a in touched if a.unseen], rules, now=now)
+    await repository.insert_created(raw, [a for a in touched if a.unseen], rules)
     states = {
         s["id"]: s for s in await repository.upsert_scored(raw, [a for a in touched if not a.unseen], rules)
     }

@@ -93,7 +93,7 @@ def scored_payload(a: OpenAlert, state: Any, rules: Rules) -> dict[str, Any]:
         "status": state["status"],
         "priority": a.priority.value,
         "score": a.score,
-        "factors": a.factors,
+        "factors": orjson.Fragment(a.factors_json()),
         "violations": a.violations,
         "plate": a.plate,
         "admin_code": a.admin_code,
