@@ -41,17 +41,12 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     if not proposals:
         return 0
     raw = await driver_connection(conn)
-    keys = sorted({p.dedup_key for p in proposals})
-    now = await repository.lock_keys(raw, keys)
+    now = await repository.lock_keys(raw, list({p.dedup_key for p in proposals}))
+    spans = {s: timedelta(seconds=s) for s in {p.window_s for p in proposals}}
     windows = {
-        (
-            p.dedup_key,
-            p.first_seen - timedelta(seconds=p.window_s),
-            p.last_seen + timedelta(seconds=p.window_s),
-        )
-        for p in proposals
+        (p.dedup_key, p.first_seen - spans[p.window_s], p.last_seen + spans[p.window_s]) for p in proposals
     }
-    existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, sorted(windows))]
+    existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, list(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
     await repository.insert_created(raw, [a for a in touched if a.unseen], rules)
     states = {
