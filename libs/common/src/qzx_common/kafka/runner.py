@@ -15,6 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter, Histogram
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,16 @@ class ConsumerRunner:
                         if self.stopping.is_set():
                             raise
                         await asyncio.sleep(1.0)
-            await self.consumer.commit(offsets)
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The group rebalanced since these records were fetched (a batch prepared before
+                # the revocation is applied after it), and their partitions may have another owner
+                # now, which resumes from the last commit: it applies them again, idempotently.
+                log.warning(
+                    "offsets not committed after a rebalance; the partitions' new owner applies the batch again",
+                    extra={"error": repr(exc), "records": len(records)},
+                )
         per_topic: dict[str, int] = {}
         for r in records:
             per_topic[r.topic] = per_topic.get(r.topic, 0) + 1
