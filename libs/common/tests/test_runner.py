@@ -19,7 +19,8 @@ from qzx_dev.testing import Stack
 pytestmark = [pytest.mark.kafka]
 
 
-async def test_a_prepared_batch_is_discarded_when_the_one_before_fails_while_stopping(stack: Stack) -> None:
+async def topic_holding(stack: Stack, *values: bytes) -> str:
+    """A new one-partition topic holding ``values`` in order."""
     topic = f"{stack.topic_prefix}runner-{uuid.uuid4().hex[:8]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
     await admin.start()
@@ -27,9 +28,14 @@ async def test_a_prepared_batch_is_discarded_when_the_one_before_fails_while_sto
     await admin.close()
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
     await producer.start()
-    await producer.send_and_wait(topic, b"1")
-    await producer.send_and_wait(topic, b"2")
+    for value in values:
+        await producer.send_and_wait(topic, value)
     await producer.stop()
+    return topic
+
+
+async def test_a_prepared_batch_is_discarded_when_the_one_before_fails_while_stopping(stack: Stack) -> None:
+    topic = await topic_holding(stack, b"1", b"2")
 
     second_prepared = asyncio.Event()
     discarded: list[bytes] = []
@@ -69,16 +75,7 @@ async def test_offsets_a_rebalance_took_away_are_left_to_the_new_owner(
     """A batch prepared before its partitions were revoked is applied after; its offsets can then
     not be committed (the new owner resumes from the last commit and applies it again, harmlessly),
     and the consumer goes on."""
-    topic = f"{stack.topic_prefix}rebalance-{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 1, 1)])
-    await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
-    await producer.start()
-    await producer.send_and_wait(topic, b"1")
-    await producer.send_and_wait(topic, b"2")
-    await producer.stop()
+    topic = await topic_holding(stack, b"1", b"2")
 
     handled: list[bytes] = []
 
