@@ -143,17 +143,9 @@ async def apply_violation_batch(
     rules: Rules,
     hazards: HazardCache,
 ) -> BatchResult:
-    return await apply_prepared(conn, batch=prepare_batch(values, rules), rules=rules, hazards=hazards)
-
-
-async def apply_prepared(
-    conn: AsyncConnection,
-    *,
-    batch: PreparedBatch,
-    rules: Rules,
-    hazards: HazardCache,
-) -> BatchResult:
-    scored = await score_batch(conn, batch=batch, rules=rules, hazards=hazards)
+    """One batch, start to end, in the caller's transaction (the consumer pipelines the steps:
+    scoring.pipeline)."""
+    scored = await score_batch(conn, batch=prepare_batch(values, rules), rules=rules, hazards=hazards)
     return await write_scored(conn, scored=scored, rules=rules)
 
 
