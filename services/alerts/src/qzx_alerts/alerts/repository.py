@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -143,7 +143,7 @@ async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) ->
         "alerts",
         schema_name=SCHEMA,
         columns=_CREATED_COLUMNS,
-        records=[
+        records=(
             (
                 a.id,
                 a.kind,
@@ -170,11 +170,11 @@ async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) ->
                 deadlines[a.priority].feedback_s,
             )
             for a in alerts
-        ],
+        ),
     )
 
 
-async def append_changes(raw: Any, changes: Sequence[tuple[str, str, bytes]]) -> None:
+async def append_changes(raw: Any, changes: Iterable[tuple[str, str, bytes]]) -> None:
     """Log each new alert state (alert id, admin code, payload) for the SSE stream and wake
     listeners on commit."""
     # The NOTIFY is delivered at commit: it may be queued with the lock.

@@ -3,7 +3,7 @@ change log → SSE) in the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -25,14 +25,14 @@ from qzx_common.web.errors import Conflict, NotFound
 
 async def publish(conn: AsyncConnection, *, rows: Sequence[Any]) -> None:
     """Announce new alert states read from their rows."""
-    await publish_payloads(conn, changes=[(r["id"], r["admin_code"], alert_json(r)) for r in rows])
+    if rows:
+        await publish_payloads(conn, changes=((r["id"], r["admin_code"], alert_json(r)) for r in rows))
 
 
-async def publish_payloads(conn: AsyncConnection, *, changes: Sequence[tuple[str, str, bytes]]) -> None:
+async def publish_payloads(conn: AsyncConnection, *, changes: Iterable[tuple[str, str, bytes]]) -> None:
     """Announce new alert states (alert id, admin code, Alert JSON) on the change log, which the
     SSE stream reads and the change relay publishes to alerts.v1 (key: alert id)."""
-    if changes:
-        await repository.append_changes(await driver_connection(conn), changes)
+    await repository.append_changes(await driver_connection(conn), changes)
 
 
 async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal], rules: Rules) -> int:
@@ -52,17 +52,19 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     states = {
         s["id"]: s for s in await repository.upsert_scored(raw, [a for a in touched if not a.unseen], rules)
     }
-    await publish_payloads(
-        conn,
-        changes=[
-            (
-                a.id,
-                a.admin_code,
-                orjson.dumps(scored_payload(a, states.get(a.id) or created_state(a, now), rules)),
-            )
-            for a in touched
-        ],
-    )
+    if touched:
+        # Encoded as the COPY streams them: a batch's payloads are not all held at once.
+        await publish_payloads(
+            conn,
+            changes=(
+                (
+                    a.id,
+                    a.admin_code,
+                    orjson.dumps(scored_payload(a, states.get(a.id) or created_state(a, now), rules)),
+                )
+                for a in touched
+            ),
+        )
     return len(touched)
 
 
