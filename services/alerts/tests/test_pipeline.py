@@ -34,7 +34,9 @@ async def test_dedup_window_updates_the_open_alert_and_redelivery_changes_nothin
     warm: None, alerts: Any, make: Any, send: Any, client: httpx.AsyncClient
 ) -> None:
     plate = make.plate()
-    t0 = datetime.now(UTC) - timedelta(minutes=20)
+    # Yesterday at noon in Shandong (UTC+8): no night factor on either event, so the second one's
+    # repeat-offender points decide which event explains the alert.
+    t0 = (datetime.now(UTC) - timedelta(days=1)).replace(hour=4, minute=0, second=0, microsecond=0)
     first = make.accepted(plate=plate, violation="wrong_way", captured_at=t0, measurements={})
     second = make.accepted(
         plate=plate, violation="wrong_way", captured_at=t0 + timedelta(minutes=4), measurements={}
