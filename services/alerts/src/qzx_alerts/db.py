@@ -38,6 +38,7 @@ SCRATCH_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "scored_alerts": (
         ("n", "int"),
+        ("unseen", "bool"),
         ("id", "text"),
         ("kind", "text"),
         ("dedup_key", "text"),

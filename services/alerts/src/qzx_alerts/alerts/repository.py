@@ -58,19 +58,27 @@ async def open_alerts(raw: Any, windows: Sequence[tuple[str, datetime, datetime]
 
 
 # Arrays travel as comma-joined text (event ids, plates and violations have no commas) and JSON as
-# text: see db.stage.
+# text: see db.stage. Alerts that cannot exist yet (``OpenAlert.unseen``) are inserted with no
+# conflict check and nothing read back (their state is the defaults: created and updated at the
+# transaction's time, ``now()``); the others are upserted.
 _STAGED = "scored_alerts"
+_COLUMNS = """
+    id, kind, dedup_key, priority, score, factors, violations, plate, plates, admin_code, city_code, lat, lon,
+    road, km, device_id, first_seen, last_seen, count, event_ids, rules_version, sign_deadline_s,
+    feedback_deadline_s"""
+_VALUES = """
+    id, kind, dedup_key, priority, score, factors::jsonb, string_to_array(violations, ','), plate,
+    string_to_array(plates, ','), admin_code, left(admin_code, 4), lat, lon, road, km, device_id, first_seen,
+    last_seen, count, string_to_array(event_ids, ','), $1, sign_deadline_s, feedback_deadline_s"""
+
+_INSERT_UNSEEN = f"""
+INSERT INTO {SCHEMA}.alerts ({_COLUMNS})
+SELECT {_VALUES} FROM {_STAGED} WHERE unseen ORDER BY n
+"""
 
 _UPSERT = f"""
-INSERT INTO {SCHEMA}.alerts AS a
-    (id, kind, dedup_key, priority, score, factors, violations, plate, plates, admin_code, city_code, lat, lon,
-     road, km, device_id, first_seen, last_seen, count, event_ids, rules_version, sign_deadline_s,
-     feedback_deadline_s)
-SELECT id, kind, dedup_key, priority, score, factors::jsonb, string_to_array(violations, ','), plate,
-       string_to_array(plates, ','), admin_code, left(admin_code, 4), lat, lon, road, km, device_id, first_seen,
-       last_seen, count, string_to_array(event_ids, ','), $1, sign_deadline_s, feedback_deadline_s
-FROM {_STAGED}
-ORDER BY n
+INSERT INTO {SCHEMA}.alerts AS a ({_COLUMNS})
+SELECT {_VALUES} FROM {_STAGED} WHERE NOT unseen ORDER BY n
 ON CONFLICT (id) DO UPDATE SET
     priority = EXCLUDED.priority, score = EXCLUDED.score, factors = EXCLUDED.factors,
     violations = EXCLUDED.violations, plates = EXCLUDED.plates, admin_code = EXCLUDED.admin_code,
@@ -84,10 +92,10 @@ RETURNING {", ".join("a." + c.strip() for c in STATE_COLUMNS.split(","))}
 """
 
 
-async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> list[Any]:
+async def write_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> list[Any]:
     """Write what scoring owns (never status or task fields, which lifecycle owns), in the given
-    order (every writer locks rows in id order); returns the STATE_COLUMNS of each row written
-    (the rest is what ``alerts`` hold)."""
+    order (every writer locks rows in id order); returns the STATE_COLUMNS of each row upserted
+    (the rest is what ``alerts`` hold; new rows have ``views.created_state``)."""
     if not alerts:
         return []
     deadlines = rules.priorities
@@ -97,6 +105,7 @@ async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> 
         (
             (
                 n,
+                a.unseen,
                 a.id,
                 a.kind,
                 a.dedup_key,
@@ -122,56 +131,11 @@ async def upsert_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> 
             for n, a in enumerate(alerts)
         ),
     )
-    return await raw.fetch(_UPSERT, rules.version)
-
-
-_CREATED_COLUMNS = [
-    "id", "kind", "dedup_key", "priority", "score", "factors", "violations", "plate", "plates", "admin_code",
-    "city_code", "lat", "lon", "road", "km", "device_id", "first_seen", "last_seen", "count", "event_ids",
-    "rules_version", "sign_deadline_s", "feedback_deadline_s",
-]  # fmt: skip
-
-
-async def insert_created(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> None:
-    """COPY alerts that cannot exist yet (``OpenAlert.unseen``) straight into the table: no staging,
-    no conflict check, nothing read back (their state is the defaults: created and updated at the
-    transaction's time, ``now()``)."""
-    if not alerts:
-        return
-    deadlines = rules.priorities
-    await raw.copy_records_to_table(
-        "alerts",
-        schema_name=SCHEMA,
-        columns=_CREATED_COLUMNS,
-        records=(
-            (
-                a.id,
-                a.kind,
-                a.dedup_key,
-                a.priority.value,
-                a.score,
-                a.factors_json().decode(),
-                a.violations,
-                a.plate,
-                a.plates,
-                a.admin_code,
-                a.admin_code[:4],
-                a.lat,
-                a.lon,
-                a.road,
-                a.km,
-                a.device_id,
-                a.first_seen,
-                a.last_seen,
-                a.count,
-                a.event_ids,
-                rules.version,
-                deadlines[a.priority].sign_for_s,
-                deadlines[a.priority].feedback_s,
-            )
-            for a in alerts
-        ),
-    )
+    if any(a.unseen for a in alerts):
+        await raw.execute(_INSERT_UNSEEN, rules.version)
+    if all(a.unseen for a in alerts):
+        return []
+    return list(await raw.fetch(_UPSERT, rules.version))
 
 
 async def append_changes(raw: Any, changes: Iterable[tuple[str, str, bytes]]) -> None:

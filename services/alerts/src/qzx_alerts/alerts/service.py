@@ -48,10 +48,7 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     }
     existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, list(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
-    await repository.insert_created(raw, [a for a in touched if a.unseen], rules)
-    states = {
-        s["id"]: s for s in await repository.upsert_scored(raw, [a for a in touched if not a.unseen], rules)
-    }
+    states = {s["id"]: s for s in await repository.write_scored(raw, touched, rules)}
     if touched:
         # Encoded as the COPY streams them: a batch's payloads are not all held at once.
         await publish_payloads(

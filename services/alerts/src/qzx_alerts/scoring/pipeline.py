@@ -33,7 +33,7 @@ from qzx_alerts.scoring.service import (
     look_up,
     prepare_batch_stepwise,
     score_batch,
-    score_found,
+    score_found_stepwise,
     write_scored,
 )
 from qzx_common.kafka.outbox import driver_connection
@@ -106,7 +106,7 @@ class ScoringPipeline:
                 found = await look_up(
                     tx.conn, batch=batch, rules=self.rules, hazards=self.hazards, pending=self._pending
                 )
-            scored = score_found(found, self.rules)
+            scored = await score_found_stepwise(found, self.rules)
         except Exception:
             log.warning("scoring a batch ahead failed; it is scored when applied", exc_info=True)
             if tx is not None:

@@ -226,8 +226,23 @@ async def look_up(
 def score_found(found: Found, rules: Rules) -> ScoredBatch:
     """Score each new sighting and correlate it (cloned plates, racing groups)."""
     scored = ScoredBatch(found.result, found.fresh)
+    _score_into(scored, found, found.fresh, rules)
+    return scored
+
+
+async def score_found_stepwise(found: Found, rules: Rules, *, step: int = 250) -> ScoredBatch:
+    """``score_found``, yielding to the event loop every ``step`` sightings: the batch being written
+    beside it gets on with its next statement as soon as its last one returns."""
+    scored = ScoredBatch(found.result, found.fresh)
+    for start in range(0, len(found.fresh), step):
+        _score_into(scored, found, found.fresh[start : start + step], rules)
+        await asyncio.sleep(0)
+    return scored
+
+
+def _score_into(scored: ScoredBatch, found: Found, sightings: list[Sighting], rules: Rules) -> None:
     learned, hits, h = found.learned, found.hits, found.history
-    for s in found.fresh:
+    for s in sightings:
         ctx = Context(
             prior_violations=h.prior_counts.get(s.event_id, 0),
             hotlist=hits.get(s.plate, []) if s.plate else [],
@@ -245,7 +260,6 @@ def score_found(found: Found, rules: Rules) -> ScoredBatch:
             scored.passages.append(step)
         if s.group_key and (group := racing_proposal(s, h.same_segment.get(s.event_id, []), ctx, rules)):
             scored.proposals.append(group)
-    return scored
 
 
 async def write_scored(conn: AsyncConnection, *, scored: ScoredBatch, rules: Rules) -> BatchResult:
