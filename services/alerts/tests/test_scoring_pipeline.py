@@ -13,6 +13,7 @@ from asyncpg import InterfaceError
 from sqlalchemy import text
 
 from qzx_alerts.scoring import pipeline as pipeline_module
+from qzx_alerts.scoring import service as scoring_service
 from qzx_alerts.scoring.pipeline import LOCK_TIMEOUT_S, ScoringPipeline, Transaction
 
 pytestmark = [pytest.mark.db]
@@ -26,7 +27,7 @@ PLACES = [
 RACING = ("street_racing", "speeding", "noise_modified")
 
 
-def events(tag: str, n: int, seed: int) -> list[bytes]:
+def events(tag: str, n: int, seed: int, plates: int = 30) -> list[bytes]:
     """``n`` events of few plates on few roads within 40 minutes (clones, racing groups and repeat
     offenders across batches); ``tag`` names everything, so that two sets never meet."""
     rng = random.Random(seed)
@@ -41,7 +42,7 @@ def events(tag: str, n: int, seed: int) -> list[bytes]:
             "device_id": f"{admin}-CK-{tag}{d}",
             "violation": violation,
             "captured_at": (t0 + timedelta(seconds=rng.randrange(2400))).isoformat(),
-            "plate": f"鲁{tag}{rng.randrange(30):03d}",
+            "plate": f"鲁{tag}{rng.randrange(plates):03d}",
             "vehicle_class": "car",
             "location": {"lat": lat, "lon": lon, "admin_code": admin, "road": f"R{tag}{d % 2}", "km": 10.0},
             "measurements": {"bac_mg_100ml": 92} if violation == "drunk_driving" else {},
@@ -102,6 +103,33 @@ async def test_pipelined_batches_score_as_one_after_the_other(
     kinds = {orjson.loads(a)[0] for a in expected}
     assert kinds == {"violation", "plate_fraud", "racing_group"} and len(expected) > 50
     assert await scored_alerts(alerts, "x8") == expected
+
+
+async def test_skipping_open_alert_lookups_the_history_rules_out_changes_nothing(
+    alerts: Any, score: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A violation whose plate has no sighting of it within the dedup window looks up no open
+    alerts (``scoring.service.may_join_stored``): the alerts are the same as with every lookup."""
+    one, two = events("x4", 600, seed=11, plates=150), events("x5", 600, seed=11, plates=150)
+    decided: list[bool] = []
+    may_join_stored = scoring_service.may_join_stored
+
+    def spy(*args: Any) -> bool:
+        decided.append(may_join_stored(*args))
+        return decided[-1]
+
+    monkeypatch.setattr(scoring_service, "may_join_stored", spy)
+    for b in range(0, 600, 100):
+        await score(one[b : b + 100])
+    monkeypatch.setattr(scoring_service, "may_join_stored", lambda *args: True)
+    for b in range(0, 600, 100):
+        await score(two[b : b + 100])
+
+    assert 100 < decided.count(False) < 500  # most lookups skipped, many not
+    expected = await scored_alerts(alerts, "x5")
+    merged = [a for a in expected if orjson.loads(a)[0] == "violation" and orjson.loads(a)[2] > 1]
+    assert len(merged) > 10  # events that joined an alert stored by an earlier batch, among others
+    assert await scored_alerts(alerts, "x4") == expected
 
 
 async def test_a_failed_write_starts_the_batch_over(alerts: Any, score: Any) -> None:

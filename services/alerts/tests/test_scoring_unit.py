@@ -14,7 +14,13 @@ from qzx_alerts.scoring.correlation import Seen, clone_proposal, passage, racing
 from qzx_alerts.scoring.factors import score_event
 from qzx_alerts.scoring.model import Context, HazardIndex, HazardPoint, HotlistHit, Sighting
 from qzx_alerts.scoring.rules import load_rules
-from qzx_alerts.scoring.service import prepare_batch, prepare_batch_stepwise, violation_proposal
+from qzx_alerts.history.repository import SAME_PLATE_LIMIT
+from qzx_alerts.scoring.service import (
+    may_join_stored,
+    prepare_batch,
+    prepare_batch_stepwise,
+    violation_proposal,
+)
 from qzx_common.contracts.alerts import Priority
 
 RULES = load_rules()
@@ -220,6 +226,24 @@ def test_racing_group_needs_two_plates_and_names_them_all() -> None:
     assert p.priority == Priority.P2 and "2 plates" in p.factors[0]["why"]
 
 
+def test_open_alerts_are_looked_up_only_where_the_history_allows_one() -> None:
+    s = sighting("drunk_driving")
+    window = timedelta(seconds=RULES.dedup.window_s)
+
+    def seen(violation: str, at: datetime, n: int = 0) -> Seen:
+        return Seen(f"o{n}", s.plate, violation, "dev-2", s.lat, s.lon, s.admin_code, at)
+
+    assert not may_join_stored(s, [], RULES)  # the plate's first sighting in hours
+    assert not may_join_stored(s, [seen("speeding", NOON)], RULES)  # another violation's key
+    assert not may_join_stored(s, [seen("drunk_driving", NOON - window - timedelta(seconds=1))], RULES)
+    assert may_join_stored(s, [seen("drunk_driving", NOON - window)], RULES)
+    assert may_join_stored(s, [seen("drunk_driving", NOON + window)], RULES)  # arrived late, stored first
+    # The lookup's limit may have cut off the one that matters.
+    crowd = [seen("speeding", NOON, n) for n in range(SAME_PLATE_LIMIT)]
+    assert may_join_stored(s, crowd, RULES)
+    assert may_join_stored(sighting("drunk_driving", plate=None), [], RULES)  # a device's key: no history
+
+
 def test_dedup_updates_the_open_alert_and_ignores_redelivery() -> None:
     def proposal(eid: str, minutes: float, bac: float = 30) -> Any:
         s = sighting(
@@ -228,7 +252,7 @@ def test_dedup_updates_the_open_alert_and_ignores_redelivery() -> None:
             at=NOON + timedelta(minutes=minutes),
             measurements={"bac_mg_100ml": bac},
         )
-        return violation_proposal(s, score_event(s, Context(), RULES), RULES)
+        return violation_proposal(s, score_event(s, Context(), RULES), RULES, [])
 
     (first,) = merge([], [proposal("e1", 0)], max_event_ids=10)
     (same,) = merge([first], [proposal("e2", 5, bac=90)], max_event_ids=10)

@@ -44,7 +44,9 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     now = await repository.lock_keys(raw, list({p.dedup_key for p in proposals}))
     spans = {s: timedelta(seconds=s) for s in {p.window_s for p in proposals}}
     windows = {
-        (p.dedup_key, p.first_seen - spans[p.window_s], p.last_seen + spans[p.window_s]) for p in proposals
+        (p.dedup_key, p.first_seen - spans[p.window_s], p.last_seen + spans[p.window_s])
+        for p in proposals
+        if p.may_join_stored
     }
     existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, list(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)

@@ -211,3 +211,6 @@ class Proposal:
     seed_is_new: bool = False
     # The longest first-to-last span an alert may grow to by absorbing findings (None: no limit).
     max_span_s: int | None = None
+    # False when the history proves that no stored alert of its key meets its window
+    # (``scoring.service.may_join_stored``): its open alerts need not be looked up.
+    may_join_stored: bool = True

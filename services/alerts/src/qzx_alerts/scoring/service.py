@@ -27,6 +27,7 @@ from qzx_alerts.hotlists import repository as hotlists
 from qzx_alerts.scoring.correlation import (
     Learned,
     Pair,
+    Seen,
     clone_proposal,
     device_pair,
     passage,
@@ -110,7 +111,23 @@ def _read_into(seen: dict[str, Sighting], values: Sequence[bytes | None], rules:
     return bad
 
 
-def violation_proposal(s: Sighting, scored: Scored, rules: Rules) -> Proposal:
+def may_join_stored(s: Sighting, others: list[Seen], rules: Rules) -> bool:
+    """Whether a stored violation alert about ``s``'s plate and violation may meet its dedup window.
+
+    Such an alert's events are sightings of that plate and violation, and none is more than the
+    window away from the next (an event joins an alert only within the window of its span), so one
+    of them would lie within the window of ``s``, and so among ``others`` (the plate's sightings
+    within the clone window) unless that lookup's limit cut them short."""
+    window_s = rules.dedup.window_s
+    if s.plate is None or len(others) >= history.SAME_PLATE_LIMIT or rules.clone.window_s < window_s:
+        return True
+    return any(
+        o.violation == s.violation and abs((o.captured_at - s.captured_at).total_seconds()) <= window_s
+        for o in others
+    )
+
+
+def violation_proposal(s: Sighting, scored: Scored, rules: Rules, others: list[Seen]) -> Proposal:
     subject = s.plate or f"dev:{s.device_id}"  # plateless e-bikes and no-plate cars: per device
     return Proposal(
         kind="violation",
@@ -133,6 +150,7 @@ def violation_proposal(s: Sighting, scored: Scored, rules: Rules) -> Proposal:
         event_ids=[s.event_id],
         window_s=rules.dedup.window_s,
         seed_is_new=True,
+        may_join_stored=may_join_stored(s, others, rules),
     )
 
 
@@ -248,8 +266,8 @@ def _score_into(scored: ScoredBatch, found: Found, sightings: list[Sighting], ru
             hotlist=hits.get(s.plate, []) if s.plate else [],
             hazards=found.hazards.near(s.lat, s.lon),
         )
-        scored.proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules))
         others = h.same_plate.get(s.event_id, [])
+        scored.proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules, others))
         clones = [
             p
             for o in others
