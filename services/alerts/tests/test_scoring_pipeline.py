@@ -27,11 +27,16 @@ PLACES = [
 RACING = ("street_racing", "speeding", "noise_modified")
 
 
-def events(tag: str, n: int, seed: int, plates: int = 30) -> list[bytes]:
-    """``n`` events of few plates on few roads within 40 minutes (clones, racing groups and repeat
-    offenders across batches); ``tag`` names everything, so that two sets never meet."""
+def an_hour_ago() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+def events(tag: str, n: int, seed: int, *, plates: int = 30, t0: datetime | None = None) -> list[bytes]:
+    """``n`` events of few plates on few roads within 40 minutes from ``t0`` (clones, racing groups
+    and repeat offenders across batches); ``tag`` names everything, so that two sets never meet
+    (give both sets one ``t0`` to compare them)."""
     rng = random.Random(seed)
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    t0 = t0 or an_hour_ago()
     out = []
     for i in range(n):
         d = rng.randrange(6)
@@ -74,7 +79,8 @@ async def test_pipelined_batches_score_as_one_after_the_other(
     alerts: Any, score: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = alerts.state.scoring
-    one, two = events("x7", 600, seed=3), events("x8", 600, seed=3)
+    t0 = an_hour_ago()
+    one, two = events("x7", 600, seed=3, t0=t0), events("x8", 600, seed=3, t0=t0)
     batches = [range(b, b + 150) for b in range(0, 600, 150)]
 
     for b in batches:  # one after the other, each in its own transaction
@@ -110,7 +116,8 @@ async def test_skipping_open_alert_lookups_the_history_rules_out_changes_nothing
 ) -> None:
     """A violation whose plate has no sighting of it within the dedup window looks up no open
     alerts (``scoring.service.may_join_stored``): the alerts are the same as with every lookup."""
-    one, two = events("x4", 600, seed=11, plates=150), events("x5", 600, seed=11, plates=150)
+    t0 = an_hour_ago()
+    one, two = events("x4", 600, seed=11, plates=150, t0=t0), events("x5", 600, seed=11, plates=150, t0=t0)
     decided: list[bool] = []
     may_join_stored = scoring_service.may_join_stored
 
