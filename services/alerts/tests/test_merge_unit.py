@@ -21,7 +21,7 @@ T0 = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
     [("v:鲁A12345:speeding", "e-1"), ("racing:seg:G2:206", "x"), ("", ""), ("fraud:鲁B1|2", "é")],
 )
 def test_alert_ids_are_uuid5_of_key_and_seed(key: str, seed: str) -> None:
-    assert alert_id(key, seed) == str(uuid.uuid5(_ID_SPACE, f"{key}|{seed}"))
+    assert alert_id(key, seed) == str(uuid.uuid5(uuid.UUID(bytes=_ID_SPACE), f"{key}|{seed}"))
 
 
 def test_plate_keys_name_every_alert_a_plate_can_have() -> None:

@@ -17,13 +17,13 @@ from qzx_alerts.scoring.model import Factor, Proposal
 from qzx_alerts.scoring.rules import highest
 from qzx_common.contracts.alerts import Priority
 
-_ID_SPACE = uuid.UUID("5f0d6c2e-8a4b-4c1e-9a59-7d1f3c2b9e10")
+_ID_SPACE = uuid.UUID("5f0d6c2e-8a4b-4c1e-9a59-7d1f3c2b9e10").bytes
 
 
 def alert_id(dedup_key: str, seed: str) -> str:
     """Deterministic: the same finding always names the same alert (idempotent creation).
     ``str(uuid.uuid5(_ID_SPACE, f"{dedup_key}|{seed}"))``, without building UUID objects."""
-    b = bytearray(hashlib.sha1(_ID_SPACE.bytes + f"{dedup_key}|{seed}".encode()).digest()[:16])
+    b = bytearray(hashlib.sha1(_ID_SPACE + f"{dedup_key}|{seed}".encode()).digest()[:16])
     b[6] = (b[6] & 0x0F) | 0x50  # version 5
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = b.hex()
@@ -82,6 +82,8 @@ _PRIORITY = {p.value: p for p in Priority}
 
 
 def _new(p: Proposal) -> OpenAlert:
+    # The alert takes over the proposal's lists (``merge`` is given the proposals to consume);
+    # ``_absorb`` replaces violations and plates and extends only the event ids, which it owns.
     return OpenAlert(
         id=alert_id(p.dedup_key, p.seed),
         kind=p.kind,
@@ -89,9 +91,9 @@ def _new(p: Proposal) -> OpenAlert:
         score=p.score,
         priority=p.priority,
         factors=p.factors,
-        violations=list(p.violations),
+        violations=p.violations,
         plate=p.plate,
-        plates=list(p.plates),
+        plates=p.plates,
         admin_code=p.admin_code,
         lat=p.lat,
         lon=p.lon,
