@@ -117,8 +117,11 @@ def may_join_stored(s: Sighting, others: list[Seen], rules: Rules) -> bool:
     Such an alert's events are sightings of that plate and violation, and none is more than the
     window away from the next (an event joins an alert only within the window of its span), so one
     of them would lie within the window of ``s``, and so among ``others`` (the plate's sightings
-    within the clone window) unless that lookup's limit cut them short. (Alerts stored under a
-    longer window than the rules now give may have wider gaps: an event in one opens a new alert.)"""
+    within the clone window) unless that lookup's limit cut them short. No other consumer stores a
+    sighting of the plate meanwhile: ingest keys violations.accepted.v1 by plate, so one partition
+    carries all of them (around a rebalance, two alerts may open where one would have). Alerts
+    stored under a longer window than the rules now give may have wider gaps: an event in one of
+    them opens a new alert."""
     window_s = rules.dedup.window_s
     if s.plate is None or len(others) >= history.SAME_PLATE_LIMIT or rules.clone.window_s < window_s:
         return True
