@@ -166,6 +166,50 @@ async def test_sse_resumes_from_last_event_id_without_gaps(
     assert all(e["admin_code"].startswith("3706") for _, e in city)
 
 
+async def test_streams_share_one_read_of_the_change_log(
+    alerts: Any, score: Any, make: Any, server: str, sse: Any, bearer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tail = alerts.state.change_tail
+    monkeypatch.setattr(tail, "keep", 4)  # the kept entries roll over within this test
+    heze, yantai = [make.plate() for _ in range(6)], [make.plate() for _ in range(3)]
+    ready = [asyncio.Event() for _ in range(12)]
+
+    def reader(n: int, jur: str, plates: list[str]) -> Any:
+        wanted = set(plates)
+        return sse(
+            server,
+            bearer(role="dispatcher", jur=jur),
+            until=lambda e: wanted <= {x["plate"] for _, x in e},
+            started=ready[n],
+        )
+
+    # Twelve consoles from the tail on: ten for the province, two for Heze's city.
+    readers = [asyncio.create_task(reader(n, "37", heze + yantai)) for n in range(10)]
+    readers += [asyncio.create_task(reader(n, "3717", heze)) for n in (10, 11)]
+    await asyncio.gather(*(r.wait() for r in ready))
+    reads = tail.reads
+    for batch in (heze[:3], heze[3:], yantai):
+        await score([make.accepted(plate=p, location=YANTAI if p in yantai else HEZE) for p in batch])
+    streams = await asyncio.gather(*readers)
+
+    for events in streams[:10]:
+        mine = [e["plate"] for _, e in events if e["plate"] in heze + yantai]
+        assert sorted(mine) == sorted(heze + yantai)
+        assert [i for i, _ in events] == sorted({i for i, _ in events})
+    for events in streams[10:]:
+        assert {e["plate"] for _, e in events} >= set(heze)
+        assert all(e["admin_code"].startswith("3717") for _, e in events)
+    # Three commits, twelve streams: a read per stream and wake-up would be 36 or more.
+    assert tail.reads - reads <= 12
+    # A console that comes back from before what the tail keeps reads the log itself, without gaps.
+    first = min(i for i, e in streams[0] if e["plate"] in heze) - 1
+    assert tail.floor is not None and first < tail.floor
+    again = await sse(
+        server, bearer(), until=lambda e: set(yantai) <= {x["plate"] for _, x in e}, last_event_id=first
+    )
+    assert [i for i, _ in again] == [i for i, _ in streams[0] if i > first][: len(again)]
+
+
 async def test_hotlist_crud_merge_covert_and_floor(
     alerts: Any, score: Any, make: Any, client: httpx.AsyncClient, client_for: Any
 ) -> None:

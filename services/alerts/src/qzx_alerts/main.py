@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from qzx_alerts.alerts.router import router as alerts_router
-from qzx_alerts.alerts.stream import ChangeNotifier
+from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
 from qzx_alerts.consumer import (
     TASKS_GROUP,
     Scoring,
@@ -54,6 +54,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         notifier = ChangeNotifier()
         await notifier.start(to_plain_url(settings.database_url))
         app.state.notifier = notifier
+        app.state.change_tail = ChangeTail(engine=rt.engine, notifier=notifier, poll_s=settings.sse_poll_s)
         if settings.demo_data:
             async with rt.engine.begin() as conn:
                 await seed_demo_data(conn)

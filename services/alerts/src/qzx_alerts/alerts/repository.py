@@ -158,6 +158,15 @@ async def changes_after(raw: Any, *, after: int, jur: str, limit: int) -> list[A
     )
 
 
+async def changes_since(raw: Any, *, after: int, limit: int) -> list[Any]:
+    """Every jurisdiction's changes after ``after`` (the SSE streams' shared tail)."""
+    return await raw.fetch(
+        f"SELECT id, admin_code, payload FROM {SCHEMA}.alert_changes WHERE id > $1 ORDER BY id LIMIT $2",
+        after,
+        limit,
+    )
+
+
 async def last_change_id(raw: Any) -> int:
     return int(await raw.fetchval(f"SELECT coalesce(max(id), 0) FROM {SCHEMA}.alert_changes"))
 

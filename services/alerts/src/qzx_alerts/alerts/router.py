@@ -96,8 +96,7 @@ async def stream_alerts(
         resume = int(last_event_id)
     after = await start_position(rt.engine, resume)
     body = event_stream(
-        engine=rt.engine,
-        notifier=request.app.state.notifier,
+        tail=request.app.state.change_tail,
         jur=principal.jur,
         after=after,
         poll_s=settings.sse_poll_s,

@@ -1,10 +1,12 @@
 """Server-sent events over the alert change log. Each event's id is the change-log id, so a client
 that reconnects with ``Last-Event-ID`` gets exactly what it missed. Writers NOTIFY on commit; one
-LISTEN connection per process wakes the streams (with a slow poll as a fallback)."""
+LISTEN connection per process wakes the streams (with a slow poll as a fallback), and one reader
+per process (``ChangeTail``) fetches what was appended for all of them."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -55,6 +57,74 @@ class ChangeNotifier:
                 await self._conn.close()
 
 
+class ChangeTail:
+    """The newest change-log entries, read once per wake-up for every stream of the process: a
+    commit costs one query however many consoles are connected. The entries kept cover every id
+    above ``floor``; a stream further behind reads the log itself until it has caught up.
+
+    The log's ids become visible in commit order (``repository.append_changes``), so reading past
+    the highest id read so far never skips one."""
+
+    def __init__(self, *, engine: AsyncEngine, notifier: ChangeNotifier, poll_s: float, keep: int = 5000):
+        self.engine, self.notifier, self.poll_s, self.keep = engine, notifier, poll_s, keep
+        self.floor: int | None = None  # entries above this id are all kept (None: nothing read yet)
+        self._ids: list[int] = []
+        self._entries: list[tuple[int, str, bytes]] = []  # (id, admin code, payload), by id
+        self._read_for: asyncio.Event | None = None  # the notifier's event when last read
+        self._read_at = 0.0
+        self._lock = asyncio.Lock()
+        self.reads = 0  # queries of the log's tail (for tests and metrics)
+
+    async def after(self, after: int, jur: str, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` entries above ``after`` in jurisdiction ``jur``, oldest first."""
+        await self._refresh()
+        if self.floor is None or after < self.floor:
+            async with self.engine.connect() as conn:
+                rows = await repository.changes_after(
+                    await driver_connection(conn), after=after, jur=jur, limit=limit
+                )
+            return [(r["id"], r["payload"]) for r in rows]
+        out: list[tuple[int, bytes]] = []
+        for change_id, admin_code, payload in self._entries[bisect.bisect_right(self._ids, after) :]:
+            if admin_code.startswith(jur):
+                out.append((change_id, payload))
+                if len(out) == limit:
+                    break
+        return out
+
+    def _fresh(self, woken: asyncio.Event) -> bool:
+        """Read since the last wake-up (or, without NOTIFY, within half a poll)."""
+        age = asyncio.get_running_loop().time() - self._read_at
+        return woken is self._read_for and age < self.poll_s / 2
+
+    async def _refresh(self) -> None:
+        woken = self.notifier.current()
+        if self._fresh(woken):
+            return
+        async with self._lock:  # the other streams wait for this read instead of making their own
+            if self._fresh(woken):
+                return
+            self._read_for, self._read_at = woken, asyncio.get_running_loop().time()
+            async with self.engine.connect() as conn:
+                raw = await driver_connection(conn)
+                if self.floor is None:
+                    self.floor = await repository.last_change_id(raw)
+                last = self._ids[-1] if self._ids else self.floor
+                while True:
+                    self.reads += 1
+                    rows = await repository.changes_since(raw, after=last, limit=PAGE)
+                    for r in rows:
+                        self._ids.append(r["id"])
+                        self._entries.append((r["id"], r["admin_code"], r["payload"]))
+                    if len(rows) < PAGE:
+                        break
+                    last = rows[-1]["id"]
+            if len(self._ids) > self.keep * 3 // 2:
+                drop = len(self._ids) - self.keep
+                self.floor = self._ids[drop - 1]
+                del self._ids[:drop], self._entries[:drop]
+
+
 def format_event(change_id: int, payload: bytes) -> bytes:
     return b"id: %d\nevent: alert\ndata: %s\n\n" % (change_id, payload)
 
@@ -69,8 +139,7 @@ async def start_position(engine: AsyncEngine, last_event_id: int | None) -> int:
 
 async def event_stream(
     *,
-    engine: AsyncEngine,
-    notifier: ChangeNotifier,
+    tail: ChangeTail,
     jur: str,
     after: int,
     poll_s: float,
@@ -81,14 +150,11 @@ async def event_stream(
     loop = asyncio.get_running_loop()
     last_sent = loop.time()
     while not await disconnected():
-        woken = notifier.current()
-        async with engine.connect() as conn:
-            rows = await repository.changes_after(
-                await driver_connection(conn), after=after, jur=jur, limit=PAGE
-            )
-        for r in rows:
-            yield format_event(r["id"], r["payload"])
-            after = r["id"]
+        woken = tail.notifier.current()
+        rows = await tail.after(after, jur, PAGE)
+        for change_id, payload in rows:
+            yield format_event(change_id, payload)
+            after = change_id
         if rows:
             last_sent = loop.time()
             if len(rows) == PAGE:
@@ -96,4 +162,4 @@ async def event_stream(
         elif loop.time() - last_sent >= heartbeat_s:
             yield b": keep-alive\n\n"
             last_sent = loop.time()
-        await notifier.wait(woken, poll_s)
+        await tail.notifier.wait(woken, poll_s)
