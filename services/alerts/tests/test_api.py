@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 pytestmark = [pytest.mark.db]
@@ -187,6 +188,7 @@ async def test_streams_share_one_read_of_the_change_log(
     readers = [asyncio.create_task(reader(n, "37", heze + yantai)) for n in range(10)]
     readers += [asyncio.create_task(reader(n, "3717", heze)) for n in (10, 11)]
     await asyncio.gather(*(r.wait() for r in ready))
+    assert (REGISTRY.get_sample_value("qzx_alerts_sse_streams") or 0) >= 12
     reads = tail.reads
     for batch in (heze[:3], heze[3:], yantai):
         await score([make.accepted(plate=p, location=YANTAI if p in yantai else HEZE) for p in batch])

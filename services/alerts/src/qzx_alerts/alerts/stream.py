@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_alerts.alerts import repository
@@ -21,6 +22,10 @@ from qzx_common.kafka.outbox import driver_connection
 log = logging.getLogger(__name__)
 
 PAGE = 500
+STREAMS = Gauge("qzx_alerts_sse_streams", "SSE streams open")
+TAIL_READS = Counter(
+    "qzx_alerts_change_tail_reads_total", "Reads of the change log's tail for the SSE streams"
+)
 
 
 class ChangeNotifier:
@@ -112,6 +117,7 @@ class ChangeTail:
                 last = self._ids[-1] if self._ids else self.floor
                 while True:
                     self.reads += 1
+                    TAIL_READS.inc()
                     rows = await repository.changes_since(raw, after=last, limit=PAGE)
                     for r in rows:
                         self._ids.append(r["id"])
@@ -149,17 +155,21 @@ async def event_stream(
     yield b"retry: 1000\n\n"
     loop = asyncio.get_running_loop()
     last_sent = loop.time()
-    while not await disconnected():
-        woken = tail.notifier.current()
-        rows = await tail.after(after, jur, PAGE)
-        for change_id, payload in rows:
-            yield format_event(change_id, payload)
-            after = change_id
-        if rows:
-            last_sent = loop.time()
-            if len(rows) == PAGE:
-                continue
-        elif loop.time() - last_sent >= heartbeat_s:
-            yield b": keep-alive\n\n"
-            last_sent = loop.time()
-        await tail.notifier.wait(woken, poll_s)
+    STREAMS.inc()
+    try:
+        while not await disconnected():
+            woken = tail.notifier.current()
+            rows = await tail.after(after, jur, PAGE)
+            for change_id, payload in rows:
+                yield format_event(change_id, payload)
+                after = change_id
+            if rows:
+                last_sent = loop.time()
+                if len(rows) == PAGE:
+                    continue
+            elif loop.time() - last_sent >= heartbeat_s:
+                yield b": keep-alive\n\n"
+                last_sent = loop.time()
+            await tail.notifier.wait(woken, poll_s)
+    finally:
+        STREAMS.dec()
