@@ -53,7 +53,6 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         app.state.scoring = scoring
         notifier = ChangeNotifier()
         await notifier.start(to_plain_url(settings.database_url))
-        app.state.notifier = notifier
         app.state.change_tail = ChangeTail(engine=rt.engine, notifier=notifier, poll_s=settings.sse_poll_s)
         if settings.demo_data:
             async with rt.engine.begin() as conn:

@@ -99,7 +99,6 @@ async def stream_alerts(
         tail=request.app.state.change_tail,
         jur=principal.jur,
         after=after,
-        poll_s=settings.sse_poll_s,
         heartbeat_s=settings.sse_heartbeat_s,
         disconnected=request.is_disconnected,
     )

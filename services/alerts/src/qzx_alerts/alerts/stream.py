@@ -148,7 +148,6 @@ async def event_stream(
     tail: ChangeTail,
     jur: str,
     after: int,
-    poll_s: float,
     heartbeat_s: float,
     disconnected: Callable[[], Any],
 ) -> AsyncIterator[bytes]:
@@ -170,6 +169,6 @@ async def event_stream(
             elif loop.time() - last_sent >= heartbeat_s:
                 yield b": keep-alive\n\n"
                 last_sent = loop.time()
-            await tail.notifier.wait(woken, poll_s)
+            await tail.notifier.wait(woken, tail.poll_s)
     finally:
         STREAMS.dec()
