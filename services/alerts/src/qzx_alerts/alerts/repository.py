@@ -92,7 +92,7 @@ RETURNING {", ".join("a." + c.strip() for c in STATE_COLUMNS.split(","))}
 """
 
 
-async def write_scored(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> list[Any]:
+async def write_alerts(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> list[Any]:
     """Write what scoring owns (never status or task fields, which lifecycle owns), in the given
     order (every writer locks rows in id order); returns the STATE_COLUMNS of each row upserted
     (the rest is what ``alerts`` hold; new rows have ``views.created_state``)."""

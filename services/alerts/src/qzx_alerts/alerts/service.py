@@ -50,7 +50,7 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     }
     existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, list(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
-    states = {s["id"]: s for s in await repository.write_scored(raw, touched, rules)}
+    states = {s["id"]: s for s in await repository.write_alerts(raw, touched, rules)}
     if touched:
         # Encoded as the COPY streams them: a batch's payloads are not all held at once.
         await publish_payloads(

@@ -69,7 +69,7 @@ def alert_json(row: Any) -> bytes:
 
 
 def created_state(a: OpenAlert, now: datetime) -> dict[str, Any]:
-    """The STATE_COLUMNS of an alert just inserted (``repository.write_scored``)."""
+    """The STATE_COLUMNS of an alert just inserted (``repository.write_alerts``)."""
     return {
         "id": a.id,
         "status": "new",
