@@ -38,6 +38,7 @@ import asyncpg
 import orjson
 
 from qzx_common.settings import to_plain_url
+from qzx_dev.bench import run_async
 
 TARGETS = {"plan_s": 2.0, "assign_p99_ms": 50.0, "delivery_p99_s": 1.0, "rss_gib": 1.0}
 SECRET = "qzx-bench-secret-0123456789abcdef0123456789"
@@ -595,9 +596,9 @@ def main(argv: list[str] | None = None) -> int:
     results |= bench_plan()
     with stack() as (server, bootstrap):
         say("(b) assignment with 2,000 units on duty")
-        results |= asyncio.run(bench_assign(server, units=2000, rounds=rounds))
+        results |= run_async(bench_assign(server, units=2000, rounds=rounds))
         say(f"(c) {clients} long-polling clients")
-        results |= asyncio.run(bench_long_poll(server, bootstrap, clients=clients, alerts=alerts, rate=20))
+        results |= run_async(bench_long_poll(server, bootstrap, clients=clients, alerts=alerts, rate=20))
     report(results, clients=clients, alerts=alerts, units=2000)
     return 0
 

@@ -36,6 +36,7 @@ from qzx_common.contracts.events import ViolationEvent
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_dev.bench import run_async
 from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import EventGenerator, SimMessage
 from qzx_dev.simulator.stream import TokenBucket
@@ -431,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     naive_events = min(events, args.naive_events or (1_000 if args.quick else 5_000))
     seconds = args.latency_seconds or (5 if args.quick else 20)
     with servers() as (server_url, bootstrap):
-        results = asyncio.run(
+        results = run_async(
             run(
                 events=events,
                 naive_events=naive_events,
