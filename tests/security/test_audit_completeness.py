@@ -511,6 +511,14 @@ async def test_the_audit_logs_of_alerts_and_dispatch_cannot_be_altered(
 
 
 async def _append_only(schema: str, app: Any) -> None:
+    # A row to alter: a row trigger fires only for rows an UPDATE or DELETE reaches.
+    async with app.state.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                f"INSERT INTO {schema}.audit_log (actor, action, target_type, target_id) "
+                "VALUES ('test', 'test.append_only', 'test', 'x')"
+            )
+        )
     for statement in (
         f"UPDATE {schema}.audit_log SET actor = 'someone-else'",
         f"DELETE FROM {schema}.audit_log",

@@ -110,3 +110,17 @@ def test_a_group_that_would_outgrow_its_span_goes_on_as_the_next_alert() -> None
     unbounded = [group(f"e{m}", [(f"e{m}", "P")], T0 + timedelta(minutes=m)) for m in range(0, 30, 2)]
     (one,) = merge([], unbounded, max_event_ids=500)  # without a span limit: one alert for ever
     assert one.count == 15
+
+
+def test_a_member_reported_late_joins_the_earlier_group_alert_it_fits_in() -> None:
+    def member(minute: int) -> Proposal:
+        p = group(f"e{minute}", [(f"e{minute}", f"P{minute % 3}")], T0 + timedelta(minutes=minute))
+        p.max_span_s = 600
+        return p
+
+    (early,) = merge([], [member(0), member(6)], max_event_ids=500)
+    (late,) = merge([early], [member(12)], max_event_ids=500)  # too long for the first: the next
+    assert late is not early and late.created
+    # Minute 1 arrives last: the later alert would stretch past 600 s, the earlier one takes it.
+    (joined,) = merge([early, late], [member(1)], max_event_ids=500)
+    assert joined is early and early.count == 3 and late.count == 1

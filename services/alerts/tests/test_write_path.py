@@ -3,6 +3,7 @@ the list filters that have their own indexes (plate, kind, violation)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -153,7 +154,7 @@ async def test_plate_kind_and_violation_filters(
 async def test_scoring_loads_only_the_open_alert_each_finding_can_join(
     alerts: Any, score: Any, make: Any
 ) -> None:
-    """Per window, the open alert of the key active last among those whose span meets it; the
+    """Per window, the n open alerts of the key active last among those whose span meets it; the
     others (older, outside every window, closed) stay unread however many the key has."""
     plate, t0 = make.plate("W"), datetime.now(UTC) - timedelta(hours=2)
     events = [
@@ -166,11 +167,11 @@ async def test_scoring_loads_only_the_open_alert_each_finding_can_join(
         await score([e])
     key = violation_key(plate, "red_light")
 
-    async def loaded(*windows: tuple[int, int]) -> list[datetime]:
+    async def loaded(*windows: tuple[int, int], n: int = 1) -> list[datetime]:
         async with alerts.state.runtime.engine.connect() as conn:
             rows = await repository.open_alerts(
                 await driver_connection(conn),
-                [(key, t0 + timedelta(minutes=a), t0 + timedelta(minutes=b)) for a, b in windows],
+                [(key, t0 + timedelta(minutes=a), t0 + timedelta(minutes=b), n) for a, b in windows],
             )
         return sorted(r["last_seen"] for r in rows)
 
@@ -178,9 +179,47 @@ async def test_scoring_loads_only_the_open_alert_each_finding_can_join(
     assert await loaded((-5, 25)) == [at[1]]  # meets the first two: the later one
     assert await loaded((5, 15)) == []  # meets none
     assert await loaded((-5, 25), (15, 45), (19, 21)) == [at[1], at[2]]  # each alert once
+    assert await loaded((-5, 45), n=2) == [at[1], at[2]]  # the two active last
     async with alerts.state.runtime.engine.begin() as conn:
         await conn.execute(
             text("UPDATE alerts.alerts SET status = 'dismissed' WHERE dedup_key = :k AND last_seen = :t"),
             {"k": key, "t": at[3]},
         )
     assert await loaded((35, 65)) == [at[2]]  # a closed alert is never joined
+
+
+async def test_racing_reported_out_of_order_joins_the_group_alert_covering_its_time(
+    alerts: Any, score: Any, make: Any
+) -> None:
+    """Half an hour of racing on one segment, delivered in shuffled batches (cameras that forward
+    late): each finding joins a group alert it fits in (at most ``max_span_s``, 600 s) rather than
+    opening another beside it, so the segment gets a few alerts, not one per late batch."""
+    road, t0 = make.road(), datetime.now(UTC) - timedelta(hours=2)
+    plates = [make.plate("R") for _ in range(3)]
+    events = [
+        make.accepted(
+            plate=plates[m % 3],
+            location=WEIHAI | {"road": road},
+            captured_at=t0 + timedelta(minutes=m),
+            violation="street_racing",
+            measurements={},
+        )
+        for m in range(30)
+    ]
+    random.Random(4).shuffle(events)
+    for start in range(0, len(events), 3):
+        await score(events[start : start + 3])
+
+    async with alerts.state.runtime.engine.connect() as conn:
+        groups = (
+            await conn.execute(
+                text(
+                    "SELECT event_ids, extract(epoch FROM last_seen - first_seen) AS span FROM alerts.alerts "
+                    "WHERE kind = 'racing_group' AND road = :r"
+                ),
+                {"r": road},
+            )
+        ).all()
+    assert {e for g in groups for e in g.event_ids} == {orjson.loads(e)["event_id"] for e in events}
+    assert max(g.span for g in groups) <= 600
+    assert len(groups) <= 5, [g.span for g in groups]  # 3 at the least

@@ -149,10 +149,14 @@ def _union(ordered: list[str], more: list[str]) -> list[str]:
     return sorted(extra.union(ordered)) if extra else ordered
 
 
-def _overlapping(alerts: list[OpenAlert], start: datetime, end: datetime) -> OpenAlert | None:
-    """The latest of ``alerts`` (oldest first) whose span meets [start, end]."""
+def _target(alerts: list[OpenAlert], p: Proposal, window: timedelta) -> OpenAlert | None:
+    """The latest of ``alerts`` (oldest first) whose span meets ``p``'s window and could take ``p``
+    without covering more than ``p.max_span_s``. Trying the earlier ones too matters when findings
+    arrive out of order: a racing-group finding from the middle of an episode belongs to the alert
+    that covers that time, not to a new one beside it because a later alert is full."""
+    start, end = p.first_seen - window, p.last_seen + window
     for a in reversed(alerts):
-        if start <= a.last_seen and end >= a.first_seen:
+        if start <= a.last_seen and end >= a.first_seen and not _too_long(a, p):
             return a
     return None
 
@@ -171,8 +175,10 @@ def merge(
     """Apply proposals (oldest first) to the open alerts; returns the alerts created or changed.
 
     A proposal goes to the alert of its key that was active last among those whose span meets its
-    window (alerts created here count as later), so the caller need only load, per proposal, that
-    one stored alert: one it did not load meets no window, or a later one does too."""
+    window (alerts created here count as later) and that can take it (``Proposal.max_span_s``). So
+    for a proposal without a span limit the caller need only load that one stored alert: one it did
+    not load meets no window, or a later one does too; with a limit, every alert that meets the
+    window (``repository.open_alerts``)."""
     by_key: dict[str, list[OpenAlert]] = defaultdict(list)
     for a in sorted(open_alerts, key=lambda a: (a.last_seen, a.id)):
         by_key[a.dedup_key].append(a)
@@ -180,10 +186,8 @@ def merge(
     windows: dict[int, timedelta] = {}
     for p in sorted(proposals, key=lambda p: (p.first_seen, p.seed)):
         window = windows.get(p.window_s) or windows.setdefault(p.window_s, timedelta(seconds=p.window_s))
-        target = _overlapping(by_key[p.dedup_key], p.first_seen - window, p.last_seen + window)
-        if target is not None and _too_long(target, p):
-            target = None  # the next alert about the same thing
-        if target is None:
+        target = _target(by_key[p.dedup_key], p, window)
+        if target is None:  # the first alert about this, or the next one
             target = _new(p)
             by_key[p.dedup_key].append(target)
             touched[target.id] = target

@@ -38,21 +38,23 @@ async def lock_keys(raw: Any, keys: Sequence[str]) -> datetime:
     return now
 
 
-async def open_alerts(raw: Any, windows: Sequence[tuple[str, datetime, datetime]]) -> list[Any]:
-    """For each (dedup key, start, end) window, the open alert of that key whose span meets it and
-    that was active last (``merge`` never picks another: see ``merge.merge``), each alert once."""
+async def open_alerts(raw: Any, windows: Sequence[tuple[str, datetime, datetime, int]]) -> list[Any]:
+    """For each (dedup key, start, end, n) window, the ``n`` open alerts of that key whose span
+    meets it and that were active last (``merge`` picks among them: see ``merge.merge``), each alert
+    once."""
     if not windows:
         return []
-    keys, starts, ends = zip(*windows, strict=True)
+    keys, starts, ends, limits = zip(*windows, strict=True)
     return await raw.fetch(
         f"SELECT {ALERT_COLUMNS} FROM {SCHEMA}.alerts WHERE id IN ("
-        "SELECT l.id FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS w(k, s, e) "
+        "SELECT l.id FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int[]) AS w(k, s, e, n) "
         f"CROSS JOIN LATERAL (SELECT a.id FROM {SCHEMA}.alerts a WHERE a.dedup_key = w.k "
-        "AND a.last_seen >= w.s AND a.first_seen <= w.e AND a.status <> ALL($4::text[]) "
-        "ORDER BY a.last_seen DESC, a.id DESC LIMIT 1) l)",
+        "AND a.last_seen >= w.s AND a.first_seen <= w.e AND a.status <> ALL($5::text[]) "
+        "ORDER BY a.last_seen DESC, a.id DESC LIMIT w.n) l)",
         list(keys),
         list(starts),
         list(ends),
+        list(limits),
         list(TERMINAL),
     )
 
