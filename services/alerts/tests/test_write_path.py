@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from qzx_alerts.alerts import repository
+from qzx_alerts.alerts.repository import ANY_END, ANY_START
 from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.scoring.model import violation_key
 from qzx_common.kafka.outbox import driver_connection
@@ -167,11 +168,14 @@ async def test_scoring_loads_only_the_open_alert_each_finding_can_join(
         await score([e])
     key = violation_key(plate, "red_light")
 
-    async def loaded(*windows: tuple[int, int], n: int = 1) -> list[datetime]:
+    async def loaded(
+        *windows: tuple[int, int], n: int = 1, within: tuple[int, int] | None = None
+    ) -> list[datetime]:
+        lo, hi = (ANY_START, ANY_END) if within is None else (t0 + timedelta(minutes=m) for m in within)
         async with alerts.state.runtime.engine.connect() as conn:
             rows = await repository.open_alerts(
                 await driver_connection(conn),
-                [(key, t0 + timedelta(minutes=a), t0 + timedelta(minutes=b), n) for a, b in windows],
+                [(key, t0 + timedelta(minutes=a), t0 + timedelta(minutes=b), lo, hi, n) for a, b in windows],
             )
         return sorted(r["last_seen"] for r in rows)
 
@@ -180,6 +184,8 @@ async def test_scoring_loads_only_the_open_alert_each_finding_can_join(
     assert await loaded((5, 15)) == []  # meets none
     assert await loaded((-5, 25), (15, 45), (19, 21)) == [at[1], at[2]]  # each alert once
     assert await loaded((-5, 45), n=2) == [at[1], at[2]]  # the two active last
+    assert await loaded((-5, 65), n=4, within=(15, 45)) == [at[1], at[2]]  # spans within 15..45 only
+    assert await loaded((-5, 65), n=4, within=(25, 45)) == [at[2]]
     async with alerts.state.runtime.engine.begin() as conn:
         await conn.execute(
             text("UPDATE alerts.alerts SET status = 'dismissed' WHERE dedup_key = :k AND last_seen = :t"),

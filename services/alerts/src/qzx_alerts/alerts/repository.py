@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from qzx_alerts.alerts.merge import OpenAlert
@@ -38,22 +38,32 @@ async def lock_keys(raw: Any, keys: Sequence[str]) -> datetime:
     return now
 
 
-async def open_alerts(raw: Any, windows: Sequence[tuple[str, datetime, datetime, int]]) -> list[Any]:
-    """For each (dedup key, start, end, n) window, the ``n`` open alerts of that key whose span
-    meets it and that were active last (``merge`` picks among them: see ``merge.merge``), each alert
-    once."""
+# What ``open_alerts`` reads for one finding: (dedup key, start, end, earliest first_seen, latest
+# last_seen, how many). ANY_START and ANY_END leave the span unbounded.
+Window = tuple[str, datetime, datetime, datetime, datetime, int]
+ANY_START = datetime.min.replace(tzinfo=UTC)
+ANY_END = datetime.max.replace(tzinfo=UTC)
+
+
+async def open_alerts(raw: Any, windows: Sequence[Window]) -> list[Any]:
+    """For each window, the ``n`` open alerts of its key that were active last among those whose
+    span meets [start, end] and lies within [earliest, latest] (``merge`` picks among them: see
+    ``merge.merge``), each alert once."""
     if not windows:
         return []
-    keys, starts, ends, limits = zip(*windows, strict=True)
+    keys, starts, ends, earliest, latest, limits = zip(*windows, strict=True)
     return await raw.fetch(
         f"SELECT {ALERT_COLUMNS} FROM {SCHEMA}.alerts WHERE id IN ("
-        "SELECT l.id FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::int[]) AS w(k, s, e, n) "
+        "SELECT l.id FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], "
+        "$5::timestamptz[], $6::int[]) AS w(k, s, e, lo, hi, n) "
         f"CROSS JOIN LATERAL (SELECT a.id FROM {SCHEMA}.alerts a WHERE a.dedup_key = w.k "
-        "AND a.last_seen >= w.s AND a.first_seen <= w.e AND a.status <> ALL($5::text[]) "
-        "ORDER BY a.last_seen DESC, a.id DESC LIMIT w.n) l)",
+        "AND a.last_seen >= w.s AND a.first_seen <= w.e AND a.first_seen >= w.lo AND a.last_seen <= w.hi "
+        "AND a.status <> ALL($7::text[]) ORDER BY a.last_seen DESC, a.id DESC LIMIT w.n) l)",
         list(keys),
         list(starts),
         list(ends),
+        list(earliest),
+        list(latest),
         list(limits),
         list(TERMINAL),
     )

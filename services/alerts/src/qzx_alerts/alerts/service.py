@@ -22,11 +22,20 @@ from qzx_common.kafka.outbox import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, NotFound
 
-# Open alerts read per window of a proposal whose kind limits an alert's span (``merge._target``
-# tries each, latest first). A racing finding's window (its members ±15 min) meets about four
-# group alerts of at most 10 min; reading more cost more than it saved (alerts bench). Past them, a
-# finding opens an alert beside one it could have joined, as before.
+# Open alerts read per finding whose kind limits an alert's span: those it would fit in lie within
+# twice that span, where few group alerts of one segment do; past them, a finding opens an alert
+# beside one it could have joined.
 SPANNED_CANDIDATES = 4
+
+
+def lookup_window(p: Proposal, window: timedelta) -> repository.Window:
+    """The stored alerts ``p`` could join (``merge._target``): the latest whose span meets its
+    dedup window, or, for a kind whose alerts cover at most ``max_span_s``, the latest it fits in."""
+    start, end = p.first_seen - window, p.last_seen + window
+    if p.max_span_s is None:
+        return (p.dedup_key, start, end, repository.ANY_START, repository.ANY_END, 1)
+    limit = timedelta(seconds=p.max_span_s)
+    return (p.dedup_key, start, end, p.last_seen - limit, p.first_seen + limit, SPANNED_CANDIDATES)
 
 
 async def publish(conn: AsyncConnection, *, rows: Sequence[Any]) -> None:
@@ -49,16 +58,7 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
     raw = await driver_connection(conn)
     now = await repository.lock_keys(raw, list({p.dedup_key for p in proposals}))
     spans = {s: timedelta(seconds=s) for s in {p.window_s for p in proposals}}
-    windows = {
-        (
-            p.dedup_key,
-            p.first_seen - spans[p.window_s],
-            p.last_seen + spans[p.window_s],
-            1 if p.max_span_s is None else SPANNED_CANDIDATES,
-        )
-        for p in proposals
-        if p.may_join_stored
-    }
+    windows = {lookup_window(p, spans[p.window_s]) for p in proposals if p.may_join_stored}
     existing = [OpenAlert.from_row(r) for r in await repository.open_alerts(raw, list(windows))]
     touched = sorted(merge(existing, proposals, max_event_ids=rules.dedup.max_event_ids), key=lambda a: a.id)
     states = {s["id"]: s for s in await repository.write_alerts(raw, touched, rules)}
