@@ -78,6 +78,7 @@ class Runtime:
             discard=discard,
             max_records=s.max_batch,
             fetch_max_wait_ms=s.fetch_max_wait_ms,
+            fetch_min_bytes=s.fetch_min_bytes,
         )
         self.consumers.append(runner)
         task = asyncio.create_task(_start_and_run(runner), name=f"{group}-consumer")

@@ -59,6 +59,7 @@ class ConsumerRunner:
         discard: BatchDiscarder | None = None,
         max_records: int = 2000,
         fetch_max_wait_ms: int = 20,
+        fetch_min_bytes: int = 1,
         session_timeout_ms: int = 10_000,
     ) -> None:
         self.topics = list(topics)
@@ -75,6 +76,7 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=fetch_max_wait_ms,
+            fetch_min_bytes=fetch_min_bytes,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(1000, session_timeout_ms // 4),
