@@ -56,6 +56,13 @@ def group(seed: str, members: list[tuple[str, str]], at: datetime, score: float 
     )
 
 
+def member(minute: int) -> Proposal:
+    """One racing plate at ``minute``, under a 600 s span limit (as the rules set it)."""
+    p = group(f"e{minute}", [(f"e{minute}", f"P{minute % 3}")], T0 + timedelta(minutes=minute))
+    p.max_span_s = 600
+    return p
+
+
 def test_groups_fold_members_plates_and_cap_event_ids_while_counting_on() -> None:
     first = group("a", [("a", "P1"), ("b", "P2")], T0)
     (alert,) = merge([], [first], max_event_ids=3)
@@ -98,11 +105,6 @@ def test_an_alert_read_back_is_normalised_like_every_write_leaves_it() -> None:
 
 
 def test_a_group_that_would_outgrow_its_span_goes_on_as_the_next_alert() -> None:
-    def member(minute: int) -> Proposal:
-        p = group(f"e{minute}", [(f"e{minute}", f"P{minute % 3}")], T0 + timedelta(minutes=minute))
-        p.max_span_s = 600
-        return p
-
     alerts = merge([], [member(m) for m in range(0, 30, 2)], max_event_ids=500)  # racing for half an hour
     spans = [(a.last_seen - a.first_seen).total_seconds() for a in alerts]
     assert len(alerts) == 3 and max(spans) <= 600
@@ -113,11 +115,6 @@ def test_a_group_that_would_outgrow_its_span_goes_on_as_the_next_alert() -> None
 
 
 def test_a_member_reported_late_joins_the_earlier_group_alert_it_fits_in() -> None:
-    def member(minute: int) -> Proposal:
-        p = group(f"e{minute}", [(f"e{minute}", f"P{minute % 3}")], T0 + timedelta(minutes=minute))
-        p.max_span_s = 600
-        return p
-
     (early,) = merge([], [member(0), member(6)], max_event_ids=500)
     (late,) = merge([early], [member(12)], max_event_ids=500)  # too long for the first: the next
     assert late is not early and late.created

@@ -177,8 +177,8 @@ def merge(
     A proposal goes to the alert of its key that was active last among those whose span meets its
     window (alerts created here count as later) and that can take it (``Proposal.max_span_s``). So
     for a proposal without a span limit the caller need only load that one stored alert: one it did
-    not load meets no window, or a later one does too; with a limit, every alert that meets the
-    window (``repository.open_alerts``)."""
+    not load meets no window, or a later one does too; with a limit, the stored alerts it would fit
+    in (``alerts.service.lookup_window``)."""
     by_key: dict[str, list[OpenAlert]] = defaultdict(list)
     for a in sorted(open_alerts, key=lambda a: (a.last_seen, a.id)):
         by_key[a.dedup_key].append(a)
