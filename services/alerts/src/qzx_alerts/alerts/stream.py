@@ -73,7 +73,6 @@ class ChangeTail:
     def __init__(self, *, engine: AsyncEngine, notifier: ChangeNotifier, poll_s: float, keep: int = 5000):
         self.engine, self.notifier, self.poll_s, self.keep = engine, notifier, poll_s, keep
         self.floor: int | None = None  # entries above this id are all kept (None: nothing read yet)
-        self._ids: list[int] = []
         self._entries: list[tuple[int, str, bytes]] = []  # (id, admin code, payload), by id
         self._read_for: asyncio.Event | None = None  # the notifier's event when last read
         self._read_at = 0.0
@@ -90,7 +89,8 @@ class ChangeTail:
                 )
             return [(r["id"], r["payload"]) for r in rows]
         out: list[tuple[int, bytes]] = []
-        for change_id, admin_code, payload in self._entries[bisect.bisect_right(self._ids, after) :]:
+        start = bisect.bisect_right(self._entries, after, key=lambda e: e[0])
+        for change_id, admin_code, payload in self._entries[start:]:
             if admin_code.startswith(jur):
                 out.append((change_id, payload))
                 if len(out) == limit:
@@ -114,21 +114,19 @@ class ChangeTail:
                 raw = await driver_connection(conn)
                 if self.floor is None:
                     self.floor = await repository.last_change_id(raw)
-                last = self._ids[-1] if self._ids else self.floor
+                last = self._entries[-1][0] if self._entries else self.floor
                 while True:
                     self.reads += 1
                     TAIL_READS.inc()
                     rows = await repository.changes_since(raw, after=last, limit=PAGE)
-                    for r in rows:
-                        self._ids.append(r["id"])
-                        self._entries.append((r["id"], r["admin_code"], r["payload"]))
+                    self._entries.extend((r["id"], r["admin_code"], r["payload"]) for r in rows)
                     if len(rows) < PAGE:
                         break
                     last = rows[-1]["id"]
-            if len(self._ids) > self.keep * 3 // 2:
-                drop = len(self._ids) - self.keep
-                self.floor = self._ids[drop - 1]
-                del self._ids[:drop], self._entries[:drop]
+            if len(self._entries) > self.keep * 3 // 2:
+                drop = len(self._entries) - self.keep
+                self.floor = self._entries[drop - 1][0]
+                del self._entries[:drop]
 
 
 def format_event(change_id: int, payload: bytes) -> bytes:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 
 EVENTS = Counter("qzx_alerts_events_total", "Violation events by outcome", ["outcome"])
 
+T = TypeVar("T")
+
 
 @dataclass(slots=True)
 class BatchResult:
@@ -83,10 +86,16 @@ async def prepare_batch_stepwise(
     prepares a batch while the previous one is in the database, whose round trips go on meanwhile."""
     seen: dict[str, Sighting] = {}
     bad = 0
-    for start in range(0, len(values), step):
-        bad += _read_into(seen, values[start : start + step], rules)
-        await asyncio.sleep(0)
+    async for part in _in_steps(values, step):
+        bad += _read_into(seen, part, rules)
     return PreparedBatch(list(seen.values()), len(values), bad)
+
+
+async def _in_steps(items: Sequence[T], step: int) -> AsyncIterator[Sequence[T]]:
+    """``items``, ``step`` at a time, yielding to the event loop after each part."""
+    for start in range(0, len(items), step):
+        yield items[start : start + step]
+        await asyncio.sleep(0)
 
 
 def _read_into(seen: dict[str, Sighting], values: Sequence[bytes | None], rules: Rules) -> int:
@@ -256,13 +265,12 @@ async def score_found_stepwise(found: Found, rules: Rules, *, step: int = 250) -
     """``score_found``, yielding to the event loop every ``step`` sightings: the batch being written
     beside it gets on with its next statement as soon as its last one returns."""
     scored = ScoredBatch(found.result, found.fresh)
-    for start in range(0, len(found.fresh), step):
-        _score_into(scored, found, found.fresh[start : start + step], rules)
-        await asyncio.sleep(0)
+    async for part in _in_steps(found.fresh, step):
+        _score_into(scored, found, part, rules)
     return scored
 
 
-def _score_into(scored: ScoredBatch, found: Found, sightings: list[Sighting], rules: Rules) -> None:
+def _score_into(scored: ScoredBatch, found: Found, sightings: Sequence[Sighting], rules: Rules) -> None:
     learned, hits, h = found.learned, found.hits, found.history
     for s in sightings:
         ctx = Context(
