@@ -55,6 +55,12 @@ EVENTS = Counter("qzx_alerts_events_total", "Violation events by outcome", ["out
 
 T = TypeVar("T")
 
+# Events handled between yields to the event loop while a batch is prepared beside the one being
+# written. Writing is the longer step, so its next statement should wait for at most a short step:
+# 50 rather than 250 took the writes of 100k scored events from 10.4 s to 9.3 s and the scoring
+# rate up 3 % (pairs of runs against 1M sightings).
+YIELD_EVERY = 50
+
 
 @dataclass(slots=True)
 class BatchResult:
@@ -80,7 +86,7 @@ def prepare_batch(values: Sequence[bytes | None], rules: Rules) -> PreparedBatch
 
 
 async def prepare_batch_stepwise(
-    values: Sequence[bytes | None], rules: Rules, *, step: int = 250
+    values: Sequence[bytes | None], rules: Rules, *, step: int = YIELD_EVERY
 ) -> PreparedBatch:
     """``prepare_batch``, yielding to the event loop every ``step`` events: the consumer runner
     prepares a batch while the previous one is in the database, whose round trips go on meanwhile."""
@@ -261,7 +267,7 @@ def score_found(found: Found, rules: Rules) -> ScoredBatch:
     return scored
 
 
-async def score_found_stepwise(found: Found, rules: Rules, *, step: int = 250) -> ScoredBatch:
+async def score_found_stepwise(found: Found, rules: Rules, *, step: int = YIELD_EVERY) -> ScoredBatch:
     """``score_found``, yielding to the event loop every ``step`` sightings: the batch being written
     beside it gets on with its next statement as soon as its last one returns."""
     scored = ScoredBatch(found.result, found.fresh)
