@@ -7,12 +7,14 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from prometheus_client import Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,6 +25,13 @@ from qzx_common.kafka.runner import BatchDiscarder, BatchHandler, BatchPreparer,
 from qzx_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
+
+GC_PAUSE_SECONDS = Histogram(
+    "qzx_gc_pause_seconds",
+    "Cyclic garbage collector pauses (the event loop stands still meanwhile), by generation",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
 
 
 @dataclass
@@ -158,3 +167,16 @@ def settle_heap() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 20, 20)
+    if _time_gc not in gc.callbacks:
+        gc.callbacks.append(_time_gc)
+
+
+_gc_started = 0.0
+
+
+def _time_gc(phase: str, info: dict[str, int]) -> None:
+    global _gc_started
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    else:
+        GC_PAUSE_SECONDS.labels(str(info["generation"])).observe(time.perf_counter() - _gc_started)
