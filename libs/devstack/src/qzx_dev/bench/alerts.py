@@ -258,10 +258,10 @@ async def scoring_rate(url: str, values: list[bytes]) -> tuple[float, int, float
 
         n, warm = len(values), min(SCORING_BATCH, len(values))
         steps = sorted(done_at)
-        batch_s = sorted(done_at[b] - done_at[a] for a, b in itertools.pairwise(steps[1:]))
+        batch_s = [done_at[b] - done_at[a] for a, b in itertools.pairwise(steps[1:])]
         log(
             f"first batch {1000 * (done_at[steps[1]] - started):,.0f} ms, "
-            f"the others' median {1000 * batch_s[len(batch_s) // 2] if batch_s else 0:,.0f} ms"
+            f"the others' median {pct(batch_s, 0.5) if batch_s else 0:,.0f} ms"
         )
         return rate(warm, n), written, rate(warm, n // 5), rate(n - 2 * n // 5, n)
     finally:
