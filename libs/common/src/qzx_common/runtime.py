@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from qzx_common.db import create_engine, migrate, session_factory, wait_for_database
 from qzx_common.kafka.admin import ensure_topics
+from qzx_common.kafka.deadletter import consumer_sink
 from qzx_common.kafka.outbox import OutboxRelay
 from qzx_common.kafka.runner import BatchDiscarder, BatchHandler, BatchPreparer, ConsumerRunner
 from qzx_common.settings import CommonSettings
@@ -85,6 +86,14 @@ class Runtime:
             handle=handle,
             prepare=prepare,
             discard=discard,
+            dead_letter=consumer_sink(
+                engine=self.engine,
+                schema=self.schema,
+                relay=self.relay,
+                consumer=group,
+                topic_prefix=s.topic_prefix,
+            ),
+            healthy=self.check_database,
             max_records=s.max_batch,
             fetch_max_wait_ms=s.fetch_max_wait_ms,
             fetch_min_bytes=s.fetch_min_bytes,
@@ -106,10 +115,15 @@ class Runtime:
             await conn.execute(text("SELECT 1"))
 
     async def check_consumers(self) -> None:
-        """Raises when a consumer has stopped on an error (it could not join, or its loop died)."""
+        """Raises when a consumer has stopped on an error (it could not join, or its loop died), or
+        a partition has had records waiting for longer than ``consumer_stall_s`` (the database is
+        away, say: the runner retries meanwhile)."""
         for task in self.consumer_tasks:
             if task.done() and not task.cancelled() and (error := task.exception()) is not None:
                 raise RuntimeError(f"{task.get_name()} stopped: {error!r}"[:300])
+        stalls = [s for c in self.consumers for s in c.stalls(after_s=self.settings.consumer_stall_s)]
+        if stalls:
+            raise RuntimeError("; ".join(str(s) for s in stalls)[:500])
 
     @staticmethod
     def ready_checks(app: Any) -> dict[str, Callable[[], Awaitable[None]]]:

@@ -43,6 +43,8 @@ class CommonSettings(BaseSettings):
     fetch_max_wait_ms: int = 50
     fetch_min_bytes: int = 16 * 1024
     max_batch: int = 2000
+    # A partition whose fetched records have waited this long for a commit makes /readyz fail.
+    consumer_stall_s: float = 60.0
     db_pool_size: int = 10
 
     @property

@@ -6,10 +6,20 @@ VIOLATIONS_ACCEPTED = "violations.accepted.v1"
 ALERTS = "alerts.v1"
 DISPATCH_TASKS = "dispatch.tasks.v1"
 
-ALL_TOPICS = (CAMERA_VIOLATIONS, CAMERA_VIOLATIONS_DLQ, VIOLATIONS_ACCEPTED, ALERTS, DISPATCH_TASKS)
+
+def dlq_topic(topic: str) -> str:
+    """Where a consumer of ``topic`` sends what it cannot apply (DESIGN.md §3)."""
+    return f"{topic}.dlq"
+
+
+# Every topic a service consumes has a dead-letter topic beside it.
+CONSUMED = (CAMERA_VIOLATIONS, VIOLATIONS_ACCEPTED, ALERTS, DISPATCH_TASKS)
+ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4
 
 # Dead-letter headers.
 HEADER_ERROR = "qzx-error"
 HEADER_SOURCE_TOPIC = "qzx-source-topic"
+HEADER_SOURCE_PARTITION = "qzx-source-partition"
 HEADER_SOURCE_OFFSET = "qzx-source-offset"
+HEADER_CONSUMER = "qzx-consumer"

@@ -4,6 +4,7 @@ from typing import Any
 from sqlalchemy.orm import DeclarativeBase
 
 from qzx_common.db import schema_metadata
+from qzx_common.kafka.deadletter import dead_letters_table
 from qzx_common.kafka.outbox import outbox_table
 
 SCHEMA = "alerts"
@@ -14,6 +15,7 @@ class Base(DeclarativeBase):
 
 
 outbox = outbox_table(Base.metadata)
+dead_letters = dead_letters_table(Base.metadata)
 
 
 # Scratch tables of each session (emptied at commit), for set-based statements to read a staged

@@ -23,7 +23,7 @@ async def prepare_records(records: Sequence[ConsumerRecord]) -> PreparedBatch:
     round trips) and the outbox relay progress meanwhile instead of waiting for the whole batch."""
     batch = PreparedBatch()
     for index, r in enumerate(records, 1):
-        batch.add(index - 1, RawMessage(r.value, r.key, r.topic, r.partition, r.offset))
+        batch.add(index - 1, RawMessage(r.value, r.key, r.topic, r.partition, r.offset, r.timestamp))
         if index % SLICE == 0:
             await asyncio.sleep(0)
     return batch
@@ -33,7 +33,7 @@ def camera_handler(rt: Runtime) -> Callable[[PreparedBatch], Awaitable[None]]:
     async def handle(batch: PreparedBatch) -> None:
         async with rt.engine.begin() as conn:
             result = await store_batch(
-                conn, batch=batch, source="camera", topic_prefix=rt.settings.topic_prefix
+                conn, batch=batch, source="camera", topic_prefix=rt.settings.topic_prefix, consumer=GROUP
             )
         # Committed: forward from memory; the outbox rows are the fallback if this process dies first.
         rt.relay.publish_committed(result.staged)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
@@ -19,7 +20,6 @@ from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
-from qzx_ingest.dlq.router import router as dlq_router
 from qzx_ingest.exchange.router import router as exchange_router
 from qzx_ingest.settings import IngestSettings, get_settings
 from qzx_ingest.violations.router import router as violations_router
@@ -52,7 +52,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router(Runtime.ready_checks(app)))
     app.include_router(violations_router)
-    app.include_router(dlq_router)
+    app.include_router(dead_letter_router(SCHEMA))
     app.include_router(exchange_router)
     app.include_router(audit_router(SCHEMA))
     return app

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from qzx_common.contracts.geo import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
+from qzx_common.reasons import clean_reason
 
 
 class DeviceKind(StrEnum):
@@ -80,6 +81,22 @@ PLATE_RE = re.compile(
 )
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# Real UTC offsets only (DESIGN.md §3): ISO 8601 allows up to ±23:59, PostgreSQL refuses ±16:00 on.
+UTC_OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
+# No camera captured anything before this: older is a clock fault (and year-1 times overflow).
+EARLIEST_CAPTURE = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def capture_time_problem(at: datetime) -> str | None:
+    """Why ``at`` (timezone-aware) cannot be a capture time, or None."""
+    offset = at.utcoffset()
+    if offset is None or not UTC_OFFSETS[0] <= offset <= UTC_OFFSETS[1]:
+        return "captured_at: the UTC offset must be between -12:00 and +14:00"
+    if at < EARLIEST_CAPTURE:
+        return "captured_at: before 1970-01-01"
+    if at - datetime.now(UTC) > FUTURE_TOLERANCE:
+        return "captured_at: more than 5 minutes in the future"
+    return None
 
 
 def normalise_plate(value: str) -> str | None:
@@ -153,8 +170,8 @@ class ViolationEvent(BaseModel):
 
     @model_validator(mode="after")
     def _cross_field(self) -> Self:
-        if self.captured_at - datetime.now(UTC) > FUTURE_TOLERANCE:
-            raise ValueError("captured_at: more than 5 minutes in the future")
+        if problem := capture_time_problem(self.captured_at):
+            raise ValueError(problem)
         if self.plate is None and self.violation not in PLATELESS_ALLOWED:
             raise ValueError(f"plate: required for violation {self.violation.value}")
         m = self.measurements
@@ -210,4 +227,4 @@ def describe_error(exc: ValidationError) -> str:
             parts.append(f"{loc}: required field missing")
         else:
             parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
+    return clean_reason("; ".join(parts))

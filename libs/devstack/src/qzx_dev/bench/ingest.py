@@ -287,7 +287,7 @@ async def naive(database_url: str, bootstrap: str, topic: str, limit: int) -> fl
 
     from qzx_common.db import create_engine, session_factory
     from qzx_common.settings import to_asyncpg_url
-    from qzx_ingest.dlq.models import DeadLetterRow
+    from qzx_ingest.db import dead_letters
     from qzx_ingest.violations.models import ViolationRow
 
     engine = create_engine(to_asyncpg_url(database_url), pool_size=2)
@@ -316,7 +316,7 @@ async def naive(database_url: str, bootstrap: str, topic: str, limit: int) -> fl
                         )
                     )  # fmt: skip
                 except ValueError as exc:
-                    s.add(DeadLetterRow(source=record.topic, source_partition=record.partition,
+                    await s.execute(dead_letters.insert().values(source=record.topic, source_partition=record.partition,
                                         source_offset=record.offset, key=record.key, raw=record.value, error=str(exc)[:500]))  # fmt: skip
                 try:
                     await s.commit()

@@ -51,7 +51,6 @@ async def receive_violations(
         conn,
         messages=[RawMessage(_encode(events[i])) for i in in_scope],
         source=f"exchange:{partner.key_id}",
-        dead_letter=False,
         topic_prefix=topic_prefix,
     )
     result.rejected = sorted(

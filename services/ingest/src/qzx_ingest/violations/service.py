@@ -17,16 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_common.contracts.event_reader import AcceptedEvent, read_event
 from qzx_common.contracts.events import describe_error, find_nul
-from qzx_common.kafka.outbox import OutboxMessage, Staged, stage
-from qzx_common.topics import (
-    CAMERA_VIOLATIONS_DLQ,
-    HEADER_ERROR,
-    HEADER_SOURCE_OFFSET,
-    HEADER_SOURCE_TOPIC,
-    VIOLATIONS_ACCEPTED,
-)
+from qzx_common.kafka.deadletter import DeadLetter, store_and_stage
+from qzx_common.kafka.outbox import OutboxMessage, Staged
+from qzx_common.reasons import describe_exception
+from qzx_common.topics import VIOLATIONS_ACCEPTED
+from qzx_common.transient import is_transient
 from qzx_ingest.db import SCHEMA
-from qzx_ingest.dlq import repository as dlq_repository
 from qzx_ingest.violations import repository
 
 log = logging.getLogger(__name__)
@@ -43,6 +39,7 @@ class RawMessage:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    timestamp: int | None = None
 
 
 @dataclass(slots=True)
@@ -68,6 +65,8 @@ def validate(value: bytes | None) -> AcceptedEvent | str:
         event = read_event(value)
     except ValidationError as exc:
         return describe_error(exc)
+    except Exception as exc:  # nothing in a message may stop the pipeline: it is a reason too
+        return f"body: {describe_exception(exc)}"
     if b"\\u0000" in value:  # rare: find which field, once the JSON is known to parse
         return f"{find_nul(orjson.loads(value))}: contains a NUL character (U+0000)"
     return event
@@ -80,6 +79,7 @@ class PreparedBatch:
     events: dict[str, AcceptedEvent] = field(default_factory=dict)
     rejects: list[tuple[int, RawMessage, str]] = field(default_factory=list)
     duplicates_in_batch: int = 0
+    positions: dict[str, int] = field(default_factory=dict)  # event_id → its index in the batch
 
     def add(self, index: int, msg: RawMessage) -> None:
         outcome = validate(msg.value)
@@ -89,6 +89,7 @@ class PreparedBatch:
             self.duplicates_in_batch += 1
         else:
             self.events[outcome.event_id] = outcome
+            self.positions[outcome.event_id] = index
 
 
 def prepare_batch(messages: Sequence[RawMessage]) -> PreparedBatch:
@@ -104,10 +105,10 @@ async def store_batch(
     batch: PreparedBatch,
     source: str,
     topic_prefix: str = "",
-    dead_letter: bool = True,
+    consumer: str | None = None,
 ) -> BatchResult:
-    """Store new events once, dead-letter rejects, and stage what must be published, all in the
-    caller's transaction."""
+    """Store new events once, dead-letter rejects (as ``consumer``; with None they are only
+    reported), and stage what must be published, all in the caller's transaction."""
     events = list(batch.events.values())
     keys = [(e.plate or e.device_id).encode() for e in events]
     forward_to = topic_prefix + VIOLATIONS_ACCEPTED
@@ -121,9 +122,11 @@ async def store_batch(
         rejected=[Rejection(index, error) for index, _, error in batch.rejects],
         staged=staged,
     )
-    if dead_letter and batch.rejects:
-        fresh = await dlq_repository.insert(conn, [(m, e) for _, m, e in batch.rejects], source=source)
-        dead = await stage(conn, schema=SCHEMA, messages=[_dead_letter(m, e, topic_prefix) for m, e in fresh])
+    if consumer is not None and batch.rejects:
+        letters = [
+            _dead_letter(m, e, consumer=consumer, topic_prefix=topic_prefix) for _, m, e in batch.rejects
+        ]
+        dead = await store_and_stage(conn, schema=SCHEMA, letters=letters, topic_prefix=topic_prefix)
         staged.add(dead.ids, dead.messages)
 
     OUTCOMES.labels(source, "accepted").inc(result.accepted)
@@ -133,28 +136,54 @@ async def store_batch(
 
 
 async def apply_batch(
-    conn: AsyncConnection,
-    *,
-    messages: Sequence[RawMessage],
-    source: str,
-    topic_prefix: str = "",
-    dead_letter: bool = True,
+    conn: AsyncConnection, *, messages: Sequence[RawMessage], source: str, topic_prefix: str = ""
 ) -> BatchResult:
-    """Validate and store ``messages`` in the caller's transaction (exchange pushes, tests)."""
-    return await store_batch(
-        conn, batch=prepare_batch(messages), source=source, topic_prefix=topic_prefix, dead_letter=dead_letter
+    """Validate and store ``messages`` in the caller's transaction (exchange pushes, tests); rejects
+    are reported, not dead-lettered. Should the database refuse the batch, the events are stored one
+    at a time, and each it refuses is one more reject: one bad item never costs the others."""
+    batch = prepare_batch(messages)
+    try:
+        async with conn.begin_nested():
+            return await store_batch(conn, batch=batch, source=source, topic_prefix=topic_prefix)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("the database refused a batch; storing it event by event", exc_info=True)
+    return await _store_one_by_one(conn, batch=batch, source=source, topic_prefix=topic_prefix)
+
+
+async def _store_one_by_one(
+    conn: AsyncConnection, *, batch: PreparedBatch, source: str, topic_prefix: str
+) -> BatchResult:
+    result = BatchResult(
+        duplicates=batch.duplicates_in_batch,
+        rejected=[Rejection(index, error) for index, _, error in batch.rejects],
     )
+    for event_id, event in batch.events.items():
+        single = PreparedBatch(events={event_id: event})
+        try:
+            async with conn.begin_nested():
+                stored = await store_batch(conn, batch=single, source=source, topic_prefix=topic_prefix)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            result.rejected.append(Rejection(batch.positions[event_id], f"store: {describe_exception(exc)}"))
+            continue
+        result.accepted += stored.accepted
+        result.duplicates += stored.duplicates
+        result.staged.add(stored.staged.ids, stored.staged.messages)
+    result.rejected.sort(key=lambda r: r.index)
+    return result
 
 
-def _dead_letter(msg: RawMessage, error: str, topic_prefix: str) -> OutboxMessage:
-    source_topic = (msg.topic or "")[len(topic_prefix) :] if msg.topic else ""
-    return OutboxMessage(
-        topic_prefix + CAMERA_VIOLATIONS_DLQ,
-        msg.value or b"",
+def _dead_letter(msg: RawMessage, error: str, *, consumer: str, topic_prefix: str) -> DeadLetter:
+    return DeadLetter(
+        source=(msg.topic or "").removeprefix(topic_prefix),
+        raw=msg.value or b"",
+        error=error,
+        consumer=consumer,
         key=msg.key,
-        headers={
-            HEADER_ERROR: error,
-            HEADER_SOURCE_TOPIC: source_topic,
-            HEADER_SOURCE_OFFSET: str(msg.offset if msg.offset is not None else ""),
-        },
+        partition=msg.partition,
+        offset=msg.offset,
+        timestamp=msg.timestamp,
     )
