@@ -1,6 +1,7 @@
 """A log table published through its cursor, against the real database and broker: rows after the
 cursor go out once, in id order, keyed; a replica that finds the cursor locked skips its turn; a
-crash before the cursor moves republishes (at least once); pruning keeps unpublished rows."""
+crash before the cursor moves republishes (at least once); pruning keeps unpublished rows; a row the
+broker refuses is set aside and the cursor moves past it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_common.db import create_engine
+from qzx_common.kafka.deadletter import dead_letters_table
 from qzx_common.kafka.logrelay import LogRelay
 from qzx_common.settings import to_asyncpg_url
 from qzx_dev.testing import Stack, eventually, read_topic
@@ -42,6 +44,7 @@ class Env:
             key_column="k",
             value_column="v",
             cursor_table=f"{self.schema}.cursors",
+            schema=self.schema,
             name="test",
             topic=self.topic,
             **options,  # type: ignore[arg-type]
@@ -86,6 +89,7 @@ async def env(stack: Stack) -> AsyncIterator[Env]:
             text(f"CREATE TABLE {schema}.cursors (name text PRIMARY KEY, position bigint NOT NULL)")
         )
         await conn.execute(text(f"INSERT INTO {schema}.cursors VALUES ('test', 0)"))
+        await conn.run_sync(dead_letters_table(MetaData(schema=schema)).create)
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 1, 1)])  # one partition: the order is observable
@@ -149,3 +153,19 @@ async def test_the_running_relay_publishes_when_woken_and_prunes_only_published_
     finally:
         relay.stop()
         await asyncio.wait_for(running, 10)
+
+
+async def test_a_row_the_broker_refuses_is_set_aside_and_the_cursor_moves_past_it(env: Env) -> None:
+    too_big = b"t" * (3 * 1024 * 1024)
+    await env.append(b"p1", too_big, b"p2")
+    assert await env.relay().relay_once() == 3
+    assert await env.position() == (await env.log_ids())[-1]
+    assert await env.published(2) == [(b"p", b"p1"), (b"p", b"p2")]
+    async with env.engine.connect() as conn:
+        letters = (
+            await conn.execute(
+                text(f"SELECT source, consumer, source_offset, length(raw), error FROM {env.schema}.dead_letters")
+            )
+        ).all()
+    assert [tuple(r[:4]) for r in letters] == [(env.topic, "test", (await env.log_ids())[1], len(too_big))]
+    assert "MessageSizeTooLarge" in letters[0][4]

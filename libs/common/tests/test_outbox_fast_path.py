@@ -16,6 +16,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_common.db import create_engine
+from qzx_common.kafka.deadletter import dead_letters_table
 from qzx_common.kafka.outbox import OutboxMessage, OutboxRelay, Staged, outbox_table, stage
 from qzx_common.settings import to_asyncpg_url
 from qzx_dev.testing import Stack, read_topic
@@ -61,6 +62,7 @@ async def env(stack: Stack) -> AsyncIterator[Env]:
     async with engine.begin() as conn:
         await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         await conn.run_sync(outbox_table(MetaData(schema=schema)).create)
+        await conn.run_sync(dead_letters_table(MetaData(schema=schema)).create)
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, 2, 1)])
@@ -122,3 +124,20 @@ async def test_the_running_relay_serves_both_paths(env: Env) -> None:
     finally:
         relay.stop()
         await asyncio.wait_for(task, 10)
+
+
+async def test_a_row_the_broker_refuses_is_set_aside_and_the_rows_after_it_flow(env: Env) -> None:
+    """Over the broker's message size: the row goes to the dead letters with the reason, instead of
+    the poller retrying it (and every row behind it) for ever."""
+    too_big = b"x" * (3 * 1024 * 1024)
+    await env.stage(b"a1", too_big, b"b2")
+    relay = env.relay()
+    assert await relay.relay_once() == 3
+    assert sorted(await env.published(2)) == [b"a1", b"b2"]
+    assert await env.rows() == []
+    async with env.engine.connect() as conn:
+        letters = (
+            await conn.execute(text(f'SELECT source, consumer, length(raw), error FROM "{env.schema}".dead_letters'))
+        ).all()
+    assert [(s, c, n) for s, c, n, _ in letters] == [(env.topic, "outbox-relay", len(too_big))]
+    assert "MessageSizeTooLarge" in letters[0][3]

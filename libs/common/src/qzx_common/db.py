@@ -11,7 +11,13 @@ from typing import Any
 import orjson
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -65,6 +71,20 @@ def _session_setup(statements: Sequence[str]) -> Callable[[Any, Any], None]:
 def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the server closed this connection")  # the pool takes another
+
+
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under SQLAlchemy's, for COPY and array-bound bulk statements.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
+    statements sent straight to the driver before that would each autocommit, and a crash between
+    them would keep half a batch. So when the caller is in a transaction, the driver is put in it.
+    """
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if conn.in_transaction() and not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

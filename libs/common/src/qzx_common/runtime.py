@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from qzx_common.db import create_engine, migrate, session_factory, wait_for_database
 from qzx_common.kafka.admin import ensure_topics
-from qzx_common.kafka.deadletter import consumer_sink
+from qzx_common.kafka.dlq import consumer_sink
 from qzx_common.kafka.outbox import OutboxRelay
 from qzx_common.kafka.runner import BatchDiscarder, BatchHandler, BatchPreparer, ConsumerRunner
 from qzx_common.settings import CommonSettings

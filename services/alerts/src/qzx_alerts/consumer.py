@@ -68,6 +68,7 @@ def change_relay(rt: Runtime, *, retention_s: float) -> LogRelay:
         key_column="alert_id",
         value_column="payload",
         cursor_table=f"{SCHEMA}.log_cursors",
+        schema=SCHEMA,
         name=ALERTS,
         topic=rt.settings.topic(ALERTS),
         retention_s=retention_s,

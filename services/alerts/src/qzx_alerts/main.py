@@ -30,6 +30,7 @@ from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import BodySizeLimit
@@ -82,6 +83,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
     app.include_router(hazards_router)
     app.include_router(reports_router)
     app.include_router(audit_router(SCHEMA))
+    app.include_router(dead_letter_router(SCHEMA))
     app.include_router(exchange_router)
     return app
 

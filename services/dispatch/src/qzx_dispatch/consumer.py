@@ -1,4 +1,8 @@
-"""alerts.v1 → intake, one transaction per alert, then (the runner) commit the batch's offsets."""
+"""alerts.v1 → intake, one transaction per alert, then (the runner) commit the batch's offsets.
+
+A value that is not an Alert, or an alert whose intake fails for a reason of its own, is handed to
+the runner as rejected (``RecordsRejected``): it is dead-lettered and the batch goes on. A failure
+that passes by itself (the database away) is raised as it is, and the runner retries."""
 
 from __future__ import annotations
 
@@ -8,11 +12,14 @@ from collections.abc import Sequence
 from aiokafka import ConsumerRecord
 from prometheus_client import Counter
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError
 
 from qzx_common.contracts.alerts import Alert
+from qzx_common.contracts.events import describe_error
 from qzx_common.db import transaction
+from qzx_common.kafka.runner import RecordsRejected
+from qzx_common.reasons import describe_exception
 from qzx_common.runtime import Runtime
+from qzx_common.transient import is_transient
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks.intake import intake
@@ -23,35 +30,40 @@ GROUP = "qzx-dispatch"
 INTAKE = Counter("qzx_dispatch_alerts_total", "Alert versions consumed, by outcome", ["outcome"])
 
 
-def latest_versions(records: Sequence[ConsumerRecord]) -> list[Alert]:
-    latest: dict[str, Alert] = {}
-    for r in records:
+def latest_versions(records: Sequence[ConsumerRecord]) -> dict[int, Alert]:
+    """The latest version of each alert in the batch, by the position of the record that holds it;
+    raises ``RecordsRejected`` for the values that are not Alerts."""
+    latest: dict[str, tuple[int, Alert]] = {}
+    rejected: dict[int, str] = {}
+    for position, r in enumerate(records):
         try:
-            alert = Alert.model_validate_json(r.value)
+            alert = Alert.model_validate_json(r.value or b"")
         except ValidationError as exc:
             INTAKE.labels("invalid").inc()
-            log.warning("unreadable alert skipped", extra={"offset": r.offset, "error": str(exc)[:300]})
+            rejected[position] = f"not an Alert: {describe_error(exc)}"
             continue
         known = latest.get(alert.id)
-        if known is None or known.version < alert.version:
-            latest[alert.id] = alert
-    return list(latest.values())
+        if known is None or known[1].version < alert.version:
+            latest[alert.id] = (position, alert)
+    if rejected:
+        raise RecordsRejected(rejected)
+    return dict(latest.values())
 
 
 def alerts_handler(rt: Runtime, *, settings: DispatchSettings, clock: Clock):
     async def handle(records: Sequence[ConsumerRecord]) -> None:
         # One transaction per alert: each task is committed (and its unit's long-poll woken) as soon
         # as it is made. A redelivered batch is harmless: versions already applied are "stale".
-        for alert in latest_versions(records):
+        for position, alert in latest_versions(records).items():
             try:
                 async with transaction(rt.sessions) as session:
                     outcome = await intake(session, alert=alert, settings=settings, now=clock.now())
-            except DBAPIError:
-                raise  # the database is in trouble: the runner retries the batch
-            except Exception:
-                # A bug with one alert must not stall the partition; it is logged and counted.
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                INTAKE.labels("failed").inc()
                 log.exception("alert intake failed", extra={"alert_id": alert.id})
-                outcome = "failed"
+                raise RecordsRejected({position: f"intake failed: {describe_exception(exc)}"}) from exc
             INTAKE.labels(outcome).inc()
             rt.relay.wake()
 

@@ -15,6 +15,7 @@ from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import ALERTS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import BodySizeLimit
@@ -103,6 +104,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health_router(Runtime.ready_checks(app)))
     app.include_router(audit_router(SCHEMA))
+    app.include_router(dead_letter_router(SCHEMA))
     app.include_router(org_router)
     app.include_router(shifts_router)
     app.include_router(tasks_router)

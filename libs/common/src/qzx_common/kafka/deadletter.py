@@ -2,9 +2,9 @@
 
 Every service has a ``dead_letters`` table in its schema (``dead_letters_table``; the migration
 step is ``create_dead_letters_table``). A consumer's dead letter is also sent, raw, to
-``<input topic>.dlq`` with the contract's headers (through the outbox, in the same transaction as
-the row); a relay's (a row the broker refuses, say over its message size) stays in the table only,
-since publishing it again would fail again.
+``<input topic>.dlq`` with the contract's headers (``kafka.dlq``, through the outbox, in the same
+transaction as the row); a relay's (a row the broker refuses, say over its message size) stays in
+the table only, since publishing it again would fail again.
 
 Identity: a redelivered record must not be stored twice, but a broker position alone is no identity
 (the embedded broker keeps nothing across a restart, and a recreated topic starts again at offset
@@ -15,12 +15,11 @@ its key and value all agree.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from aiokafka import ConsumerRecord
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -36,18 +35,10 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.kafka.outbox import OutboxMessage, OutboxRelay, Staged, driver_connection, stage
+from qzx_common.db import driver_connection
 from qzx_common.reasons import clean_reason
-from qzx_common.topics import (
-    HEADER_CONSUMER,
-    HEADER_ERROR,
-    HEADER_SOURCE_OFFSET,
-    HEADER_SOURCE_PARTITION,
-    HEADER_SOURCE_TOPIC,
-    dlq_topic,
-)
 
 IDENTITY = ("source", "source_partition", "source_offset", "source_timestamp", "digest")
 
@@ -149,33 +140,6 @@ async def store(conn: AsyncConnection, *, schema: str, letters: Sequence[DeadLet
     ]
 
 
-def dlq_message(letter: DeadLetter, *, topic_prefix: str) -> OutboxMessage:
-    """``letter`` for ``<source topic>.dlq``: the raw bytes, the key as received, and the headers."""
-    return OutboxMessage(
-        topic_prefix + dlq_topic(letter.source),
-        letter.raw,
-        key=letter.key,
-        headers={
-            HEADER_ERROR: letter.error,
-            HEADER_SOURCE_TOPIC: letter.source,
-            HEADER_SOURCE_PARTITION: "" if letter.partition is None else str(letter.partition),
-            HEADER_SOURCE_OFFSET: "" if letter.offset is None else str(letter.offset),
-            HEADER_CONSUMER: letter.consumer,
-        },
-    )
-
-
-async def store_and_stage(
-    conn: AsyncConnection, *, schema: str, letters: Sequence[DeadLetter], topic_prefix: str
-) -> Staged:
-    """``store``, then stage the new ones for their dead-letter topic, in the caller's transaction
-    (hand the result to ``OutboxRelay.publish_committed`` after the commit)."""
-    fresh = await store(conn, schema=schema, letters=letters)
-    return await stage(
-        conn, schema=schema, messages=[dlq_message(x, topic_prefix=topic_prefix) for x in fresh]
-    )
-
-
 @dataclass(slots=True)
 class StoredDeadLetter:
     id: int
@@ -201,30 +165,3 @@ async def search(
         q = q.where(c.id < after_id)
     rows = (await session.execute(q.order_by(c.id.desc()).limit(limit))).all()
     return [StoredDeadLetter(*row) for row in rows]
-
-
-def consumer_sink(
-    *, engine: AsyncEngine, schema: str, relay: OutboxRelay, consumer: str, topic_prefix: str
-) -> Callable[[Sequence[tuple[ConsumerRecord, str]]], Awaitable[None]]:
-    """The consumer runner's ``dead_letter``: store the records (one transaction), then send them
-    to their dead-letter topics through the outbox."""
-
-    async def sink(rejected: Sequence[tuple[ConsumerRecord, str]]) -> None:
-        letters = [
-            DeadLetter(
-                source=record.topic.removeprefix(topic_prefix),
-                raw=record.value or b"",
-                error=reason,
-                consumer=consumer,
-                key=record.key,
-                partition=record.partition,
-                offset=record.offset,
-                timestamp=record.timestamp,
-            )
-            for record, reason in rejected
-        ]
-        async with engine.begin() as conn:
-            staged = await store_and_stage(conn, schema=schema, letters=letters, topic_prefix=topic_prefix)
-        relay.publish_committed(staged)
-
-    return sink

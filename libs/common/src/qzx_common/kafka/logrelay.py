@@ -9,7 +9,8 @@ This needs one guarantee from the writers: log ids become visible in commit orde
 writers append under one advisory lock), so that no id below the cursor can still commit.
 
 A crash between the broker's acknowledgement and the cursor update republishes those rows: at
-least once on the wire, like the outbox. Replicas take turns (the cursor row is locked while a
+least once on the wire, like the outbox. A row the broker refuses for good is set aside in
+``<schema>.dead_letters`` with the reason, and the cursor moves past it. Replicas take turns (the cursor row is locked while a
 batch is published; a replica that finds it locked skips the round).
 """
 
@@ -22,7 +23,14 @@ import logging
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from qzx_common.kafka.outbox import RELAYED, OutboxMessage, driver_connection, publish_messages
+from qzx_common.kafka import deadletter
+from qzx_common.kafka.outbox import (
+    RELAYED,
+    OutboxMessage,
+    driver_connection,
+    publish_setting_aside,
+    set_aside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,7 @@ class LogRelay:
         key_column: str,
         value_column: str,
         cursor_table: str,
+        schema: str,
         name: str,
         topic: str,
         batch: int = 5000,
@@ -46,9 +55,11 @@ class LogRelay:
         prune_every_s: float = 600.0,
     ) -> None:
         """``log_table`` (schema-qualified) has a bigint ``id``; ``cursor_table`` has rows of
-        ``(name text primary key, position bigint)``, one of them ``name``. With ``retention_s``,
-        published rows older than that (by the log's ``at`` column) are deleted now and then."""
+        ``(name text primary key, position bigint)``, one of them ``name``; ``schema`` holds the
+        dead letters. With ``retention_s``, published rows older than that (by the log's ``at``
+        column) are deleted now and then."""
         self.engine = engine
+        self.schema = schema
         self.producer = producer
         self.name = name
         self.topic = topic
@@ -111,8 +122,12 @@ class LogRelay:
                 rows = await raw.fetch(self._read, position, self.batch)
                 if not rows:
                     return 0
-                await publish_messages(
-                    self.producer, [OutboxMessage(self.topic, r[2], _bytes(r[1])) for r in rows]
+                messages = [OutboxMessage(self.topic, r[2], _bytes(r[1])) for r in rows]
+                refused = await publish_setting_aside(self.producer, messages)
+                await deadletter.store(
+                    conn,
+                    schema=self.schema,
+                    letters=[set_aside(messages[i], why, row_id=rows[i][0], relay=self.name) for i, why in refused],
                 )
                 await raw.execute(self._advance, self.name, rows[-1][0])
         RELAYED.labels(self.topic).inc(len(rows))

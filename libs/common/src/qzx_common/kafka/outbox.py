@@ -13,6 +13,10 @@ Each service owns an ``outbox`` table in its schema (see ``outbox_table``). Two 
   off to once a second while nothing comes, and
   once a relay has used the fast path it leaves rows younger than ``fast_path_grace_s`` to their
   writer's fast path (they are the crash fallback, not the normal route).
+
+A row the broker refuses for good (over its message size, say) must not hold up the rows after it:
+the poller publishes the others and sets it aside in the service's dead letters with the reason
+(``publish_setting_aside``); a transient failure (the broker away) is retried.
 """
 
 from __future__ import annotations
@@ -29,10 +33,17 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import Counter
 from sqlalchemy import BigInteger, Column, DateTime, Identity, LargeBinary, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from qzx_common.db import driver_connection
+from qzx_common.kafka import deadletter
+from qzx_common.kafka.deadletter import DeadLetter
+from qzx_common.reasons import describe_exception
+from qzx_common.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +128,6 @@ async def stage(conn: AsyncConnection, *, schema: str, messages: Sequence[Outbox
 
 def _headers_json(headers: dict[str, str]) -> str | None:
     return orjson.dumps(headers).decode() if headers else None
-
-
-async def driver_connection(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under SQLAlchemy's, for COPY and array-bound bulk statements.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
-    statements sent straight to the driver before that would each autocommit, and a crash between
-    them would keep half a batch. So when the caller is in a transaction, the driver is put in it.
-    """
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if conn.in_transaction() and not driver.is_in_transaction():
-        await conn.exec_driver_sql("SELECT 1")
-    return driver
 
 
 class OutboxRelay:
@@ -221,7 +218,11 @@ class OutboxRelay:
                 if len(claimed) < len(staged.ids):  # the poller got some first (or they never committed)
                     mine = set(claimed)
                     messages = [m for i, m in zip(staged.ids, messages, strict=True) if i in mine]
-                await publish_messages(self.producer, messages)
+                try:
+                    await publish_messages(self.producer, messages)
+                except Exception:
+                    self.wake()  # rolled back: the poller publishes them now, setting aside what fails
+                    raise
         _count(m.topic for m in messages)
         return len(messages)
 
@@ -241,7 +242,13 @@ class OutboxRelay:
                 )
                 if not rows:
                     return 0
-                await publish_batches(self.producer, rows)
+                messages = [_message(r) for r in rows]
+                refused = await publish_setting_aside(self.producer, messages)
+                await deadletter.store(
+                    conn,
+                    schema=self.schema,
+                    letters=[set_aside(messages[i], why, row_id=rows[i]["id"]) for i, why in refused],
+                )
                 await raw.execute(
                     f'DELETE FROM "{self.schema}".outbox WHERE id = ANY($1::bigint[])',
                     [r["id"] for r in rows],
@@ -286,18 +293,60 @@ def _partition_for(key: bytes, partitions: tuple[int, ...]) -> int:
     return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
 
 
+def _message(row: Mapping[str, Any]) -> OutboxMessage:
+    return OutboxMessage(row["topic"], row["value"], row["key"], _load(row["headers"]) or {})
+
+
 async def publish_batches(producer: AIOKafkaProducer, rows: Sequence[Mapping[str, Any]]) -> None:
     """Send outbox rows (mappings with topic, key, value, headers); see ``publish_messages``."""
-    await publish_messages(
-        producer,
-        [OutboxMessage(r["topic"], r["value"], r["key"], _load(r["headers"]) or {}) for r in rows],
+    await publish_messages(producer, [_message(r) for r in rows])
+
+
+async def publish_setting_aside(
+    producer: AIOKafkaProducer, messages: Sequence[OutboxMessage]
+) -> list[tuple[int, str]]:
+    """``publish_messages``; when the broker refuses some for good, the others are still published,
+    and the positions of the refused ones are returned with the reasons. Raises on a transient
+    failure (nothing is set aside then)."""
+    try:
+        await publish_messages(producer, messages)
+        return []
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("the broker refused a batch; publishing it message by message", exc_info=True)
+    refused = []
+    for position, message in enumerate(messages):
+        try:
+            await publish_messages(producer, [message])
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            refused.append((position, describe_exception(exc)))
+    return refused
+
+
+def set_aside(message: OutboxMessage, reason: str, *, row_id: int, relay: str = "outbox-relay") -> DeadLetter:
+    """A message the broker refused for good, as a dead letter (the row id as its offset)."""
+    log.error("message set aside", extra={"topic": message.topic, "row": row_id, "error": reason})
+    return DeadLetter(
+        source=message.topic, raw=message.value, error=reason, consumer=relay, key=message.key, offset=row_id
     )
 
 
 async def publish_messages(producer: AIOKafkaProducer, messages: Sequence[OutboxMessage]) -> None:
     """Send messages as per-partition record batches, far cheaper in Python than one send() per
     message; keys pick partitions exactly as the default partitioner does, so per-key order holds.
-    Returns when the broker has acknowledged all."""
+    Returns when the broker has acknowledged all.
+
+    A message over the producer's ``max_request_size`` raises ``MessageSizeTooLargeError`` before
+    anything is sent, as ``send()`` would (``send_batch`` does not check), so that such a message
+    is refused alike whatever the broker's own limit (the embedded broker has none)."""
+    limit = producer._max_request_size
+    for message in messages:
+        size = len(message.value) + len(message.key or b"") + sum(len(k) + len(v) for k, v in message.headers.items())
+        if size > limit:
+            raise MessageSizeTooLargeError(f"{message.topic}: a {size}-byte message is over the {limit}-byte limit")
     partitions_of: dict[str, tuple[int, ...]] = {}
     builders: dict[tuple[str, int], Any] = {}
     futures = []

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qzx_alerts.alerts.service import publish
 from qzx_alerts.alerts.views import ALERT_COLUMNS
 from qzx_alerts.db import SCHEMA
+from qzx_common.contracts.events import describe_error
 from qzx_common.contracts.tasks import Task, TaskStatus
 from qzx_common.kafka.outbox import driver_connection
+from qzx_common.kafka.runner import RecordsRejected
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +160,20 @@ RETURNING {", ".join("a." + c.strip() for c in ALERT_COLUMNS.split(","))}
 
 
 def parse_tasks(values: Sequence[bytes | None], *, received_at: datetime) -> list[TaskState]:
-    """Parse and fold the batch's task events per task id (unparseable ones are logged and skipped)."""
+    """Parse and fold the batch's task events per task id; raises ``RecordsRejected`` naming the
+    values that are not Task messages (the consumer dead-letters them and applies the rest)."""
     folded: dict[str, TaskState] = {}
-    for value in values:
+    rejected: dict[int, str] = {}
+    for position, value in enumerate(values):
         try:
             state = task_state(Task.model_validate_json(value or b""), received_at=received_at)
         except ValidationError as exc:
-            log.warning("skipping an unreadable task event", extra={"error": str(exc)[:300]})
+            rejected[position] = f"not a Task: {describe_error(exc)}"
             continue
         seen = folded.get(state.task_id)
         folded[state.task_id] = fold(seen, state) if seen else state
+    if rejected:
+        raise RecordsRejected(rejected)
     return list(folded.values())
 
 

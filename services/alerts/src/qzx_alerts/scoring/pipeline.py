@@ -37,6 +37,7 @@ from qzx_alerts.scoring.service import (
     write_scored,
 )
 from qzx_common.kafka.outbox import driver_connection
+from qzx_common.kafka.runner import RecordsRejected
 
 LOCK_TIMEOUT_S = 10
 log = logging.getLogger(__name__)
@@ -97,8 +98,11 @@ class ScoringPipeline:
         self._pending: Pending | None = None  # the last batch scored and not yet committed
 
     async def prepare(self, values: Sequence[bytes | None]) -> InFlight:
-        """Read and score a batch in a new transaction, left open for ``apply``."""
+        """Read and score a batch in a new transaction, left open for ``apply``. Raises
+        ``RecordsRejected`` for values that cannot be read (the runner dead-letters them)."""
         batch = await prepare_batch_stepwise(values, self.rules)
+        if batch.rejected:
+            raise RecordsRejected(batch.rejected)
         tx: Transaction | None = None
         try:
             tx = await Transaction.begin(self.engine)
@@ -123,6 +127,13 @@ class ScoringPipeline:
         """Write the batch's alerts and commit (batches in the order they were prepared). One whose
         preparation or first attempt failed is scored again here, with no lookups running beside."""
         tx, flight.tx = flight.tx, None  # a retry starts over
+        try:
+            return await self._write(flight, tx)
+        except BaseException:
+            self._forget(flight)  # rolled back: lookups must not add its sightings any more
+            raise
+
+    async def _write(self, flight: InFlight, tx: Transaction | None) -> BatchResult:
         if tx is None or flight.scored is None:
             async with self._gate:
                 tx = await Transaction.begin(self.engine)
@@ -145,11 +156,16 @@ class ScoringPipeline:
 
     async def _commit(self, tx: Transaction, flight: InFlight) -> None:
         await tx.commit()
-        if self._pending is flight.pending:  # lookups now read it from the database
+        self._forget(flight)  # lookups now read it from the database
+
+    def _forget(self, flight: InFlight) -> None:
+        if self._pending is not None and self._pending is flight.pending:
             self._pending = None
 
     async def discard(self, flight: InFlight) -> None:
-        """Give up a prepared batch that will not be applied (the consumer is stopping)."""
+        """Give up a prepared batch that will not be applied (the consumer is stopping, or the batch
+        before it failed and it is prepared again)."""
+        self._forget(flight)
         tx, flight.tx = flight.tx, None
         if tx is not None:
             await tx.close()

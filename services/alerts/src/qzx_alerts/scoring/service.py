@@ -48,6 +48,7 @@ from qzx_alerts.scoring.model import (
 )
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.kafka.outbox import driver_connection
+from qzx_common.reasons import describe_exception
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +77,17 @@ class PreparedBatch:
 
     sightings: list[Sighting]  # batch order, one per event id
     received: int
-    unreadable: int
+    rejected: dict[int, str]  # position in the batch → why it could not be read
+
+    @property
+    def unreadable(self) -> int:
+        return len(self.rejected)
 
 
 def prepare_batch(values: Sequence[bytes | None], rules: Rules) -> PreparedBatch:
     seen: dict[str, Sighting] = {}
-    bad = _read_into(seen, values, rules)
-    return PreparedBatch(list(seen.values()), len(values), bad)
+    rejected = _read_into(seen, values, rules)
+    return PreparedBatch(list(seen.values()), len(values), rejected)
 
 
 async def prepare_batch_stepwise(
@@ -91,10 +96,12 @@ async def prepare_batch_stepwise(
     """``prepare_batch``, yielding to the event loop every ``step`` events: the consumer runner
     prepares a batch while the previous one is in the database, whose round trips go on meanwhile."""
     seen: dict[str, Sighting] = {}
-    bad = 0
+    rejected: dict[int, str] = {}
+    first = 0
     async for part in _in_steps(values, step):
-        bad += _read_into(seen, part, rules)
-    return PreparedBatch(list(seen.values()), len(values), bad)
+        rejected |= _read_into(seen, part, rules, first=first)
+        first += len(part)
+    return PreparedBatch(list(seen.values()), len(values), rejected)
 
 
 async def _in_steps(items: Sequence[T], step: int) -> AsyncIterator[Sequence[T]]:
@@ -104,18 +111,20 @@ async def _in_steps(items: Sequence[T], step: int) -> AsyncIterator[Sequence[T]]
         await asyncio.sleep(0)
 
 
-def _read_into(seen: dict[str, Sighting], values: Sequence[bytes | None], rules: Rules) -> int:
-    """Parse ``values`` into ``seen`` (first of each event id) with their own findings; returns how
-    many were unreadable (logged and skipped: ingest validated them, so this only guards against a
-    foreign producer)."""
-    bad = 0
+def _read_into(
+    seen: dict[str, Sighting], values: Sequence[bytes | None], rules: Rules, *, first: int = 0
+) -> dict[int, str]:
+    """Parse ``values`` into ``seen`` (first of each event id) with their own findings; returns the
+    positions (from ``first``) of those that could not be read, with the reason (ingest validated
+    them, so this only guards against a foreign producer: the consumer dead-letters them)."""
+    rejected: dict[int, str] = {}
     racing = rules.racing_group
-    for value in values:
+    for position, value in enumerate(values, first):
         try:
             s = parse_event(value or b"")
-        except (ValueError, KeyError, TypeError) as exc:
-            bad += 1
-            log.warning("skipping an unreadable accepted event", extra={"error": repr(exc)[:300]})
+        except Exception as exc:
+            rejected[position] = f"unreadable accepted event: {describe_exception(exc)}"
+            log.warning("unreadable accepted event", extra={"error": rejected[position]})
             continue
         if s.event_id in seen:
             continue
@@ -123,7 +132,7 @@ def _read_into(seen: dict[str, Sighting], values: Sequence[bytes | None], rules:
             s.group_key = group_key(s, segment_km=racing.segment_km)
         own_findings(s, rules)
         seen[s.event_id] = s
-    return bad
+    return rejected
 
 
 def may_join_stored(s: Sighting, others: list[Seen], rules: Rules) -> bool:

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_common.contracts.event_reader import AcceptedEvent, read_event
 from qzx_common.contracts.events import describe_error, find_nul
-from qzx_common.kafka.deadletter import DeadLetter, store_and_stage
+from qzx_common.kafka.deadletter import DeadLetter
+from qzx_common.kafka.dlq import store_and_stage
 from qzx_common.kafka.outbox import OutboxMessage, Staged
 from qzx_common.reasons import describe_exception
 from qzx_common.topics import VIOLATIONS_ACCEPTED
