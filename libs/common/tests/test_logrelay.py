@@ -164,7 +164,9 @@ async def test_a_row_the_broker_refuses_is_set_aside_and_the_cursor_moves_past_i
     async with env.engine.connect() as conn:
         letters = (
             await conn.execute(
-                text(f"SELECT source, consumer, source_offset, length(raw), error FROM {env.schema}.dead_letters")
+                text(
+                    f"SELECT source, consumer, source_offset, length(raw), error FROM {env.schema}.dead_letters"
+                )
             )
         ).all()
     assert [tuple(r[:4]) for r in letters] == [(env.topic, "test", (await env.log_ids())[1], len(too_big))]

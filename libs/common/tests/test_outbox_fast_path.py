@@ -137,7 +137,9 @@ async def test_a_row_the_broker_refuses_is_set_aside_and_the_rows_after_it_flow(
     assert await env.rows() == []
     async with env.engine.connect() as conn:
         letters = (
-            await conn.execute(text(f'SELECT source, consumer, length(raw), error FROM "{env.schema}".dead_letters'))
+            await conn.execute(
+                text(f'SELECT source, consumer, length(raw), error FROM "{env.schema}".dead_letters')
+            )
         ).all()
     assert [(s, c, n) for s, c, n, _ in letters] == [(env.topic, "outbox-relay", len(too_big))]
     assert "MessageSizeTooLarge" in letters[0][3]

@@ -1,20 +1,22 @@
 """The consumer runner against the real broker: a batch prepared while the one before it fails for
-good is handed back to ``discard`` (its preparer may hold a database transaction open), and offsets
-that a rebalance took away do not stop the consumer."""
+good is handed back to ``discard`` (its preparer may hold a database transaction open), offsets
+that a rebalance took away do not stop the consumer, and no record stops a partition (what fails
+alone is dead-lettered, what is transient is retried and reported as a stall)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import IllegalStateError
 
-from qzx_common.kafka.runner import ConsumerRunner
-from qzx_dev.testing import Stack
+from qzx_common.kafka.runner import ConsumerRunner, RecordsRejected
+from qzx_dev.testing import Stack, eventually
 
 pytestmark = [pytest.mark.kafka]
 
@@ -100,3 +102,123 @@ async def test_offsets_a_rebalance_took_away_are_left_to_the_new_owner(
     monkeypatch.setattr(runner.consumer, "commit", commit_once_refused)
     await asyncio.wait_for(runner.run(), timeout=30)
     assert handled == [b"1", b"2"] and len(refused) == 1
+
+
+def runner_for(stack: Stack, topic: str, handle: Any, **options: Any) -> tuple[ConsumerRunner, list]:
+    """A runner over ``topic`` whose dead letters are collected (value, reason)."""
+    letters: list[tuple[bytes, str]] = []
+
+    async def dead_letter(rejected: Sequence[tuple[ConsumerRecord, str]]) -> None:
+        letters.extend((r.value, why) for r, why in rejected)
+
+    runner = ConsumerRunner(
+        bootstrap=stack.bootstrap,
+        topics=[topic],
+        group_id=f"{topic}-group",
+        handle=handle,
+        dead_letter=dead_letter,
+        **options,
+    )
+    return runner, letters
+
+
+async def run_until(runner: ConsumerRunner, done: Any, timeout: float = 30) -> None:
+    await runner.start()
+    running = asyncio.create_task(runner.run())
+    try:
+        await eventually(done, timeout=timeout)
+    finally:
+        runner.stop()
+        await asyncio.wait_for(running, 10)
+
+
+async def test_a_record_that_fails_alone_is_dead_lettered_and_the_others_applied(stack: Stack) -> None:
+    values = [str(i).encode() for i in range(40)]
+    topic = await topic_holding(stack, *values[:13], b"poison", *values[13:])
+    applied: list[bytes] = []
+
+    async def handle(records: Sequence[ConsumerRecord]) -> None:
+        if any(r.value == b"poison" for r in records):
+            raise ValueError("cannot apply this one")
+        applied.extend(r.value for r in records)
+
+    runner, letters = runner_for(stack, topic, handle)
+
+    async def done() -> bool:
+        return len(applied) == len(values) and bool(letters)
+
+    await run_until(runner, done)
+    assert applied == values  # each once, in order
+    assert letters == [(b"poison", "ValueError: cannot apply this one")]
+
+
+async def test_transient_failures_are_retried_and_reported_as_a_stall(stack: Stack) -> None:
+    topic = await topic_holding(stack, b"a", b"b")
+    failures = 3
+    applied: list[bytes] = []
+    stalls: list[str] = []
+
+    async def handle(records: Sequence[ConsumerRecord]) -> None:
+        nonlocal failures
+        stalls.extend(str(s) for s in runner.stalls(after_s=0))
+        if failures:
+            failures -= 1
+            raise ConnectionResetError("the database went away")
+        applied.extend(r.value for r in records)
+
+    runner, letters = runner_for(stack, topic, handle)
+
+    async def done() -> bool:
+        return applied == [b"a", b"b"]
+
+    await run_until(runner, done)
+    assert letters == []  # nothing valid is given up
+    assert any("has not advanced" in s and "ConnectionResetError" in s for s in stalls)
+    assert runner.stalls(after_s=0) == []  # committed: nothing waits
+
+
+async def test_a_failure_while_the_database_is_down_is_retried_not_dead_lettered(stack: Stack) -> None:
+    topic = await topic_holding(stack, b"x")
+    failed_checks = 2  # the database answers from the third check on
+    applied: list[bytes] = []
+
+    async def healthy() -> None:
+        nonlocal failed_checks
+        if failed_checks:
+            failed_checks -= 1
+            raise OSError("connection refused")
+
+    async def handle(records: Sequence[ConsumerRecord]) -> None:
+        if failed_checks:
+            raise RuntimeError("an error that does not say it is transient")
+        applied.extend(r.value for r in records)
+
+    runner, letters = runner_for(stack, topic, handle, healthy=healthy)
+
+    async def done() -> bool:
+        return applied == [b"x"]
+
+    await run_until(runner, done)
+    assert letters == []
+
+
+async def test_rejected_records_go_straight_to_the_dead_letters(stack: Stack) -> None:
+    topic = await topic_holding(stack, b"1", b"bad", b"2", b"worse", b"3")
+    applied: list[bytes] = []
+
+    def prepare(records: Sequence[ConsumerRecord]) -> list[bytes]:
+        bad = {i: f"{r.value.decode()} is unreadable" for i, r in enumerate(records) if not r.value.isdigit()}
+        if bad:
+            raise RecordsRejected(bad)
+        return [r.value for r in records]
+
+    async def handle(values: list[bytes]) -> None:
+        applied.extend(values)
+
+    runner, letters = runner_for(stack, topic, handle, prepare=prepare)
+
+    async def done() -> bool:
+        return applied == [b"1", b"2", b"3"] and len(letters) == 2
+
+    await run_until(runner, done)
+    assert letters == [(b"bad", "bad is unreadable"), (b"worse", "worse is unreadable")]

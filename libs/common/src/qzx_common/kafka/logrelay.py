@@ -127,7 +127,9 @@ class LogRelay:
                 await deadletter.store(
                     conn,
                     schema=self.schema,
-                    letters=[set_aside(messages[i], why, row_id=rows[i][0], relay=self.name) for i, why in refused],
+                    letters=[
+                        set_aside(messages[i], why, row_id=rows[i][0], relay=self.name) for i, why in refused
+                    ],
                 )
                 await raw.execute(self._advance, self.name, rows[-1][0])
         RELAYED.labels(self.topic).inc(len(rows))

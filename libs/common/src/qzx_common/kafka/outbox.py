@@ -344,9 +344,15 @@ async def publish_messages(producer: AIOKafkaProducer, messages: Sequence[Outbox
     is refused alike whatever the broker's own limit (the embedded broker has none)."""
     limit = producer._max_request_size
     for message in messages:
-        size = len(message.value) + len(message.key or b"") + sum(len(k) + len(v) for k, v in message.headers.items())
+        size = (
+            len(message.value)
+            + len(message.key or b"")
+            + sum(len(k) + len(v) for k, v in message.headers.items())
+        )
         if size > limit:
-            raise MessageSizeTooLargeError(f"{message.topic}: a {size}-byte message is over the {limit}-byte limit")
+            raise MessageSizeTooLargeError(
+                f"{message.topic}: a {size}-byte message is over the {limit}-byte limit"
+            )
     partitions_of: dict[str, tuple[int, ...]] = {}
     builders: dict[tuple[str, int], Any] = {}
     futures = []

@@ -190,6 +190,10 @@ class ConsumerRunner:
         waiting: Any = None  # prepared, not yet handed to a task
         try:
             while not self.stopping.is_set():
+                if in_flight is not None and in_flight.done():  # nothing new came: settle it now
+                    failed, in_flight = in_flight.result(), None
+                    if failed is not None:
+                        await self._settle_and_commit(failed)
                 batches = await self.consumer.getmany(timeout_ms=200, max_records=self.max_records)
                 records = [r for part in batches.values() for r in part]
                 if not records:
