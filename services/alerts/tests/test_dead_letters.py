@@ -1,0 +1,51 @@
+"""What the alerts consumers cannot read is dead-lettered, on ``<input topic>.dlq`` and through
+``GET /v1/dlq``, and the valid events around it are scored. Over the real broker and database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from qzx_common.topics import DISPATCH_TASKS, VIOLATIONS_ACCEPTED, dlq_topic
+from qzx_dev.testing import Stack, eventually, read_topic
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+
+async def letters(client: httpx.AsyncClient, tag: str) -> list[dict[str, Any]]:
+    items = (await client.get("/v1/dlq", params={"limit": 500})).json()["items"]
+    return [d for d in items if tag in d["raw"]]
+
+
+async def test_unreadable_input_is_dead_lettered_and_the_valid_events_scored(
+    stack: Stack, producer: Any, alerts: Any, make: Any, client: httpx.AsyncClient
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    plate = make.plate()
+    topic = stack.topic_prefix + VIOLATIONS_ACCEPTED
+    await producer.send(topic, f'{{"not an event": "{tag}"}}'.encode(), key=plate.encode())
+    await producer.send(topic, make.accepted(event_id=f"{tag}-ok", plate=plate), key=plate.encode())
+    await producer.send(stack.topic_prefix + DISPATCH_TASKS, f"task {tag}".encode(), key=b"T-1")
+    await producer.flush()
+
+    async def scored() -> list[dict[str, Any]]:
+        items = (await client.get("/v1/alerts", params={"plate": plate})).json()["items"]
+        return items if items and len(await letters(client, tag)) == 2 else []
+
+    (alert,) = await eventually(scored, timeout=30)
+    assert alert["event_ids"] == [f"{tag}-ok"]
+    by_source = {d["source"]: d for d in await letters(client, tag)}
+    assert by_source[VIOLATIONS_ACCEPTED]["consumer"] == "qzx-alerts"
+    assert "unreadable accepted event" in by_source[VIOLATIONS_ACCEPTED]["error"]
+    assert by_source[DISPATCH_TASKS]["consumer"] == "qzx-alerts-tasks"
+    assert "not a Task" in by_source[DISPATCH_TASKS]["error"]
+
+    records = await read_topic(stack.bootstrap, stack.topic_prefix + dlq_topic(VIOLATIONS_ACCEPTED), want=1)
+    mine = [r for r in records if tag.encode() in r.value]
+    headers = {k: v.decode() for k, v in mine[0].headers}
+    assert headers["qzx-source-topic"] == VIOLATIONS_ACCEPTED and headers["qzx-consumer"] == "qzx-alerts"
+    assert int(headers["qzx-source-offset"]) == by_source[VIOLATIONS_ACCEPTED]["offset"]
+    assert headers["qzx-source-partition"] == str(by_source[VIOLATIONS_ACCEPTED]["partition"])
