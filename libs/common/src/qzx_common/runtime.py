@@ -58,7 +58,13 @@ class Runtime:
         await wait_for_database(engine)
         if settings.migrate_on_start:
             await migrate(url=settings.async_database_url, migrations_dir=migrations_dir, schema=schema)
-        await ensure_topics(settings.kafka_bootstrap, prefix=settings.topic_prefix)
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            prefix=settings.topic_prefix,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            min_insync_replicas=settings.topic_min_insync_replicas,
+        )
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=256 * 1024, acks="all"
         )
