@@ -125,6 +125,19 @@ class Runtime:
             "consumers": lambda: app.state.runtime.check_consumers(),
         }
 
+    @staticmethod
+    def live_checks(app: Any) -> dict[str, Callable[[], Awaitable[None]]]:
+        """What a service's /livez checks: a consumer loop that has died does not come back by
+        itself, so the liveness probe fails and the pod is restarted (a slow database only makes
+        it unready). Before the lifespan has built the runtime there is nothing to fail."""
+
+        async def consumers() -> None:
+            rt = getattr(app.state, "runtime", None)
+            if rt is not None:
+                await rt.check_consumers()
+
+        return {"consumers": consumers}
+
     async def stop(self) -> None:
         for c in self.consumers:
             c.stop()
