@@ -21,7 +21,9 @@ def target(service: str) -> Target:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qzx migrate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("services", nargs="*", metavar="SERVICE", help=f"{', '.join(SERVICES)} (default: all)")
+    parser.add_argument(
+        "services", nargs="*", metavar="SERVICE", help=f"{', '.join(SERVICES)} (default: all)"
+    )
     parser.add_argument(
         "--no-topics", action="store_true", help="leave topics alone (the platform owns them)"
     )
