@@ -521,3 +521,18 @@ def test_the_image_healthcheck_asks_the_process_port(health_server: int) -> None
     port = closed.server_address[1]
     closed.server_close()
     assert not healthcheck.healthy(port, timeout=1)
+
+
+def test_the_runbooks_first_apply_leaves_out_only_the_deployments(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """docs/operations.md applies `-l 'app.kubernetes.io/component notin (backend,frontend)'`
+    first, waits for the Job, then applies the rest: the services start on a migrated schema."""
+    assert "component notin (backend,frontend)" in (ROOT / "docs/operations.md").read_text()
+    for name in ["base", *OVERLAYS]:
+        held_back = {
+            (r["kind"], r["metadata"]["name"])
+            for r in rendered[name]
+            if r["metadata"].get("labels", {}).get("app.kubernetes.io/component") in ("backend", "frontend")
+        }
+        assert held_back == {("Deployment", d) for d in [*SERVICES, "console"]}
