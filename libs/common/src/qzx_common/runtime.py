@@ -59,7 +59,13 @@ class Runtime:
         await wait_for_database(engine)
         if settings.migrate_on_start:
             await migrate(url=settings.async_database_url, migrations_dir=migrations_dir, schema=schema)
-        await ensure_topics(settings.kafka_bootstrap, prefix=settings.topic_prefix)
+        await ensure_topics(
+            settings.kafka_bootstrap,
+            prefix=settings.topic_prefix,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            min_insync_replicas=settings.topic_min_insync_replicas,
+        )
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=256 * 1024, acks="all"
         )
@@ -132,6 +138,19 @@ class Runtime:
             "database": lambda: app.state.runtime.check_database(),
             "consumers": lambda: app.state.runtime.check_consumers(),
         }
+
+    @staticmethod
+    def live_checks(app: Any) -> dict[str, Callable[[], Awaitable[None]]]:
+        """What a service's /livez checks: a consumer loop that has died does not come back by
+        itself, so the liveness probe fails and the pod is restarted (a slow database only makes
+        it unready). Before the lifespan has built the runtime there is nothing to fail."""
+
+        async def consumers() -> None:
+            rt = getattr(app.state, "runtime", None)
+            if rt is not None:
+                await rt.check_consumers()
+
+        return {"consumers": consumers}
 
     async def stop(self) -> None:
         for c in self.consumers:

@@ -5,8 +5,12 @@ Nothing here is built at import time: each service calls ``get_settings()`` in i
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qzx_common.topics import PARTITIONS
 
 
 class CommonSettings(BaseSettings):
@@ -19,6 +23,11 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Prepended to every topic and consumer group: lets several test runs share one broker.
     topic_prefix: str = ""
+    # Topic layout when qzx creates a topic (kafka.admin.ensure_topics); -1: the broker's default
+    # (`default.replication.factor`, `min.insync.replicas`), which is 1 on the embedded broker.
+    topic_partitions: int = Field(default=PARTITIONS, ge=1)
+    topic_replication_factor: int = Field(default=-1, ge=-1, le=32767)
+    topic_min_insync_replicas: int = Field(default=-1, ge=-1)
     jwt_secret: str = "qzx-development-secret-change-me"
     jwt_jwks_url: str | None = None
     # Checked only when set (identity providers put their own values in `aud` / `iss`).
@@ -46,6 +55,18 @@ class CommonSettings(BaseSettings):
     # A partition whose fetched records have waited this long for a commit makes /readyz fail.
     consumer_stall_s: float = 60.0
     db_pool_size: int = 10
+
+    @model_validator(mode="after")
+    def _check_topic_layout(self) -> Self:
+        for name in ("topic_replication_factor", "topic_min_insync_replicas"):
+            if getattr(self, name) == 0:
+                raise ValueError(f"QZX_{name.upper()} is -1 (the broker's default) or at least 1")
+        rf, isr = self.topic_replication_factor, self.topic_min_insync_replicas
+        if rf > 0 and isr > rf:
+            raise ValueError(
+                f"QZX_TOPIC_MIN_INSYNC_REPLICAS ({isr}) is more than QZX_TOPIC_REPLICATION_FACTOR ({rf})"
+            )
+        return self
 
     @property
     def async_database_url(self) -> str:

@@ -1,3 +1,7 @@
-from qzx_dispatch.main import main
+import sys
 
+from qzx_dispatch.main import main, migrate
+
+if sys.argv[1:] == ["migrate"]:
+    raise SystemExit(migrate())
 main()

@@ -1,3 +1,7 @@
-from qzx_ingest.main import main
+import sys
 
+from qzx_ingest.main import main, migrate
+
+if sys.argv[1:] == ["migrate"]:
+    raise SystemExit(migrate())
 main()

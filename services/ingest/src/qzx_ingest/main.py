@@ -50,7 +50,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
     install_error_handlers(app)
     install_error_docs(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(health_router(Runtime.ready_checks(app)))
+    app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(violations_router)
     app.include_router(dead_letter_router(SCHEMA))
     app.include_router(exchange_router)
@@ -68,3 +68,10 @@ def main() -> None:
         log_level=settings.log_level,
         log_json=settings.log_json,
     )
+
+
+def migrate() -> int:
+    """`python -m qzx_ingest migrate`: this service's schema to head and the topics created, then exit."""
+    from qzx_common.migrate import Target, run
+
+    return run(get_settings(), [Target(SCHEMA, MIGRATIONS)], service="ingest")

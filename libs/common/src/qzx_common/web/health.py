@@ -1,4 +1,5 @@
-"""/healthz (process alive), /readyz (database reachable), /metrics (Prometheus)."""
+"""/healthz (process up), /livez (process up and its background loops running: a liveness probe
+restarts a pod whose consumer died), /readyz (database reachable, consumers running), /metrics."""
 
 from __future__ import annotations
 
@@ -11,21 +12,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 ReadyCheck = Callable[[], Awaitable[None]]
 
 
-def health_router(ready_checks: dict[str, ReadyCheck]) -> APIRouter:
+def health_router(
+    ready_checks: dict[str, ReadyCheck], *, live_checks: dict[str, ReadyCheck] | None = None
+) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @router.get("/livez")
+    async def livez() -> JSONResponse:
+        failed = await _failures(live_checks or {})
+        if failed:
+            return JSONResponse({"error": "not_live", "detail": failed}, status_code=503)
+        return JSONResponse({"status": "live"})
+
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
-        failed = {}
-        for name, check in ready_checks.items():
-            try:
-                await check()
-            except Exception as exc:
-                failed[name] = str(exc) or type(exc).__name__
+        failed = await _failures(ready_checks)
         if failed:
             return JSONResponse({"error": "not_ready", "detail": failed}, status_code=503)
         return JSONResponse({"status": "ready"})
@@ -35,3 +40,13 @@ def health_router(ready_checks: dict[str, ReadyCheck]) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+async def _failures(checks: dict[str, ReadyCheck]) -> dict[str, str]:
+    failed = {}
+    for name, check in checks.items():
+        try:
+            await check()
+        except Exception as exc:
+            failed[name] = str(exc) or type(exc).__name__
+    return failed
