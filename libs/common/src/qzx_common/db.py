@@ -33,6 +33,9 @@ def schema_metadata(schema: str) -> MetaData:
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
 
 
+CONNECT_TIMEOUT_S = 5.0
+
+
 def create_engine(url: str, *, pool_size: int = 10, session_sql: Sequence[str] = ()) -> AsyncEngine:
     """A pool that checks its connections without a round trip. ``pool_pre_ping`` would cost every
     checkout a BEGIN, a query and a ROLLBACK with asyncpg (a third of a small consumer batch's round
@@ -50,6 +53,9 @@ def create_engine(url: str, *, pool_size: int = 10, session_sql: Sequence[str] =
         max_overflow=pool_size,
         pool_pre_ping=False,
         json_deserializer=orjson.loads,
+        # A server that is gone answers nothing: give up on a new connection after this, not
+        # asyncpg's 60 s, so consumers retry and probes and requests answer while it is away.
+        connect_args={"timeout": CONNECT_TIMEOUT_S},
     )
     event.listen(engine.sync_engine, "checkout", _replace_if_closed)
     if session_sql:

@@ -120,13 +120,17 @@ class Runtime:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def check_consumers(self) -> None:
-        """Raises when a consumer has stopped on an error (it could not join, or its loop died), or
-        a partition has had records waiting for longer than ``consumer_stall_s`` (the database is
-        away, say: the runner retries meanwhile)."""
+    async def check_consumers_running(self) -> None:
+        """Raises when a consumer has stopped on an error (it could not join, or its loop died)."""
         for task in self.consumer_tasks:
             if task.done() and not task.cancelled() and (error := task.exception()) is not None:
                 raise RuntimeError(f"{task.get_name()} stopped: {error!r}"[:300])
+
+    async def check_consumers(self) -> None:
+        """``check_consumers_running``, and raises when a partition has had records waiting for
+        longer than ``consumer_stall_s`` (the database is away, say: the runner retries meanwhile,
+        so this makes the service unready, never restarts it)."""
+        await self.check_consumers_running()
         stalls = [s for c in self.consumers for s in c.stalls(after_s=self.settings.consumer_stall_s)]
         if stalls:
             raise RuntimeError("; ".join(str(s) for s in stalls)[:500])
@@ -148,7 +152,7 @@ class Runtime:
         async def consumers() -> None:
             rt = getattr(app.state, "runtime", None)
             if rt is not None:
-                await rt.check_consumers()
+                await rt.check_consumers_running()
 
         return {"consumers": consumers}
 

@@ -3,6 +3,7 @@ restarts a pod whose consumer died), /readyz (database reachable, consumers runn
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Response
@@ -42,11 +43,17 @@ def health_router(
     return router
 
 
+# A check that does not answer in time has failed: a probe must not hang on a connect timeout.
+CHECK_TIMEOUT_S = 3.0
+
+
 async def _failures(checks: dict[str, ReadyCheck]) -> dict[str, str]:
     failed = {}
     for name, check in checks.items():
         try:
-            await check()
+            await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+        except TimeoutError:
+            failed[name] = f"no answer within {CHECK_TIMEOUT_S:.0f} s"
         except Exception as exc:
             failed[name] = str(exc) or type(exc).__name__
     return failed
