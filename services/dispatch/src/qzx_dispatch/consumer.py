@@ -1,8 +1,8 @@
 """alerts.v1 → intake, one transaction per alert, then (the runner) commit the batch's offsets.
 
-A value that is not an Alert, or an alert whose intake fails for a reason of its own, is handed to
-the runner as rejected (``RecordsRejected``): it is dead-lettered and the batch goes on. A failure
-that passes by itself (the database away) is raised as it is, and the runner retries."""
+A value that is not an Alert is handed to the runner as rejected (``RecordsRejected``): it is
+dead-lettered and the batch goes on. An intake that fails raises: the runner retries what is
+transient and splits the batch until a record that fails alone is dead-lettered."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from qzx_common.contracts.alerts import Alert
 from qzx_common.contracts.events import describe_error
 from qzx_common.db import transaction
 from qzx_common.kafka.runner import RecordsRejected
-from qzx_common.reasons import describe_exception
 from qzx_common.runtime import Runtime
-from qzx_common.transient import is_transient
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks.intake import intake
@@ -30,10 +28,10 @@ GROUP = "qzx-dispatch"
 INTAKE = Counter("qzx_dispatch_alerts_total", "Alert versions consumed, by outcome", ["outcome"])
 
 
-def latest_versions(records: Sequence[ConsumerRecord]) -> dict[int, Alert]:
-    """The latest version of each alert in the batch, by the position of the record that holds it;
-    raises ``RecordsRejected`` for the values that are not Alerts."""
-    latest: dict[str, tuple[int, Alert]] = {}
+def latest_versions(records: Sequence[ConsumerRecord]) -> list[Alert]:
+    """The latest version of each alert in the batch; raises ``RecordsRejected`` for the values
+    that are not Alerts."""
+    latest: dict[str, Alert] = {}
     rejected: dict[int, str] = {}
     for position, r in enumerate(records):
         try:
@@ -43,27 +41,25 @@ def latest_versions(records: Sequence[ConsumerRecord]) -> dict[int, Alert]:
             rejected[position] = f"not an Alert: {describe_error(exc)}"
             continue
         known = latest.get(alert.id)
-        if known is None or known[1].version < alert.version:
-            latest[alert.id] = (position, alert)
+        if known is None or known.version < alert.version:
+            latest[alert.id] = alert
     if rejected:
         raise RecordsRejected(rejected)
-    return dict(latest.values())
+    return list(latest.values())
 
 
 def alerts_handler(rt: Runtime, *, settings: DispatchSettings, clock: Clock):
     async def handle(records: Sequence[ConsumerRecord]) -> None:
         # One transaction per alert: each task is committed (and its unit's long-poll woken) as soon
         # as it is made. A redelivered batch is harmless: versions already applied are "stale".
-        for position, alert in latest_versions(records).items():
+        for alert in latest_versions(records):
             try:
                 async with transaction(rt.sessions) as session:
                     outcome = await intake(session, alert=alert, settings=settings, now=clock.now())
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
+            except Exception:
                 INTAKE.labels("failed").inc()
-                log.exception("alert intake failed", extra={"alert_id": alert.id})
-                raise RecordsRejected({position: f"intake failed: {describe_exception(exc)}"}) from exc
+                log.warning("alert intake failed", extra={"alert_id": alert.id}, exc_info=True)
+                raise
             INTAKE.labels(outcome).inc()
             rt.relay.wake()
 
