@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from sec_support import bearer, client_for
-from qzx_common.contracts.alerts import Alert
 from sec_world import JINAN_SPOT, Org, intake, make_alert, somewhere_near, task_for
+
+from qzx_common.contracts.alerts import Alert
 
 pytestmark = [pytest.mark.db]
 
