@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from qzx_common.contracts.geo import code_prefix
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -57,7 +58,7 @@ async def list_jurisdictions(principal: Reader, session: Session) -> list[Jurisd
     return [
         _jout(j)
         for j in rows
-        if principal.sees(j.code) or principal.jur.startswith(service.code_prefix(j.code))
+        if principal.sees(j.code) or principal.jur.startswith(code_prefix(j.code))
     ]
 
 

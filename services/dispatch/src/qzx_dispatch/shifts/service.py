@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import record
+from qzx_common.contracts.geo import code_prefix
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from qzx_dispatch.clock import local_date, local_midnight
@@ -31,7 +32,7 @@ def visible_prefix(principal: Principal, admin_code: str) -> str:
     """The part of a plan's jurisdiction the caller sees: both prefixes cover ``admin_code`` (the
     caller sees it), so the longer one is the narrower (a ``jur`` of 370100 planning 370100 reaches
     the units and history under 370100, not all of Jinan's 3701)."""
-    return max(org_service.code_prefix(admin_code), principal.jur, key=len)
+    return max(code_prefix(admin_code), principal.jur, key=len)
 
 
 async def create_plan(
