@@ -14,7 +14,7 @@ import httpx
 import orjson
 import pytest
 from sec_support import PARTNERS, bearer, client_for
-from sec_world import JINAN_SPOT, QINGDAO_SPOT, city_event, new_plate, score
+from sec_world import JINAN_SPOT, QINGDAO_SPOT, audit_rows, city_event, new_plate, request_id, score
 
 from qzx_common.web.exchange import ExchangeAuth
 
@@ -169,3 +169,34 @@ async def test_the_source_of_a_hotlist_entry_is_the_servers_to_set(alerts: httpx
     # The console's own entry for the plate is one beside the ministry's, with the console as source.
     r = await alerts.post("/v1/hotlists", json={"plate": plate, "reason": "province case"}, headers=PROVINCE)
     assert r.status_code == 201 and r.json()["source"] == "console"
+
+
+# -- hazards -------------------------------------------------------------------------------------
+
+
+async def test_a_hazard_point_must_lie_in_the_city_it_names(
+    alerts: httpx.AsyncClient, alerts_app: Any
+) -> None:
+    planted = {"name": "planted", "risk_level": "high", "admin_code": "370102", "radius_m": 5000}
+    at_qingdao = {"lat": QINGDAO_SPOT["lat"], "lon": QINGDAO_SPOT["lon"]}
+    for headers in (JN_BOSS, PROVINCE):  # whoever asks: the point is not in Jinan
+        rid = request_id()
+        r = await alerts.post(
+            "/v1/hazards", json=planted | at_qingdao, headers=headers | {"X-Request-Id": rid}
+        )
+        assert (r.status_code, r.json()["error"]) == (422, "outside_admin_area"), r.text
+        assert "Qingdao" in r.json()["detail"]
+        assert await audit_rows(alerts_app, "alerts", rid) == []
+    r = await alerts.post(
+        "/v1/hazards", json=planted | {"lat": JINAN_SPOT["lat"], "lon": JINAN_SPOT["lon"]}, headers=JN_BOSS
+    )
+    assert r.status_code == 201, r.text
+    hazard = r.json()
+    r = await alerts.patch(f"/v1/hazards/{hazard['id']}", json=at_qingdao, headers=JN_BOSS)
+    assert (r.status_code, r.json()["error"]) == (422, "outside_admin_area")
+    assert (await alerts.get(f"/v1/hazards/{hazard['id']}", headers=JN_BOSS)).json() == hazard
+    # Qingdao's sightings at those coordinates are scored without it.
+    await score(alerts_app, [event := city_event(QINGDAO_SPOT)])
+    [qd] = (await _alerts_of(alerts, event["plate"]))["3702"]
+    assert hazard["id"] not in orjson.dumps(qd).decode()
+    assert (await alerts.delete(f"/v1/hazards/{hazard['id']}", headers=JN_BOSS)).status_code == 204

@@ -131,12 +131,13 @@ def test_night_hours_wrap_midnight() -> None:
 def test_hazard_points_within_radius_pick_the_riskiest() -> None:
     index = HazardIndex(
         [
-            HazardPoint("hz1", "bend", 36.652, 117.12, 300, "low", "stock"),
-            HazardPoint("hz2", "crossing", 36.653, 117.121, 400, "high", "new"),
-            HazardPoint("hz3", "far", 36.7, 117.2, 300, "high", "stock"),
+            HazardPoint("hz1", "bend", 36.652, 117.12, 300, "low", "stock", "3701"),
+            HazardPoint("hz2", "crossing", 36.653, 117.121, 400, "high", "new", "3701"),
+            HazardPoint("hz3", "far", 36.7, 117.2, 300, "high", "stock", "3701"),
+            HazardPoint("hz4", "over the line", 36.652, 117.12, 300, "high", "new", "3703"),
         ]
     )
-    near = index.near(36.651, 117.12)
+    near = index.near(36.651, 117.12, "370102")
     assert {p.id for p, _ in near} == {"hz1", "hz2"}
     f = factors(sighting(), Context(hazards=near))["hazard"]
     assert f["value"] == "hz2" and f["contribution"] == 12 + 2 and "high-risk new" in f["why"]

@@ -153,6 +153,7 @@ class HazardPoint:
     radius_m: float
     risk_level: str  # low | medium | high
     status: str  # stock | new
+    city: str  # its admin code's first four digits: it scores its own city's sightings only
 
 
 class HazardIndex:
@@ -172,8 +173,9 @@ class HazardIndex:
     def _cell(self, lat: float, lon: float) -> tuple[int, int]:
         return (math.floor(lat / self.CELL), math.floor(lon / self.CELL))
 
-    def near(self, lat: float, lon: float) -> list[tuple[HazardPoint, float]]:
-        """Hazard points whose radius covers (lat, lon), with the distance in metres."""
+    def near(self, lat: float, lon: float, admin_code: str) -> list[tuple[HazardPoint, float]]:
+        """Hazard points of ``admin_code``'s city whose radius covers (lat, lon), with the distance
+        in metres (a point near a city line never scores the neighbour's sightings)."""
         if not self.points:
             return []
         ci, cj = self._cell(lat, lon)
@@ -182,7 +184,7 @@ class HazardIndex:
             for dj in range(-self.reach, self.reach + 1):
                 for p in self.cells.get((ci + di, cj + dj), ()):
                     d = haversine_km(lat, lon, p.lat, p.lon) * 1000
-                    if d <= p.radius_m:
+                    if d <= p.radius_m and admin_code.startswith(p.city):
                         found.append((p, d))
         return found
 

@@ -284,7 +284,7 @@ def _score_into(scored: ScoredBatch, found: Found, sightings: Sequence[Sighting]
         ctx = Context(
             prior_violations=h.prior_counts.get(s.event_id, 0),
             hotlist=[e for e in hot if e.applies_to(s.admin_code)] if hot else [],
-            hazards=found.hazards.near(s.lat, s.lon),
+            hazards=found.hazards.near(s.lat, s.lon, s.admin_code),
         )
         others = h.same_plate.get(s.event_id, [])
         scored.proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules, others))
