@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qzx_common.contracts.areas import city_at, city_areas, lies_in
+from qzx_common.contracts.areas import city_areas, city_at, lies_in
 from qzx_common.contracts.geo import CITIES
 
 

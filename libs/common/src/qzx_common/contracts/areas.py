@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 from qzx_common.contracts.geo import city_code
@@ -35,7 +36,7 @@ def _inside(area: Area, lon: float, lat: float) -> bool:
     for polygon in area:
         crossings = 0
         for ring in polygon:
-            for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+            for (x1, y1), (x2, y2) in pairwise(ring):
                 if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
                     crossings += 1
         if crossings % 2:
@@ -49,7 +50,7 @@ def _edge_km(area: Area, lon: float, lat: float) -> float:
     best = math.inf
     for polygon in area:
         for ring in polygon:
-            for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False):
+            for (x1, y1), (x2, y2) in pairwise(ring):
                 ax, ay = (x1 - lon) * kx, (y1 - lat) * _KM_PER_DEG_LAT
                 dx, dy = (x2 - x1) * kx, (y2 - y1) * _KM_PER_DEG_LAT
                 t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / (dx * dx + dy * dy)))

@@ -13,9 +13,9 @@ from qzx_alerts.hazards import repository
 from qzx_alerts.hazards.models import HazardRow
 from qzx_alerts.hazards.schemas import Hazard, HazardIn, HazardPatch
 from qzx_common import audit
-from qzx_common.web.auth import Principal
 from qzx_common.contracts.areas import city_at, lies_in
 from qzx_common.contracts.geo import CITY_BY_CODE
+from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
 
 

@@ -55,11 +55,7 @@ def _jout(j: Jurisdiction) -> JurisdictionOut:
 async def list_jurisdictions(principal: Reader, session: Session) -> list[JurisdictionOut]:
     rows = await repository.jurisdictions(session, jur=principal.jur)
     # Its own subtree, and the ancestors that name it.
-    return [
-        _jout(j)
-        for j in rows
-        if principal.sees(j.code) or principal.jur.startswith(code_prefix(j.code))
-    ]
+    return [_jout(j) for j in rows if principal.sees(j.code) or principal.jur.startswith(code_prefix(j.code))]
 
 
 @router.post("/jurisdictions", status_code=201, response_model=JurisdictionOut)
