@@ -91,8 +91,11 @@ async def update(
     if "admin_code" in changes:
         _ensure_sees(principal, changes["admin_code"])
     if changes.keys() & {"admin_code", "lat", "lon"}:
-        merged = {"admin_code": row.admin_code, "lat": row.lat, "lon": row.lon} | changes
-        _ensure_in_area(merged["admin_code"], merged["lat"], merged["lon"])
+        _ensure_in_area(
+            changes.get("admin_code", row.admin_code),
+            changes.get("lat", row.lat),
+            changes.get("lon", row.lon),
+        )
     for key, value in changes.items():
         setattr(row, key, value)
     row.updated_at = datetime.now(UTC)
