@@ -32,6 +32,7 @@ def plate(n: int) -> str:
 
 async def test_hotlists_merge_idempotently_within_scope(alerts: httpx.AsyncClient, alerts_app: Any) -> None:
     expires = (datetime.now(UTC) + timedelta(days=7)).isoformat()
+    since = datetime.now(UTC)  # other tests' batches of this partner came before
     entries = [
         {"plate": plate(101), "priority": "P1", "reason": "stolen vehicle", "expires_at": expires},
         {"plate": plate(102), "reason": "unpaid fines", "admin_code": "370202"},
@@ -66,8 +67,10 @@ async def test_hotlists_merge_idempotently_within_scope(alerts: httpx.AsyncClien
     async with alerts_app.state.runtime.engine.connect() as conn:
         audits = await conn.scalar(
             text(
-                "SELECT count(*) FROM alerts.audit_log WHERE actor = 'exchange:qingdao' AND action = 'exchange.hotlists.receive'"
-            )
+                "SELECT count(*) FROM alerts.audit_log WHERE actor = 'exchange:qingdao' "
+                "AND action = 'exchange.hotlists.receive' AND at >= :since"
+            ),
+            {"since": since},
         )
     assert audits == 3  # one per accepted batch
 

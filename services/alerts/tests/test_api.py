@@ -221,8 +221,9 @@ async def test_hotlist_crud_merge_covert_and_floor(
         "priority": "P1",
         "reason": "armed robbery suspect",
         "covert": True,
-        "source": "jinan-cid",
     }
+    r = await client.post("/v1/hotlists", json=entry | {"source": "exchange:ministry"})
+    assert r.status_code == 422 and "source" in r.json()["detail"]  # the server names the source
     r = await client.post("/v1/hotlists", json=entry)
     assert r.status_code == 201, r.text
     created = r.json()

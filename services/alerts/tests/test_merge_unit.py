@@ -18,24 +18,27 @@ T0 = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("key", "seed"),
-    [("v:鲁A12345:speeding", "e-1"), ("racing:seg:G2:206", "x"), ("", ""), ("fraud:鲁B1|2", "é")],
+    [("v:鲁A12345:speeding", "e-1"), ("racing:seg:370100:G2:206", "x"), ("", ""), ("fraud:鲁B1|2", "é")],
 )
 def test_alert_ids_are_uuid5_of_key_and_seed(key: str, seed: str) -> None:
     assert alert_id(key, seed) == str(uuid.uuid5(uuid.UUID(bytes=_ID_SPACE), f"{key}|{seed}"))
 
 
 def test_plate_keys_name_every_alert_a_plate_can_have() -> None:
-    keys = plate_keys("鲁A12345")
-    assert fraud_key("鲁A12345") in keys
-    assert {violation_key("鲁A12345", v.value) for v in Violation} <= set(keys)
+    keys = plate_keys("鲁A12345", "3701")
+    assert keys == plate_keys("鲁A12345", "370102")  # a district's alerts have its city's keys
+    assert fraud_key("370100", "鲁A12345") in keys
+    assert {violation_key("370100", "鲁A12345", v.value) for v in Violation} <= set(keys)
     assert len(keys) == len(Violation) + 1
+    province = plate_keys("鲁A12345", "37")
+    assert len(province) == 16 * len(keys) and set(keys) <= set(province)
 
 
 def group(seed: str, members: list[tuple[str, str]], at: datetime, score: float = 55.0) -> Proposal:
     """A racing-group proposal over (event id, plate) members."""
     return Proposal(
         kind="racing_group",
-        dedup_key="racing:seg:G2:206",
+        dedup_key="racing:seg:370100:G2:206",
         seed=seed,
         score=score,
         priority=Priority.P2,
@@ -81,7 +84,7 @@ def test_an_alert_read_back_is_normalised_like_every_write_leaves_it() -> None:
     row: dict[str, Any] = {
         "id": "x",
         "kind": "racing_group",
-        "dedup_key": "racing:seg:G2:206",
+        "dedup_key": "racing:seg:370100:G2:206",
         "score": 50.0,
         "priority": "P2",
         "factors": [],

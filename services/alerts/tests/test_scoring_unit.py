@@ -11,7 +11,7 @@ import pytest
 from qzx_alerts.alerts.lifecycle import TaskState, derive, fold
 from qzx_alerts.alerts.merge import merge
 from qzx_alerts.history.repository import SAME_PLATE_LIMIT
-from qzx_alerts.scoring.correlation import Seen, clone_proposal, passage, racing_proposal, travel_bar_s
+from qzx_alerts.scoring.correlation import Seen, clone_proposals, passage, racing_proposal, travel_bar_s
 from qzx_alerts.scoring.factors import score_event
 from qzx_alerts.scoring.model import Context, HazardIndex, HazardPoint, HotlistHit, Sighting
 from qzx_alerts.scoring.rules import load_rules
@@ -111,8 +111,8 @@ def test_repeat_offender_points_grow_with_history_and_cap() -> None:
 
 
 def test_hotlist_sets_a_floor_and_hides_covert_details() -> None:
-    open_hit = HotlistHit("h1", "鲁A12345", Priority.P1, "hit-and-run", "province", covert=False)
-    covert = HotlistHit("h2", "鲁A12345", Priority.P2, "informant case", "ministry", covert=True)
+    open_hit = HotlistHit("h1", "鲁A12345", Priority.P1, "hit-and-run", "province", covert=False, scope="37")
+    covert = HotlistHit("h2", "鲁A12345", Priority.P2, "informant case", "ministry", covert=True, scope="37")
     scored = score_event(sighting(), Context(hotlist=[open_hit]), RULES)
     assert scored.priority == Priority.P1 and "hit-and-run" in scored.factors[1]["why"]
     hidden = score_event(sighting(), Context(hotlist=[covert]), RULES)
@@ -131,12 +131,13 @@ def test_night_hours_wrap_midnight() -> None:
 def test_hazard_points_within_radius_pick_the_riskiest() -> None:
     index = HazardIndex(
         [
-            HazardPoint("hz1", "bend", 36.652, 117.12, 300, "low", "stock"),
-            HazardPoint("hz2", "crossing", 36.653, 117.121, 400, "high", "new"),
-            HazardPoint("hz3", "far", 36.7, 117.2, 300, "high", "stock"),
+            HazardPoint("hz1", "bend", 36.652, 117.12, 300, "low", "stock", "3701"),
+            HazardPoint("hz2", "crossing", 36.653, 117.121, 400, "high", "new", "3701"),
+            HazardPoint("hz3", "far", 36.7, 117.2, 300, "high", "stock", "3701"),
+            HazardPoint("hz4", "over the line", 36.652, 117.12, 300, "high", "new", "3703"),
         ]
     )
-    near = index.near(36.651, 117.12)
+    near = index.near(36.651, 117.12, "370102")
     assert {p.id for p, _ in near} == {"hz1", "hz2"}
     f = factors(sighting(), Context(hazards=near))["hazard"]
     assert f["value"] == "hz2" and f["contribution"] == 12 + 2 and "high-risk new" in f["why"]
@@ -182,18 +183,48 @@ def test_clone_when_travel_is_impossible_by_distance_or_by_learned_times() -> No
         admin_code="370202",
         at=NOON + timedelta(minutes=10),
     )
-    p = clone_proposal(qingdao, _seen(jinan), None, RULES)
-    assert (
-        p is not None and p.kind == "plate_fraud" and p.event_ids == ["a", "b"] and p.priority == Priority.P1
+    jn, qd = clone_proposals(qingdao, _seen(jinan), None, RULES)  # one finding per city
+    for p in (jn, qd):
+        assert p.kind == "plate_fraud" and p.priority == Priority.P1
+    assert (jn.dedup_key, jn.admin_code, jn.seed, jn.event_ids) == (
+        "fraud:370100:鲁A12345",
+        "370102",
+        "a",
+        ["a"],
     )
-    assert p.admin_code == "370202" and p.seed == "a"
+    assert (qd.dedup_key, qd.admin_code, qd.seed, qd.event_ids) == (
+        "fraud:370200:鲁A12345",
+        "370202",
+        "b",
+        ["b"],
+    )
+    # Each city's explanation names its own device, and of the other city only the city and time.
+    assert "D-JN" in jn.factors[0]["why"] and "D-QD" not in jn.factors[0]["why"]
+    assert "in Qingdao 12:10:00" in jn.factors[0]["why"]
+    assert "D-QD" in qd.factors[0]["why"] and "D-JN" not in qd.factors[0]["why"]
+    # Within one city: one finding with both sightings.
+    east = sighting(
+        event_id="e",
+        device_id="D-JN2",
+        lat=36.70,
+        lon=117.60,
+        admin_code="370112",
+        at=NOON + timedelta(minutes=1),
+    )
+    (p,) = clone_proposals(east, _seen(jinan), None, RULES)
+    assert (p.dedup_key, p.event_ids, p.admin_code, p.seed) == (
+        "fraud:370100:鲁A12345",
+        ["a", "e"],
+        "370112",
+        "a",
+    )
     later = sighting(event_id="c", device_id="D-QD", lat=36.07, lon=120.38, at=NOON + timedelta(hours=3))
-    assert clone_proposal(later, _seen(jinan), None, RULES) is None
+    assert clone_proposals(later, _seen(jinan), None, RULES) == []
     # 60 km in 20 min is possible at 250 km/h, but not if the fastest observed passage took 60 min.
     taian = sighting(event_id="d", device_id="D-TA", lat=36.20, lon=117.09, at=NOON + timedelta(minutes=20))
-    assert clone_proposal(taian, _seen(jinan), None, RULES) is None
-    assert clone_proposal(taian, _seen(jinan), (3600.0, 1), RULES) is None  # too few passages to trust
-    assert clone_proposal(taian, _seen(jinan), (3600.0, 5), RULES) is not None
+    assert clone_proposals(taian, _seen(jinan), None, RULES) == []
+    assert clone_proposals(taian, _seen(jinan), (3600.0, 1), RULES) == []  # too few passages to trust
+    assert clone_proposals(taian, _seen(jinan), (3600.0, 5), RULES) != []
     bar, basis = travel_bar_s(50, (3600.0, 5), RULES)
     assert bar == 1800 and "observed passages" in basis
 
@@ -208,17 +239,21 @@ def test_passages_are_learned_only_when_plausible() -> None:
 
 def test_racing_group_needs_two_plates_and_names_them_all() -> None:
     s1 = sighting(
-        "street_racing", event_id="r1", plate="鲁A00001", group_key="seg:G2:206", road="G2", km=412.3
+        "street_racing", event_id="r1", plate="鲁A00001", group_key="seg:370100:G2:206", road="G2", km=412.3
     )
     s2 = sighting(
-        "speeding", event_id="r2", plate="鲁A00002", at=NOON + timedelta(seconds=30), group_key="seg:G2:206"
+        "speeding",
+        event_id="r2",
+        plate="鲁A00002",
+        at=NOON + timedelta(seconds=30),
+        group_key="seg:370100:G2:206",
     )
     s3 = sighting(
         "noise_modified",
         event_id="r3",
         plate="鲁A00001",
         at=NOON + timedelta(seconds=40),
-        group_key="seg:G2:206",
+        group_key="seg:370100:G2:206",
     )
     assert racing_proposal(s1, [_seen(s1), _seen(s3)], Context(), RULES) is None  # one plate twice
     p = racing_proposal(s2, [_seen(s1), _seen(s2), _seen(s3)], Context(), RULES)

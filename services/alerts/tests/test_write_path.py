@@ -16,6 +16,7 @@ from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.repository import ANY_END, ANY_START
 from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.scoring.model import violation_key
+from qzx_common.contracts.geo import city_code
 from qzx_common.kafka.outbox import driver_connection
 
 pytestmark = [pytest.mark.db]
@@ -134,7 +135,8 @@ async def test_plate_kind_and_violation_filters(
         ],
     )
     mine = (await client.get("/v1/alerts", params={"plate": plate})).json()["items"]
-    assert sorted(a["kind"] for a in mine) == ["plate_fraud", "violation", "violation"]
+    # Seen in Weihai and Jinan: a plate-fraud alert in each city (a city sees its own sightings only).
+    assert sorted(a["kind"] for a in mine) == ["plate_fraud", "plate_fraud", "violation", "violation"]
     assert all(a["plate"] == plate for a in mine)
     keys = [(a["last_seen"], a["id"]) for a in mine]
     assert keys == sorted(keys, reverse=True)
@@ -143,7 +145,7 @@ async def test_plate_kind_and_violation_filters(
     assert [a["id"] for a in page["items"] + rest["items"]] == [a["id"] for a in mine]
 
     fraud = (await client.get("/v1/alerts", params={"plate": plate, "kind": "plate_fraud"})).json()["items"]
-    assert [a["violations"] for a in fraud] == [["fake_plate"]]
+    assert [a["violations"] for a in fraud] == [["fake_plate"], ["fake_plate"]]
     ebikes = (
         await client.get("/v1/alerts", params={"admin_code": "3710", "violation": "ebike_wrong_way"})
     ).json()["items"]
@@ -166,7 +168,7 @@ async def test_scoring_loads_only_the_open_alert_each_finding_can_join(
     ]
     for e in events:
         await score([e])
-    key = violation_key(plate, "red_light")
+    key = violation_key(city_code(WEIHAI["admin_code"]), plate, "red_light")
 
     async def loaded(
         *windows: tuple[int, int], n: int = 1, within: tuple[int, int] | None = None

@@ -43,6 +43,16 @@ def city_code(admin_code: str) -> str:
     return admin_code[:4] + "00"
 
 
+def code_prefix(code: str) -> str:
+    """The admin-code prefix a jurisdiction's code stands for: 370000 → 37, 370100 → 3701 (what
+    the codes under it start with); a district's or smaller unit's code stands for itself."""
+    if len(code) == 6 and code.endswith("0000"):
+        return code[:2]
+    if len(code) == 6 and code.endswith("00"):
+        return code[:4]
+    return code
+
+
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)

@@ -671,6 +671,7 @@ async def pipeline_phase(
     from qzx_alerts.consumer import VIOLATIONS_GROUP
     from qzx_alerts.scoring.model import violation_key
     from qzx_alerts.settings import AlertsSettings
+    from qzx_common.contracts.geo import city_code
     from qzx_common.kafka.admin import ensure_topics
     from qzx_common.topics import CAMERA_VIOLATIONS, CAMERA_VIOLATIONS_DLQ, VIOLATIONS_ACCEPTED
     from qzx_common.web.auth import mint_token
@@ -732,7 +733,8 @@ async def pipeline_phase(
         sample = {}
         for v in live[::GET_SAMPLE]:
             e = orjson.loads(v)
-            sample[e["event_id"]] = alert_id(violation_key(e["plate"], e["violation"]), e["event_id"])
+            key = violation_key(city_code(e["location"]["admin_code"]), e["plate"], e["violation"])
+            sample[e["event_id"]] = alert_id(key, e["event_id"])
         sent: dict[str, float] = {}
         seen: dict[str, float] = {}
         polled: list[float] = []

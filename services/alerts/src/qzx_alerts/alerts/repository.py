@@ -249,7 +249,7 @@ async def search(
         where.append(f"violations @> ARRAY[{_literal(violation)}]::text[]")
     if plate is not None:
         # A plate's alerts, found by their exact dedup keys (a plate has few).
-        args += [plate_keys(plate), plate]
+        args += [plate_keys(plate, prefix), plate]
         where.append(f"dedup_key = ANY(${len(args) - 1}::text[]) AND plate = ${len(args)}")
     if after is not None:
         args += [after[0], after[1]]

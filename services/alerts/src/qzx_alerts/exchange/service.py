@@ -46,9 +46,7 @@ def _validated(partner: Partner, entries: Sequence[Any]) -> tuple[list[HotlistIn
             rejected.append(ItemError(index=index, error="source: set by the exchange (exchange:<key id>)"))
             continue
         try:
-            entry = HotlistIn.model_validate(
-                {**item, "source": source_of(partner)} if isinstance(item, dict) else item
-            )
+            entry = HotlistIn.model_validate(item)
         except ValidationError as exc:
             rejected.append(ItemError(index=index, error=describe_error(exc)))
             continue

@@ -12,7 +12,9 @@ from qzx_alerts.scoring.model import HazardPoint
 
 
 async def all_points(raw: Any) -> list[HazardPoint]:
-    rows = await raw.fetch(f"SELECT id, name, lat, lon, radius_m, risk_level, status FROM {SCHEMA}.hazards")
+    rows = await raw.fetch(
+        f"SELECT id, name, lat, lon, radius_m, risk_level, status, left(admin_code, 4) AS city FROM {SCHEMA}.hazards"
+    )
     return [HazardPoint(**dict(r)) for r in rows]
 
 

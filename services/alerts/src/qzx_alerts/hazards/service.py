@@ -13,14 +13,27 @@ from qzx_alerts.hazards import repository
 from qzx_alerts.hazards.models import HazardRow
 from qzx_alerts.hazards.schemas import Hazard, HazardIn, HazardPatch
 from qzx_common import audit
+from qzx_common.contracts.areas import city_at, lies_in
+from qzx_common.contracts.geo import CITY_BY_CODE
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Forbidden, NotFound
+from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
 
 
 def _ensure_sees(principal: Principal, admin_code: str) -> None:
     if not principal.sees(admin_code):
         raise Forbidden(
             f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
+        )
+
+
+def _ensure_in_area(admin_code: str, lat: float, lon: float) -> None:
+    """A hazard point scores the sightings of its admin code's city near it: it must lie there."""
+    if not lies_in(admin_code, lat, lon):
+        there = CITY_BY_CODE.get(city_at(lat, lon) or "")
+        where = f" (it lies in {there.name})" if there else ""
+        raise InvalidRequest(
+            f"lat/lon ({lat}, {lon}) lie outside the city of admin_code {admin_code}{where}",
+            code="outside_admin_area",
         )
 
 
@@ -39,6 +52,7 @@ async def create(
     session: AsyncSession, *, principal: Principal, data: HazardIn, request: Request | None = None
 ) -> HazardRow:
     _ensure_sees(principal, data.admin_code)
+    _ensure_in_area(data.admin_code, data.lat, data.lon)
     now = datetime.now(UTC)
     row = HazardRow(
         id=f"hz-{uuid.uuid4().hex[:16]}",
@@ -76,6 +90,12 @@ async def update(
     changes = patch.model_dump(exclude_unset=True)
     if "admin_code" in changes:
         _ensure_sees(principal, changes["admin_code"])
+    if changes.keys() & {"admin_code", "lat", "lon"}:
+        _ensure_in_area(
+            changes.get("admin_code", row.admin_code),
+            changes.get("lat", row.lat),
+            changes.get("lon", row.lon),
+        )
     for key, value in changes.items():
         setattr(row, key, value)
     row.updated_at = datetime.now(UTC)

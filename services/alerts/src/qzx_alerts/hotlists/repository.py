@@ -12,21 +12,31 @@ from qzx_alerts.db import SCHEMA
 from qzx_alerts.hotlists.models import HotlistRow
 from qzx_alerts.scoring.model import HotlistHit
 from qzx_common.contracts.alerts import Priority
+from qzx_common.contracts.geo import code_prefix
 
 
 async def active_hits(raw: Any, plates: Sequence[str]) -> dict[str, list[HotlistHit]]:
-    """Active entries for the batch's plates, in one indexed lookup."""
+    """Active entries for the batch's plates, in one indexed lookup (each applies only inside its
+    owner's jurisdiction: ``HotlistHit.applies_to``)."""
     if not plates:
         return {}
     rows = await raw.fetch(
-        f"SELECT id, plate, priority, reason, source, covert FROM {SCHEMA}.hotlists "
+        f"SELECT id, plate, priority, reason, source, covert, admin_code FROM {SCHEMA}.hotlists "
         "WHERE plate = ANY($1::text[]) AND (expires_at IS NULL OR expires_at > now())",
         sorted(set(plates)),
     )
     hits: dict[str, list[HotlistHit]] = defaultdict(list)
     for r in rows:
         hits[r["plate"]].append(
-            HotlistHit(r["id"], r["plate"], Priority(r["priority"]), r["reason"], r["source"], r["covert"])
+            HotlistHit(
+                r["id"],
+                r["plate"],
+                Priority(r["priority"]),
+                r["reason"],
+                r["source"],
+                r["covert"],
+                code_prefix(r["admin_code"]),
+            )
         )
     return hits
 

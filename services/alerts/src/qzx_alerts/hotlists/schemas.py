@@ -10,18 +10,19 @@ from qzx_common.contracts.events import PLATE_RE
 
 
 class HotlistIn(BaseModel):
-    """A plate to watch for. Entries merge by (source, plate): posting again updates the entry."""
+    """A plate to watch for. Entries merge by (source, owner, plate): posting again updates the
+    entry. The source is the server's to set (``console``, ``exchange:<key id>``), never the body's."""
 
     model_config = ConfigDict(extra="forbid")
 
     plate: str
     priority: Priority = Field(default=Priority.P2, description="lowest priority of any alert on this plate")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
-    source: Annotated[str, StringConstraints(pattern=r"^[\w.:\-]{1,64}$")] = "console"
     covert: bool = Field(default=False, description="reason and source are shown to commanders only")
     expires_at: AwareDatetime | None = None
     admin_code: Annotated[str, StringConstraints(pattern=r"^37\d{4}$")] | None = Field(
-        default=None, description="owning jurisdiction; defaults to the caller's"
+        default=None,
+        description="owning jurisdiction (defaults to the caller's); the entry applies to alerts there only",
     )
 
     @field_validator("plate", mode="before")

@@ -22,6 +22,7 @@ from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
 
 _ID_SPACE = uuid.UUID("0b7c33e4-1f6d-4d8e-b3a5-6c2e9f41a7d2")
+CONSOLE = "console"  # the source of every entry made through the API (exchange: exchange:<key id>)
 _FIELDS = ("priority", "reason", "covert", "expires_at", "admin_code")
 
 
@@ -126,12 +127,12 @@ async def put_entry(
         raise Forbidden(f"{owner} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
     if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at: must be in the future", code="invalid_request")
-    before = await repository.get(session, entry_id(entry.source, owner, entry.plate))
+    before = await repository.get(session, entry_id(CONSOLE, owner, entry.plate))
     snapshot = _snapshot(before) if before else None
     result = await merge_hotlist_entries(
-        session, source=entry.source, entries=[entry], created_by=principal.sub, admin_code=owner
+        session, source=CONSOLE, entries=[entry], created_by=principal.sub, admin_code=owner
     )
-    row = await repository.get(session, entry_id(entry.source, owner, entry.plate))
+    row = await repository.get(session, entry_id(CONSOLE, owner, entry.plate))
     assert row is not None
     await audit.record(
         session,

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qzx_alerts.scoring.factors import finish, hazard, own_findings
-from qzx_alerts.scoring.model import Context, Proposal, Sighting, factor, fraud_key, racing_key
+from qzx_alerts.scoring.model import (
+    Context,
+    Proposal,
+    Sighting,
+    factor,
+    fraud_key,
+    group_place,
+    racing_key,
+)
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import CITY_BY_CODE, city_code, haversine_km
 
@@ -56,53 +64,71 @@ def travel_bar_s(distance_km: float, learned: Learned | None, rules: Rules) -> t
     return bar, f"{distance_km:.0f} km at {c.max_speed_kmh:g} km/h"
 
 
-def _place(admin_code: str, device_id: str) -> str:
+def _city_name(admin_code: str) -> str:
     city = CITY_BY_CODE.get(city_code(admin_code))
-    return f"{device_id} ({city.name})" if city else device_id
+    return city.name if city else city_code(admin_code)
 
 
-def clone_proposal(s: Sighting, other: Seen, learned: Learned | None, rules: Rules) -> Proposal | None:
-    """A plate-fraud finding if ``s`` and ``other`` (same plate) are too far apart for their gap."""
+def _place(seen: Seen | Sighting, *, own_city: str, rules: Rules) -> str:
+    """A sighting as the why of ``own_city``'s alert names it: its device in that city; in another
+    city only the city and the time (that city's devices and positions are not ``own_city``'s to see)."""
+    at = f"{seen.captured_at.astimezone(rules.tz):%H:%M:%S}"
+    if city_code(seen.admin_code) != own_city:
+        return f"in {_city_name(seen.admin_code)} {at}"
+    return f"at {seen.device_id} ({_city_name(seen.admin_code)}) {at}"
+
+
+def clone_proposals(s: Sighting, other: Seen, learned: Learned | None, rules: Rules) -> list[Proposal]:
+    """Plate-fraud findings if ``s`` and ``other`` (same plate) are too far apart for their gap: one
+    per city involved, each with that city's sighting only (a city never sees another's)."""
     if other.device_id == s.device_id or s.plate is None:
-        return None
+        return []
     distance = haversine_km(s.lat, s.lon, other.lat, other.lon)
     if distance < rules.clone.min_distance_km:
-        return None
+        return []
     gap = abs((s.captured_at - other.captured_at).total_seconds())
     if gap >= _learned_bar(distance, learned, rules)[0]:
-        return None
+        return []
     bar, basis = travel_bar_s(distance, learned, rules)  # a finding: now explain it
     first, last = (other, s) if other.captured_at <= s.captured_at else (s, other)
     speed = distance / max(gap, 1.0) * 3600
-    why = (
-        f"{s.plate} at {_place(first.admin_code, first.device_id)} {first.captured_at.astimezone(rules.tz):%H:%M:%S} "
-        f"and {_place(last.admin_code, last.device_id)} {last.captured_at.astimezone(rules.tz):%H:%M:%S}: "
-        f"{distance:.0f} km in {gap / 60:.1f} min ({speed:.0f} km/h); needs ≥ {bar / 60:.1f} min ({basis})"
-    )
-    scored = finish(
-        [factor("impossible_travel", round(speed), rules.clone.points, why)], rules.clone.floor, rules
-    )
-    return Proposal(
-        kind="plate_fraud",
-        dedup_key=fraud_key(s.plate),
-        seed=first.event_id,
-        score=scored.score,
-        priority=scored.priority,
-        factors=scored.factors,
-        violations=["fake_plate"],
-        plate=s.plate,
-        plates=[s.plate],
-        admin_code=last.admin_code,
-        lat=last.lat,
-        lon=last.lon,
-        road=s.road if last is s else None,
-        km=s.km if last is s else None,
-        device_id=last.device_id,
-        first_seen=first.captured_at,
-        last_seen=last.captured_at,
-        event_ids=[first.event_id, last.event_id],
-        window_s=rules.clone.dedup_window_s,
-    )
+    own: list[Seen | Sighting] = [first, last]
+    cities = {city_code(first.admin_code), city_code(last.admin_code)}
+    proposals = []
+    for city in sorted(cities):
+        why = (
+            f"{s.plate} {_place(first, own_city=city, rules=rules)} and {_place(last, own_city=city, rules=rules)}: "
+            f"{distance:.0f} km in {gap / 60:.1f} min ({speed:.0f} km/h); needs ≥ {bar / 60:.1f} min ({basis})"
+        )
+        scored = finish(
+            [factor("impossible_travel", round(speed), rules.clone.points, why)], rules.clone.floor, rules
+        )
+        mine = [x for x in own if city_code(x.admin_code) == city]
+        at = mine[-1]  # the latest of the city's sightings: where to send its unit
+        proposals.append(
+            Proposal(
+                kind="plate_fraud",
+                dedup_key=fraud_key(city, s.plate),
+                seed=mine[0].event_id,
+                score=scored.score,
+                priority=scored.priority,
+                factors=scored.factors,
+                violations=["fake_plate"],
+                plate=s.plate,
+                plates=[s.plate],
+                admin_code=at.admin_code,
+                lat=at.lat,
+                lon=at.lon,
+                road=s.road if at is s else None,
+                km=s.km if at is s else None,
+                device_id=at.device_id,
+                first_seen=mine[0].captured_at,
+                last_seen=at.captured_at,
+                event_ids=[x.event_id for x in mine],
+                window_s=rules.clone.dedup_window_s,
+            )
+        )
+    return proposals
 
 
 def passage(
@@ -131,7 +157,7 @@ def racing_proposal(s: Sighting, members: list[Seen], ctx: Context, rules: Rules
         return None
     members = sorted(members, key=lambda m: (m.captured_at, m.event_id))
     span = (members[-1].captured_at - members[0].captured_at).total_seconds()
-    where = s.group_key.removeprefix("seg:").removeprefix("dev:")
+    where = group_place(s.group_key)
     points = min(rg.max_points, rg.points + (len(plates) - rg.min_plates) * rg.points_per_extra_plate)
     why = f"{len(plates)} plates racing/speeding/roaring at {where} within {span:.0f} s: {', '.join(plates)}"
     findings = [own_findings(s, rules).night, hazard(ctx.hazards, rules)]

@@ -13,7 +13,7 @@ import orjson
 
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.events import Violation
-from qzx_common.contracts.geo import haversine_km
+from qzx_common.contracts.geo import CITIES, city_code, haversine_km
 
 Factor = dict[str, Any]  # {"name", "value", "contribution", "why"} (contracts.alerts.Factor)
 
@@ -88,30 +88,46 @@ def parse_event(value: bytes) -> Sighting:
     )
 
 
-# Dedup keys name what an alert is about. Every key that names a plate is built here, because the
-# list API finds a plate's alerts through them (exact keys on the dedup index).
-def violation_key(subject: str, violation: str) -> str:
-    return f"v:{subject}:{violation}"
+# Dedup keys name what an alert is about, and in which city: sightings of two cities never meet in
+# one alert, so an alert never changes city and each city sees its own sightings only. Every key
+# that names a plate is built here, because the list API finds a plate's alerts through them (exact
+# keys on the dedup index).
+def violation_key(city: str, subject: str, violation: str) -> str:
+    """``city`` is ``geo.city_code`` of the sighting's admin code (as for every key here)."""
+    return f"v:{city}:{subject}:{violation}"
 
 
-def fraud_key(plate: str) -> str:
-    return f"fraud:{plate}"
+def fraud_key(city: str, plate: str) -> str:
+    return f"fraud:{city}:{plate}"
 
 
 def racing_key(group: str) -> str:
-    return f"racing:{group}"
+    return f"racing:{group}"  # the group key names the city
 
 
-def plate_keys(plate: str) -> list[str]:
-    """Every dedup key an alert whose ``plate`` is ``plate`` can have."""
-    return [fraud_key(plate), *(violation_key(plate, v.value) for v in Violation)]
+def plate_keys(plate: str, prefix: str) -> list[str]:
+    """Every dedup key an alert whose ``plate`` is ``plate`` can have under the admin-code prefix."""
+    cities = (
+        [city_code(prefix)] if len(prefix) >= 4 else [c.code for c in CITIES if c.code.startswith(prefix)]
+    )
+    return [
+        k
+        for c in cities
+        for k in (fraud_key(c, plate), *(violation_key(c, plate, v.value) for v in Violation))
+    ]
 
 
 def group_key(s: Sighting, *, segment_km: float) -> str:
-    """Racing groups gather on one road segment, or at one device when the road is unknown."""
+    """Racing groups gather on one road segment of a city, or at one device when the road is unknown."""
+    city = city_code(s.admin_code)
     if s.road and s.km is not None:
-        return f"seg:{s.road}:{int(s.km // segment_km)}"
-    return f"dev:{s.device_id}"
+        return f"seg:{city}:{s.road}:{int(s.km // segment_km)}"
+    return f"dev:{city}:{s.device_id}"
+
+
+def group_place(group: str) -> str:
+    """Where a group key gathers, for people: "G2:206" (road and segment) or the device id."""
+    return group.split(":", 2)[2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +138,10 @@ class HotlistHit:
     reason: str
     source: str
     covert: bool
+    scope: str  # the owner's admin-code prefix: the entry applies to sightings under it only
+
+    def applies_to(self, admin_code: str) -> bool:
+        return admin_code.startswith(self.scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +153,7 @@ class HazardPoint:
     radius_m: float
     risk_level: str  # low | medium | high
     status: str  # stock | new
+    city: str  # its admin code's first four digits: it scores its own city's sightings only
 
 
 class HazardIndex:
@@ -152,8 +173,9 @@ class HazardIndex:
     def _cell(self, lat: float, lon: float) -> tuple[int, int]:
         return (math.floor(lat / self.CELL), math.floor(lon / self.CELL))
 
-    def near(self, lat: float, lon: float) -> list[tuple[HazardPoint, float]]:
-        """Hazard points whose radius covers (lat, lon), with the distance in metres."""
+    def near(self, lat: float, lon: float, admin_code: str) -> list[tuple[HazardPoint, float]]:
+        """Hazard points of ``admin_code``'s city whose radius covers (lat, lon), with the distance
+        in metres (a point near a city line never scores the neighbour's sightings)."""
         if not self.points:
             return []
         ci, cj = self._cell(lat, lon)
@@ -162,7 +184,7 @@ class HazardIndex:
             for dj in range(-self.reach, self.reach + 1):
                 for p in self.cells.get((ci + di, cj + dj), ()):
                     d = haversine_km(lat, lon, p.lat, p.lon) * 1000
-                    if d <= p.radius_m:
+                    if d <= p.radius_m and admin_code.startswith(p.city):
                         found.append((p, d))
         return found
 

@@ -29,7 +29,7 @@ from qzx_alerts.scoring.correlation import (
     Learned,
     Pair,
     Seen,
-    clone_proposal,
+    clone_proposals,
     device_pair,
     passage,
     racing_proposal,
@@ -47,6 +47,7 @@ from qzx_alerts.scoring.model import (
     violation_key,
 )
 from qzx_alerts.scoring.rules import Rules
+from qzx_common.contracts.geo import city_code
 from qzx_common.kafka.outbox import driver_connection
 from qzx_common.reasons import describe_exception
 
@@ -159,7 +160,7 @@ def violation_proposal(s: Sighting, scored: Scored, rules: Rules, others: list[S
     subject = s.plate or f"dev:{s.device_id}"  # plateless e-bikes and no-plate cars: per device
     return Proposal(
         kind="violation",
-        dedup_key=violation_key(subject, s.violation),
+        dedup_key=violation_key(city_code(s.admin_code), subject, s.violation),
         seed=s.event_id,
         score=scored.score,
         priority=scored.priority,
@@ -288,17 +289,18 @@ async def score_found_stepwise(found: Found, rules: Rules, *, step: int = YIELD_
 def _score_into(scored: ScoredBatch, found: Found, sightings: Sequence[Sighting], rules: Rules) -> None:
     learned, hits, h = found.learned, found.hits, found.history
     for s in sightings:
+        hot = hits.get(s.plate) if s.plate else None
         ctx = Context(
             prior_violations=h.prior_counts.get(s.event_id, 0),
-            hotlist=hits.get(s.plate, []) if s.plate else [],
-            hazards=found.hazards.near(s.lat, s.lon),
+            hotlist=[e for e in hot if e.applies_to(s.admin_code)] if hot else [],
+            hazards=found.hazards.near(s.lat, s.lon, s.admin_code),
         )
         others = h.same_plate.get(s.event_id, [])
         scored.proposals.append(violation_proposal(s, score_event(s, ctx, rules), rules, others))
         clones = [
             p
             for o in others
-            if (p := clone_proposal(s, o, learned.get(device_pair(s.device_id, o.device_id)), rules))
+            for p in clone_proposals(s, o, learned.get(device_pair(s.device_id, o.device_id)), rules)
         ]
         scored.proposals.extend(clones)
         if not clones and (step := passage(s, others, learned, rules)):

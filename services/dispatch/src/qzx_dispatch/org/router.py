@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from qzx_common.contracts.geo import code_prefix
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -54,11 +55,7 @@ def _jout(j: Jurisdiction) -> JurisdictionOut:
 async def list_jurisdictions(principal: Reader, session: Session) -> list[JurisdictionOut]:
     rows = await repository.jurisdictions(session, jur=principal.jur)
     # Its own subtree, and the ancestors that name it.
-    return [
-        _jout(j)
-        for j in rows
-        if principal.sees(j.code) or principal.jur.startswith(service.code_prefix(j.code))
-    ]
+    return [_jout(j) for j in rows if principal.sees(j.code) or principal.jur.startswith(code_prefix(j.code))]
 
 
 @router.post("/jurisdictions", status_code=201, response_model=JurisdictionOut)

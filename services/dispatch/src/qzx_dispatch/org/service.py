@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import record
-from qzx_common.contracts.geo import city_code
+from qzx_common.contracts.geo import city_code, code_prefix
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from qzx_dispatch.clock import local_date
@@ -34,15 +34,6 @@ from qzx_dispatch.org.schemas import (
 )
 
 MAX_SHIFT = timedelta(hours=16)
-
-
-def code_prefix(code: str) -> str:
-    """The admin-code prefix a jurisdiction's code stands for: 370000 → 37, 370100 → 3701."""
-    if len(code) == 6 and code.endswith("0000"):
-        return code[:2]
-    if len(code) == 6 and code.endswith("00"):
-        return code[:4]
-    return code
 
 
 def _guard(principal: Principal, admin_code: str) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import record
+from qzx_common.contracts.geo import code_prefix
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from qzx_dispatch.clock import local_date, local_midnight
@@ -25,6 +26,13 @@ from qzx_dispatch.shifts import demand as demand_model
 from qzx_dispatch.shifts.models import ShiftPlan
 from qzx_dispatch.shifts.schemas import ApplyResult, HourCoverage, PlanOut, PlanRequest, Start
 from qzx_dispatch.shifts.solver import PlanInput, solve
+
+
+def visible_prefix(principal: Principal, admin_code: str) -> str:
+    """The part of a plan's jurisdiction the caller sees: both prefixes cover ``admin_code`` (the
+    caller sees it), so the longer one is the narrower (a ``jur`` of 370100 planning 370100 reaches
+    the units and history under 370100, not all of Jinan's 3701)."""
+    return max(code_prefix(admin_code), principal.jur, key=len)
 
 
 async def create_plan(
@@ -48,7 +56,10 @@ async def create_plan(
         demand, source = [math.ceil(d - 1e-9) for d in data.demand], "request"
     else:
         counts = await demand_model.history(
-            session, prefix=org_service.code_prefix(data.admin_code), until=now, weeks=settings.history_weeks
+            session,
+            prefix=visible_prefix(principal, data.admin_code),
+            until=now,
+            weeks=settings.history_weeks,
         )
         demand = demand_model.curve(
             counts,
@@ -164,15 +175,15 @@ async def apply_plan(
     now: datetime,
     request: Request | None = None,
 ) -> ApplyResult:
-    """Turn the plan's starts into rosters for the jurisdiction's enforcing units (a sworn officer
-    among the members), each unit at most one shift per shift + rest window."""
+    """Turn the plan's starts into rosters for the jurisdiction's enforcing units that the caller
+    sees (a sworn officer among the members), each unit at most one shift per shift + rest window."""
     row = await get_plan(session, principal=principal, plan_id=plan_id, lock=True)
     if row.applied_at is not None:
         raise Conflict(f"plan {plan_id} was applied at {row.applied_at.isoformat()}", code="plan_applied")
     plan = plan_out(row)
     length = timedelta(hours=plan.shift_hours)
     rest = timedelta(hours=row.result.get("min_rest_hours", 12))
-    units = await _enforcing_units(session, prefix=org_service.code_prefix(row.admin_code))
+    units = await _enforcing_units(session, prefix=visible_prefix(principal, row.admin_code))
     horizon = (
         (plan.starts[0].at - length - rest, plan.starts[-1].at + length + rest) if plan.starts else (now, now)
     )

@@ -7,13 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import record
 from qzx_common.contracts.alerts import Alert
-from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import repository, service
 from qzx_dispatch.tasks.models import AlertRecord
-from qzx_dispatch.tasks.schemas import to_contract
 
 CLOSED = frozenset({"dismissed", "resolved"})
 
@@ -50,16 +47,7 @@ async def intake(session: AsyncSession, *, alert: Alert, settings: DispatchSetti
                 now=now,
                 settings=settings,
             )
-            await record(
-                session,
-                schema=SCHEMA,
-                principal=None,
-                actor="system:intake",
-                action="task.cancel",
-                target_type="task",
-                target_id=active.id,
-                after=to_contract(active),
-            )
+            await service.record_system(session, actor="system:intake", action="task.cancel", task=active)
         row.state = "closed"
         return "closed"
     if alert.status.value != "new":
@@ -83,14 +71,5 @@ async def try_assign(
         row.next_try_at = now + timedelta(seconds=settings.pending_retry_s)
         return "pending"
     row.state, row.last_reason, row.next_try_at = "handled", None, None
-    await record(
-        session,
-        schema=SCHEMA,
-        principal=None,
-        actor="system:assign",
-        action="task.assign",
-        target_type="task",
-        target_id=result.task.id,
-        after=to_contract(result.task),
-    )
+    await service.record_system(session, actor="system:assign", action="task.assign", task=result.task)
     return "assigned"

@@ -50,6 +50,9 @@ class Need:
     points: list[Point] = field(default_factory=list)
     reserve: int = 0
     exclude: frozenset[str] = frozenset()
+    # Admin-code prefix every candidate unit must lie under: a person's action may touch only the
+    # units that person sees ("37": any unit of the cities above).
+    unit_scope: str = "37"
     seconds_per_km: float = field(init=False)
 
     def __post_init__(self) -> None:

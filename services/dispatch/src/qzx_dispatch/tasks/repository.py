@@ -32,21 +32,21 @@ _DUTY = f"""
         JOIN (SELECT unit_id, bool_or(has_sworn) AS has_sworn FROM {SCHEMA}.rosters
               WHERE starts_at <= $1 AND ends_at > $1 GROUP BY unit_id) r ON r.unit_id = u.id
         LEFT JOIN {SCHEMA}.unit_locations l ON l.unit_id = u.id
-        WHERE u.city_code = ANY($2::text[])
+        WHERE u.city_code = ANY($2::text[]) AND starts_with(u.admin_code, $3)
     )
 """
 # The first rule a unit fails, in the order of ``recommend.rejection``.
 _WHY = """
-    CASE WHEN d.id = ANY($3::text[]) THEN 'already had this alert'
+    CASE WHEN d.id = ANY($4::text[]) THEN 'already had this alert'
          WHEN d.status <> 'available' THEN 'marked unavailable'
          WHEN d.busy THEN 'holds an active task'
-         WHEN NOT d.capabilities @> $4::varchar[] THEN 'lacks ' || array_to_string(
-             ARRAY(SELECT x FROM unnest($4::varchar[]) AS x WHERE NOT x = ANY(d.capabilities) ORDER BY x), ', ')
-         WHEN $5 AND NOT d.has_sworn THEN 'no sworn officer on board'
+         WHEN NOT d.capabilities @> $5::varchar[] THEN 'lacks ' || array_to_string(
+             ARRAY(SELECT x FROM unnest($5::varchar[]) AS x WHERE NOT x = ANY(d.capabilities) ORDER BY x), ', ')
+         WHEN $6 AND NOT d.has_sworn THEN 'no sworn officer on board'
     END
 """
 # One round trip: the counts behind the reasons and the reserve rule, and the nearest eligible
-# units with their workloads (tasks since $10).
+# units with their workloads (tasks since $11).
 _RANKING = (
     _DUTY
     + f"""
@@ -60,12 +60,12 @@ _RANKING = (
         SELECT d.id, d.city_code, d.vehicle, d.capabilities, d.status, d.lat, d.lon, d.has_sworn
         FROM judged d
         WHERE d.why IS NULL
-        ORDER BY (SELECT min((d.lat - p.lat) ^ 2 + ((d.lon - p.lon) * $8) ^ 2)
-                  FROM unnest($6::float8[], $7::float8[]) AS p(lat, lon))
-        LIMIT $9
+        ORDER BY (SELECT min((d.lat - p.lat) ^ 2 + ((d.lon - p.lon) * $9) ^ 2)
+                  FROM unnest($7::float8[], $8::float8[]) AS p(lat, lon))
+        LIMIT $10
     )
     SELECT s.s, b.id, b.city_code, b.vehicle, b.capabilities, b.status, b.lat, b.lon, b.has_sworn,
-           (SELECT count(*) FROM {SCHEMA}.tasks t WHERE t.unit_id = b.id AND t.created_at > $10) AS workload
+           (SELECT count(*) FROM {SCHEMA}.tasks t WHERE t.unit_id = b.id AND t.created_at > $11) AS workload
     FROM stats s LEFT JOIN best b ON true
 """
 )
@@ -87,6 +87,7 @@ async def ranking(
         _RANKING,
         now,
         sorted(need.cities),
+        need.unit_scope,
         sorted(need.exclude),
         sorted(need.capabilities),
         need.enforcement,
@@ -111,13 +112,16 @@ async def ranking(
     return out
 
 
-async def on_duty(session: AsyncSession, *, cities: Sequence[str], now: datetime) -> list[Candidate]:
+async def on_duty(
+    session: AsyncSession, *, cities: Sequence[str], now: datetime, unit_scope: str = "37"
+) -> list[Candidate]:
     """Every unit on duty in the cities (for the board-style checks and the demo test)."""
     raw = await driver_connection(await session.connection())
     rows = await raw.fetch(
         _DUTY + "SELECT id, city_code, vehicle, capabilities, status, lat, lon, has_sworn, busy FROM duty",
         now,
         list(cities),
+        unit_scope,
     )
     return [Candidate(r[0], r[1], r[2], frozenset(r[3]), r[5], r[6], r[4], r[8], bool(r[7])) for r in rows]
 

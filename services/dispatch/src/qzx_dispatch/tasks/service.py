@@ -18,8 +18,10 @@ from qzx_common.audit import record
 from qzx_common.contracts.alerts import Alert
 from qzx_common.contracts.geo import CITIES, CITY_BY_CODE, city_code, haversine_km
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Conflict, NotFound
+from qzx_common.web.errors import Conflict, InvalidRequest, NotFound
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.org.models import Unit
+from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import events, repository
 from qzx_dispatch.tasks.intercept import points_ahead
@@ -56,7 +58,9 @@ def neighbour_cities(home: str, radius_km: float) -> set[str]:
     }
 
 
-def build_need(alert: Alert, *, settings: DispatchSettings, exclude: frozenset[str] = frozenset()) -> Need:
+def build_need(
+    alert: Alert, *, settings: DispatchSettings, exclude: frozenset[str] = frozenset(), unit_scope: str = "37"
+) -> Need:
     home = city_code(alert.location.admin_code)
     moving = is_moving(alert)
     cities = {home} | (neighbour_cities(home, settings.neighbour_km) if moving else set())
@@ -72,6 +76,7 @@ def build_need(alert: Alert, *, settings: DispatchSettings, exclude: frozenset[s
         points=points_ahead(alert) if moving else [],
         reserve=settings.reserve_units,
         exclude=exclude,
+        unit_scope=unit_scope,
     )
 
 
@@ -148,9 +153,11 @@ async def assign_alert(
     only_unit: str | None = None,
     previous: TaskRow | None = None,
     reason: str | None = None,
+    unit_scope: str = "37",
 ) -> Assignment:
-    """Create a task for the best free unit (or ``only_unit``); ``previous`` must already be closed."""
-    need = build_need(alert, settings=settings, exclude=exclude)
+    """Create a task for the best free unit under ``unit_scope`` (or ``only_unit``); ``previous``
+    must already be closed."""
+    need = build_need(alert, settings=settings, exclude=exclude, unit_scope=unit_scope)
     rec = await rank(session, need=need, now=now, settings=settings)
     ranked = rec.ranked
     if only_unit is not None:
@@ -184,7 +191,9 @@ async def _why_not(
     for r, why in rec.reserved:
         if r.unit_id == unit_id:
             return why
-    for c in await repository.on_duty(session, cities=sorted(need.cities), now=now):
+    for c in await repository.on_duty(
+        session, cities=sorted(need.cities), now=now, unit_scope=need.unit_scope
+    ):
         if c.unit_id == unit_id:
             return rejection(c, need) or "cannot reach the target (fixed post)"
     return "not on duty in the alert's jurisdiction"
@@ -206,6 +215,25 @@ async def close(
     await events.changed(session, task, now=now, settings=settings)
 
 
+async def record_system(
+    session: AsyncSession, *, actor: str, action: str, task: TaskRow, before: dict[str, str] | None = None
+) -> None:
+    """Audit what dispatch did to a task on its own, under the task's admin code (as a person's
+    change of it is), so that the auditor of the task's city sees it."""
+    await record(
+        session,
+        schema=SCHEMA,
+        principal=None,
+        actor=actor,
+        action=action,
+        target_type="task",
+        target_id=task.id,
+        admin_code=audit_scope(task.target_admin_code),
+        before=before,
+        after=to_contract(task),
+    )
+
+
 class _NoUnit(Exception):
     def __init__(self, reason: str | None) -> None:
         super().__init__(reason)
@@ -222,9 +250,11 @@ async def reassign(
     now: datetime,
     escalate: bool = False,
     to_unit: str | None = None,
+    unit_scope: str = "37",
 ) -> Assignment:
-    """Move an active (locked) task to the next best unit, or ``to_unit``. When no unit can take it
-    nothing changes (savepoint rolled back) and the reason is returned; the caller decides."""
+    """Move an active (locked) task to the next best unit under ``unit_scope``, or ``to_unit``.
+    When no unit can take it nothing changes (savepoint rolled back) and the reason is returned;
+    the caller decides."""
     exclude = frozenset(await repository.units_of_alert(session, task.alert_id))
     try:
         async with session.begin_nested():
@@ -247,6 +277,7 @@ async def reassign(
                 only_unit=to_unit,
                 previous=task,
                 reason=reason,
+                unit_scope=unit_scope,
             )
             if result.task is None:
                 raise _NoUnit(result.reason)
@@ -272,6 +303,11 @@ async def manual_reassign(
         raise NotFound(f"no task {task_id!r}", code="task_not_found")
     if task.status not in repository.ACTIVE:
         raise Conflict(f"task {task_id} is {task.status}", code="task_closed")
+    if unit_id is not None:
+        unit = await session.get(Unit, unit_id)
+        if unit is None or not principal.sees(unit.admin_code):
+            # As for a roster's unit: another jurisdiction's unit is one that does not exist.
+            raise InvalidRequest(f"unit_id: no unit {unit_id!r}", code="unknown_unit")
     alert_row = await repository.get_alert(session, task.alert_id)
     if alert_row is None:
         raise Conflict(f"alert {task.alert_id} is unknown to dispatch", code="alert_unknown")
@@ -284,6 +320,7 @@ async def manual_reassign(
         settings=settings,
         now=now,
         to_unit=unit_id,
+        unit_scope=principal.jur,  # the next best unit, among those the caller sees
     )
     if result.task is None:
         raise Conflict(f"no unit can take the task: {result.reason}", code="no_unit")
@@ -295,7 +332,7 @@ async def manual_reassign(
         target_type="task",
         target_id=task.id,
         request=request,
-        admin_code=task.target_admin_code,
+        admin_code=audit_scope(task.target_admin_code),
         before=before,
         after={
             "previous": to_contract(task).model_dump(mode="json"),

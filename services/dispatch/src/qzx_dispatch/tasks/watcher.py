@@ -12,15 +12,12 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from qzx_common.audit import record
 from qzx_common.contracts.alerts import Alert
 from qzx_common.db import transaction
 from qzx_dispatch.clock import Clock
-from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import events, intake, repository, service
 from qzx_dispatch.tasks.models import TaskRow
-from qzx_dispatch.tasks.schemas import to_contract
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +122,10 @@ class DeadlineWatcher:
     async def _audit(
         self, s: AsyncSession, action: str, task: TaskRow, before: TaskRow | None = None
     ) -> None:
-        await record(
+        await service.record_system(
             s,
-            schema=SCHEMA,
-            principal=None,
             actor="system:deadline-watcher",
             action=action,
-            target_type="task",
-            target_id=task.id,
+            task=task,
             before={"task_id": before.id, "unit_id": before.unit_id} if before is not None else None,
-            after=to_contract(task),
         )
