@@ -60,6 +60,21 @@ class DeadLetter:
     offset: int | None = None
     timestamp: int | None = None
 
+    @classmethod
+    def of_record(cls, record: Any, error: str, *, consumer: str, topic_prefix: str) -> DeadLetter:
+        """The dead letter of a consumed record (an aiokafka ``ConsumerRecord``, or anything with
+        its ``topic``, ``partition``, ``offset``, ``timestamp``, ``key`` and ``value``)."""
+        return cls(
+            source=(record.topic or "").removeprefix(topic_prefix),
+            raw=record.value or b"",
+            error=error,
+            consumer=consumer,
+            key=record.key,
+            partition=record.partition,
+            offset=record.offset,
+            timestamp=record.timestamp,
+        )
+
     @property
     def digest(self) -> bytes:
         return hashlib.sha256(len(self.key or b"").to_bytes(4, "big") + (self.key or b"") + self.raw).digest()

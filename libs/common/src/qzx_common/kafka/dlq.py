@@ -55,16 +55,7 @@ def consumer_sink(
 
     async def sink(rejected: Sequence[tuple[ConsumerRecord, str]]) -> None:
         letters = [
-            DeadLetter(
-                source=record.topic.removeprefix(topic_prefix),
-                raw=record.value or b"",
-                error=reason,
-                consumer=consumer,
-                key=record.key,
-                partition=record.partition,
-                offset=record.offset,
-                timestamp=record.timestamp,
-            )
+            DeadLetter.of_record(record, reason, consumer=consumer, topic_prefix=topic_prefix)
             for record, reason in rejected
         ]
         async with engine.begin() as conn:

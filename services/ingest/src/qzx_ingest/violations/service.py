@@ -125,7 +125,8 @@ async def store_batch(
     )
     if consumer is not None and batch.rejects:
         letters = [
-            _dead_letter(m, e, consumer=consumer, topic_prefix=topic_prefix) for _, m, e in batch.rejects
+            DeadLetter.of_record(m, e, consumer=consumer, topic_prefix=topic_prefix)
+            for _, m, e in batch.rejects
         ]
         dead = await store_and_stage(conn, schema=SCHEMA, letters=letters, topic_prefix=topic_prefix)
         staged.add(dead.ids, dead.messages)
@@ -175,16 +176,3 @@ async def _store_one_by_one(
         result.staged.add(stored.staged.ids, stored.staged.messages)
     result.rejected.sort(key=lambda r: r.index)
     return result
-
-
-def _dead_letter(msg: RawMessage, error: str, *, consumer: str, topic_prefix: str) -> DeadLetter:
-    return DeadLetter(
-        source=(msg.topic or "").removeprefix(topic_prefix),
-        raw=msg.value or b"",
-        error=error,
-        consumer=consumer,
-        key=msg.key,
-        partition=msg.partition,
-        offset=msg.offset,
-        timestamp=msg.timestamp,
-    )
