@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qzx_dev.embedded import (
     EmbeddedBroker,
@@ -29,10 +30,22 @@ from qzx_dev.embedded import (
     start_postgres,
 )
 
-SERVICES = (("ingest", 8001), ("alerts", 8002), ("dispatch", 8003))
-CONSOLE_PORT = 8000
-EMBEDDED_BROKER_PORT = 9092
-EMBEDDED_PG_PORT = int(os.environ.get("QZX_EMBEDDED_PG_PORT", "5433"))
+
+
+class LaunchSettings(BaseSettings):
+    """Where `qzx dev` puts things; the services and the console read the same QZX_* ports."""
+
+    model_config = SettingsConfigDict(env_prefix="QZX_", extra="ignore")
+
+    ingest_port: int = 8001
+    alerts_port: int = 8002
+    dispatch_port: int = 8003
+    console_port: int = 8000
+    embedded_pg_port: int = 5433
+    embedded_broker_port: int = 9092
+
+    def services(self) -> tuple[tuple[str, int], ...]:
+        return (("ingest", self.ingest_port), ("alerts", self.alerts_port), ("dispatch", self.dispatch_port))
 
 
 @dataclass
@@ -98,6 +111,12 @@ def _wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path, 
 
 def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
     env = dict(os.environ)
+    settings = LaunchSettings()
+    SERVICES = settings.services()  # noqa: N806
+    CONSOLE_PORT, EMBEDDED_PG_PORT = settings.console_port, settings.embedded_pg_port  # noqa: N806
+    EMBEDDED_BROKER_PORT = settings.embedded_broker_port  # noqa: N806
+    for name, port in SERVICES:
+        env.setdefault(f"QZX_{name.upper()}_URL", f"http://127.0.0.1:{port}")  # the console's upstreams
     launch = Launch(state=state, env=env)
     try:
         for name, port in SERVICES:
