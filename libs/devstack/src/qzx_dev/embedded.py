@@ -17,6 +17,10 @@ import psutil
 from qzx_dev.procs import die_with_parent, process_from_pidfile, stop_child, stop_pid, write_pidfile
 
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
+# The role the services connect as on the embedded default (migrations run as the server's
+# `postgres`, which owns the schemas); trust authentication, so the password is never checked.
+SERVICE_ROLE = "qzx_service"
+SERVICE_PASSWORD = "qzx-service"
 
 
 class PortInUse(RuntimeError):
@@ -310,6 +314,48 @@ def create_database(server_url: str, name: str, *, drop_first: bool = False) -> 
     asyncio.run(go())
     base = plain.rsplit("/", 1)[0]
     return f"{base}/{name}"
+
+
+def create_service_role(server_url: str, role: str = SERVICE_ROLE, password: str = SERVICE_PASSWORD) -> None:
+    """A login role that owns nothing and may do nothing but what migrations grant it
+    (``qzx_common.db.service_grants``). Raises when ``role`` exists with more rights than that."""
+    import asyncio
+
+    import asyncpg
+
+    from qzx_common.db import quote_ident
+    from qzx_common.settings import to_plain_url
+
+    async def go() -> None:
+        conn = await asyncpg.connect(to_plain_url(server_url))
+        try:
+            await conn.execute(
+                f"DO $$ BEGIN CREATE ROLE {quote_ident(role)} LOGIN PASSWORD '{password}'; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+            privileged = await conn.fetchval(
+                "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls FROM pg_roles WHERE rolname = $1",
+                role,
+            )
+        finally:
+            await conn.close()
+        if privileged:
+            raise RuntimeError(f"role {role} exists with more rights than a service role may have")
+
+    asyncio.run(go())
+
+
+def as_role(url: str, role: str = SERVICE_ROLE, password: str = SERVICE_PASSWORD) -> str:
+    """``url`` (any scheme the settings accept) with another user."""
+    from sqlalchemy.engine import make_url
+
+    from qzx_common.settings import to_plain_url
+
+    return (
+        make_url(to_plain_url(url))
+        .set(username=role, password=password)
+        .render_as_string(hide_password=False)
+    )
 
 
 def drop_database(server_url: str, name: str) -> None:

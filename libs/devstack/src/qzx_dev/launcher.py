@@ -29,7 +29,9 @@ from qzx_dev.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
     PortInUse,
+    as_role,
     create_database,
+    create_service_role,
     require_port,
     start_broker,
     start_postgres,
@@ -264,7 +266,11 @@ def _start_servers(launch: Launch, settings: LaunchSettings) -> None:
         launch.postgres = start_postgres(
             data_dir=state / "pg", port=port, log_path=launch.log_path("postgres")
         )
-        env["QZX_DATABASE_URL"] = create_database(launch.postgres.url(), "qzx")
+        owner_url = create_database(launch.postgres.url(), "qzx")
+        # Migrations run as the owner; the services as a role that cannot alter the audit log.
+        create_service_role(launch.postgres.url())
+        env["QZX_MIGRATE_DATABASE_URL"] = owner_url
+        env["QZX_DATABASE_URL"] = as_role(owner_url)
     else:
         _say("using PostgreSQL from QZX_DATABASE_URL")
     if not env.get("QZX_KAFKA_BOOTSTRAP"):
