@@ -233,11 +233,17 @@ def test_servers_left_running_by_an_earlier_run_are_stopped_and_the_data_reused(
 
     import asyncpg
 
-    async def databases() -> set[str]:
+    async def databases_and_users() -> tuple[set[str], set[str]]:
         conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{run.ports['EMBEDDED_PG']}/postgres")
         try:
-            return {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            names = {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
+            users = await conn.fetch(
+                "SELECT DISTINCT usename FROM pg_stat_activity WHERE datname = 'qzx' AND backend_type = 'client backend'"
+            )
+            return names, {r["usename"] for r in users}
         finally:
             await conn.close()
 
-    assert "kept_across_runs" in asyncio.run(databases())
+    names, users = asyncio.run(databases_and_users())
+    assert "kept_across_runs" in names
+    assert users == {"qzx_service"}, "the services connect as the role that owns nothing"
