@@ -124,7 +124,8 @@ async def test_consumer_killed_mid_batch_and_restarted_loses_and_duplicates_noth
     assert len(bad_positions) > 100 and sum(m.kind == "duplicate" for m in messages) > 500
 
     env = os.environ | {
-        "QZX_DATABASE_URL": crash_db,
+        "QZX_DATABASE_URL": stack.service_url(crash_db),
+        "QZX_MIGRATE_DATABASE_URL": crash_db,
         "QZX_KAFKA_BOOTSTRAP": stack.bootstrap,
         "QZX_TOPIC_PREFIX": prefix,
         "QZX_INGEST_PORT": str(free_port()),

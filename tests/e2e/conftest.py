@@ -32,7 +32,7 @@ from e2e_harness import OffsetClock, System
 
 @dataclass(frozen=True)
 class Place:
-    database_url: str
+    db_settings: dict[str, str]  # as the services connect to the database and migrate it
     bootstrap: str
     topic_prefix: str
 
@@ -41,7 +41,7 @@ class Place:
 def e2e_place(stack: Stack) -> Iterator[Place]:
     name = f"qzx_e2e_{uuid.uuid4().hex[:10]}"
     url = create_database(stack.server_url, name)
-    yield Place(url, stack.bootstrap, f"{stack.topic_prefix}e2e.")
+    yield Place(stack.db_settings(url), stack.bootstrap, f"{stack.topic_prefix}e2e.")
     drop_database(stack.server_url, name)
 
 
@@ -55,7 +55,7 @@ async def system(e2e_place: Place) -> AsyncIterator[System]:
     from qzx_ingest.settings import IngestSettings
 
     common: dict[str, Any] = {
-        "database_url": e2e_place.database_url,
+        **e2e_place.db_settings,
         "kafka_bootstrap": e2e_place.bootstrap,
         "topic_prefix": e2e_place.topic_prefix,
         "log_json": False,

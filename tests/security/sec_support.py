@@ -33,7 +33,7 @@ PEOPLE: dict[str, tuple[str, str | None]] = {
 
 def common_settings(stack: Stack, **over: Any) -> dict[str, Any]:
     return {
-        "database_url": stack.database_url,
+        **stack.db_settings(),
         "kafka_bootstrap": stack.bootstrap,
         "topic_prefix": stack.topic_prefix,
         "log_json": False,

@@ -110,7 +110,7 @@ async def test_the_audit_log_cannot_be_altered(ingest_app: Any, two_cities: dict
         "DELETE FROM ingest.audit_log",
         "TRUNCATE ingest.audit_log",
     ):
-        with pytest.raises(DBAPIError, match="append-only"):
+        with pytest.raises(DBAPIError, match=r"append-only|permission denied"):
             async with ingest_app.state.runtime.engine.begin() as conn:
                 await conn.execute(text(statement))
 

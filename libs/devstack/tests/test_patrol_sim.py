@@ -147,7 +147,7 @@ async def dispatch(sim_stack: Stack, clock: OffsetClock) -> AsyncIterator[Any]:
     """dispatch with the demo organisation and its alerts.v1 consumer; the deadline watcher is
     ticked by the test."""
     settings = DispatchSettings(
-        database_url=sim_stack.database_url,
+        **sim_stack.db_settings(),
         kafka_bootstrap=sim_stack.bootstrap,
         topic_prefix=sim_stack.topic_prefix,
         log_json=False,

@@ -60,7 +60,7 @@ def make() -> type[Make]:
 @pytest.fixture(scope="session")
 def alerts_settings(stack: Stack) -> AlertsSettings:
     return AlertsSettings(
-        database_url=stack.database_url,
+        **stack.db_settings(),
         kafka_bootstrap=stack.bootstrap,
         topic_prefix=stack.topic_prefix,
         log_json=False,

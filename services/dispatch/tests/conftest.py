@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from sqlalchemy import text
 
 from qzx_common.contracts.alerts import Alert
+from qzx_common.settings import to_plain_url
 from qzx_common.web.auth import mint_token
 from qzx_dev.testing import Stack
 from qzx_dispatch.clock import SystemClock
@@ -42,7 +43,7 @@ def stack(stack: Stack) -> Stack:
 @pytest.fixture(scope="session")
 def dispatch_settings(stack: Stack) -> DispatchSettings:
     return DispatchSettings(
-        database_url=stack.database_url,
+        **stack.db_settings(),
         kafka_bootstrap=stack.bootstrap,
         topic_prefix=stack.topic_prefix,
         log_json=False,
@@ -68,18 +69,20 @@ async def dispatch(dispatch_settings: DispatchSettings, clock: OffsetClock) -> A
 
 
 @pytest.fixture
-async def fresh(dispatch: Any, clock: OffsetClock) -> AsyncIterator[Any]:
-    """An empty organisation and task table for the test (the session database is ours alone)."""
+async def fresh(dispatch: Any, clock: OffsetClock, stack: Stack) -> AsyncIterator[Any]:
+    """An empty organisation and task table for the test (the session database is ours alone).
+    Emptied as the owner: the service's own role may not TRUNCATE."""
     clock.offset = timedelta(0)
     dispatch.state.settings.reserve_units = 0
-    async with dispatch.state.runtime.engine.begin() as conn:
+    conn = await asyncpg.connect(to_plain_url(stack.database_url))
+    try:
         await conn.execute(
-            text(
-                "TRUNCATE dispatch.tasks, dispatch.alerts, dispatch.rosters, dispatch.unit_members, "
-                "dispatch.unit_locations, dispatch.units, dispatch.idempotency_keys, dispatch.shift_plans, "
-                "dispatch.officers CASCADE"
-            )
+            "TRUNCATE dispatch.tasks, dispatch.alerts, dispatch.rosters, dispatch.unit_members, "
+            "dispatch.unit_locations, dispatch.units, dispatch.idempotency_keys, dispatch.shift_plans, "
+            "dispatch.officers CASCADE"
         )
+    finally:
+        await conn.close()
     yield dispatch
 
 

@@ -51,7 +51,8 @@ async def process(
     """A dispatch process on the test database, with topics and a consumer group of its own."""
     port = free_port()
     env = os.environ | {
-        "QZX_DATABASE_URL": stack.database_url,
+        "QZX_DATABASE_URL": stack.service_url(),
+        "QZX_MIGRATE_DATABASE_URL": stack.database_url,
         "QZX_KAFKA_BOOTSTRAP": stack.bootstrap,
         "QZX_TOPIC_PREFIX": f"{stack.topic_prefix}shutdown.",
         "QZX_JWT_SECRET": dispatch_settings.jwt_secret,

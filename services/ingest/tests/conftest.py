@@ -21,7 +21,7 @@ def stack(stack: Stack) -> Stack:
 @pytest.fixture(scope="session")
 def ingest_settings(stack: Stack) -> IngestSettings:
     return IngestSettings(
-        database_url=stack.database_url,
+        **stack.db_settings(),
         kafka_bootstrap=stack.bootstrap,
         topic_prefix=stack.topic_prefix,
         log_json=False,

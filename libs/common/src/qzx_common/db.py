@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -117,8 +117,9 @@ async def wait_for_database(engine: AsyncEngine, *, timeout: float = 60.0) -> No
             await asyncio.sleep(0.5)
 
 
-def run_migrations(*, url: str, migrations_dir: Path, schema: str) -> None:
-    """Upgrade one service's Alembic chain to head (blocking; call through a thread)."""
+def run_migrations(*, url: str, migrations_dir: Path, schema: str, grant_to: str | None = None) -> None:
+    """Upgrade one service's Alembic chain to head (blocking; call through a thread), then, with
+    ``grant_to``, grant that role what the service needs (``service_grants``)."""
     from alembic import command
     from alembic.config import Config
 
@@ -126,8 +127,40 @@ def run_migrations(*, url: str, migrations_dir: Path, schema: str) -> None:
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url)
     cfg.attributes["schema"] = schema
+    cfg.attributes["grant_to"] = grant_to
     command.upgrade(cfg, "head")
 
 
-async def migrate(*, url: str, migrations_dir: Path, schema: str) -> None:
-    await asyncio.to_thread(run_migrations, url=url, migrations_dir=migrations_dir, schema=schema)
+async def migrate(*, url: str, migrations_dir: Path, schema: str, grant_to: str | None = None) -> None:
+    await asyncio.to_thread(
+        run_migrations, url=url, migrations_dir=migrations_dir, schema=schema, grant_to=grant_to
+    )
+
+
+# Every schema a service chain creates: its own, and the shared token deny-list.
+SHARED_SCHEMAS = ("qzx_auth",)
+# Serialises the grants of replicas and services migrating at once (concurrent GRANTs on one
+# object fail with "tuple concurrently updated").
+GRANT_LOCK = 0x71A06A47
+
+
+def service_grants(schema: str, role: str, *, tables: Collection[str]) -> list[str]:
+    """What a service's own role may do in ``schema`` (holding ``tables``), exactly: earlier grants
+    are revoked first. It reads and writes the tables, except the audit log (INSERT and SELECT
+    only) and Alembic's version table (SELECT); it owns nothing, so it can neither run DDL nor
+    disable a trigger."""
+    s, r = quote_ident(schema), quote_ident(role)
+    read_only = {"audit_log": "UPDATE, DELETE", "alembic_version": "INSERT, UPDATE, DELETE"}
+    return [
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA {s} FROM {r}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {s} FROM {r}",
+        f"REVOKE CREATE ON SCHEMA {s} FROM {r}",
+        f"GRANT USAGE ON SCHEMA {s} TO {r}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
+        *(f"REVOKE {what} ON {s}.{t} FROM {r}" for t, what in read_only.items() if t in tables),
+    ]
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

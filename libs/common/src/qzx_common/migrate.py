@@ -30,7 +30,7 @@ class Target:
 async def migrate_all(
     settings: CommonSettings, targets: Sequence[Target], *, topics: bool = True, db_timeout_s: float = 120.0
 ) -> None:
-    engine = create_engine(settings.async_database_url, pool_size=1)
+    engine = create_engine(settings.async_migrate_url, pool_size=1)
     try:
         await wait_for_database(engine, timeout=db_timeout_s)
     finally:
@@ -38,7 +38,10 @@ async def migrate_all(
     for target in targets:
         started = time.monotonic()
         await migrate(
-            url=settings.async_database_url, migrations_dir=target.migrations_dir, schema=target.schema
+            url=settings.async_migrate_url,
+            migrations_dir=target.migrations_dir,
+            schema=target.schema,
+            grant_to=settings.service_role,
         )
         log.info(
             "schema at head", extra={"schema": target.schema, "seconds": round(time.monotonic() - started, 2)}

@@ -11,6 +11,8 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from qzx_common.db import GRANT_LOCK, SHARED_SCHEMAS, service_grants
+
 
 def run(metadata: MetaData, schema: str) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
@@ -30,6 +32,8 @@ def run(metadata: MetaData, schema: str) -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+        if grant_to := context.config.attributes.get("grant_to"):
+            grant(connection, schema, grant_to)
         connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": lock_id})
         connection.commit()
 
@@ -40,3 +44,17 @@ def run(metadata: MetaData, schema: str) -> None:
         await engine.dispose()
 
     asyncio.run(main())
+
+
+def grant(connection: Connection, schema: str, role: str) -> None:
+    """Give the service's role what it needs in its schema and the shared ones (db.service_grants)."""
+    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": GRANT_LOCK})
+    for name in (schema, *SHARED_SCHEMAS):
+        if not connection.scalar(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": name}):
+            continue
+        tables = connection.scalars(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": name}
+        )
+        for sql in service_grants(name, role, tables=set(tables)):
+            connection.execute(text(sql))
+    connection.commit()

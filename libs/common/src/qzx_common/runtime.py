@@ -58,7 +58,12 @@ class Runtime:
         )
         await wait_for_database(engine)
         if settings.migrate_on_start:
-            await migrate(url=settings.async_database_url, migrations_dir=migrations_dir, schema=schema)
+            await migrate(
+                url=settings.async_migrate_url,
+                migrations_dir=migrations_dir,
+                schema=schema,
+                grant_to=settings.service_role,
+            )
         await ensure_topics(
             settings.kafka_bootstrap,
             prefix=settings.topic_prefix,

@@ -20,6 +20,11 @@ class CommonSettings(BaseSettings):
         default="postgresql+asyncpg://postgres@127.0.0.1:5433/qzx",
         description="SQLAlchemy URL; plain postgresql:// is accepted and switched to asyncpg.",
     )
+    # The schema owner's URL for migrations. When its user differs from database_url's, the
+    # services run as a role that owns nothing: after each upgrade the migration grants that role
+    # what the service needs and no more (db.service_grants), so it cannot alter a table nor disable
+    # the audit log's append-only trigger. Unset: migrations run as database_url.
+    migrate_database_url: str | None = None
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Prepended to every topic and consumer group: lets several test runs share one broker.
     topic_prefix: str = ""
@@ -71,6 +76,19 @@ class CommonSettings(BaseSettings):
     @property
     def async_database_url(self) -> str:
         return to_asyncpg_url(self.database_url)
+
+    @property
+    def async_migrate_url(self) -> str:
+        return to_asyncpg_url(self.migrate_database_url or self.database_url)
+
+    @property
+    def service_role(self) -> str | None:
+        """The role the service connects as, when migrations run as another one (which grants it)."""
+        from sqlalchemy.engine import make_url
+
+        service = make_url(self.async_database_url).username
+        owner = make_url(self.async_migrate_url).username
+        return service if service and service != owner else None
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

