@@ -375,7 +375,12 @@ def test_production_replicates_topics_and_takes_its_secrets_from_a_generator(
     assert settings.topic_replication_factor >= 3 and settings.topic_min_insync_replicas >= 2
     (secret,) = by_kind(prod, "Secret").values()
     assert re.fullmatch(r"qzx-secrets-[a-z0-9]{10}", secret["metadata"]["name"])
-    assert set(secret["data"]) == {"QZX_DATABASE_URL", "QZX_JWT_SECRET", "QZX_EXCHANGE_KEYS"}
+    assert set(secret["data"]) == {
+        "QZX_DATABASE_URL",
+        "QZX_MIGRATE_DATABASE_URL",
+        "QZX_JWT_SECRET",
+        "QZX_EXCHANGE_KEYS",
+    }
     for res in by_kind(prod, "Deployment").values():
         refs = [
             s["secretRef"]["name"]

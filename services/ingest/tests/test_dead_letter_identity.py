@@ -54,7 +54,7 @@ async def test_a_dead_letter_at_a_position_used_before_the_broker_restarted_is_k
     port = free_port()
     log = Path(tempfile.mkdtemp(prefix="qzx-broker-")) / "broker.log"
     settings = IngestSettings(
-        database_url=stack.database_url,
+        **stack.db_settings(),
         kafka_bootstrap=f"127.0.0.1:{port}",
         topic_prefix=f"restart-{tag}.",
         log_json=False,

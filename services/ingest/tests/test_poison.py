@@ -12,6 +12,8 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from qzx_common.db import create_engine
+from qzx_common.settings import to_asyncpg_url
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_dev.samples import make_event
 from qzx_dev.testing import Stack, eventually
@@ -71,9 +73,10 @@ async def test_unusual_input_in_front_of_valid_events_is_dead_lettered_and_the_r
 
 
 @pytest.fixture
-async def refuse_event(ingest: Any) -> Any:
-    """A database that refuses one event id, for a reason no validation knows of (a trigger)."""
-    engine = ingest.state.runtime.engine
+async def refuse_event(ingest: Any, stack: Stack) -> Any:
+    """A database that refuses one event id, for a reason no validation knows of (a trigger, made
+    as the owner: the service's role may not)."""
+    engine = create_engine(to_asyncpg_url(stack.database_url), pool_size=1)
     name = f"refuse_{uuid.uuid4().hex[:8]}"
     refused: list[str] = []
 
@@ -98,6 +101,7 @@ async def refuse_event(ingest: Any) -> Any:
         async with engine.begin() as conn:
             await conn.execute(text(f"DROP TRIGGER {name} ON ingest.violations"))
             await conn.execute(text(f"DROP FUNCTION ingest.{name}()"))
+    await engine.dispose()
 
 
 async def test_a_record_the_database_refuses_is_isolated_and_dead_lettered(
