@@ -30,6 +30,9 @@ class CommonSettings(BaseSettings):
     auth_failure_burst: int = 20
     auth_failure_refill_per_s: float = 0.2
     exchange_keys: str = "{}"
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded-allow-ips: IPs or networks,
+    # comma-separated, "*" any); empty: none, the peer address is the client.
+    forwarded_allow_ips: str = ""
     # Largest accepted HTTP body (413 payload_too_large beyond it).
     max_body_bytes: int = 4 * 1024 * 1024
     log_level: str = "INFO"

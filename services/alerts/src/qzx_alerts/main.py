@@ -32,7 +32,7 @@ from qzx_common.topics import DISPATCH_TASKS
 from qzx_common.web.audit_api import audit_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
-from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.limits import install_request_guards
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 
@@ -75,7 +75,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
     app.state.rules = rules
     install_error_handlers(app)
     install_error_docs(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_request_guards(app, settings)
     app.include_router(health_router(Runtime.ready_checks(app)))
     app.include_router(alerts_router)
     app.include_router(hotlists_router)

@@ -17,7 +17,7 @@ from qzx_common.topics import ALERTS
 from qzx_common.web.audit_api import audit_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
-from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.limits import install_request_guards
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_dispatch.clock import Clock, SystemClock
@@ -100,7 +100,7 @@ def create_app(
     app.state.clock = clock
     install_error_handlers(app)
     install_error_docs(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_request_guards(app, settings)
     app.include_router(health_router(Runtime.ready_checks(app)))
     app.include_router(audit_router(SCHEMA))
     app.include_router(org_router)

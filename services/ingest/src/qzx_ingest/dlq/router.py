@@ -21,7 +21,7 @@ async def list_dead_letters(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> DeadLetterList:
-    after_id = int(decode_cursor(cursor, 1)[0]) if cursor else None
+    after_id = decode_cursor(cursor, int)[0] if cursor else None
     rows = await repository.search(session, after_id=after_id, limit=limit + 1)
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     items = [
