@@ -15,7 +15,7 @@ from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.web.auth import Principal
+from qzx_common.web.auth import Principal, client_address
 
 
 async def record(
@@ -57,7 +57,7 @@ async def record(
             "before": _json(before),
             "after": _json(after),
             "request_id": (request.headers.get("x-request-id") or "")[:128] or None if request else None,
-            "client_addr": request.client.host if request and request.client else None,
+            "client_addr": client_address(request)[:64] if request and request.client else None,
         },
     )
 

@@ -251,14 +251,11 @@ def exchange_partner(schema: str) -> Callable[[Request], Awaitable[Partner]]:
     use as ``Annotated[Partner, Depends(exchange_partner(SCHEMA))]``."""
 
     async def verified(request: Request) -> Partner:
-        throttle = auth_state(request.app).throttle
-        client = client_address(request)
-        throttle.check(client)
         try:
             partner = await _verify(request, _state(request.app, schema))
         except ApiError as exc:
-            if exc.status_code == 401:
-                throttle.failed(client)
+            if exc.status_code == 401:  # 429 instead once the address used up its failures
+                auth_state(request.app).throttle.failed(client_address(request))
             raise
         request.state.partner = partner
         return partner

