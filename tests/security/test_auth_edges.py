@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,6 +21,7 @@ import pytest
 from sec_support import bearer, client_for, common_settings, jinan_event
 from sec_world import audit_rows
 
+from qzx_common.settings import DEV_JWT_SECRET
 from qzx_common.web.exchange import ExchangeAuth
 from qzx_common.web.serve import server_config
 from qzx_dev.embedded import free_port
@@ -108,3 +114,35 @@ async def test_a_configured_proxy_forwards_the_client_address(stack: Stack) -> N
             assert r.status_code == 202, r.text
         [entry] = await audit_rows(app, "ingest", rid)
         assert entry["client_addr"] == "203.0.113.10"
+
+
+# --- the HS256 secret ---------------------------------------------------------------------------
+
+MANIFEST_SECRET = "CHANGE-ME"  # deploy/k8s/secret.yaml's placeholder (checked below)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [DEV_JWT_SECRET, MANIFEST_SECRET, "kQ9v2LxT7pZ4mW8nB3cR6yH1jF5dS0a"],
+    ids=["default", "manifest", "short"],
+)
+@pytest.mark.parametrize("service", ["ingest", "alerts", "dispatch"])
+def test_a_service_refuses_to_start_with_a_published_or_short_secret(service: str, secret: str) -> None:
+    main = importlib.import_module(f"qzx_{service}.main")
+    settings_cls = getattr(importlib.import_module(f"qzx_{service}.settings"), f"{service.title()}Settings")
+    with pytest.raises(ValueError, match="QZX_JWT_SECRET"):
+        main.create_app(settings_cls(jwt_secret=secret, dev_mode=False), consume=False)
+    main.create_app(settings_cls(jwt_secret=secret, dev_mode=True), consume=False)  # development
+    main.create_app(settings_cls(jwt_secret="k" * 32, dev_mode=False), consume=False)
+
+
+def test_the_manifest_placeholder_stops_the_process(stack: Stack) -> None:
+    manifest = (Path(__file__).resolve().parents[2] / "deploy/k8s/secret.yaml").read_text()
+    assert f'QZX_JWT_SECRET: "{MANIFEST_SECRET}"' in manifest
+    env = os.environ | stack.env() | {"QZX_JWT_SECRET": MANIFEST_SECRET, "QZX_DEV_MODE": "0"}
+    env["QZX_INGEST_PORT"] = str(free_port())
+    done = subprocess.run(
+        [sys.executable, "-m", "qzx_ingest"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "QZX_JWT_SECRET" in done.stderr + done.stdout

@@ -8,6 +8,9 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The HS256 secret when none is configured: fine for `make run`, refused elsewhere (web.auth).
+DEV_JWT_SECRET = "qzx-development-secret-change-me"
+
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QZX_", extra="ignore")
@@ -19,7 +22,9 @@ class CommonSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Prepended to every topic and consumer group: lets several test runs share one broker.
     topic_prefix: str = ""
-    jwt_secret: str = "qzx-development-secret-change-me"
+    # Development: the built-in HS256 secret and other weak ones are accepted (`make run`, tests).
+    dev_mode: bool = False
+    jwt_secret: str = DEV_JWT_SECRET
     jwt_jwks_url: str | None = None
     # Checked only when set (identity providers put their own values in `aud` / `iss`).
     jwt_audience: str | None = None

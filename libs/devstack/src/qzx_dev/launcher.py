@@ -98,6 +98,8 @@ def _wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path, 
 
 def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
     env = dict(os.environ)
+    env.setdefault("QZX_DEV_MODE", "1")  # the development secret is fine on this machine
+    env.setdefault("QZX_FORWARDED_ALLOW_IPS", "127.0.0.1")  # the console's proxy names the browser
     launch = Launch(state=state, env=env)
     try:
         for name, port in SERVICES:

@@ -22,6 +22,11 @@ import pytest
 from qzx_dev.embedded import create_database, drop_database, free_port, start_broker, start_postgres
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run with the development secret (and start services as subprocesses with it)."""
+    os.environ.setdefault("QZX_DEV_MODE", "1")
+
+
 @dataclass(frozen=True)
 class Stack:
     server_url: str  # a maintenance database on the server

@@ -15,6 +15,7 @@ from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import ALERTS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.auth import require_strong_secret
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
@@ -48,6 +49,7 @@ def create_app(
     """``consume``: run the alerts.v1 consumer; ``watch``: run the deadline watcher loop (tests
     drive ``app.state.watcher.tick()`` themselves with a manual clock)."""
     settings = settings or get_settings()
+    require_strong_secret(settings)  # refuse to start with a published or short secret
     clock = clock or SystemClock()
 
     @asynccontextmanager

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.auth import require_strong_secret
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
@@ -29,6 +30,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: IngestSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    require_strong_secret(settings)  # refuse to start with a published or short secret
     parse_partners(settings.exchange_keys)  # a broken QZX_EXCHANGE_KEYS fails at start, not per request
 
     @asynccontextmanager

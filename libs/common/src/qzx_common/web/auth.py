@@ -25,6 +25,7 @@ import jwt
 from fastapi import Depends, FastAPI, Request
 from jwt.types import Options
 
+from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
 from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 from qzx_common.web.revocation import RevocationList
 from qzx_common.web.throttle import FailureThrottle
@@ -94,6 +95,24 @@ def mint_token(
     if unit_id:
         claims["unit_id"] = unit_id
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# Secrets published with the project (its default, the deployment manifest's placeholder).
+KNOWN_SECRETS = frozenset({DEV_JWT_SECRET, "CHANGE-ME", "change-me", "changeme", "secret"})
+MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
+
+
+def require_strong_secret(settings: CommonSettings) -> None:
+    """Refuse to start (ValueError) with an HS256 secret anyone could know or guess, unless
+    ``QZX_DEV_MODE`` is set; with ``QZX_JWT_JWKS_URL`` HS256 tokens are refused anyway."""
+    if settings.dev_mode or settings.jwt_jwks_url:
+        return
+    secret = settings.jwt_secret
+    if secret in KNOWN_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"QZX_JWT_SECRET is a published or short secret (need {MIN_SECRET_BYTES}+ random bytes, "
+            "e.g. `openssl rand -hex 32`); set QZX_DEV_MODE=1 to accept it for development"
+        )
 
 
 def _unauthorized(detail: str, code: str) -> Unauthorized:
