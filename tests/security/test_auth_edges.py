@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sec_support import bearer, client_for, common_settings, jinan_event
+from sec_support import PARTNERS, bearer, client_for, common_settings, jinan_event
 from sec_world import audit_rows
 
 from qzx_common.settings import DEV_JWT_SECRET
-from qzx_common.web.exchange import ExchangeAuth
+from qzx_common.web.exchange import ExchangeAuth, sign_headers
 from qzx_common.web.serve import server_config
 from qzx_dev.embedded import free_port
 from qzx_dev.testing import Stack
@@ -30,7 +30,7 @@ from qzx_dev.testing import Stack
 pytestmark = [pytest.mark.db]
 
 BAD = {"Authorization": "Bearer x.y.z"}
-MINISTRY = ExchangeAuth("ministry", "ministry-secret-0123456789")
+MINISTRY = ExchangeAuth("ministry", PARTNERS["ministry"]["secret"])
 
 
 @contextlib.asynccontextmanager
@@ -146,3 +146,49 @@ def test_the_manifest_placeholder_stops_the_process(stack: Stack) -> None:
     )
     assert done.returncode != 0
     assert "QZX_JWT_SECRET" in done.stderr + done.stdout
+
+
+# --- exchange nonces of every allowed length ----------------------------------------------------
+
+LONGEST_KEY = "k" * 48  # key ids are 1-48 characters, nonces 8-128
+LONGEST_NONCE = "n._-" * 32
+
+
+async def test_the_longest_key_and_nonce_are_audited_and_the_batch_lands(stack: Stack) -> None:
+    partners = {LONGEST_KEY: {"secret": "longest-secret-0123456789", "admin_prefix": "37"}}
+    async with ingest_replica(stack, exchange_keys=orjson.dumps(partners).decode()) as app:
+        async with client_for(app) as client:
+            body = orjson.dumps({"events": [jinan_event()]})
+            rid = uuid.uuid4().hex
+            headers = sign_headers(
+                key_id=LONGEST_KEY,
+                secret=partners[LONGEST_KEY]["secret"],
+                method="POST",
+                path_with_query="/v1/exchange/violations",
+                body=body,
+                nonce=LONGEST_NONCE,
+            )
+            headers |= {"content-type": "application/json", "X-Request-Id": rid}
+            r = await client.post("/v1/exchange/violations", content=body, headers=headers)
+            assert (r.status_code, r.json()["accepted"]) == (202, 1), r.text
+        [entry] = await audit_rows(app, "ingest", rid)
+        assert entry["target_id"] == f"{LONGEST_KEY}:{LONGEST_NONCE}"
+
+
+async def test_a_128_character_nonce_is_audited_on_alerts(alerts_app: Any) -> None:
+    body = orjson.dumps({"entries": [{"plate": "鲁B9N128", "reason": "long nonce"}]})
+    rid = uuid.uuid4().hex
+    headers = sign_headers(
+        key_id="ministry",
+        secret=PARTNERS["ministry"]["secret"],
+        method="POST",
+        path_with_query="/v1/exchange/hotlists",
+        body=body,
+        nonce=LONGEST_NONCE[::-1],
+    )
+    headers |= {"content-type": "application/json", "X-Request-Id": rid}
+    async with client_for(alerts_app) as client:
+        r = await client.post("/v1/exchange/hotlists", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    [entry] = await audit_rows(alerts_app, "alerts", rid)
+    assert entry["target_id"] == f"ministry:{LONGEST_NONCE[::-1]}"
