@@ -12,8 +12,10 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -23,9 +25,10 @@ from sec_world import audit_rows
 
 from qzx_common.settings import DEV_JWT_SECRET
 from qzx_common.web.exchange import ExchangeAuth, sign_headers
+from qzx_common.web.revocation import revoke
 from qzx_common.web.serve import server_config
 from qzx_dev.embedded import free_port
-from qzx_dev.testing import Stack
+from qzx_dev.testing import Stack, eventually
 
 pytestmark = [pytest.mark.db]
 
@@ -192,3 +195,106 @@ async def test_a_128_character_nonce_is_audited_on_alerts(alerts_app: Any) -> No
     assert r.status_code == 200, r.text
     [entry] = await audit_rows(alerts_app, "alerts", rid)
     assert entry["target_id"] == f"ministry:{LONGEST_NONCE[::-1]}"
+
+
+# --- the deny-list during a database outage -----------------------------------------------------
+
+
+class DatabaseLink:
+    """A TCP relay between a service and PostgreSQL that a test can cut: ``blackhole`` accepts
+    connections and never answers (a dead network path: connects hang), ``refuse`` stops listening
+    (connection refused); either way the open connections are broken."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.mode = "up"
+        self.port = free_port()
+        self.server: asyncio.Server | None = None
+        self.open: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open.add(writer)
+        if self.mode == "blackhole":
+            return  # held open, never answered
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.open.add(up_writer)
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def cut(self, mode: str) -> None:
+        self.mode = mode
+        for writer in list(self.open):
+            writer.transport.abort()
+        self.open.clear()
+        if mode == "refuse" and self.server is not None:
+            self.server.close()
+            self.server = None
+
+    async def restore(self) -> None:
+        self.mode = "up"
+        if self.server is None:
+            await self.start()
+
+    def url(self, database_url: str) -> str:
+        parts = urlsplit(database_url)
+        return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{self.port}"))
+
+
+async def _probe(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[int, str]:
+    """Authenticate without touching the database otherwise: a valid token gets the 422 of
+    ``limit=0``, which FastAPI reports after the dependencies (authentication) have run."""
+    r = await asyncio.wait_for(client.get("/v1/violations?limit=0", headers=headers), timeout=1.5)
+    return r.status_code, r.json()["error"]
+
+
+async def test_the_deny_list_serves_through_an_outage_for_a_bounded_time(stack: Stack) -> None:
+    parts = urlsplit(stack.database_url)
+    link = DatabaseLink((parts.hostname or "127.0.0.1", parts.port or 5432))
+    await link.start()
+    jti = f"outage-{uuid.uuid4().hex}"
+    valid, revoked = bearer("dispatcher"), bearer("dispatcher", jti=jti)
+    settings = {
+        "database_url": link.url(stack.database_url),
+        "jwt_revocation_refresh_s": 0.2,
+        "jwt_revocation_max_stale_s": 2.0,
+        "jwt_revocation_timeout_s": 0.3,
+    }
+    async with ingest_replica(stack, **settings) as app, client_for(app) as client:
+        async with app.state.runtime.engine.begin() as conn:
+            expires = datetime.now(UTC) + timedelta(hours=1)
+            await revoke(conn, jti=jti, expires_at=expires, by="test")
+        await asyncio.sleep(0.5)
+        assert await _probe(client, valid) == (422, "invalid_request")
+        assert await _probe(client, revoked) == (401, "token_revoked")
+
+        await link.cut("blackhole")  # connects now hang: nobody may wait for them
+        loop = asyncio.get_running_loop()
+        outage = loop.time()
+        while loop.time() - outage < 1.5:
+            assert await _probe(client, valid) == (422, "invalid_request")
+            assert await _probe(client, revoked) == (401, "token_revoked")  # the last list still holds
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.6)  # the list is now older than jwt_revocation_max_stale_s
+        assert await _probe(client, valid) == (503, "revocation_list_unavailable")
+
+        await link.cut("refuse")
+        assert await _probe(client, valid) == (503, "revocation_list_unavailable")
+
+        await link.restore()
+
+        async def recovered() -> bool:
+            return await _probe(client, valid) == (422, "invalid_request")
+
+        await eventually(recovered, timeout=10)
+        assert await _probe(client, revoked) == (401, "token_revoked")
+    await link.cut("refuse")

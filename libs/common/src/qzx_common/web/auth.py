@@ -242,7 +242,10 @@ def auth_state(app: FastAPI) -> AuthState:
                 secret=s.jwt_secret, jwks_url=s.jwt_jwks_url, audience=s.jwt_audience, issuer=s.jwt_issuer
             ),
             revocations=RevocationList(
-                engine=lambda: rt.engine if (rt := runtime()) else None, refresh_s=s.jwt_revocation_refresh_s
+                engine=lambda: rt.engine if (rt := runtime()) else None,
+                refresh_s=s.jwt_revocation_refresh_s,
+                max_stale_s=s.jwt_revocation_max_stale_s,
+                timeout_s=s.jwt_revocation_timeout_s,
             ),
             throttle=FailureThrottle(burst=s.auth_failure_burst, refill_per_s=s.auth_failure_refill_per_s),
         )
