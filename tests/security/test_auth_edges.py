@@ -298,3 +298,30 @@ async def test_the_deny_list_serves_through_an_outage_for_a_bounded_time(stack: 
         await eventually(recovered, timeout=10)
         assert await _probe(client, revoked) == (401, "token_revoked")
     await link.cut("refuse")
+
+
+# --- jurisdictions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jur", ["11", "３７", "371"])
+async def test_a_token_outside_the_province_reaches_nothing(ingest: httpx.AsyncClient, jur: str) -> None:
+    for path in ("/v1/dlq", "/v1/violations", "/v1/audit"):
+        r = await ingest.get(path, headers=bearer("province_commander", jur))
+        assert (r.status_code, r.json()["error"]) == (401, "invalid_claims"), (path, r.text)
+
+
+@pytest.mark.parametrize("code", ["３７０２", "37٠٢", "371", "37020"])
+async def test_an_admin_code_filter_is_ascii_digits_of_a_level(alerts_app: Any, code: str) -> None:
+    async with client_for(alerts_app) as alerts:
+        for path in ("/v1/alerts", "/v1/reports/daily"):
+            r = await alerts.get(path, params={"admin_code": code}, headers=bearer("province_commander"))
+            assert (r.status_code, r.json()["error"]) == (422, "invalid_request"), (path, r.text)
+
+
+def test_a_partner_outside_the_province_stops_the_service() -> None:
+    from qzx_ingest.main import create_app
+    from qzx_ingest.settings import IngestSettings
+
+    keys = orjson.dumps({"beijing": {"secret": "beijing-secret-0123456789", "admin_prefix": "11"}}).decode()
+    with pytest.raises(ValueError, match="admin_prefix"):
+        create_app(IngestSettings(exchange_keys=keys), consume=False)

@@ -5,7 +5,7 @@ Nothing here is built at import time: each service calls ``get_settings()`` in i
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The HS256 secret when none is configured: fine for `make run`, refused elsewhere (web.auth).
@@ -20,6 +20,8 @@ class CommonSettings(BaseSettings):
         description="SQLAlchemy URL; plain postgresql:// is accepted and switched to asyncpg.",
     )
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The province every jurisdiction lies in (tokens' jur, partners' admin_prefix): 37 Shandong.
+    province_code: str = "37"
     # Prepended to every topic and consumer group: lets several test runs share one broker.
     topic_prefix: str = ""
     # Development: the built-in HS256 secret and other weak ones are accepted (`make run`, tests).
@@ -56,6 +58,13 @@ class CommonSettings(BaseSettings):
     fetch_min_bytes: int = 16 * 1024
     max_batch: int = 2000
     db_pool_size: int = 10
+
+    @field_validator("province_code")
+    @classmethod
+    def _province(cls, code: str) -> str:
+        from qzx_common.jurisdiction import check_province
+
+        return check_province(code)
 
     @property
     def async_database_url(self) -> str:

@@ -31,7 +31,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: IngestSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
     require_strong_secret(settings)  # refuse to start with a published or short secret
-    parse_partners(settings.exchange_keys)  # a broken QZX_EXCHANGE_KEYS fails at start, not per request
+    # A broken QZX_EXCHANGE_KEYS fails at start, not per request.
+    parse_partners(settings.exchange_keys, province=settings.province_code)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ import jwt
 from fastapi import Depends, FastAPI, Request
 from jwt.types import Options
 
+from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
 from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
 from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 from qzx_common.web.revocation import RevocationList
@@ -41,7 +42,6 @@ class Role(StrEnum):
 
 
 PATROL_ROLES = frozenset({Role.patrol_officer, Role.auxiliary_officer})
-PROVINCE_PREFIX_LEN = 2  # "37": the whole province
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class Principal:
 
     @property
     def covers_province(self) -> bool:
-        return len(self.jur) <= PROVINCE_PREFIX_LEN
+        return len(self.jur) == PROVINCE_LENGTH  # jur lies in the province (principal_from_claims)
 
     def in_unit(self, unit_id: str | None) -> bool:
         """Patrol roles act on their own unit's tasks only."""
@@ -151,7 +151,7 @@ def _decode(
         raise _unauthorized(f"the token is not valid: {exc}", "invalid_token") from exc
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
+def principal_from_claims(claims: dict[str, Any], *, province: str) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 0 < len(sub) <= 128:
         raise _unauthorized("the 'sub' claim must be a person id of 1-128 characters", "invalid_claims")
@@ -160,8 +160,11 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     except ValueError as exc:
         raise _unauthorized(f"unknown role {claims.get('role')!r}", "invalid_claims") from exc
     jur = claims.get("jur")
-    if not isinstance(jur, str) or not jur.isdigit() or not 2 <= len(jur) <= 6:
-        raise _unauthorized("the 'jur' claim must be an admin-code prefix of 2-6 digits", "invalid_claims")
+    if not in_province(jur, province):
+        raise _unauthorized(
+            f"the 'jur' claim must be an admin-code prefix within province {province} ({LEVELS_TEXT})",
+            "invalid_claims",
+        )
     unit_id = claims.get("unit_id")
     if unit_id is not None and (not isinstance(unit_id, str) or not 0 < len(unit_id) <= 64):
         raise _unauthorized("the 'unit_id' claim must be a unit id of 1-64 characters", "invalid_claims")
@@ -170,9 +173,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     return Principal(sub=sub, role=role, jur=jur, unit_id=unit_id)
 
 
-def decode_token(token: str, *, secret: str) -> Principal:
+def decode_token(token: str, *, secret: str, province: str) -> Principal:
     """Verify a development (HS256) token; raises ``Unauthorized`` with a precise code."""
-    return principal_from_claims(_decode(token, secret, algorithms=["HS256"], audience=None, issuer=None))
+    claims = _decode(token, secret, algorithms=["HS256"], audience=None, issuer=None)
+    return principal_from_claims(claims, province=province)
 
 
 class TokenVerifier:
@@ -182,11 +186,13 @@ class TokenVerifier:
         self,
         *,
         secret: str,
+        province: str,
         jwks_url: str | None = None,
         audience: str | None = None,
         issuer: str | None = None,
     ) -> None:
         self.secret = secret
+        self.province = province
         self.audience = audience
         self.issuer = issuer
         self._jwks = (
@@ -203,7 +209,7 @@ class TokenVerifier:
             key = await asyncio.to_thread(self._signing_key, token)
             algorithms = ["RS256"]
         claims = _decode(token, key, algorithms=algorithms, audience=self.audience, issuer=self.issuer)
-        return principal_from_claims(claims), claims
+        return principal_from_claims(claims, province=self.province), claims
 
     def _signing_key(self, token: str) -> Any:
         assert self._jwks is not None
@@ -239,7 +245,11 @@ def auth_state(app: FastAPI) -> AuthState:
         runtime = lambda: getattr(app.state, "runtime", None)  # noqa: E731
         state = AuthState(
             verifier=TokenVerifier(
-                secret=s.jwt_secret, jwks_url=s.jwt_jwks_url, audience=s.jwt_audience, issuer=s.jwt_issuer
+                secret=s.jwt_secret,
+                province=s.province_code,
+                jwks_url=s.jwt_jwks_url,
+                audience=s.jwt_audience,
+                issuer=s.jwt_issuer,
             ),
             revocations=RevocationList(
                 engine=lambda: rt.engine if (rt := runtime()) else None,

@@ -155,7 +155,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        refusal = _UNREACHABLE if exc.connection_invalidated else classify_driver_error(exc.orig)
+        refusal = _UNREACHABLE if exc.connection_invalidated else classify_driver_error(exc.orig or exc)
         return _driver_error(exc, refusal)
 
     # Raw asyncpg connections (fast read paths) and connecting itself raise the driver's own errors.

@@ -13,6 +13,7 @@ from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.deps import Connection, RuntimeDep, SettingsDep
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
+from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.kafka.outbox import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Forbidden, InvalidRequest
@@ -28,7 +29,7 @@ from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
-AdminCode = Annotated[str | None, Query(pattern=r"^\d{2,6}$")]
+AdminCode = Annotated[str | None, Query(pattern=ADMIN_PREFIX_PATTERN)]
 EVENT_ID_MAX = 2**63 - 1  # change-log ids are bigint
 _EVENT_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes '²'
 

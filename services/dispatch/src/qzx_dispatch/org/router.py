@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.web.auth import Principal
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["organisation"])
 Reader = Annotated[Principal, require(Action.org_read)]
 Writer = Annotated[Principal, require(Action.org_write)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Prefix = Annotated[str | None, Query(pattern=r"^\d{2,12}$")]
+Prefix = Annotated[str | None, Query(pattern=ADMIN_PREFIX_PATTERN)]
 
 
 def _int_cursor(cursor: str | None) -> int | None:
