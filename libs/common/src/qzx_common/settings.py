@@ -34,7 +34,7 @@ class CommonSettings(BaseSettings):
     # How often each replica re-reads the shared token deny-list (qzx_auth.revoked_tokens).
     jwt_revocation_refresh_s: float = 5.0
     # While the database cannot be read, the last list is used for this long; then 503. Each read
-    # gives up after jwt_revocation_timeout_s (it runs in the background while the list is fresh).
+    # gives up after jwt_revocation_timeout_s; after a failed one, requests no longer wait for it.
     jwt_revocation_max_stale_s: float = 60.0
     jwt_revocation_timeout_s: float = 2.0
     # Failed authentications per client address: a burst of this many, then one per 1/rate s (429).

@@ -8,10 +8,12 @@ must see the same list; each service chain creates it idempotently (``create_rev
 Tokens without a ``jti`` cannot be revoked one by one (rotate the key instead); ``qzx token`` and
 Keycloak always set one.
 
-The list is re-read in the background, each read bounded by ``jwt_revocation_timeout_s``: a request
-never waits for the database while the list it has is younger than ``jwt_revocation_max_stale_s``.
-When the database cannot be read for longer than that (an outage), requests are answered
-``503 revocation_list_unavailable`` rather than trusting a list that may miss revocations.
+A request that finds the list older than the refresh interval waits for the re-read, which gives up
+after ``jwt_revocation_timeout_s``. When a read fails (a database outage), requests stop waiting:
+they are answered from the last list while it is younger than ``jwt_revocation_max_stale_s``, a new
+read is tried in the background at most every refresh interval, and once the list is older than
+that they are answered ``503 revocation_list_unavailable`` rather than trusting a list that may
+miss revocations.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import datetime
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qzx_common.web.errors import ApiError
@@ -33,7 +35,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "qzx_auth"
 _LOCK = 0x71A07A17  # advisory lock: service chains creating the shared table at the same time
-_UNREADABLE = (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)  # incl. timeouts
+# Driver errors, pool timeouts, refused or hung connections (OSError includes TimeoutError).
+_UNREADABLE = (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 _UNDEFINED_TABLE = "42P01"
 
 
@@ -63,12 +66,21 @@ class RevocationList:
         self._reload: asyncio.Task[None] | None = None
 
     async def is_revoked(self, jti: str | None) -> bool:
-        age = self._clock() - self._loaded_at
-        if age >= self.refresh_s:
+        if self._clock() - self._loaded_at >= self.refresh_s:
             reload = self._start_reload()
-            if age >= self.max_stale_s:
-                await self._wait_for_fresh(reload)
+            if reload is not None and not self._failing:
+                await asyncio.shield(reload)  # never raises; bounded by timeout_s
+            if self._clock() - self._loaded_at >= self.max_stale_s:
+                raise RevocationUnavailable(
+                    "the token deny-list cannot be read (the database is unavailable); retry",
+                    headers={"Retry-After": "1"},
+                )
         return jti is not None and jti in self._revoked
+
+    @property
+    def _failing(self) -> bool:
+        """The last read failed: no request waits for the next one."""
+        return self._failed_at > self._loaded_at
 
     def _start_reload(self) -> asyncio.Task[None] | None:
         """The read in flight, or a new one (none within ``refresh_s`` of a failed one)."""
@@ -83,15 +95,6 @@ class RevocationList:
         self._reload = asyncio.create_task(self._load(engine), name="revocation-reload")
         return self._reload
 
-    async def _wait_for_fresh(self, reload: asyncio.Task[None] | None) -> None:
-        if reload is not None:
-            await asyncio.shield(reload)  # never raises; bounded by timeout_s
-        if self._clock() - self._loaded_at >= self.max_stale_s:
-            raise RevocationUnavailable(
-                "the token deny-list cannot be read (the database is unavailable); retry",
-                headers={"Retry-After": "1"},
-            )
-
     async def _load(self, engine: AsyncEngine) -> None:
         try:
             async with asyncio.timeout(self.timeout_s), engine.connect() as conn:
@@ -101,7 +104,7 @@ class RevocationList:
                 revoked = frozenset(r[0] for r in rows)
         except _UNREADABLE as exc:
             if getattr(getattr(exc, "orig", None), "sqlstate", None) != _UNDEFINED_TABLE:
-                if self._failed_at < self._loaded_at:  # once per outage
+                if not self._failing:  # once per outage
                     log.warning("token deny-list not readable: %r", exc)
                 self._failed_at = self._clock()
                 return
