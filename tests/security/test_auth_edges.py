@@ -318,10 +318,10 @@ async def test_an_admin_code_filter_is_ascii_digits_of_a_level(alerts_app: Any, 
             assert (r.status_code, r.json()["error"]) == (422, "invalid_request"), (path, r.text)
 
 
-def test_a_partner_outside_the_province_stops_the_service() -> None:
-    from qzx_ingest.main import create_app
-    from qzx_ingest.settings import IngestSettings
-
+@pytest.mark.parametrize("service", ["ingest", "alerts"])
+def test_a_partner_outside_the_province_stops_the_service(service: str) -> None:
+    main = importlib.import_module(f"qzx_{service}.main")
+    settings_cls = getattr(importlib.import_module(f"qzx_{service}.settings"), f"{service.title()}Settings")
     keys = orjson.dumps({"beijing": {"secret": "beijing-secret-0123456789", "admin_prefix": "11"}}).decode()
     with pytest.raises(ValueError, match="admin_prefix"):
-        create_app(IngestSettings(exchange_keys=keys), consume=False)
+        main.create_app(settings_cls(exchange_keys=keys), consume=False)

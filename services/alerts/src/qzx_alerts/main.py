@@ -32,6 +32,7 @@ from qzx_common.topics import DISPATCH_TASKS
 from qzx_common.web.audit_api import audit_router
 from qzx_common.web.auth import require_strong_secret
 from qzx_common.web.errors import install_error_handlers
+from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
 from qzx_common.web.openapi import install_error_docs
@@ -43,6 +44,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
     require_strong_secret(settings)  # refuse to start with a published or short secret
+    parse_partners(settings.exchange_keys, province=settings.province_code)  # fail at start, not per request
     rules = load_rules(settings.rules_path)  # a broken rules file fails the start, not the scoring
 
     @asynccontextmanager
