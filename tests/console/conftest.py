@@ -30,7 +30,10 @@ CONSOLE_TOKEN = "header.payload.signature-of-the-dev-console"
 async def serve(app: FastAPI) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on a free port of 127.0.0.1 until the block ends."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # As qzx_common.web.serve runs every app: no X-Forwarded-For is believed by the server itself.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
@@ -106,6 +109,7 @@ class Upstream:
                     "authorization": request.headers.get("authorization"),
                     "idempotency_key": request.headers.get("idempotency-key"),
                     "content_type": request.headers.get("content-type"),
+                    "forwarded_for": request.headers.getlist("x-forwarded-for"),
                 },
                 status_code=201 if request.method == "POST" else 200,
                 headers={"X-Upstream": self.name},

@@ -41,7 +41,14 @@ async def test_forwards_method_path_query_body_and_authorization(
         "authorization": BEARER,
         "idempotency_key": "k-123",
         "content_type": "application/json",
+        "forwarded_for": ["127.0.0.1"],
     }
+
+
+async def test_the_client_address_is_set_by_the_proxy_not_passed_through(client: httpx.AsyncClient) -> None:
+    spoofed = {"X-Forwarded-For": "203.0.113.7", "Forwarded": "for=203.0.113.8", "X-Real-IP": "203.0.113.9"}
+    seen = (await client.get("/api/ingest/v1/violations", headers=spoofed)).json()
+    assert seen["forwarded_for"] == ["127.0.0.1"]  # the browser's address as the console saw it
 
 
 async def test_each_prefix_goes_to_its_own_service(client: httpx.AsyncClient) -> None:

@@ -86,7 +86,7 @@ def test_token_cli_mints_tokens_the_services_accept(
         )
         == 0
     )
-    principal = decode_token(capsys.readouterr().out.strip(), secret=SECRET)
+    principal = decode_token(capsys.readouterr().out.strip(), secret=SECRET, province="37")
     assert (principal.sub, principal.role, principal.jur, principal.unit_id) == (
         "aux-9",
         Role.auxiliary_officer,

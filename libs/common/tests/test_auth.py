@@ -31,7 +31,7 @@ def _claims(**over: Any) -> dict[str, Any]:
 def _code(token: str, verifier: TokenVerifier | None = None) -> str:
     import asyncio
 
-    verifier = verifier or TokenVerifier(secret=SECRET)
+    verifier = verifier or TokenVerifier(secret=SECRET, province="37")
     with pytest.raises(ApiError) as info:
         asyncio.run(verifier.verify(token))
     return info.value.code
@@ -39,7 +39,7 @@ def _code(token: str, verifier: TokenVerifier | None = None) -> str:
 
 def test_minted_token_round_trips_with_a_jti() -> None:
     token = mint_token(secret=SECRET, sub="o-7", role="patrol_officer", jur="370202", unit_id="U-1")
-    principal = decode_token(token, secret=SECRET)
+    principal = decode_token(token, secret=SECRET, province="37")
     assert (principal.sub, principal.role, principal.jur, principal.unit_id) == (
         "o-7",
         Role.patrol_officer,
@@ -75,8 +75,45 @@ def test_each_bad_token_gets_its_own_code(token: str, code: str) -> None:
     assert _code(token) == code
 
 
+@pytest.mark.parametrize(
+    "jur",
+    [
+        "３７",  # full-width digits (str.isdigit() accepts them)
+        "37٠١",  # Arabic-Indic digits
+        "11",  # another province: not province-wide here
+        "1101",
+        "371",  # no admin level has 3, 5, 7, 8, 10 or 11 digits
+        "37010",
+        "3701021",
+        "3701020010011",
+        "",
+        " 37",
+    ],
+)
+def test_a_jur_outside_the_province_or_of_no_level_is_refused(jur: str) -> None:
+    assert _code(jwt.encode(_claims(jur=jur), SECRET, algorithm="HS256")) == "invalid_claims"
+
+
+@pytest.mark.parametrize("jur", ["37", "3702", "370202", "370202001", "370202001001"])
+def test_every_level_of_the_province_is_a_jur(jur: str) -> None:
+    token = mint_token(secret=SECRET, sub="p", role="auditor", jur=jur)
+    principal = decode_token(token, secret=SECRET, province="37")
+    assert principal.jur == jur
+    assert principal.covers_province == (jur == "37")
+
+
+def test_the_province_is_configuration() -> None:
+    token = mint_token(secret=SECRET, sub="p", role="auditor", jur="11")
+    assert decode_token(token, secret=SECRET, province="11").covers_province
+    shandong = mint_token(secret=SECRET, sub="p", role="auditor", jur="37")
+    with pytest.raises(Unauthorized):
+        decode_token(shandong, secret=SECRET, province="11")
+    with pytest.raises(ValueError, match="QZX_PROVINCE_CODE"):
+        CommonSettings(province_code="３７")
+
+
 def test_audience_and_issuer_are_checked_when_configured() -> None:
-    verifier = TokenVerifier(secret=SECRET, audience="qzx", issuer="https://idp/realms/police")
+    verifier = TokenVerifier(secret=SECRET, province="37", audience="qzx", issuer="https://idp/realms/police")
     good = _claims(aud="qzx", iss="https://idp/realms/police")
     import asyncio
 
@@ -122,7 +159,7 @@ def test_rs256_tokens_verify_against_the_jwks_and_hs256_is_refused(idp: tuple[st
     import asyncio
 
     url, key = idp
-    verifier = TokenVerifier(secret=SECRET, jwks_url=url)
+    verifier = TokenVerifier(secret=SECRET, province="37", jwks_url=url)
     token = jwt.encode(_claims(), key, algorithm="RS256", headers={"kid": "k1"})
     principal, claims = asyncio.run(verifier.verify(token))
     assert principal.role is Role.dispatcher and claims["jti"] == "j-1"
@@ -143,7 +180,7 @@ def test_rs256_tokens_verify_against_the_jwks_and_hs256_is_refused(idp: tuple[st
 def test_unreachable_identity_provider_is_a_503() -> None:
     import asyncio
 
-    verifier = TokenVerifier(secret=SECRET, jwks_url="http://127.0.0.1:9/certs")
+    verifier = TokenVerifier(secret=SECRET, province="37", jwks_url="http://127.0.0.1:9/certs")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     with pytest.raises(ApiError) as info:
         asyncio.run(verifier.verify(jwt.encode(_claims(), key, algorithm="RS256", headers={"kid": "k1"})))
@@ -177,7 +214,7 @@ async def test_missing_and_malformed_headers() -> None:
         assert r.status_code == 200 and r.json() == {"sub": "d-1"}
 
 
-async def test_repeated_failures_from_one_address_are_throttled() -> None:
+async def test_repeated_failures_from_one_address_are_throttled_but_valid_tokens_pass() -> None:
     app = _app(auth_failure_burst=5, auth_failure_refill_per_s=0.01)
     good = {"Authorization": "Bearer " + mint_token(secret=SECRET, sub="d-1", role="dispatcher", jur="3702")}
     other = httpx.ASGITransport(app=app, client=("10.0.0.9", 1234))
@@ -185,14 +222,14 @@ async def test_repeated_failures_from_one_address_are_throttled() -> None:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
         httpx.AsyncClient(transport=other, base_url="http://t") as bystander,
     ):
-        codes = [
-            (await c.get("/v1/me", headers={"Authorization": "Bearer x.y.z"})).status_code for _ in range(5)
-        ]
+        bad = {"Authorization": "Bearer x.y.z"}
+        codes = [(await c.get("/v1/me", headers=bad)).status_code for _ in range(5)]
         assert codes == [401] * 5
-        r = await c.get("/v1/me", headers=good)  # even a good token waits: the address is locked out
+        r = await c.get("/v1/me", headers=bad)
         assert r.status_code == 429 and r.json()["error"] == "too_many_auth_failures"
         assert int(r.headers["retry-after"]) >= 1
-        assert (await bystander.get("/v1/me", headers=good)).status_code == 200
+        assert (await c.get("/v1/me", headers=good)).status_code == 200  # only failures are refused
+        assert (await bystander.get("/v1/me", headers=bad)).status_code == 401
 
 
 def test_unauthorized_is_an_api_error() -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from qzx_common.db import create_engine
 from qzx_common.settings import to_asyncpg_url
 from qzx_common.web.errors import install_error_handlers
+from qzx_dev.embedded import free_port
 from qzx_dev.testing import Stack
 
 
@@ -49,6 +50,28 @@ async def app(stack: Stack) -> FastAPI:
         )
         raise error  # what SQLAlchemy raises when a connection fails mid-use
 
+    @app.get("/raw/{kind}")
+    async def raw(kind: str) -> None:
+        """The fast read paths query through the raw asyncpg connection."""
+        sql, value = {
+            "nul": ("SELECT $1::text", "a\x00b"),
+            "overflow": ("SELECT $1::bigint", 2**80),
+            "text_to_int": ("SELECT $1::text::int", "x"),
+            "broken": ("SELECT * FROM no_such_table WHERE $1::text IS NULL", "x"),
+        }[kind]
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            await driver.fetch(sql, value)
+
+    @app.get("/unreachable")
+    async def unreachable() -> None:
+        dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/qzx")
+        try:
+            async with dead.connect():
+                pass
+        finally:
+            await dead.dispose()
+
     @app.post("/broken")
     async def broken() -> None:
         async with engine.begin() as conn:
@@ -80,6 +103,32 @@ async def test_other_database_errors_stay_500(app: FastAPI) -> None:
         r = await client.post("/broken")
         assert r.status_code == 500
         assert r.json()["error"] == "internal_error"
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "code"),
+    [
+        ("nul", 422, "invalid_text"),
+        ("overflow", 422, "invalid_request"),
+        ("text_to_int", 422, "invalid_request"),
+        ("broken", 500, "internal_error"),
+    ],
+)
+async def test_raw_driver_errors_are_classified_like_wrapped_ones(
+    app: FastAPI, kind: str, status: int, code: str
+) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get(f"/raw/{kind}")
+        assert (r.status_code, r.json()["error"]) == (status, code)
+
+
+async def test_a_database_that_refuses_connections_is_a_503(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/unreachable")
+        assert (r.status_code, r.json()["error"]) == (503, "database_unavailable")
+        assert r.headers["retry-after"] == "1"
 
 
 async def test_a_connection_the_server_dropped_is_replaced_at_checkout(app: FastAPI, stack: Stack) -> None:

@@ -53,10 +53,12 @@ def test_httpx_auth_signs_the_wire_path_and_fresh_nonces() -> None:
 
 
 def test_partner_configuration() -> None:
-    partners = parse_partners('{"ministry": {"secret": "0123456789abcdef", "admin_prefix": "37"}}')
+    partners = parse_partners(
+        province="37", raw='{"ministry": {"secret": "0123456789abcdef", "admin_prefix": "37"}}'
+    )
     assert partners["ministry"].covers("370202") and not partners["ministry"].covers("110101")
     assert not partners["ministry"].covers(None)
-    assert parse_partners("") == {}
+    assert parse_partners(province="37", raw="") == {}
 
 
 @pytest.mark.parametrize(
@@ -66,10 +68,13 @@ def test_partner_configuration() -> None:
         "[]",
         '{"k": {"secret": "short", "admin_prefix": "37"}}',
         '{"k": {"secret": "0123456789abcdef", "admin_prefix": "3x"}}',
+        '{"k": {"secret": "0123456789abcdef", "admin_prefix": "11"}}',  # another province
+        '{"k": {"secret": "0123456789abcdef", "admin_prefix": "３７０２"}}',  # full-width digits
+        '{"k": {"secret": "0123456789abcdef", "admin_prefix": "371"}}',  # no such level
         '{"k y": {"secret": "0123456789abcdef", "admin_prefix": "37"}}',
         '{"k": "0123456789abcdef"}',
     ],
 )
 def test_bad_partner_configuration_fails_loudly(raw: str) -> None:
     with pytest.raises(ValueError):
-        parse_partners(raw)
+        parse_partners(province="37", raw=raw)

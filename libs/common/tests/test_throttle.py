@@ -17,17 +17,15 @@ def test_burst_then_refill() -> None:
     clock = Clock()
     t = FailureThrottle(burst=3, refill_per_s=0.5, clock=clock)
     for _ in range(3):
-        t.check("a")
         t.failed("a")
     with pytest.raises(TooManyFailures) as info:
-        t.check("a")
+        t.failed("a")
     assert info.value.headers == {"Retry-After": "2"}
-    t.check("b")  # other addresses are unaffected
+    t.failed("b")  # other addresses are unaffected
     clock.now += 2.0
-    t.check("a")  # one failure refilled
-    t.failed("a")
+    t.failed("a")  # one failure refilled
     with pytest.raises(TooManyFailures):
-        t.check("a")
+        t.failed("a")
 
 
 def test_memory_stays_bounded() -> None:

@@ -15,7 +15,7 @@ from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.web.auth import Principal
+from qzx_common.web.auth import Principal, client_address
 
 
 async def record(
@@ -57,7 +57,7 @@ async def record(
             "before": _json(before),
             "after": _json(after),
             "request_id": (request.headers.get("x-request-id") or "")[:128] or None if request else None,
-            "client_addr": request.client.host if request and request.client else None,
+            "client_addr": client_address(request)[:64] if request and request.client else None,
         },
     )
 
@@ -68,6 +68,25 @@ def _json(value: Any) -> str | None:
     if hasattr(value, "model_dump"):
         value = value.model_dump(mode="json")
     return orjson.dumps(value, default=str).decode()
+
+
+# Column widths (``widen_audit_columns``): a target id holds the longest id of any service
+# and an exchange batch's "<key id (48)>:<nonce (128)>"; jurisdictions and admin codes go down to
+# 12-digit village codes.
+TARGET_ID_LENGTH = 256
+ADMIN_CODE_LENGTH = 12
+
+
+def widen_audit_columns(schema: str) -> None:
+    """Migration step: room for every target id and admin code the services write (widening a
+    varchar rewrites no row, so the append-only triggers are not involved)."""
+    from alembic import op
+
+    op.execute(
+        f'ALTER TABLE "{schema}".audit_log ALTER COLUMN target_id TYPE varchar({TARGET_ID_LENGTH}), '
+        f"ALTER COLUMN jur TYPE varchar({ADMIN_CODE_LENGTH}), "
+        f"ALTER COLUMN admin_code TYPE varchar({ADMIN_CODE_LENGTH})"
+    )
 
 
 def create_audit_table(schema: str) -> None:

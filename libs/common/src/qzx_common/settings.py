@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qzx_common.topics import PARTITIONS
+
+# The HS256 secret when none is configured: fine for `make run`, refused elsewhere (web.auth).
+DEV_JWT_SECRET = "qzx-development-secret-change-me"
 
 
 class CommonSettings(BaseSettings):
@@ -26,6 +29,8 @@ class CommonSettings(BaseSettings):
     # the audit log's append-only trigger. Unset: migrations run as database_url.
     migrate_database_url: str | None = None
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # The province every jurisdiction lies in (tokens' jur, partners' admin_prefix): 37 Shandong.
+    province_code: str = "37"
     # Prepended to every topic and consumer group: lets several test runs share one broker.
     topic_prefix: str = ""
     # Topic layout when qzx creates a topic (kafka.admin.ensure_topics); -1: the broker's default
@@ -33,17 +38,26 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(default=PARTITIONS, ge=1)
     topic_replication_factor: int = Field(default=-1, ge=-1, le=32767)
     topic_min_insync_replicas: int = Field(default=-1, ge=-1)
-    jwt_secret: str = "qzx-development-secret-change-me"
+    # Development: the built-in HS256 secret and other weak ones are accepted (`make run`, tests).
+    dev_mode: bool = False
+    jwt_secret: str = DEV_JWT_SECRET
     jwt_jwks_url: str | None = None
     # Checked only when set (identity providers put their own values in `aud` / `iss`).
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     # How often each replica re-reads the shared token deny-list (qzx_auth.revoked_tokens).
     jwt_revocation_refresh_s: float = 5.0
+    # While the database cannot be read, the last list is used for this long; then 503. Each read
+    # gives up after jwt_revocation_timeout_s; after a failed one, requests no longer wait for it.
+    jwt_revocation_max_stale_s: float = 60.0
+    jwt_revocation_timeout_s: float = 2.0
     # Failed authentications per client address: a burst of this many, then one per 1/rate s (429).
     auth_failure_burst: int = 20
     auth_failure_refill_per_s: float = 0.2
     exchange_keys: str = "{}"
+    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded-allow-ips: IPs or networks,
+    # comma-separated, "*" any); empty: none, the peer address is the client.
+    forwarded_allow_ips: str = ""
     # Largest accepted HTTP body (413 payload_too_large beyond it).
     max_body_bytes: int = 4 * 1024 * 1024
     log_level: str = "INFO"
@@ -72,6 +86,13 @@ class CommonSettings(BaseSettings):
                 f"QZX_TOPIC_MIN_INSYNC_REPLICAS ({isr}) is more than QZX_TOPIC_REPLICATION_FACTOR ({rf})"
             )
         return self
+
+    @field_validator("province_code")
+    @classmethod
+    def _province(cls, code: str) -> str:
+        from qzx_common.jurisdiction import check_province
+
+        return check_province(code)
 
     @property
     def async_database_url(self) -> str:

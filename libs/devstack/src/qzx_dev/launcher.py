@@ -230,6 +230,8 @@ def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
     services = settings.services()
     for name, port in services:
         env.setdefault(f"QZX_{name.upper()}_URL", f"http://127.0.0.1:{port}")  # the console's upstreams
+    env.setdefault("QZX_DEV_MODE", "1")  # the development secret is fine on this machine
+    env.setdefault("QZX_FORWARDED_ALLOW_IPS", "127.0.0.1")  # the console's proxy names the browser
     launch = Launch(state=state, env=env, stop_timeout_s=settings.dev_stop_timeout_s)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop_on_signal)

@@ -33,6 +33,11 @@ from qzx_dev.embedded import (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run with the development secret (and start services as subprocesses with it)."""
+    os.environ.setdefault("QZX_DEV_MODE", "1")
+
+
 @dataclass(frozen=True)
 class Stack:
     server_url: str  # a maintenance database on the server

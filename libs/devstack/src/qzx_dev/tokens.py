@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ttl_s=args.ttl,
     )
     try:
-        decode_token(token, secret=secret)  # the claims must be ones the services accept
+        # The claims must be ones the services accept.
+        decode_token(token, secret=secret, province=settings.province_code)
     except Exception as exc:
         parser.error(f"these claims would be refused: {exc}")
     print(token)

@@ -30,10 +30,12 @@ from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.auth import require_strong_secret
 from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
+from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
-from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.limits import install_request_guards
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 
@@ -42,6 +44,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    require_strong_secret(settings)  # refuse to start with a published or short secret
+    parse_partners(settings.exchange_keys, province=settings.province_code)  # fail at start, not per request
     rules = load_rules(settings.rules_path)  # a broken rules file fails the start, not the scoring
 
     @asynccontextmanager
@@ -76,7 +80,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
     app.state.rules = rules
     install_error_handlers(app)
     install_error_docs(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_request_guards(app, settings)
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(alerts_router)
     app.include_router(hotlists_router)

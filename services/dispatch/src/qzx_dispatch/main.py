@@ -15,10 +15,11 @@ from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import ALERTS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.auth import require_strong_secret
 from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
-from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.limits import install_request_guards
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_dispatch.clock import Clock, SystemClock
@@ -49,6 +50,7 @@ def create_app(
     """``consume``: run the alerts.v1 consumer; ``watch``: run the deadline watcher loop (tests
     drive ``app.state.watcher.tick()`` themselves with a manual clock)."""
     settings = settings or get_settings()
+    require_strong_secret(settings)  # refuse to start with a published or short secret
     clock = clock or SystemClock()
 
     @asynccontextmanager
@@ -101,7 +103,7 @@ def create_app(
     app.state.clock = clock
     install_error_handlers(app)
     install_error_docs(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_request_guards(app, settings)
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(audit_router(SCHEMA))
     app.include_router(dead_letter_router(SCHEMA))

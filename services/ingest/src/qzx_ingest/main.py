@@ -11,11 +11,12 @@ from fastapi import FastAPI
 from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.audit_api import audit_router
+from qzx_common.web.auth import require_strong_secret
 from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
-from qzx_common.web.limits import BodySizeLimit
+from qzx_common.web.limits import install_request_guards
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
@@ -29,7 +30,9 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: IngestSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    parse_partners(settings.exchange_keys)  # a broken QZX_EXCHANGE_KEYS fails at start, not per request
+    require_strong_secret(settings)  # refuse to start with a published or short secret
+    # A broken QZX_EXCHANGE_KEYS fails at start, not per request.
+    parse_partners(settings.exchange_keys, province=settings.province_code)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +52,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
     app.state.settings = settings
     install_error_handlers(app)
     install_error_docs(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    install_request_guards(app, settings)
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(violations_router)
     app.include_router(dead_letter_router(SCHEMA))

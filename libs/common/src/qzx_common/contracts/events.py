@@ -118,7 +118,7 @@ class Location(BaseModel):
 
     lat: float = Field(ge=LAT_MIN, le=LAT_MAX, description="inside the province's bounds")
     lon: float = Field(ge=LON_MIN, le=LON_MAX, description="inside the province's bounds")
-    admin_code: Annotated[str, StringConstraints(pattern=r"^37\d{4}$")] = Field(
+    admin_code: Annotated[str, StringConstraints(pattern=r"^37[0-9]{4}$")] = Field(
         description="6-digit GB/T 2260 code inside the province (37xxxx)"
     )
     road: Annotated[str, StringConstraints(max_length=64)] | None = None

@@ -16,7 +16,6 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
@@ -84,9 +83,7 @@ def audit_router(schema: str) -> APIRouter:
             where.append("at < :until")
             params["until"] = until
         if cursor:
-            after = decode_cursor(cursor, 1)[0]
-            if not isinstance(after, int):
-                raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor")
+            (after,) = decode_cursor(cursor, int)
             where.append("id < :after")
             params["after"] = after
         sql = (

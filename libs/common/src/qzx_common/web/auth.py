@@ -9,7 +9,7 @@ Claims: sub, role, jur, unit_id (patrol roles), exp, jti (revocation, see ``revo
 Every refusal is a 401 with a precise ``error`` code: missing_token, malformed_token,
 token_expired, token_not_yet_valid, invalid_signature, unknown_signing_key, invalid_algorithm,
 invalid_claims, invalid_audience, invalid_issuer, token_revoked, invalid_token. Failures count
-against the client address (``throttle.py``: 429 too_many_auth_failures).
+against the client address (``throttle.py``: 429 too_many_auth_failures); a valid token always passes.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ import jwt
 from fastapi import Depends, FastAPI, Request
 from jwt.types import Options
 
+from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
+from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
 from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 from qzx_common.web.revocation import RevocationList
 from qzx_common.web.throttle import FailureThrottle
@@ -40,7 +42,6 @@ class Role(StrEnum):
 
 
 PATROL_ROLES = frozenset({Role.patrol_officer, Role.auxiliary_officer})
-PROVINCE_PREFIX_LEN = 2  # "37": the whole province
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,7 @@ class Principal:
 
     @property
     def covers_province(self) -> bool:
-        return len(self.jur) <= PROVINCE_PREFIX_LEN
+        return len(self.jur) == PROVINCE_LENGTH  # jur lies in the province (principal_from_claims)
 
     def in_unit(self, unit_id: str | None) -> bool:
         """Patrol roles act on their own unit's tasks only."""
@@ -94,6 +95,24 @@ def mint_token(
     if unit_id:
         claims["unit_id"] = unit_id
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+# Secrets published with the project (its default, the deployment manifest's placeholder).
+KNOWN_SECRETS = frozenset({DEV_JWT_SECRET, "CHANGE-ME", "change-me", "changeme", "secret"})
+MIN_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
+
+
+def require_strong_secret(settings: CommonSettings) -> None:
+    """Refuse to start (ValueError) with an HS256 secret anyone could know or guess, unless
+    ``QZX_DEV_MODE`` is set; with ``QZX_JWT_JWKS_URL`` HS256 tokens are refused anyway."""
+    if settings.dev_mode or settings.jwt_jwks_url:
+        return
+    secret = settings.jwt_secret
+    if secret in KNOWN_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"QZX_JWT_SECRET is a published or short secret (need {MIN_SECRET_BYTES}+ random bytes, "
+            "e.g. `openssl rand -hex 32`); set QZX_DEV_MODE=1 to accept it for development"
+        )
 
 
 def _unauthorized(detail: str, code: str) -> Unauthorized:
@@ -132,7 +151,7 @@ def _decode(
         raise _unauthorized(f"the token is not valid: {exc}", "invalid_token") from exc
 
 
-def principal_from_claims(claims: dict[str, Any]) -> Principal:
+def principal_from_claims(claims: dict[str, Any], *, province: str) -> Principal:
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 0 < len(sub) <= 128:
         raise _unauthorized("the 'sub' claim must be a person id of 1-128 characters", "invalid_claims")
@@ -141,8 +160,11 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     except ValueError as exc:
         raise _unauthorized(f"unknown role {claims.get('role')!r}", "invalid_claims") from exc
     jur = claims.get("jur")
-    if not isinstance(jur, str) or not jur.isdigit() or not 2 <= len(jur) <= 6:
-        raise _unauthorized("the 'jur' claim must be an admin-code prefix of 2-6 digits", "invalid_claims")
+    if not in_province(jur, province):
+        raise _unauthorized(
+            f"the 'jur' claim must be an admin-code prefix within province {province} ({LEVELS_TEXT})",
+            "invalid_claims",
+        )
     unit_id = claims.get("unit_id")
     if unit_id is not None and (not isinstance(unit_id, str) or not 0 < len(unit_id) <= 64):
         raise _unauthorized("the 'unit_id' claim must be a unit id of 1-64 characters", "invalid_claims")
@@ -151,9 +173,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     return Principal(sub=sub, role=role, jur=jur, unit_id=unit_id)
 
 
-def decode_token(token: str, *, secret: str) -> Principal:
+def decode_token(token: str, *, secret: str, province: str) -> Principal:
     """Verify a development (HS256) token; raises ``Unauthorized`` with a precise code."""
-    return principal_from_claims(_decode(token, secret, algorithms=["HS256"], audience=None, issuer=None))
+    claims = _decode(token, secret, algorithms=["HS256"], audience=None, issuer=None)
+    return principal_from_claims(claims, province=province)
 
 
 class TokenVerifier:
@@ -163,11 +186,13 @@ class TokenVerifier:
         self,
         *,
         secret: str,
+        province: str,
         jwks_url: str | None = None,
         audience: str | None = None,
         issuer: str | None = None,
     ) -> None:
         self.secret = secret
+        self.province = province
         self.audience = audience
         self.issuer = issuer
         self._jwks = (
@@ -184,7 +209,7 @@ class TokenVerifier:
             key = await asyncio.to_thread(self._signing_key, token)
             algorithms = ["RS256"]
         claims = _decode(token, key, algorithms=algorithms, audience=self.audience, issuer=self.issuer)
-        return principal_from_claims(claims), claims
+        return principal_from_claims(claims, province=self.province), claims
 
     def _signing_key(self, token: str) -> Any:
         assert self._jwks is not None
@@ -220,10 +245,17 @@ def auth_state(app: FastAPI) -> AuthState:
         runtime = lambda: getattr(app.state, "runtime", None)  # noqa: E731
         state = AuthState(
             verifier=TokenVerifier(
-                secret=s.jwt_secret, jwks_url=s.jwt_jwks_url, audience=s.jwt_audience, issuer=s.jwt_issuer
+                secret=s.jwt_secret,
+                province=s.province_code,
+                jwks_url=s.jwt_jwks_url,
+                audience=s.jwt_audience,
+                issuer=s.jwt_issuer,
             ),
             revocations=RevocationList(
-                engine=lambda: rt.engine if (rt := runtime()) else None, refresh_s=s.jwt_revocation_refresh_s
+                engine=lambda: rt.engine if (rt := runtime()) else None,
+                refresh_s=s.jwt_revocation_refresh_s,
+                max_stale_s=s.jwt_revocation_max_stale_s,
+                timeout_s=s.jwt_revocation_timeout_s,
             ),
             throttle=FailureThrottle(burst=s.auth_failure_burst, refill_per_s=s.auth_failure_refill_per_s),
         )
@@ -232,7 +264,7 @@ def auth_state(app: FastAPI) -> AuthState:
 
 
 def client_address(request: Request) -> str:
-    """The peer address (behind a proxy, run uvicorn with --proxy-headers so this is the client)."""
+    """The peer address, or the client's as forwarded by a trusted proxy (``QZX_FORWARDED_ALLOW_IPS``)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -248,14 +280,12 @@ def _bearer(request: Request) -> str:
 
 async def current_principal(request: Request) -> Principal:
     auth = auth_state(request.app)
-    client = client_address(request)
-    auth.throttle.check(client)
     try:
         principal, claims = await auth.verifier.verify(_bearer(request))
         if await auth.revocations.is_revoked(claims.get("jti")):
             raise _unauthorized("the token has been revoked", "token_revoked")
     except Unauthorized:
-        auth.throttle.failed(client)
+        auth.throttle.failed(client_address(request))  # 429 instead once the address used them up
         raise
     request.state.principal = principal
     return principal

@@ -13,7 +13,6 @@ from sqlalchemy import MetaData
 
 from qzx_common.kafka.deadletter import dead_letters_table, search
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
@@ -73,9 +72,4 @@ def dead_letter_router(schema: str) -> APIRouter:
 
 
 def _after_id(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    after = decode_cursor(cursor, 1)[0]
-    if type(after) is not int or not 0 < after < 2**63:
-        raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor")
-    return after
+    return decode_cursor(cursor, int)[0] if cursor else None

@@ -7,6 +7,7 @@ is remapped wholesale: an unexpected exception is a 500 and is logged with its t
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -77,24 +78,64 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts)
 
 
-# SQLSTATEs PostgreSQL raises for text it cannot store (U+0000 in text or jsonb). They come from the
-# client's input, so they are the client's error; anything else from the database stays a 500.
-_UNSTORABLE_TEXT = {"22021": "character_not_in_repertoire", "22P05": "untranslatable_character"}
+# Driver errors are classified as SQLAlchemy classifies DB-API errors (DataError, OperationalError),
+# whether SQLAlchemy wrapped them or they came from a raw asyncpg connection (the fast read paths):
+# SQLSTATE class 22 ("data exception": a value from the request that the database refused) is the
+# client's error; a failed or refused connection is 503 to retry; anything else stays a 500.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})  # U+0000 in text or jsonb
+_UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")  # connection; shutdown/startup; too many
 
 
-def _client_data_error(exc: DBAPIError) -> bool:
-    """asyncpg refused a parameter before sending it (e.g. an integer beyond int64)."""
-    cause = getattr(exc.orig, "__cause__", None)
-    return isinstance(cause, asyncpg.exceptions.DataError)
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    status: int
+    code: str
+    detail: str
 
 
-def _sqlstate(exc: DBAPIError) -> str | None:
-    orig = exc.orig
-    for candidate in (orig, getattr(orig, "__cause__", None)):
-        state = getattr(candidate, "sqlstate", None)
-        if isinstance(state, str):
-            return state
+_INVALID_TEXT = _Refusal(
+    422, "invalid_text", "the text contains a character that cannot be stored (such as U+0000)"
+)
+_INVALID_VALUE = _Refusal(422, "invalid_request", "a value is out of range for its field")
+_UNREACHABLE = _Refusal(503, "database_unavailable", "the database connection was lost; retry")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def classify_driver_error(exc: BaseException) -> _Refusal | None:
+    """What the client is told about a driver error (None: an internal error)."""
+    for candidate in (exc, exc.__cause__):
+        if candidate is None:
+            continue
+        state = _sqlstate(candidate)
+        if state in _UNSTORABLE_TEXT:
+            return _INVALID_TEXT
+        if state is not None and state.startswith("22"):
+            return _INVALID_VALUE
+        if state is not None and state.startswith(_UNAVAILABLE):
+            return _UNREACHABLE
+        if isinstance(candidate, asyncpg.exceptions.DataError):  # refused before it was sent
+            return _INVALID_VALUE
+        if isinstance(candidate, ConnectionError | asyncpg.exceptions.ConnectionDoesNotExistError):
+            return _UNREACHABLE
     return None
+
+
+def _refusal_response(refusal: _Refusal) -> JSONResponse:
+    headers = {"Retry-After": "1"} if refusal.status == 503 else None
+    return JSONResponse(error_body(refusal.code, refusal.detail), status_code=refusal.status, headers=headers)
+
+
+def _driver_error(exc: BaseException, refusal: _Refusal | None) -> JSONResponse:
+    if refusal is None:
+        log.error("database error", exc_info=exc)
+        return JSONResponse(error_body("internal_error", "the database refused the request"), status_code=500)
+    if refusal.status == 503:
+        log.warning("database unavailable", extra={"error": str(exc)[:300]})
+    return _refusal_response(refusal)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -114,20 +155,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
-        if _sqlstate(exc) in _UNSTORABLE_TEXT:
-            detail = "the text contains a character that cannot be stored (such as U+0000)"
-            return JSONResponse(error_body("invalid_text", detail), status_code=422)
-        if _client_data_error(exc):
-            detail = "a value is out of range for its field"
-            return JSONResponse(error_body("invalid_request", detail), status_code=422)
-        if exc.connection_invalidated:  # the server dropped the connection (a restart, a failover)
-            log.warning("database connection lost", extra={"error": str(exc.orig)[:300]})
-            detail = "the database connection was lost; retry"
-            return JSONResponse(
-                error_body("database_unavailable", detail), status_code=503, headers={"Retry-After": "1"}
-            )
-        log.error("database error", exc_info=exc)
-        return JSONResponse(error_body("internal_error", "the database refused the request"), status_code=500)
+        refusal = _UNREACHABLE if exc.connection_invalidated else classify_driver_error(exc.orig or exc)
+        return _driver_error(exc, refusal)
+
+    # Raw asyncpg connections (fast read paths) and connecting itself raise the driver's own errors.
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
+    @app.exception_handler(ConnectionError)
+    async def _driver(request: Request, exc: Exception) -> JSONResponse:
+        return _driver_error(exc, classify_driver_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -40,6 +40,7 @@ from fastapi import FastAPI, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from qzx_common.jurisdiction import LEVELS_TEXT, in_province
 from qzx_common.web.auth import auth_state, client_address
 from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 
@@ -52,7 +53,6 @@ SIGNATURE_HEADERS = (HEADER_KEY_ID, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNA
 
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,48}$")
 _NONCE = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
-_PREFIX = re.compile(r"^\d{2,6}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -76,8 +76,9 @@ def out_of_scope(partner: Partner, what: str) -> Forbidden:
     )
 
 
-def parse_partners(raw: str) -> dict[str, Partner]:
-    """``QZX_EXCHANGE_KEYS``: ``{"key_id": {"secret": "...", "admin_prefix": "37"}}`` (fails loudly)."""
+def parse_partners(raw: str, *, province: str) -> dict[str, Partner]:
+    """``QZX_EXCHANGE_KEYS``: ``{"key_id": {"secret": "...", "admin_prefix": "37"}}`` (fails loudly);
+    every prefix lies within ``province``."""
     try:
         data = orjson.loads(raw or "{}")
     except orjson.JSONDecodeError as exc:
@@ -92,8 +93,11 @@ def parse_partners(raw: str) -> dict[str, Partner]:
             raise ValueError(f"QZX_EXCHANGE_KEYS: key id {key_id!r} must be 1-48 of [A-Za-z0-9._-]")
         if not isinstance(secret, str) or len(secret) < 16:
             raise ValueError(f"QZX_EXCHANGE_KEYS[{key_id}]: 'secret' must be a string of 16+ characters")
-        if not isinstance(prefix, str) or not _PREFIX.match(prefix):
-            raise ValueError(f"QZX_EXCHANGE_KEYS[{key_id}]: 'admin_prefix' must be 2-6 digits")
+        if not in_province(prefix, province):
+            raise ValueError(
+                f"QZX_EXCHANGE_KEYS[{key_id}]: 'admin_prefix' must be a prefix within province "
+                f"{province} ({LEVELS_TEXT})"
+            )
         partners[key_id] = Partner(key_id, secret, prefix)
     return partners
 
@@ -204,7 +208,9 @@ class ExchangeState:
 def _state(app: FastAPI, schema: str) -> ExchangeState:
     state: ExchangeState | None = getattr(app.state, "qzx_exchange", None)
     if state is None:
-        state = ExchangeState(parse_partners(app.state.settings.exchange_keys), NonceStore(schema))
+        settings = app.state.settings
+        partners = parse_partners(settings.exchange_keys, province=settings.province_code)
+        state = ExchangeState(partners, NonceStore(schema))
         app.state.qzx_exchange = state
     return state
 
@@ -251,14 +257,11 @@ def exchange_partner(schema: str) -> Callable[[Request], Awaitable[Partner]]:
     use as ``Annotated[Partner, Depends(exchange_partner(SCHEMA))]``."""
 
     async def verified(request: Request) -> Partner:
-        throttle = auth_state(request.app).throttle
-        client = client_address(request)
-        throttle.check(client)
         try:
             partner = await _verify(request, _state(request.app, schema))
         except ApiError as exc:
-            if exc.status_code == 401:
-                throttle.failed(client)
+            if exc.status_code == 401:  # 429 instead once the address used up its failures
+                auth_state(request.app).throttle.failed(client_address(request))
             raise
         request.state.partner = partner
         return partner

@@ -1,15 +1,37 @@
-"""Request body size limit: ``413 payload_too_large`` before the body is read into memory.
+"""What every request passes before a route sees it (``install_request_guards``):
 
-A declared ``Content-Length`` over the limit is refused at once; a chunked body is counted as it
-arrives and refused as soon as it crosses the limit (the handler never sees the rest).
-Install with ``app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)``.
+- the body size limit: ``413 payload_too_large`` before the body is read into memory. A declared
+  ``Content-Length`` over the limit is refused at once; a chunked body is counted as it arrives and
+  refused as soon as it crosses the limit (the handler never sees the rest);
+- no NUL (U+0000) in the path or the query: ``422 invalid_text``. PostgreSQL cannot store or compare
+  text holding it, and no id or filter of this API contains it;
+- the client address: ``X-Forwarded-For`` is believed only from the proxies listed in
+  ``QZX_FORWARDED_ALLOW_IPS`` (uvicorn's ``--forwarded-allow-ips`` semantics: addresses or networks,
+  comma-separated, ``*`` for any); otherwise the peer address is the client (throttle and audit).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qzx_common.web.errors import error_body
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from qzx_common.settings import CommonSettings
+
+
+def install_request_guards(app: FastAPI, settings: CommonSettings) -> None:
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RejectNul)
+    if settings.forwarded_allow_ips.strip():
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
 
 class BodySizeLimit:
@@ -54,22 +76,36 @@ class BodySizeLimit:
                 raise
 
     async def _refuse(self, send: Send) -> None:
-        import orjson
+        await _answer(send, 413, "payload_too_large", f"the request body exceeds {self.max_bytes} bytes")
 
-        body = orjson.dumps(
-            error_body("payload_too_large", f"the request body exceeds {self.max_bytes} bytes")
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+
+class RejectNul:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _has_nul(scope):
+            detail = "the path or query contains U+0000, which no id or filter can hold"
+            await _answer(send, 422, "invalid_text", detail)
+            return
+        await self.app(scope, receive, send)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string") or b""
+    return "\x00" in scope.get("path", "") or b"\x00" in query or b"%00" in query
+
+
+async def _answer(send: Send, status: int, code: str, detail: str) -> None:
+    body = orjson.dumps(error_body(code, detail))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:

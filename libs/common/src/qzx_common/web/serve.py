@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
 from qzx_common.logs import configure_logging
 
+if TYPE_CHECKING:
+    import uvicorn
+
 # Held long-polls and SSE streams must not delay a stop for long: after this, open connections
 # are closed (clients reconnect with their cursor or Last-Event-ID and lose nothing).
 GRACEFUL_SHUTDOWN_S = 5
+
+
+def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration of every qzx process (tests serve apps with it too)."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # The apps decide whose X-Forwarded-For to believe (QZX_FORWARDED_ALLOW_IPS,
+        # web.limits); uvicorn's own default would believe any process on 127.0.0.1.
+        proxy_headers=False,
+        **options,
+    )
 
 
 def serve(
@@ -19,12 +41,4 @@ def serve(
     import uvicorn
 
     configure_logging(service=service, level=log_level, json=log_json)
-    uvicorn.run(
-        factory,
-        factory=True,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-    )
+    uvicorn.Server(server_config(factory, host=host, port=port, factory=True)).run()

@@ -1,11 +1,13 @@
 """Throttling of repeated authentication failures, per client address (in-process token bucket).
 
-Each failed token or signature check takes one token from the client's bucket; successes take
-none. An empty bucket refuses every authentication attempt from that address with
-``429 too_many_auth_failures`` and a ``Retry-After`` header until a token has been refilled.
-Defaults (settings ``auth_failure_burst`` / ``auth_failure_refill_per_s``): a burst of 20 failures,
-then one every 5 s. Buckets are per replica: N replicas allow at most N times the rate, which is
-still far below what guessing a secret needs.
+Only failures are counted and only failures are refused: each failed token or signature check
+takes one token from the client's bucket, and a failure that finds the bucket empty is answered
+``429 too_many_auth_failures`` with a ``Retry-After`` header instead of its 401. A valid credential
+always passes, so people behind one proxy address are never locked out by someone else's bad
+tokens. Defaults (settings ``auth_failure_burst`` / ``auth_failure_refill_per_s``): a burst of 20
+failures, then one every 5 s. Buckets are per replica: N replicas allow at most N times the rate,
+which is still far below what guessing a secret needs. The address is the peer's, or the one a
+trusted proxy forwarded (``QZX_FORWARDED_ALLOW_IPS``, see ``limits.install_request_guards``).
 """
 
 from __future__ import annotations
@@ -53,23 +55,20 @@ class FailureThrottle:
         bucket.stamp = now
         return bucket
 
-    def check(self, client: str) -> None:
-        """Raise 429 when ``client`` has used up its failures."""
-        bucket = self._refilled(client)
-        if bucket is not None and bucket.tokens < 1:
-            wait = math.ceil((1 - bucket.tokens) / self.refill_per_s)
-            raise TooManyFailures(
-                f"too many failed authentications from {client}; retry in {wait} s",
-                headers={"Retry-After": str(wait)},
-            )
-
     def failed(self, client: str) -> None:
+        """Count one failure of ``client``; raise 429 when it has used up its failures."""
         bucket = self._refilled(client)
         if bucket is None:
             if len(self._buckets) >= self.MAX_TRACKED:
                 self._prune()
             bucket = self._buckets[client] = _Bucket(float(self.burst), self.clock())
-        bucket.tokens = max(0.0, bucket.tokens - 1)
+        if bucket.tokens < 1:
+            wait = math.ceil((1 - bucket.tokens) / self.refill_per_s)
+            raise TooManyFailures(
+                f"too many failed authentications from {client}; retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+        bucket.tokens -= 1
 
     def _prune(self) -> None:
         now = self.clock()

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
     env = os.environ.copy()
+    env.setdefault("QZX_DEV_MODE", "1")  # the benchmarks' services run with development secrets
     stack = _embedded_stack(env)
     failures = 0
     try:

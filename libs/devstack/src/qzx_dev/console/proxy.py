@@ -35,8 +35,10 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-# httpx sets these from the upstream URL and the body it sends.
-NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length"}
+# httpx sets these from the upstream URL and the body it sends; the client-address headers are
+# this proxy's to set (a browser's own X-Forwarded-For would let it pick the address the services
+# throttle and audit).
+NOT_FORWARDED = HOP_BY_HOP | {"host", "content-length", "x-forwarded-for", "forwarded", "x-real-ip"}
 
 router = APIRouter(prefix="/api", include_in_schema=False)
 
@@ -73,7 +75,10 @@ class RelayResponse(StreamingResponse):
 
 
 def _request_headers(request: Request) -> list[tuple[str, str]]:
-    return [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in NOT_FORWARDED]
+    if request.client is not None:  # the browser's address, as the peer of this connection
+        headers.append(("x-forwarded-for", request.client.host))
+    return headers
 
 
 def _response_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:

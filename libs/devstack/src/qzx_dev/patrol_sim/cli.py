@@ -61,8 +61,11 @@ def _config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> SimCon
         parser.error("--ignore-share must be in [0, 1]")
     if not 1 <= args.wait <= 30:
         parser.error("--wait must be in 1..30")
-    if not args.jur.isdigit() or not 2 <= len(args.jur) <= 6:
-        parser.error("--jur must be an admin-code prefix of 2-6 digits")
+    from qzx_common.jurisdiction import LEVELS_TEXT, in_province
+    from qzx_common.settings import CommonSettings
+
+    if not in_province(args.jur, CommonSettings().province_code):
+        parser.error(f"--jur must be an admin-code prefix within the province ({LEVELS_TEXT})")
     if args.progress_every <= 0 or (args.duration is not None and args.duration <= 0):
         parser.error("--progress-every and --duration must be > 0")
     return SimConfig(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -12,6 +13,7 @@ from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.deps import Connection, RuntimeDep, SettingsDep
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
+from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.kafka.outbox import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Forbidden, InvalidRequest
@@ -27,7 +29,16 @@ from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
-AdminCode = Annotated[str | None, Query(pattern=r"^\d{2,6}$")]
+AdminCode = Annotated[str | None, Query(pattern=ADMIN_PREFIX_PATTERN)]
+EVENT_ID_MAX = 2**63 - 1  # change-log ids are bigint
+_EVENT_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes '²'
+
+
+def _event_id(header: str) -> int:
+    """A ``Last-Event-ID`` this stream sent (a change-log id); 422 for anything else."""
+    if not _EVENT_ID.fullmatch(header) or int(header) > EVENT_ID_MAX:
+        raise InvalidRequest("Last-Event-ID: not an id this stream sent", code="invalid_last_event_id")
+    return int(header)
 
 
 def scope(principal: Principal, admin_code: str | None) -> str:
@@ -85,15 +96,12 @@ async def stream_alerts(
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     since: Annotated[
-        int | None, Query(ge=0, description="resume after this event id (EventSource fallback)")
+        int | None,
+        Query(ge=0, le=EVENT_ID_MAX, description="resume after this event id (EventSource fallback)"),
     ] = None,
 ) -> StreamingResponse:
     """Server-sent events, event ``alert``, data an Alert; resumes after ``Last-Event-ID``."""
-    resume = since
-    if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise InvalidRequest("Last-Event-ID: not an id this stream sent", code="invalid_last_event_id")
-        resume = int(last_event_id)
+    resume = since if last_event_id is None else _event_id(last_event_id)
     after = await start_position(rt.engine, resume)
     body = event_stream(
         tail=request.app.state.change_tail,

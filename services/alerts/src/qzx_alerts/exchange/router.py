@@ -53,12 +53,7 @@ async def alert_feed(
 ) -> Feed:
     """Alerts and their dispositions within the partner's prefix, after ``cursor`` (from the start
     without one), oldest first."""
-    after = 0
-    if cursor:
-        value = decode_cursor(cursor, 1)[0]
-        if not isinstance(value, int) or value < 0:
-            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor")
-        after = value
+    after = decode_cursor(cursor, int)[0] if cursor else 0
     return await service.feed(conn, partner=partner, after=after, limit=limit)
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
@@ -10,9 +9,8 @@ from qzx_alerts.deps import ScoringDep, Session
 from qzx_alerts.hazards import repository, service
 from qzx_alerts.hazards.schemas import Hazard, HazardIn, HazardList, HazardPatch, HazardStatus, RiskLevel
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/hazards", tags=["hazards"])
@@ -28,13 +26,7 @@ async def list_hazards(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> HazardList:
-    after = None
-    if cursor:
-        at, hazard_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), str(hazard_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    after = decode_time_cursor(cursor)
     rows = await repository.search(
         session,
         prefix=scope(principal, admin_code),

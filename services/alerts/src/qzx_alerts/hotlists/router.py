@@ -9,9 +9,8 @@ from qzx_alerts.deps import Session
 from qzx_alerts.hotlists import repository, service
 from qzx_alerts.hotlists.schemas import HotlistEntry, HotlistIn, HotlistList
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/hotlists", tags=["hotlists"])
@@ -27,13 +26,7 @@ async def list_hotlist(
     cursor: str | None = None,
 ) -> HotlistList:
     """Entries of the caller's jurisdiction and of the units above it (active ones unless ``active=false``)."""
-    after = None
-    if cursor:
-        at, entry_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), str(entry_id))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    after = decode_time_cursor(cursor)
     now = datetime.now(UTC)
     rows = await repository.search(
         session,

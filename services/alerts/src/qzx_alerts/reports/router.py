@@ -10,13 +10,16 @@ from qzx_alerts.alerts.router import scope
 from qzx_alerts.deps import Connection
 from qzx_alerts.reports.charts import monthly_png
 from qzx_alerts.reports.service import Period, build_report
+from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.web.auth import Principal
 from qzx_common.web.openapi import AUTHENTICATED
 from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-AdminCode = Annotated[str | None, Query(pattern=r"^\d{2,6}$", description="defaults to your jurisdiction")]
+AdminCode = Annotated[
+    str | None, Query(pattern=ADMIN_PREFIX_PATTERN, description="defaults to your jurisdiction")
+]
 Day = Annotated[date | None, Query(alias="date", description="a day inside the period (default: today)")]
 
 

@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from qzx_common.contracts.geo import code_prefix
+from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import ClockDep, Session
@@ -33,16 +33,11 @@ router = APIRouter(prefix="/v1", tags=["organisation"])
 Reader = Annotated[Principal, require(Action.org_read)]
 Writer = Annotated[Principal, require(Action.org_write)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Prefix = Annotated[str | None, Query(pattern=r"^\d{2,12}$")]
+Prefix = Annotated[str | None, Query(pattern=ADMIN_PREFIX_PATTERN)]
 
 
 def _int_cursor(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    value = decode_cursor(cursor, 1)[0]
-    if not isinstance(value, int):
-        raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor")
-    return value
+    return decode_cursor(cursor, int)[0] if cursor else None
 
 
 def _jout(j: Jurisdiction) -> JurisdictionOut:
@@ -74,7 +69,7 @@ async def list_officers(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[OfficerOut]:
-    after = str(decode_cursor(cursor, 1)[0]) if cursor else None
+    after = decode_cursor(cursor, str)[0] if cursor else None
     rows = await repository.officers(
         session, jur=principal.jur, admin_code=admin_code, kind=kind, after=after, limit=limit + 1
     )
@@ -122,7 +117,7 @@ async def list_units(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[UnitOut]:
-    after = str(decode_cursor(cursor, 1)[0]) if cursor else None
+    after = decode_cursor(cursor, str)[0] if cursor else None
     rows = await repository.units(
         session,
         jur=principal.jur,

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query, Request
 
 from qzx_common.contracts.tasks import TaskStatus
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import InvalidRequest, NotFound
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.errors import NotFound
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_cursor, encode_cursor
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import ClockDep, Session, SettingsDep
 from qzx_dispatch.tasks import repository, service
@@ -38,13 +38,7 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> TaskList:
-    after = None
-    if cursor:
-        at, tid = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(at), str(tid))
-        except (TypeError, ValueError) as exc:
-            raise InvalidRequest("cursor: not a cursor this API returned", code="invalid_cursor") from exc
+    after = decode_time_cursor(cursor)
     rows = await repository.search(
         session,
         jur=principal.jur,
