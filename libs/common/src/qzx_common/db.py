@@ -148,7 +148,8 @@ def service_grants(schema: str, role: str, *, tables: Collection[str]) -> list[s
     """What a service's own role may do in ``schema`` (holding ``tables``), exactly: earlier grants
     are revoked first. It reads and writes the tables, except the audit log (INSERT and SELECT
     only) and Alembic's version table (SELECT); it owns nothing, so it can neither run DDL nor
-    disable a trigger."""
+    disable a trigger. It may call the schema's functions: what DDL a service does run (ingest's
+    passage partitions) is a SECURITY DEFINER function that its migration wrote."""
     s, r = quote_ident(schema), quote_ident(role)
     read_only = {"audit_log": "UPDATE, DELETE", "alembic_version": "INSERT, UPDATE, DELETE"}
     return [
@@ -158,6 +159,7 @@ def service_grants(schema: str, role: str, *, tables: Collection[str]) -> list[s
         f"GRANT USAGE ON SCHEMA {s} TO {r}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {r}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
+        f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {s} TO {r}",
         *(f"REVOKE {what} ON {s}.{t} FROM {r}" for t, what in read_only.items() if t in tables),
     ]
 

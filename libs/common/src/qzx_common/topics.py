@@ -6,6 +6,10 @@ VIOLATIONS_ACCEPTED = "violations.accepted.v1"
 ALERTS = "alerts.v1"
 DISPATCH_TASKS = "dispatch.tasks.v1"
 
+# Checkpoint watch: every vehicle a checkpoint reads (key device id, value VehiclePassage).
+CAMERA_PASSAGES = "camera.passages.v1"
+CAMERA_PASSAGES_DLQ = "camera.passages.v1.dlq"
+
 
 def dlq_topic(topic: str) -> str:
     """Where a consumer of ``topic`` sends what it cannot apply (DESIGN.md §3)."""
@@ -13,7 +17,7 @@ def dlq_topic(topic: str) -> str:
 
 
 # Every topic a service consumes has a dead-letter topic beside it.
-CONSUMED = (CAMERA_VIOLATIONS, VIOLATIONS_ACCEPTED, ALERTS, DISPATCH_TASKS)
+CONSUMED = (CAMERA_VIOLATIONS, VIOLATIONS_ACCEPTED, ALERTS, DISPATCH_TASKS, CAMERA_PASSAGES)
 ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4
 

@@ -22,6 +22,9 @@ from qzx_common.web.serve import serve
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.exchange.router import router as exchange_router
+from qzx_ingest.passages import consumer as passages
+from qzx_ingest.passages.repository import SESSION_SQL as PASSAGE_SESSION_SQL
+from qzx_ingest.passages.router import router as passages_router
 from qzx_ingest.settings import IngestSettings, get_settings
 from qzx_ingest.violations.router import router as violations_router
 
@@ -36,12 +39,15 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = await Runtime.start(settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS)
+        rt = await Runtime.start(
+            settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS, session_sql=PASSAGE_SESSION_SQL
+        )
         app.state.runtime = rt
         if consume:
             rt.consume(
                 topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt), prepare=prepare_records
             )
+            await passages.start(rt, settings)
         settle_heap()
         try:
             yield
@@ -55,6 +61,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
     install_request_guards(app, settings)
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(violations_router)
+    app.include_router(passages_router)
     app.include_router(dead_letter_router(SCHEMA))
     app.include_router(exchange_router)
     app.include_router(audit_router(SCHEMA))

@@ -186,6 +186,7 @@ _PATTERN_HINTS = {
     "sha256": "must be 64 lowercase hex characters",
     "admin_code": "must be a 6-digit code inside the province (37xxxx)",
     "event_id": "may contain only letters, digits and . : _ -",
+    "passage_id": "may contain only letters, digits and . : _ -",
     "device_id": "may contain only letters, digits and . : _ -",
 }
 

@@ -36,6 +36,7 @@ class Action(StrEnum):
     tasks_reassign = "tasks:reassign"
     patrol_act = "patrol:act"
     audit_read = "audit:read"
+    passages_read = "passages:read"
 
 
 _P, _C, _D, _PO, _AX, _AU = (
@@ -64,6 +65,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.tasks_reassign: frozenset({_P, _C, _D}),
     Action.patrol_act: frozenset({_PO, _AX}),
     Action.audit_read: frozenset({_P, _AU}),
+    # Every vehicle's movements: the command roles, not patrol (a covert target's trail stays off phones).
+    Action.passages_read: frozenset({_P, _C, _D, _AU}),
 }
 
 

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-BENCHES = ("ingest", "alerts", "dispatch")
+BENCHES = ("ingest", "passages", "alerts", "dispatch")
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:

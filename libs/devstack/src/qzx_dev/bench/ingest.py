@@ -401,12 +401,12 @@ def table(r: dict[str, Any]) -> str:
     return f"ingest benchmark\n{body}\n  => pipeline {verdict} the {TARGET_RATE:,} ev/s target; p99 target 250 ms: {'met' if lat['p99_ms'] < 250 else 'MISSED'}"
 
 
-def write_json(r: dict[str, Any]) -> Path:
+def write_json(r: dict[str, Any], *, name: str = "ingest") -> Path:
     root = Path(__file__).resolve().parents[5]
     folder = (root if (root / "pyproject.toml").exists() else Path.cwd()) / "bench-results"
     folder.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"ingest-{stamp}.json"
+    path = folder / f"{name}-{stamp}.json"
     meta = {
         "when": stamp,
         "host": platform.node(),

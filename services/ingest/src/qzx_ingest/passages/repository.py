@@ -1,0 +1,107 @@
+"""Bulk, idempotent writes, partition upkeep and keyset reads of ``ingest.passages``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, literal, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from qzx_common.contracts.passage_reader import COLUMNS, PassageRow
+from qzx_common.db import driver_connection
+from qzx_ingest.db import SCHEMA
+from qzx_ingest.passages.models import PassageRow as StoredPassage
+
+# The day a partition holds runs midnight to midnight here (China has one zone and no DST).
+PARTITION_TZ = "Asia/Shanghai"
+
+# A batch is COPYed (binary, the cheapest way in) into this scratch table, created once per
+# connection (``create_engine(session_sql=...)``), then inserted with ON CONFLICT, which COPY into
+# the table itself cannot do.
+STAGE = "passage_stage"
+_TYPES = {"captured_at": "timestamptz", "lane": "smallint", "speed_kmh": "float8", "lat": "float8"}
+_TYPES |= {"lon": "float8", "km": "float8", "confidence": "float8"}
+_STAGE_COLUMNS = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in COLUMNS)
+SESSION_SQL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS",)
+_INSERT = (
+    f"INSERT INTO {SCHEMA}.passages ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM {STAGE} "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+async def insert_new(conn: AsyncConnection, rows: Sequence[PassageRow]) -> int:
+    """Store the passages not stored yet, in the caller's transaction; returns how many were new."""
+    if not rows:
+        return 0
+    raw = await driver_connection(conn)
+    await raw.copy_records_to_table(STAGE, records=rows, columns=COLUMNS)
+    status = await raw.execute(_INSERT)  # "INSERT 0 <n>"
+    await raw.execute(f"TRUNCATE {STAGE}")  # a second batch in the same transaction starts empty
+    return int(status.rsplit(" ", 1)[1])
+
+
+async def keep_partitions(conn: AsyncConnection, *, first_day: date, last_day: date) -> tuple[int, int]:
+    """Partitions for every day from ``first_day`` to ``last_day``, none before: (created, dropped)."""
+    row = (
+        await conn.execute(
+            text(f"SELECT created, dropped FROM {SCHEMA}.passage_partitions_keep(:first, :last, :tz)"),
+            {"first": first_day, "last": last_day, "tz": PARTITION_TZ},
+        )
+    ).one()
+    return row.created, row.dropped
+
+
+async def partition_days(conn: AsyncConnection) -> list[date]:
+    """The days that have a partition, oldest first."""
+    names = await conn.scalars(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            f"WHERE i.inhparent = '{SCHEMA}.passages'::regclass ORDER BY 1"
+        )
+    )
+    return [datetime.strptime(n.removeprefix("passages_p"), "%Y%m%d").date() for n in names]
+
+
+def payload_of(row: StoredPassage) -> dict[str, Any]:
+    """The stored passage as the contract spells it (nulls left out), with ``received_at``."""
+    location = {"lat": row.lat, "lon": row.lon, "admin_code": row.admin_code, "road": row.road, "km": row.km}
+    out: dict[str, Any] = {c: getattr(row, c) for c in COLUMNS if c not in location}
+    out["captured_at"] = row.captured_at.isoformat()
+    out["location"] = {k: v for k, v in location.items() if v is not None}
+    out["received_at"] = row.received_at.isoformat()
+    return {k: v for k, v in out.items() if v is not None}
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    jur: str,
+    plate: str | None,
+    device_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[StoredPassage]:
+    """Newest first. A plate's or a device's passages walk its (…, captured_at) index, and the time
+    bounds (also on the partition key) leave out the days outside them."""
+    P = StoredPassage
+    q: Select[Any] = select(P).where(P.admin_code.startswith(jur))
+    if plate is not None:
+        q = q.where(P.plate == plate)
+    if device_id is not None:
+        q = q.where(P.device_id == device_id)
+    if since:
+        q = q.where(P.captured_at >= since)
+    if until:
+        q = q.where(P.captured_at < until)
+    if after:
+        at, pid = after
+        q = q.where(P.captured_at <= at)  # bounds the index scan; the row comparison breaks ties
+        q = q.where(
+            tuple_(P.captured_at, P.passage_id) < tuple_(literal(at, P.captured_at.type), literal(pid))
+        )
+    q = q.order_by(P.captured_at.desc(), P.passage_id.desc()).limit(limit)
+    return list((await session.scalars(q)).all())
