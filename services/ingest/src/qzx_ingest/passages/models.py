@@ -1,4 +1,4 @@
-"""``ingest.passages``: partitioned by day in migration ingest_0005 (which holds the DDL and the
+"""``ingest.passages``: partitioned by day in migration ingest_0006 (which holds the DDL and the
 reasons); this mapping is for reads."""
 
 from __future__ import annotations

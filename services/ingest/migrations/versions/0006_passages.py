@@ -19,14 +19,14 @@ does it for the days asked for, as its owner (SECURITY DEFINER, a fixed search_p
 created on its own and then attached, which does not block the inserts into the other days; the
 drop of an old day waits at most ``lock_timeout`` and is tried again at the next maintenance.
 
-Revision ID: ingest_0005
-Revises: ingest_0004
+Revision ID: ingest_0006
+Revises: ingest_0005
 """
 
 from alembic import op
 
-revision = "ingest_0005"
-down_revision = "ingest_0004"
+revision = "ingest_0006"
+down_revision = "ingest_0005"
 branch_labels = None
 depends_on = None
 
