@@ -67,7 +67,7 @@ class ServiceProcess:
     async def readyz(self, client: httpx.AsyncClient) -> int | None:
         """/readyz's status, or None when nothing answers."""
         try:
-            return (await client.get(f"{self.url}/readyz", timeout=2.0)).status_code
+            return (await client.get(f"{self.url}/readyz", timeout=5.0)).status_code
         except httpx.HTTPError:
             return None
 
