@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := ./scripts/uv.sh
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-db fuzz lint format bench clean
+.PHONY: help install run test test-db test-faults fuzz lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ test: install ## Run the whole test suite (embedded PostgreSQL and broker unless
 
 test-db: install ## The database and broker tests only (CI runs these again against PostgreSQL 15)
 	@$(UV) run --frozen pytest -m "db or kafka" $(PYTEST_ARGS)
+
+test-faults: install ## Fault suite, long version: five kills of each service, long outages, 2 s latency, a partition
+	@QZX_FAULTS_FULL=1 $(UV) run --frozen pytest -m faults tests/faults $(PYTEST_ARGS)
 
 fuzz: install ## Property tests and schemathesis with fresh random examples (make test replays fixed ones)
 	@QZX_HYPOTHESIS=fuzz $(UV) run --frozen pytest tests/security/test_schemathesis.py tests/security/test_exchange_fuzz.py $(PYTEST_ARGS)

@@ -21,6 +21,19 @@ CONSUMED = (CAMERA_VIOLATIONS, VIOLATIONS_ACCEPTED, ALERTS, DISPATCH_TASKS, CAME
 ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4
 
+# Consumer groups (before the topic prefix) and what each consumes: the services join them, and
+# `qzx reconcile` reads their committed offsets.
+INGEST_GROUP = "qzx-ingest"
+ALERTS_GROUP = "qzx-alerts"
+ALERTS_TASKS_GROUP = "qzx-alerts-tasks"
+DISPATCH_GROUP = "qzx-dispatch"
+GROUPS = {
+    INGEST_GROUP: CAMERA_VIOLATIONS,
+    ALERTS_GROUP: VIOLATIONS_ACCEPTED,
+    ALERTS_TASKS_GROUP: DISPATCH_TASKS,
+    DISPATCH_GROUP: ALERTS,
+}
+
 # Dead-letter headers.
 HEADER_ERROR = "qzx-error"
 HEADER_SOURCE_TOPIC = "qzx-source-topic"

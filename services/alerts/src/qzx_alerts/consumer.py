@@ -15,10 +15,10 @@ from qzx_alerts.scoring.pipeline import InFlight, ScoringPipeline
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.kafka.logrelay import LogRelay
 from qzx_common.runtime import Runtime
-from qzx_common.topics import ALERTS, VIOLATIONS_ACCEPTED
+from qzx_common.topics import ALERTS, ALERTS_GROUP, ALERTS_TASKS_GROUP, VIOLATIONS_ACCEPTED
 
-VIOLATIONS_GROUP = "qzx-alerts"
-TASKS_GROUP = "qzx-alerts-tasks"
+VIOLATIONS_GROUP = ALERTS_GROUP
+TASKS_GROUP = ALERTS_TASKS_GROUP
 
 
 @dataclass

@@ -18,13 +18,14 @@ from qzx_common.contracts.events import describe_error
 from qzx_common.db import transaction
 from qzx_common.kafka.runner import RecordsRejected
 from qzx_common.runtime import Runtime
+from qzx_common.topics import DISPATCH_GROUP
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks.intake import intake
 
 log = logging.getLogger(__name__)
 
-GROUP = "qzx-dispatch"
+GROUP = DISPATCH_GROUP
 INTAKE = Counter("qzx_dispatch_alerts_total", "Alert versions consumed, by outcome", ["outcome"])
 
 

@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiokafka import ConsumerRecord
 
 from qzx_common.runtime import Runtime
+from qzx_common.topics import INGEST_GROUP
 from qzx_ingest.violations.service import PreparedBatch, RawMessage, store_batch
 
-GROUP = "qzx-ingest"
+GROUP = INGEST_GROUP
 
 
 # Records validated between two yields to the event loop (about a millisecond of CPU).

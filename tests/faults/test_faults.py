@@ -1,0 +1,244 @@
+"""Fault tests on the real stack: the three services as processes, the camera at a steady rate,
+and faults injected: kill -9 of each service (restarted, as a supervisor does), the database
+connections cut, slowed and dropped through the fault proxy, PostgreSQL stopped and started.
+
+After each: the service ready again without a hand on it within READY_S, /readyz answered 503
+while the database was gone (sampled throughout), and `qzx reconcile` clean (nothing unaccounted,
+nothing twice, every P1/P2 alert with a task or a reason, no backlog) within SETTLE_S. `make test`
+runs one injection of each fast fault; `make test-faults` (QZX_FAULTS_FULL=1) five kills of each
+service, the long outages and 2 s of latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from faults_table import OUTCOMES, Outcome
+
+from qzx_common.reconcile import Report
+from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_dev.embedded import EmbeddedPostgres, create_service_role, free_port, start_postgres
+from qzx_dev.faults.deployment import Deployment, deployment
+from qzx_dev.faults.load import SteadyLoad
+from qzx_dev.faults.proxy import FaultProxy
+from qzx_dev.faults.services import ReadySampler
+from qzx_dev.testing import Stack
+
+FULL = os.environ.get("QZX_FAULTS_FULL") == "1"
+full_only = pytest.mark.skipif(not FULL, reason="long fault runs: make test-faults")
+pytestmark = [pytest.mark.faults, pytest.mark.db, pytest.mark.kafka, pytest.mark.timeout(900)]
+
+RATE = 40  # camera events per second throughout
+READY_S = 60  # the most a service may take to be ready again after a fault ends
+SETTLE_S = 120  # the most everything may take to land after a fault (reconcile clean)
+KILLS = 5 if FULL else 1
+HOLD_S = 10 if FULL else 5  # how long a slow database lasts
+
+
+def with_port(url: str, port: int) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(port=port).render_as_string(hide_password=False)
+
+
+class Run:
+    """A deployment under steady load; ``settle`` stops the load and checks everything landed."""
+
+    def __init__(self, d: Deployment) -> None:
+        self.d = d
+        self.load: SteadyLoad | None = None
+        self.sampler = ReadySampler(list(d.services.values()))
+        self.seed = 100
+
+    def start_load(self) -> SteadyLoad:
+        self.seed += 1
+        self.load = SteadyLoad(self.d.bootstrap, self.d.prefix + CAMERA_VIOLATIONS, RATE, seed=self.seed)
+        self.load.start()
+        return self.load
+
+    async def ready(self) -> float:
+        return await self.d.wait_ready(timeout=READY_S)
+
+    async def settle(self) -> Report:
+        assert self.load is not None
+        await self.load.stop()
+        report = await self.d.settled(timeout=SETTLE_S)
+        conn = await asyncpg.connect(self.d.database_url)
+        try:
+            stored = {r[0] for r in await conn.fetch("SELECT event_id FROM ingest.violations")}
+        finally:
+            await conn.close()
+        valid = {m.event_id for m in self.load.sent if m.kind == "valid"}
+        assert valid <= stored, f"{len(valid - stored)} acknowledged events lost"
+        return report
+
+
+def twice(report: Report) -> int:
+    return sum(x.count for x in report.of("stored_twice"))
+
+
+def sent_since(load: SteadyLoad, mark: int) -> int:
+    return len(load.sent) - mark
+
+
+@pytest.fixture(scope="module")
+async def proxied(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Run, FaultProxy]]:
+    """Services whose database connections all pass through a fault proxy."""
+    pg_port = int(stack.server_url.rsplit(":", 1)[1].split("/")[0])
+    async with FaultProxy(pg_port) as proxy:
+        logs = tmp_path_factory.mktemp("faults")
+        async with deployment(stack, logs, start=False) as d:
+            for s in d.services.values():
+                s.env["QZX_DATABASE_URL"] = with_port(s.env["QZX_DATABASE_URL"], proxy.port)
+                s.start()
+            await d.wait_ready()
+            run = Run(d)
+            run.sampler.start()
+            try:
+                yield run, proxy
+            finally:
+                await run.sampler.stop()
+
+
+async def kill_and_restart(run: Run, names: list[str], kills: int) -> tuple[int, float]:
+    """``kills`` kill -9s of each of ``names`` in turn under the load, each restarted at once;
+    returns the events sent meanwhile and the longest time to ready."""
+    load = run.start_load()
+    await asyncio.sleep(2)
+    mark, ready = len(load.sent), 0.0
+    for name in names:
+        service = run.d.services[name]
+        for _ in range(kills):
+            await asyncio.sleep(1.5)  # batches land every few ms at this rate: the kill finds work
+            service.kill()
+            service.start()
+            ready = max(ready, await service.wait_ready(timeout=READY_S))
+    return sent_since(load, mark), ready
+
+
+async def test_kill_9_each_service_under_load(proxied: tuple[Run, FaultProxy]) -> None:
+    run, _ = proxied
+    # make test: each service once, one settle; make test-faults: five each, settled apart.
+    plan = [[n] for n in run.d.services] if FULL else [list(run.d.services)]
+    for names in plan:
+        in_flight, ready = await kill_and_restart(run, names, KILLS)
+        report = await run.settle()
+        OUTCOMES.append(
+            Outcome(f"kill -9 {', '.join(names)}", KILLS * len(names), in_flight, 0, twice(report), ready)
+        )
+        assert ready < READY_S
+
+
+async def test_database_connections_cut(proxied: tuple[Run, FaultProxy]) -> None:
+    run, proxy = proxied
+    load = run.start_load()
+    await asyncio.sleep(2)
+    mark, cut = len(load.sent), 0
+    for _ in range(3):
+        cut += proxy.cut()
+        await asyncio.sleep(1.0)
+    assert cut > 0, "the services held no database connection to cut"
+    ready = await run.ready()
+    in_flight = sent_since(load, mark)
+    report = await run.settle()
+    OUTCOMES.append(
+        Outcome(f"database connections cut ({cut} connections)", 3, in_flight, 0, twice(report), ready)
+    )
+
+
+@pytest.mark.parametrize("latency_s", [0.2, pytest.param(2.0, marks=full_only)])
+async def test_database_slowed(proxied: tuple[Run, FaultProxy], latency_s: float) -> None:
+    run, proxy = proxied
+    load = run.start_load()
+    await asyncio.sleep(2)
+    mark = len(load.sent)
+    proxy.slow(latency_s)
+    await asyncio.sleep(HOLD_S)
+    proxy.pass_through()
+    ready = await run.ready()
+    in_flight = sent_since(load, mark)
+    report = await run.settle()
+    OUTCOMES.append(
+        Outcome(f"database +{latency_s * 1000:.0f} ms for {HOLD_S} s", 1, in_flight, 0, twice(report), ready)
+    )
+
+
+@full_only
+async def test_database_dropped(proxied: tuple[Run, FaultProxy]) -> None:
+    """A partition: connections stay open and nothing passes; /readyz must say so, and the
+    services must come back once it heals. Open: the connections whose traffic was lost stay
+    half-open and nothing gives up on them (no client-side statement timeout, no TCP user
+    timeout), so a consumer in a batch on one waits on it; ingest was not ready 60 s after the
+    heal in 2 of 3 runs. Kept in make test-faults as the failing proof until that is fixed."""
+    run, proxy = proxied
+    load = run.start_load()
+    await asyncio.sleep(2)
+    mark = len(load.sent)
+    proxy.drop()
+    start = time.monotonic()
+    await asyncio.sleep(12)
+    end = time.monotonic()
+    proxy.pass_through()
+    ready = await run.ready()
+    in_flight = sent_since(load, mark)
+    for name in run.d.services:
+        seen = run.sampler.between(name, start + 4, end)
+        assert 503 in seen, f"{name}'s /readyz during the partition: {seen}"
+    report = await run.settle()
+    OUTCOMES.append(Outcome("database dropped (partition) for 12 s", 1, in_flight, 0, twice(report), ready))
+
+
+@pytest.fixture
+async def private_pg(tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
+    pg = await asyncio.to_thread(
+        start_postgres, data_dir=tmp_path / "pg", port=free_port(), log_path=tmp_path / "pg.log", fast=True
+    )
+    try:
+        await asyncio.to_thread(create_service_role, pg.url())
+        yield pg
+    finally:
+        await asyncio.to_thread(pg.stop)
+
+
+@pytest.mark.parametrize("outage_s", [8 if not FULL else 20])
+async def test_postgres_stopped_and_started(
+    stack: Stack, private_pg: EmbeddedPostgres, tmp_path: Path, outage_s: int
+) -> None:
+    async with deployment(stack, tmp_path, database_server=private_pg.url()) as d:
+        run = Run(d)
+        run.sampler.start()
+        try:
+            load = run.start_load()
+            await asyncio.sleep(3)
+            mark = len(load.sent)
+            await asyncio.to_thread(private_pg.stop)
+            start = time.monotonic()
+            await asyncio.sleep(outage_s)
+            end = time.monotonic()
+            pg = await asyncio.to_thread(
+                start_postgres,
+                data_dir=private_pg.data_dir,
+                port=private_pg.port,
+                log_path=tmp_path / "pg.log",
+                fast=True,
+            )
+            private_pg.proc = pg.proc  # the fixture stops the new one
+            ready = await run.ready()
+            in_flight = sent_since(load, mark)
+            for name in d.services:
+                seen = run.sampler.between(name, start + 1, end)
+                assert 503 in seen, f"{name}'s /readyz while PostgreSQL was down: {seen}"
+            report = await run.settle()
+        finally:
+            await run.sampler.stop()
+        OUTCOMES.append(
+            Outcome(f"PostgreSQL stopped for {outage_s} s", 1, in_flight, 0, twice(report), ready)
+        )
