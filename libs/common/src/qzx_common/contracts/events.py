@@ -14,11 +14,11 @@ from typing import Annotated, Any, Self
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -109,6 +109,13 @@ def normalise_plate(value: str) -> str | None:
     return value
 
 
+def _plate_or_other(value: object) -> object:
+    return normalise_plate(value) if isinstance(value, str) else value
+
+
+# A plate as sent (lower case, separators) normalised before it is checked; null when none was read.
+Plate = Annotated[str | None, BeforeValidator(_plate_or_other)]
+
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w.:\-]+$")]
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.:\-]+$")]
 
@@ -155,18 +162,13 @@ class ViolationEvent(BaseModel):
     device_kind: DeviceKind | None = None
     captured_at: AwareDatetime
     violation: Violation
-    plate: str | None = None
+    plate: Plate = None
     plate_color: PlateColor | None = None
     vehicle_class: VehicleClass | None = None
     location: Location
     measurements: Measurements | None = None
     confidence: float | None = Field(default=None, ge=0, le=1)
     evidence: list[Evidence] = Field(default_factory=list, max_length=20)
-
-    @field_validator("plate", mode="before")
-    @classmethod
-    def _normalise_plate(cls, value: object) -> object:
-        return normalise_plate(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _cross_field(self) -> Self:

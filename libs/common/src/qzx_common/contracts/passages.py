@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -25,10 +24,10 @@ from qzx_common.contracts.events import (
     DeviceId,
     EventId,
     Location,
+    Plate,
     PlateColor,
     VehicleClass,
     capture_time_problem,
-    normalise_plate,
 )
 
 
@@ -57,7 +56,7 @@ class VehiclePassage(BaseModel):
     passage_id: EventId
     device_id: DeviceId
     captured_at: AwareDatetime
-    plate: str | None = None
+    plate: Plate = None
     plate_color: PlateColor | None = None
     vehicle_class: VehicleClass | None = None
     direction: Direction | None = None
@@ -66,11 +65,6 @@ class VehiclePassage(BaseModel):
     location: Location
     confidence: float | None = Field(default=None, ge=0, le=1)
     image_uri: Annotated[str, StringConstraints(min_length=1, max_length=IMAGE_URI_MAX)] | None = None
-
-    @field_validator("plate", mode="before")
-    @classmethod
-    def _normalise_plate(cls, value: object) -> object:
-        return normalise_plate(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _cross_field(self) -> Self:
