@@ -17,7 +17,7 @@ from qzx_alerts.alerts.repository import ANY_END, ANY_START
 from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.scoring.model import violation_key
 from qzx_common.contracts.geo import city_code
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 
 pytestmark = [pytest.mark.db]
 

@@ -23,11 +23,11 @@ import logging
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from qzx_common.db import driver_connection
 from qzx_common.kafka import deadletter
 from qzx_common.kafka.outbox import (
     RELAYED,
     OutboxMessage,
-    driver_connection,
     publish_setting_aside,
     set_aside,
 )

@@ -361,7 +361,7 @@ async def list_latency(settings: Any, requests: int) -> list[tuple[str, float, f
     import httpx
 
     from qzx_alerts.main import create_app
-    from qzx_common.kafka.outbox import driver_connection
+    from qzx_common.db import driver_connection
     from qzx_common.web.auth import mint_token
 
     app = create_app(settings, consume=False)

@@ -19,7 +19,7 @@ from qzx_alerts.alerts.views import ALERT_COLUMNS
 from qzx_alerts.db import SCHEMA
 from qzx_common.contracts.events import describe_error
 from qzx_common.contracts.tasks import Task, TaskStatus
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 from qzx_common.kafka.runner import RecordsRejected
 
 log = logging.getLogger(__name__)

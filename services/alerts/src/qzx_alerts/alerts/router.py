@@ -13,8 +13,8 @@ from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.deps import Connection, RuntimeDep, SettingsDep
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
+from qzx_common.db import driver_connection
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
-from qzx_common.kafka.outbox import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Forbidden, InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED, error_responses

@@ -18,7 +18,7 @@ from qzx_alerts.db import SCHEMA
 from qzx_alerts.scoring.model import Proposal
 from qzx_alerts.scoring.rules import Rules
 from qzx_common import audit
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, NotFound
 

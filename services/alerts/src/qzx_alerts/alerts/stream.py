@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_alerts.alerts import repository
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qzx_alerts.reports import repository
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import CITY_BY_CODE
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 
 Period = Literal["daily", "weekly", "monthly"]
 TOP = 10

@@ -36,7 +36,7 @@ from qzx_alerts.scoring.service import (
     score_found_stepwise,
     write_scored,
 )
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 from qzx_common.kafka.runner import RecordsRejected
 
 LOCK_TIMEOUT_S = 10

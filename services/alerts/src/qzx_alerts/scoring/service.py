@@ -48,7 +48,7 @@ from qzx_alerts.scoring.model import (
 )
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import city_code
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 from qzx_common.reasons import describe_exception
 
 log = logging.getLogger(__name__)

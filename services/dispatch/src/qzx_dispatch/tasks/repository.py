@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.kafka.outbox import driver_connection
+from qzx_common.db import driver_connection
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.tasks.models import ACTIVE_SQL, AlertRecord, TaskRow
 from qzx_dispatch.tasks.recommend import Candidate, Need

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Select, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.kafka.outbox import driver_connection, next_id_sql
+from qzx_common.db import driver_connection
+from qzx_common.kafka.outbox import next_id_sql
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.models import ViolationRow
 
