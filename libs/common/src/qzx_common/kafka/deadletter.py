@@ -60,6 +60,9 @@ class DeadLetter:
     offset: int | None = None
     timestamp: int | None = None
 
+    def __post_init__(self) -> None:
+        self.error = clean_reason(self.error)  # stored in a text column and sent as a header
+
     @classmethod
     def of_record(cls, record: Any, error: str, *, consumer: str, topic_prefix: str) -> DeadLetter:
         """The dead letter of a consumed record (an aiokafka ``ConsumerRecord``, or anything with
@@ -132,8 +135,6 @@ async def store(conn: AsyncConnection, *, schema: str, letters: Sequence[DeadLet
     if not letters:
         return []
     driver = await driver_connection(conn)
-    for letter in letters:
-        letter.error = clean_reason(letter.error)
     digests = [letter.digest for letter in letters]
     rows = await driver.fetch(
         _insert_sql(schema),
