@@ -49,3 +49,10 @@ async def test_unreadable_input_is_dead_lettered_and_the_valid_events_scored(
     assert headers["qzx-source-topic"] == VIOLATIONS_ACCEPTED and headers["qzx-consumer"] == "qzx-alerts"
     assert int(headers["qzx-source-offset"]) == by_source[VIOLATIONS_ACCEPTED]["offset"]
     assert headers["qzx-source-partition"] == str(by_source[VIOLATIONS_ACCEPTED]["partition"])
+
+
+async def test_only_province_wide_callers_read_the_dead_letters(client_for: Any) -> None:
+    """Raw dead letters carry admin codes nobody has checked: a city never reads them."""
+    async with client_for(role="city_commander", jur="3701") as city:
+        response = await city.get("/v1/dlq")
+    assert response.status_code == 403

@@ -40,3 +40,11 @@ async def test_an_unreadable_alert_is_dead_lettered_and_the_next_one_dispatched(
     [letter] = [d for d in items if tag in d["raw"]]
     assert letter["source"] == ALERTS and letter["consumer"] == "qzx-dispatch"
     assert "not an Alert" in letter["error"]
+
+
+async def test_only_province_wide_callers_read_the_dead_letters(
+    api: Callable[..., httpx.AsyncClient],
+) -> None:
+    """Raw dead letters carry admin codes nobody has checked: a city never reads them."""
+    response = await api(role="city_commander", jur="3701").get("/v1/dlq")
+    assert response.status_code == 403
