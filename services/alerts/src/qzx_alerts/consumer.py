@@ -14,6 +14,7 @@ from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.scoring.pipeline import InFlight, ScoringPipeline
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.kafka.logrelay import LogRelay
+from qzx_common.kafka.runner import BatchHandler
 from qzx_common.runtime import Runtime
 from qzx_common.topics import ALERTS, ALERTS_GROUP, ALERTS_TASKS_GROUP, VIOLATIONS_ACCEPTED
 
@@ -50,7 +51,7 @@ def consume_violations(rt: Runtime, scoring: Scoring, published: LogRelay) -> No
     )
 
 
-def tasks_handler(rt: Runtime, published: LogRelay):
+def tasks_handler(rt: Runtime, published: LogRelay) -> BatchHandler:
     async def handle(records: Sequence[ConsumerRecord]) -> None:
         async with rt.engine.begin() as conn:
             await apply_task_batch(conn, values=[r.value for r in records])

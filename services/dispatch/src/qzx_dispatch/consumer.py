@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from qzx_common.contracts.alerts import Alert
 from qzx_common.contracts.events import describe_error
 from qzx_common.db import transaction
-from qzx_common.kafka.runner import RecordsRejected
+from qzx_common.kafka.runner import BatchHandler, RecordsRejected
 from qzx_common.runtime import Runtime
 from qzx_common.topics import DISPATCH_GROUP
 from qzx_dispatch.clock import Clock
@@ -49,7 +49,7 @@ def latest_versions(records: Sequence[ConsumerRecord]) -> list[Alert]:
     return list(latest.values())
 
 
-def alerts_handler(rt: Runtime, *, settings: DispatchSettings, clock: Clock):
+def alerts_handler(rt: Runtime, *, settings: DispatchSettings, clock: Clock) -> BatchHandler:
     async def handle(records: Sequence[ConsumerRecord]) -> None:
         # One transaction per alert: each task is committed (and its unit's long-poll woken) as soon
         # as it is made. A redelivered batch is harmless: versions already applied are "stale".

@@ -27,7 +27,7 @@ from jwt.types import Options
 
 from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
 from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
-from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
+from qzx_common.web.errors import ApiError, Unauthorized
 from qzx_common.web.revocation import RevocationList
 from qzx_common.web.throttle import FailureThrottle
 
@@ -292,14 +292,3 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def require_roles(*roles: Role):
-    """Dependency factory: deny unless the caller has one of ``roles``."""
-
-    async def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden(f"role {principal.role.value} may not do this", code="role_forbidden")
-        return principal
-
-    return Depends(check)

@@ -11,6 +11,7 @@ partners authenticate by HMAC signature and are limited to their ``admin_prefix`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
 from fastapi import Depends
@@ -83,7 +84,7 @@ def permitted(principal: Principal, action: Action) -> bool:
     return allowed(principal.role, action) and (action not in PROVINCE_WIDE or principal.covers_province)
 
 
-def require(action: Action):
+def require(action: Action) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency: the caller's principal, if its role may perform ``action``; else 403."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
