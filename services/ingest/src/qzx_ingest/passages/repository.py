@@ -53,6 +53,16 @@ async def keep_partitions(conn: AsyncConnection, *, first_day: date, last_day: d
     return row.created, row.dropped
 
 
+async def add_partitions(conn: AsyncConnection, days: Sequence[date]) -> int:
+    """Create the partitions of ``days`` that are missing, dropping none; returns how many were made."""
+    return int(
+        await conn.scalar(
+            text(f"SELECT {SCHEMA}.passage_partitions_add(:days, :tz)"),
+            {"days": list(days), "tz": PARTITION_TZ},
+        )
+    )
+
+
 async def partition_days(conn: AsyncConnection) -> list[date]:
     """The days that have a partition, oldest first."""
     names = await conn.scalars(

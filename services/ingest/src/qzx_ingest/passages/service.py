@@ -94,6 +94,42 @@ async def prepare(records: Sequence[ConsumerRecord], *, retention_days: int) -> 
     return batch
 
 
+def day_of(at: datetime) -> date:
+    """The day partition a capture time belongs to."""
+    return at.astimezone(ZONE).date()
+
+
+class KnownPartitions:
+    """The days known to have a partition. A batch bringing a day not known reads the catalog and
+    creates what is missing before it is stored (in a transaction of its own, so the batch's is
+    never the one to do DDL), so a valid passage is never dead-lettered for want of its day."""
+
+    def __init__(self) -> None:
+        self.days: set[date] = set()
+
+    def missing(self, batch: PreparedPassages) -> set[date]:
+        return {day_of(at) for _, at in batch.rows} - self.days
+
+    async def add(self, conn: AsyncConnection, days: set[date]) -> None:
+        self.days = set(await repository.partition_days(conn))
+        if absent := sorted(days - self.days):
+            created = await repository.add_partitions(conn, absent)
+            log.warning(
+                "passage partitions were missing; created them",
+                extra={"days": [d.isoformat() for d in absent], "partitions_created": created},
+            )
+        self.days |= days
+
+    def forget(self) -> None:
+        """After an insert found a day without its partition (dropped meanwhile): read again."""
+        self.days.clear()
+
+
+def is_missing_partition(exc: BaseException) -> bool:
+    """PostgreSQL's check_violation for a row that no partition takes."""
+    return "no partition of relation" in str(exc)
+
+
 @dataclass
 class StoreResult:
     stored: int
@@ -154,6 +190,9 @@ async def maintain(
                     conn, retention_days=retention_days, ahead_days=ahead_days
                 )
             if created or dropped:
-                log.info("passage partitions kept", extra={"created": created, "dropped": dropped})
+                log.info(
+                    "passage partitions kept",
+                    extra={"partitions_created": created, "partitions_dropped": dropped},
+                )
         except Exception:
             log.warning("passage partition upkeep failed; trying again later", exc_info=True)
