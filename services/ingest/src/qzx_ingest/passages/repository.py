@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, literal, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.contracts.passage_reader import COLUMNS, PassageRow
+from qzx_common.contracts.passage_reader import COLUMNS, PassageRow, passage_dict
 from qzx_common.db import driver_connection
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.passages.models import PassageRow as StoredPassage
@@ -27,19 +27,20 @@ _STAGE_COLUMNS = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in COLUMNS)
 SESSION_SQL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS",)
 _INSERT = (
     f"INSERT INTO {SCHEMA}.passages ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM {STAGE} "
-    "ON CONFLICT DO NOTHING"
+    "ON CONFLICT DO NOTHING RETURNING passage_id, captured_at"
 )
 
 
-async def insert_new(conn: AsyncConnection, rows: Sequence[PassageRow]) -> int:
-    """Store the passages not stored yet, in the caller's transaction; returns how many were new."""
+async def insert_new(conn: AsyncConnection, rows: Sequence[PassageRow]) -> set[tuple[str, datetime]]:
+    """Store the passages not stored yet, in the caller's transaction; returns the keys
+    (passage_id, captured_at) of those that were new."""
     if not rows:
-        return 0
+        return set()
     raw = await driver_connection(conn)
     await raw.copy_records_to_table(STAGE, records=rows, columns=COLUMNS)
-    status = await raw.execute(_INSERT)  # "INSERT 0 <n>"
+    new = await raw.fetch(_INSERT)
     await raw.execute(f"TRUNCATE {STAGE}")  # a second batch in the same transaction starts empty
-    return int(status.rsplit(" ", 1)[1])
+    return {(r[0], r[1]) for r in new}
 
 
 async def keep_partitions(conn: AsyncConnection, *, first_day: date, last_day: date) -> tuple[int, int]:
@@ -76,12 +77,10 @@ async def partition_days(conn: AsyncConnection) -> list[date]:
 
 def payload_of(row: StoredPassage) -> dict[str, Any]:
     """The stored passage as the contract spells it (nulls left out), with ``received_at``."""
-    location = {"lat": row.lat, "lon": row.lon, "admin_code": row.admin_code, "road": row.road, "km": row.km}
-    out: dict[str, Any] = {c: getattr(row, c) for c in COLUMNS if c not in location}
+    out = passage_dict(PassageRow(*(getattr(row, c) for c in COLUMNS)))
     out["captured_at"] = row.captured_at.isoformat()
-    out["location"] = {k: v for k, v in location.items() if v is not None}
     out["received_at"] = row.received_at.isoformat()
-    return {k: v for k, v in out.items() if v is not None}
+    return out
 
 
 async def search(

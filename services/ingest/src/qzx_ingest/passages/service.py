@@ -20,10 +20,11 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qzx_common.contracts.events import describe_error
-from qzx_common.contracts.passage_reader import PassageRow, read_passage
+from qzx_common.contracts.passage_reader import PassageRow, passage_json, read_passage
 from qzx_common.kafka.deadletter import DeadLetter
 from qzx_common.kafka.dlq import store_and_stage
-from qzx_common.kafka.outbox import Staged
+from qzx_common.kafka.outbox import OutboxMessage, Staged, stage
+from qzx_common.topics import PASSAGES_ACCEPTED
 from qzx_common.reasons import describe_exception
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.passages import repository
@@ -135,24 +136,32 @@ class StoreResult:
     stored: int
     duplicates: int
     rejected: int
-    staged: Staged  # the dead letters' outbox rows, for OutboxRelay.publish_committed
+    staged: Staged  # the forwarded passages' and dead letters' outbox rows (publish_committed)
 
 
 async def store_batch(
     conn: AsyncConnection, *, batch: PreparedPassages, consumer: str, topic_prefix: str
 ) -> StoreResult:
-    """Store the new passages and dead-letter the rejects, in the caller's transaction."""
-    stored = await repository.insert_new(conn, list(batch.rows.values()))
-    staged = Staged()
+    """Store the new passages, queue each new plated one for ``passages.accepted.v1`` (key plate)
+    and dead-letter the rejects, in the caller's transaction."""
+    new = await repository.insert_new(conn, list(batch.rows.values()))
+    topic = topic_prefix + PASSAGES_ACCEPTED
+    forward = [
+        OutboxMessage(topic, passage_json(r), r.plate.encode())
+        for k, r in batch.rows.items()  # in the batch's order: a plate's passages stay in order
+        if r.plate and k in new
+    ]
+    staged = await stage(conn, schema=SCHEMA, messages=forward)
     if batch.rejects:
         letters = [
             DeadLetter.of_record(r, reason, consumer=consumer, topic_prefix=topic_prefix)
             for r, reason in batch.rejects
         ]
-        staged = await store_and_stage(conn, schema=SCHEMA, letters=letters, topic_prefix=topic_prefix)
+        dead = await store_and_stage(conn, schema=SCHEMA, letters=letters, topic_prefix=topic_prefix)
+        staged.add(dead.ids, dead.messages)
     result = StoreResult(
-        stored=stored,
-        duplicates=batch.duplicates_in_batch + len(batch.rows) - stored,
+        stored=len(new),
+        duplicates=batch.duplicates_in_batch + len(batch.rows) - len(new),
         rejected=len(batch.rejects),
         staged=staged,
     )
