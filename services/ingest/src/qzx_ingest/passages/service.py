@@ -24,8 +24,8 @@ from qzx_common.contracts.passage_reader import PassageRow, passage_json, read_p
 from qzx_common.kafka.deadletter import DeadLetter
 from qzx_common.kafka.dlq import store_and_stage
 from qzx_common.kafka.outbox import OutboxMessage, Staged, stage
-from qzx_common.topics import PASSAGES_ACCEPTED
 from qzx_common.reasons import describe_exception
+from qzx_common.topics import PASSAGES_ACCEPTED
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.passages import repository
 
