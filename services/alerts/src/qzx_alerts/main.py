@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
+from qzx_alerts.checkpoints import consumer as checkpoints
 from qzx_alerts.consumer import (
     TASKS_GROUP,
     Scoring,
@@ -68,6 +69,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         if consume:
             consume_violations(rt, scoring, published)
             rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
+            app.state.checkpoints = await checkpoints.start(rt, settings, rules, published)
         settle_heap()
         try:
             yield

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from qzx_common.settings import CommonSettings
 
 
@@ -22,6 +24,10 @@ class AlertsSettings(CommonSettings):
     # The change log (SSE resume, the exchange's change feed, alerts.v1's outbox) keeps published
     # states this long; a client resuming from further back gets what is left.
     change_log_retention_h: float = 72.0
+    # Checkpoint watch: how often the in-memory hotlist index reads the entries changed, and how
+    # many plates' last sightings each partition of passages.accepted.v1 keeps (least recent go).
+    hotlist_follow_s: float = Field(default=1.0, gt=0)
+    passage_plates_per_partition: int = Field(default=5_000_000, ge=1)
 
 
 @lru_cache
