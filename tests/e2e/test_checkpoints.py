@@ -96,6 +96,11 @@ async def test_a_hotlisted_plate_passing_a_checkpoint_raises_its_alert_and_a_tas
     (hidden,) = await eventually(lambda: alerts_of(system, covert, "hotlist_hit"), timeout=20, interval=0.2)
     assert hidden["priority"] == "P2"
     assert [f["value"] for f in hidden["factors"] if f["name"] == "hotlist"] == ["covert"]
+    # Commanders only: a dispatcher neither lists nor opens it (the open hit stays visible to them).
+    desk = system.client("alerts", role="dispatcher", jur="37")
+    listed = (await desk.get("/v1/alerts", params={"plate": covert})).json()["items"]
+    assert listed == [] and (await desk.get(f"/v1/alerts/{hidden['id']}")).status_code == 404
+    assert (await desk.get(f"/v1/alerts/{alert['id']}")).status_code == 200
     async with system.dispatch.state.runtime.engine.connect() as conn:
 
         async def recorded() -> Any:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from qzx_alerts.alerts.merge import OpenAlert
-from qzx_alerts.alerts.views import ALERT_COLUMNS, STATE_COLUMNS
+from qzx_alerts.alerts.views import ALERT_COLUMNS, COVERT_HIT_SQL, STATE_COLUMNS
 from qzx_alerts.db import SCHEMA, stage
 from qzx_alerts.scoring.model import plate_keys
 from qzx_alerts.scoring.rules import Rules
@@ -234,8 +234,9 @@ async def search(
     plate: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    covert_hits: bool = True,
 ) -> list[Any]:
-    """Most recently active first. Each filter is a condition that the index chosen for the
+    """Most recently active first (covert checkpoint hits only when ``covert_hits``). Each filter is a condition that the index chosen for the
     leading one checks on its own entries (see migration alerts_0004)."""
     where = [prefix_condition(prefix, arg=1)]
     args: list[Any] = [prefix]
@@ -245,6 +246,8 @@ async def search(
             where.append(f"{column} = ${len(args)}")
     if kind is not None:
         where.append(f"kind = {_literal(kind)}")
+    if not covert_hits:
+        where.append(COVERT_HIT_SQL)
     if violation is not None:
         where.append(f"violations @> ARRAY[{_literal(violation)}]::text[]")
     if plate is not None:

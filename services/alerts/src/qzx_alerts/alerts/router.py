@@ -76,6 +76,7 @@ async def list_alerts(
         plate=plate,
         after=after,
         limit=limit + 1,
+        covert_hits=principal.is_commander,
     )
     next_cursor = None
     if len(rows) > limit:
@@ -106,6 +107,7 @@ async def stream_alerts(
     body = event_stream(
         tail=request.app.state.change_tail,
         jur=principal.jur,
+        commander=principal.is_commander,
         after=after,
         heartbeat_s=settings.sse_heartbeat_s,
         disconnected=request.is_disconnected,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from qzx_common.contracts.alerts import COVERT, HOTLIST_HIT
+
 if TYPE_CHECKING:
     from qzx_alerts.alerts.merge import OpenAlert
     from qzx_alerts.scoring.rules import Rules
@@ -23,6 +25,29 @@ ALERT_COLUMNS = (
 STATE_COLUMNS = (
     "id, status, first_seen, last_seen, task_id, outcome, dismiss_reason, version, created_at, updated_at"
 )
+
+
+# A checkpoint hit on a covert hotlist entry is for commanders only (docs/contract.md): these
+# recognise one in SQL, in a row or payload, and in a published state's bytes.
+COVERT_HIT_SQL = (
+    f'NOT (kind = \'{HOTLIST_HIT}\' AND factors @> \'[{{"name": "hotlist", "value": "{COVERT}"}}]\'::jsonb)'
+)
+
+
+def is_covert_hit(kind: str, factors: Any) -> bool:
+    if kind != HOTLIST_HIT:
+        return False
+    if isinstance(factors, str | bytes):
+        factors = orjson.loads(factors)
+    return any(f["name"] == "hotlist" and f["value"] == COVERT for f in factors)
+
+
+def is_covert_hit_state(payload: bytes) -> bool:
+    """A published alert state (JSON) that ``is_covert_hit``; decoded only when it may be one."""
+    if HOTLIST_HIT.encode() not in payload:
+        return False
+    state = orjson.loads(payload)
+    return is_covert_hit(state["kind"], state["factors"])
 
 
 def alert_payload(row: Any) -> dict[str, Any]:
