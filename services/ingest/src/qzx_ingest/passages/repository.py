@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, literal, select, text, tuple_
@@ -114,3 +114,43 @@ async def search(
         )
     q = q.order_by(P.captured_at.desc(), P.passage_id.desc()).limit(limit)
     return list((await session.scalars(q)).all())
+
+
+# Plates that passed the devices the target passed within ``window`` of it, counting the target's
+# passages each accompanied. Each side walks the (device_id, captured_at) index; the bounds on
+# captured_at also leave out the days outside them.
+_COMPANIONS = f"""
+WITH target AS MATERIALIZED (
+    SELECT device_id, captured_at FROM {SCHEMA}.passages
+    WHERE plate = $1 AND captured_at >= $2 AND captured_at < $3 AND admin_code LIKE $4
+)
+SELECT p.plate, count(DISTINCT (t.device_id, t.captured_at)) AS times,
+       count(DISTINCT p.device_id) AS devices, min(p.captured_at) AS first_seen,
+       max(p.captured_at) AS last_seen
+FROM target t
+JOIN {SCHEMA}.passages p ON p.device_id = t.device_id
+    AND p.captured_at BETWEEN t.captured_at - $5::interval AND t.captured_at + $5::interval
+WHERE p.plate IS NOT NULL AND p.plate <> $1 AND p.admin_code LIKE $4
+  AND p.captured_at >= $2::timestamptz - $5::interval AND p.captured_at < $3::timestamptz + $5::interval
+GROUP BY p.plate
+HAVING count(DISTINCT (t.device_id, t.captured_at)) >= $6
+ORDER BY times DESC, devices DESC, p.plate
+LIMIT $7
+"""
+
+
+async def companions(
+    conn: AsyncConnection,
+    *,
+    jur: str,
+    plate: str,
+    since: datetime,
+    until: datetime,
+    window: timedelta,
+    min_count: int,
+    limit: int,
+) -> list[Any]:
+    """Plates seen within ``window`` of ``plate`` at the same devices at least ``min_count`` times,
+    most often first (inside ``jur`` only, on both sides)."""
+    raw = await driver_connection(conn)
+    return list(await raw.fetch(_COMPANIONS, plate, since, until, jur + "%", window, min_count, limit))
