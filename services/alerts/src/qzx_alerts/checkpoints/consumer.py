@@ -15,7 +15,7 @@ from qzx_alerts.alerts import service as alerts_service
 from qzx_alerts.checkpoints import repository
 from qzx_alerts.checkpoints.index import HotlistIndex
 from qzx_alerts.checkpoints.rebuild import rebuild
-from qzx_alerts.checkpoints.service import Checked, Matcher
+from qzx_alerts.checkpoints.service import PASSAGES, Checked, Matcher
 from qzx_alerts.checkpoints.sightings import LastSightings
 from qzx_alerts.history import repository as history
 from qzx_alerts.scoring.rules import Rules
@@ -58,11 +58,11 @@ async def start(rt: Runtime, settings: AlertsSettings, rules: Rules, published: 
     async def handle(batch: Checked) -> None:
         if batch.rejected:
             raise RecordsRejected(batch.rejected)
-        if not (batch.proposals or batch.passages):
-            return
-        async with rt.engine.begin() as conn:
-            await history.learn_passages(await driver_connection(conn), batch.passages)
-            await alerts_service.apply_proposals(conn, proposals=batch.proposals, rules=rules)
+        if batch.proposals or batch.passages:
+            async with rt.engine.begin() as conn:
+                await history.learn_passages(await driver_connection(conn), batch.passages)
+                await alerts_service.apply_proposals(conn, proposals=batch.proposals, rules=rules)
+        PASSAGES.labels("checked").inc(batch.checked)
         if batch.proposals:
             published.wake()
 
