@@ -20,15 +20,16 @@ RELOOK_S = 30
 KEEP_CHANGES_H = 24
 
 
-def _entry(r: Any) -> WatchEntry:
+def _entry(r: Any, shared: dict[str, str]) -> WatchEntry:
+    """An entry, its repeated strings (a list's reason and source, owners) held once."""
     hit = HotlistHit(
         r["id"],
         r["plate"],
         Priority(r["priority"]),
-        r["reason"],
-        r["source"],
+        shared.setdefault(r["reason"], r["reason"]),
+        shared.setdefault(r["source"], r["source"]),
         r["covert"],
-        code_prefix(r["admin_code"]),
+        shared.setdefault(code := code_prefix(r["admin_code"]), code),
     )
     return WatchEntry(hit, r["plate_color"], expires_ts(r["expires_at"]))
 
@@ -39,7 +40,8 @@ async def load(raw: Any, index: HotlistIndex) -> None:
     rows = await raw.fetch(
         f"SELECT {_ENTRY} FROM {SCHEMA}.hotlists WHERE expires_at IS NULL OR expires_at > now()"
     )
-    index.replace((), (_entry(r) for r in rows))
+    shared: dict[str, str] = {}
+    index.replace((), (_entry(r, shared) for r in rows))
 
 
 async def follow(raw: Any, index: HotlistIndex) -> int:
@@ -57,7 +59,7 @@ async def follow(raw: Any, index: HotlistIndex) -> int:
         "AND (expires_at IS NULL OR expires_at > now())",
         ids,
     )
-    index.replace(ids, (_entry(r) for r in rows))
+    index.replace(ids, (_entry(r, {}) for r in rows))
     index.cursor = max(index.cursor, max(c["id"] for c in changes))
     return len(ids)
 
