@@ -40,3 +40,6 @@ HEADER_SOURCE_TOPIC = "qzx-source-topic"
 HEADER_SOURCE_PARTITION = "qzx-source-partition"
 HEADER_SOURCE_OFFSET = "qzx-source-offset"
 HEADER_CONSUMER = "qzx-consumer"
+# On a record `qzx dlq replay` sends back to its source topic: the dead letter it replays,
+# ``<schema>/<dead letter id>`` (consumers ignore it; it ties the record to its letter).
+HEADER_REPLAY_OF = "qzx-replay-of"
