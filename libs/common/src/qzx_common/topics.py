@@ -1,4 +1,4 @@
-"""Kafka topic names: part of the public contract (DESIGN.md §3)."""
+"""Kafka topic names: part of the public contract (docs/contract.md)."""
 
 CAMERA_VIOLATIONS = "camera.violations.v1"
 CAMERA_VIOLATIONS_DLQ = "camera.violations.v1.dlq"
@@ -12,7 +12,7 @@ CAMERA_PASSAGES_DLQ = "camera.passages.v1.dlq"
 
 
 def dlq_topic(topic: str) -> str:
-    """Where a consumer of ``topic`` sends what it cannot apply (DESIGN.md §3)."""
+    """Where a consumer of ``topic`` sends what it cannot apply (docs/contract.md)."""
     return f"{topic}.dlq"
 
 
