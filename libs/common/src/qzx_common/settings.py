@@ -127,7 +127,7 @@ class CommonSettings(BaseSettings):
         "set it off and run `qzx migrate` once per release.",
     )
     # Under load these give about 20 ms of traffic per fetch rather than a fetch per few records;
-    # the embedded broker's CPU per fetch grows with what a topic retains (docs/benchmarks.md).
+    # the embedded broker's CPU per fetch grows with what a topic retains (docs/decisions/0003).
     fetch_max_wait_ms: int = Field(
         default=50,
         description="Longest a consumer fetch waits for `QZX_FETCH_MIN_BYTES`: the most a hop adds when idle.",
