@@ -46,6 +46,17 @@ COMMAND_LINE = (
     ("QZX_DEMO_DATA", "1", "`qzx dev`: seed the demo world (sets the services' `QZX_DEMO_DATA`)."),
 )
 
+# Read by the test suite and the compose file.
+TESTS_AND_BUILD = (
+    ("QZX_FAULTS_FULL", "unset", "`1`: the fault tests' long version (`make test-faults` sets it)."),
+    (
+        "QZX_HYPOTHESIS",
+        "repeatable",
+        "`fuzz`: property tests draw fresh examples (`make fuzz`); else fixed ones.",
+    ),
+    ("QZX_IMAGE_TAG", "dev", "`docker-compose.yml`: the tag of the `qzx` image every service runs."),
+)
+
 HEADER = """# Settings
 
 Every setting is an environment variable with the `QZX_` prefix, read by pydantic-settings when a
@@ -99,6 +110,9 @@ def render() -> str:
     )
     parts.append("| variable | default | meaning |\n| --- | --- | --- |")
     parts.extend(f"| `{name}` | `{default}` | {meaning} |" for name, default, meaning in COMMAND_LINE)
+    parts.append("\n## Tests and compose\n")
+    parts.append("| variable | default | meaning |\n| --- | --- | --- |")
+    parts.extend(f"| `{name}` | `{default}` | {meaning} |" for name, default, meaning in TESTS_AND_BUILD)
     return "\n".join(parts) + "\n"
 
 
