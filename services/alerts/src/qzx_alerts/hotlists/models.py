@@ -30,7 +30,7 @@ class HotlistRow(Base):
 
 
 class HotlistChangeRow(Base):
-    """The id of every entry inserted, updated or deleted, appended by a trigger (alerts_0010)."""
+    """The id of every entry inserted, updated or deleted, appended by a trigger (alerts_0011)."""
 
     __tablename__ = "hotlist_changes"
 

@@ -6,15 +6,15 @@ entry inserted, updated or deleted to ``hotlist_changes``, which each matcher po
 cursor, and the last seconds again: an identity id may become visible after a larger one). A
 delete leaves no row to read, which is why a log and not ``updated_at``.
 
-Revision ID: alerts_0010
-Revises: alerts_0009
+Revision ID: alerts_0011
+Revises: alerts_0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "alerts_0010"
-down_revision = "alerts_0009"
+revision = "alerts_0011"
+down_revision = "alerts_0010"
 branch_labels = None
 depends_on = None
 

@@ -6,14 +6,14 @@ hand): it would drop the days before. ``passage_partitions_add`` only creates, t
 under a transaction-scoped advisory lock so that two replicas creating the same day do not collide
 (the second finds it made).
 
-Revision ID: ingest_0007
-Revises: ingest_0006
+Revision ID: ingest_0008
+Revises: ingest_0007
 """
 
 from alembic import op
 
-revision = "ingest_0007"
-down_revision = "ingest_0006"
+revision = "ingest_0008"
+down_revision = "ingest_0007"
 branch_labels = None
 depends_on = None
 
