@@ -14,11 +14,11 @@ import orjson
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from qzx_common.contracts import event_reader
-from qzx_common.contracts.event_reader import read_event
 from qzx_common.contracts.events import Location, Measurements, ViolationEvent, describe_error
 from qzx_dev.samples import make_event
 from qzx_dev.simulator import EventGenerator
+from qzx_ingest.violations import reader as event_reader
+from qzx_ingest.violations.reader import read_event
 
 
 def by_model(raw: bytes) -> tuple[str, Any]:
