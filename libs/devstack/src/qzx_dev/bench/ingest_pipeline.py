@@ -17,6 +17,7 @@ from qzx_common.contracts.events import ViolationEvent
 from qzx_dev.simulator import EventGenerator
 from qzx_dev.simulator.stream import TokenBucket
 
+
 def say(text: str) -> None:
     print(f"[bench ingest {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
