@@ -216,11 +216,11 @@ async def scoring_rate(url: str, values: list[bytes]) -> tuple[float, int, float
     two fifths of the events (later events find more of the run's own events in their windows).
     The rates count from the end of the first batch, which also opens the connections and prepares
     their statements, once in a service's life (as the list and the live phase warm up first)."""
-    from qzx_alerts.db import SESSION_SQL
     from qzx_alerts.hazards.cache import HazardCache
     from qzx_alerts.scoring.pipeline import ScoringPipeline
     from qzx_alerts.scoring.rules import load_rules
     from qzx_alerts.scoring.service import BatchResult
+    from qzx_alerts.sessions import SESSION_SQL
     from qzx_common.db import create_engine
     from qzx_common.runtime import settle_heap
 

@@ -40,21 +40,10 @@ from qzx_dev.bench import run_async
 from qzx_dev.bench.ingest_pipeline import latency, naive, pipeline, say
 from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import EventGenerator, SimMessage
+from qzx_ingest.violations.repository import STORED_COLUMNS as COLUMNS
 
 TARGET_RATE = 20_000  # events/s for one ingest process
 GOAL_RATIO = 0.4  # of the slower raw baseline
-COLUMNS = [
-    "event_id",
-    "device_id",
-    "violation",
-    "plate",
-    "admin_code",
-    "captured_at",
-    "lat",
-    "lon",
-    "source",
-    "payload",
-]
 
 
 # --- the stack ----------------------------------------------------------------------------------
@@ -167,8 +156,7 @@ async def raw_copy(database_url: str, rows: list[tuple[Any, ...]]) -> dict[str, 
     try:
         await conn.execute("CREATE SCHEMA IF NOT EXISTS bench")
         await conn.execute(
-            "CREATE TABLE bench.bare (event_id text, device_id text, violation text, plate text, "
-            "admin_code text, captured_at timestamptz, lat float8, lon float8, source text, payload jsonb)"
+            "CREATE TABLE bench.bare AS SELECT " + ", ".join(COLUMNS) + " FROM ingest.violations WITH NO DATA"
         )
         await conn.execute("CREATE TABLE bench.indexed (LIKE ingest.violations INCLUDING ALL)")
         for table in ("bare", "indexed"):
