@@ -252,7 +252,7 @@ async def pipeline_phase(
     pre-filled events are a backlog like scoring's: captured over ``backlog_s``."""
     from qzx_alerts.alerts.merge import alert_id
     from qzx_alerts.consumer import VIOLATIONS_GROUP
-    from qzx_alerts.scoring.model import violation_key
+    from qzx_alerts.scoring.domain import violation_key
     from qzx_alerts.settings import AlertsSettings
     from qzx_common.contracts.geo import city_code
     from qzx_common.kafka.admin import ensure_topics

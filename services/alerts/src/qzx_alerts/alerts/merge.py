@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from qzx_alerts.scoring.model import FINDING_FIELDS, FindingFacts, Proposal
+from qzx_alerts.scoring.domain import FINDING_FIELDS, FindingFacts, Proposal
 from qzx_alerts.scoring.rules import highest
 from qzx_common.contracts.alerts import Priority
 

@@ -23,7 +23,7 @@ from qzx_alerts.alerts.columns import (
 from qzx_alerts.alerts.merge import OpenAlert
 from qzx_alerts.alerts.schemas import LinkedEvent
 from qzx_alerts.db import SCHEMA, stage
-from qzx_alerts.scoring.model import plate_keys
+from qzx_alerts.scoring.domain import plate_keys
 from qzx_alerts.scoring.rules import Rules
 
 TERMINAL = ("resolved", "dismissed")

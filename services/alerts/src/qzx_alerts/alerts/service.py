@@ -16,7 +16,7 @@ from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.merge import OpenAlert, merge
 from qzx_alerts.alerts.schemas import alert_json, alert_payload, created_state, scored_payload
 from qzx_alerts.db import SCHEMA
-from qzx_alerts.scoring.model import Proposal
+from qzx_alerts.scoring.domain import Proposal
 from qzx_alerts.scoring.rules import Rules
 from qzx_common import audit
 from qzx_common.db import driver_connection

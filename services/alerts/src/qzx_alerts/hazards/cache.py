@@ -8,7 +8,7 @@ import time
 import asyncpg
 
 from qzx_alerts.hazards import repository
-from qzx_alerts.scoring.model import HazardIndex
+from qzx_alerts.scoring.domain import HazardIndex
 
 
 class HazardCache:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hazards.models import HazardRow
-from qzx_alerts.scoring.model import HazardPoint
+from qzx_alerts.scoring.domain import HazardPoint
 
 
 async def all_points(raw: asyncpg.Connection) -> list[HazardPoint]:

@@ -13,7 +13,7 @@ from operator import attrgetter
 
 from qzx_alerts.history.repository import SAME_PLATE_LIMIT, SAME_SEGMENT_LIMIT
 from qzx_alerts.scoring.correlation import Learned, Pair, Seen
-from qzx_alerts.scoring.model import Sighting
+from qzx_alerts.scoring.domain import Sighting
 
 
 @dataclass(slots=True)

@@ -13,7 +13,7 @@ import orjson
 from qzx_alerts.db import SCHEMA, ScratchTable, scratch_type, stage
 from qzx_alerts.history.models import SightingRow
 from qzx_alerts.scoring.correlation import Learned, Pair, Seen
-from qzx_alerts.scoring.model import Sighting
+from qzx_alerts.scoring.domain import Sighting
 
 # The batch's sightings, staged once (db.stage) and read by every statement below; after
 # ``insert_new`` it holds only the new ones (redeliveries need no lookups).

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hotlists.models import HotlistRow
-from qzx_alerts.scoring.model import HotlistHit
+from qzx_alerts.scoring.domain import HotlistHit
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.geo import code_prefix
 
