@@ -16,7 +16,6 @@ from pydantic import BaseModel, ValidationError
 
 from qzx_common.contracts.events import Location, Measurements, ViolationEvent, describe_error
 from qzx_common.contracts.samples import make_event
-from qzx_ingest.violations import reader as event_reader
 from qzx_ingest.violations.reader import read_event
 
 
