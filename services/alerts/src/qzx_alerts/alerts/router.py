@@ -10,7 +10,7 @@ from qzx_alerts.alerts import repository, service
 from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn
 from qzx_alerts.alerts.stream import event_stream, start_position
 from qzx_alerts.alerts.views import alert_payload
-from qzx_alerts.deps import Audit, Connection, RuntimeDep, SettingsDep
+from qzx_alerts.deps import Audit, ChangeTailDep, Connection, RuntimeDep, SettingsDep
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
 from qzx_common.db import driver_connection
@@ -94,6 +94,7 @@ async def stream_alerts(
     principal: Annotated[Principal, require(Action.alerts_read)],
     rt: RuntimeDep,
     settings: SettingsDep,
+    tail: ChangeTailDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     since: Annotated[
         int | None,
@@ -104,7 +105,7 @@ async def stream_alerts(
     resume = since if last_event_id is None else _event_id(last_event_id)
     after = await start_position(rt.engine, resume)
     body = event_stream(
-        tail=request.app.state.change_tail,
+        tail=tail,
         jur=principal.jur,
         after=after,
         heartbeat_s=settings.sse_heartbeat_s,
