@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.geo import city_code, code_prefix
-from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from qzx_common.web.auth import Principal, ensure_sees
+from qzx_common.web.errors import Conflict, InvalidRequest, NotFound
 from qzx_dispatch.clock import local_date
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org import repository
@@ -33,13 +33,6 @@ from qzx_dispatch.org.schemas import (
 )
 
 MAX_SHIFT = timedelta(hours=16)
-
-
-def _guard(principal: Principal, admin_code: str) -> None:
-    if not principal.sees(admin_code):
-        raise Forbidden(
-            f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
-        )
 
 
 async def _known_jurisdiction(session: AsyncSession, code: str) -> Jurisdiction:
@@ -85,7 +78,7 @@ def audit_scope(admin_code: str) -> str:
 async def create_jurisdiction(
     session: AsyncSession, *, principal: Principal, data: JurisdictionIn, audit_context: AuditContext
 ) -> Jurisdiction:
-    _guard(principal, data.code)
+    ensure_sees(principal, data.code)
     parent = await _known_jurisdiction(session, data.parent_code)
     if not data.code.startswith(code_prefix(parent.code)) or data.code == parent.code:
         raise InvalidRequest("code: must extend its parent's admin-code prefix", code="invalid_code")
@@ -147,7 +140,7 @@ async def _check_binding(
 async def create_officer(
     session: AsyncSession, *, principal: Principal, data: OfficerIn, audit_context: AuditContext
 ) -> Officer:
-    _guard(principal, data.admin_code)
+    ensure_sees(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
     await _check_binding(
         session, principal=principal, kind=data.kind, admin_code=data.admin_code, bound_to=data.bound_to
@@ -278,7 +271,7 @@ async def _check_crew(
 async def create_unit(
     session: AsyncSession, *, principal: Principal, data: UnitIn, audit_context: AuditContext
 ) -> Unit:
-    _guard(principal, data.admin_code)
+    ensure_sees(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
     await _check_crew(session, officer_ids=data.members, admin_code=data.admin_code, principal=principal)
     ident = data.id or f"U{uuid.uuid4().hex[:12]}"
