@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
 from qzx_alerts.consumer import TASKS_GROUP, Scoring, change_relay, consume_violations, tasks_handler
-from qzx_alerts.db import SCHEMA, SESSION_SQL
+from qzx_alerts.db import SCHEMA
 from qzx_alerts.demo import seed_demo_data
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
@@ -19,6 +19,7 @@ from qzx_alerts.hazards.router import router as hazards_router
 from qzx_alerts.hotlists.router import router as hotlists_router
 from qzx_alerts.reports.router import router as reports_router
 from qzx_alerts.scoring.rules import load_rules
+from qzx_alerts.sessions import SESSION_SQL
 from qzx_alerts.settings import AlertsSettings, get_settings
 from qzx_alerts.state import AlertsState
 from qzx_common.runtime import Runtime

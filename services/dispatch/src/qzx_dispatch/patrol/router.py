@@ -1,4 +1,4 @@
-"""The patrol-app protocol (DESIGN.md §3): long-poll, sign, status, feedback, location."""
+"""The patrol-app protocol (docs/contract.md): long-poll, sign, status, feedback, location."""
 
 from __future__ import annotations
 
