@@ -230,7 +230,3 @@ async def test_repeated_failures_from_one_address_are_throttled_but_valid_tokens
         assert int(r.headers["retry-after"]) >= 1
         assert (await c.get("/v1/me", headers=good)).status_code == 200  # only failures are refused
         assert (await bystander.get("/v1/me", headers=bad)).status_code == 401
-
-
-def test_unauthorized_is_an_api_error() -> None:
-    assert issubclass(Unauthorized, ApiError)
