@@ -18,7 +18,6 @@ from qzx_alerts.consumer import (
     tasks_handler,
 )
 from qzx_alerts.db import SCHEMA
-from qzx_alerts.demo import seed_demo_data
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.hazards.router import router as hazards_router
@@ -60,9 +59,6 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         notifier = ChangeNotifier()
         await notifier.start(to_plain_url(settings.database_url))
         app.state.change_tail = ChangeTail(engine=rt.engine, notifier=notifier, poll_s=settings.sse_poll_s)
-        if settings.demo_data:
-            async with rt.engine.begin() as conn:
-                await seed_demo_data(conn)
         published = change_relay(rt, retention_s=settings.change_log_retention_h * 3600)
         rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
         app.state.change_relay = published

@@ -11,8 +11,6 @@ class AlertsSettings(CommonSettings):
     # Scoring rules (weights, grades, floors, deadlines, windows): the versioned file shipped in the
     # package unless this points at another TOML file (QZX_RULES_PATH).
     rules_path: str | None = None
-    # Seed a few hazard points and hotlist entries on startup (idempotent), for `make run`.
-    demo_data: bool = False
     # SSE: how often a quiet stream re-checks the database (other replicas' changes also arrive by
     # LISTEN/NOTIFY) and how often it sends a keep-alive comment.
     sse_poll_s: float = 1.0

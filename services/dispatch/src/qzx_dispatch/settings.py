@@ -8,8 +8,6 @@ from qzx_common.settings import CommonSettings
 class DispatchSettings(CommonSettings):
     host: str = "127.0.0.1"
     dispatch_port: int = 8003
-    # Seed the demo organisation (units on duty around the clock in every city) on startup.
-    demo_data: bool = False
     # P3/P4 alerts never take the last N available units of a city.
     reserve_units: int = 2
     # Moving targets may be intercepted by units of cities whose centres lie this close.
