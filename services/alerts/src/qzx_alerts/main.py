@@ -12,7 +12,6 @@ from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
 from qzx_alerts.consumer import TASKS_GROUP, Scoring, change_relay, consume_violations, tasks_handler
 from qzx_alerts.db import SCHEMA
-from qzx_alerts.demo import seed_demo_data
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.hazards.router import router as hazards_router
@@ -43,9 +42,6 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         notifier = ChangeNotifier()
         await notifier.start(to_plain_url(settings.database_url))
         try:
-            if settings.demo_data:
-                async with rt.engine.begin() as conn:
-                    await seed_demo_data(conn)
             published = change_relay(rt, retention_s=settings.change_log_retention_h * 3600)
             rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
             if consume:

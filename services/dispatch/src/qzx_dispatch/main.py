@@ -19,7 +19,7 @@ from qzx_common.web.service import service_app
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import GROUP, alerts_handler
 from qzx_dispatch.db import SCHEMA
-from qzx_dispatch.org import seed
+from qzx_dispatch.org import reference
 from qzx_dispatch.org.router import router as org_router
 from qzx_dispatch.patrol import idempotency
 from qzx_dispatch.patrol.notifier import UnitNotifier
@@ -51,9 +51,7 @@ def create_app(
     async def start(rt: Runtime) -> AsyncIterator[DispatchState]:
         stopping = asyncio.Event()
         async with transaction(rt.sessions) as s:
-            await seed.reference(s)
-            if settings.demo_data:
-                await seed.demo(s, now=clock.now())
+            await reference.seed(s)
         notifier = UnitNotifier(dsn=to_plain_url(settings.database_url), channel=CHANNEL)
         await notifier.start()
         watcher = DeadlineWatcher(
@@ -62,10 +60,6 @@ def create_app(
         background = []
         if watch:
             background.append(asyncio.create_task(watcher.run(), name="dispatch-deadline-watcher"))
-        if settings.demo_data:
-            background.append(
-                asyncio.create_task(seed.keep_demo(rt.sessions, clock, stopping), name="demo-keeper")
-            )
         pruner = idempotency.prune_periodically(
             rt.sessions,
             retention=timedelta(hours=settings.idempotency_retention_h),
