@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from qzx_alerts.alerts.metrics import sample_alerts
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
 from qzx_alerts.consumer import (
@@ -36,6 +37,7 @@ from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
+from qzx_common.web.observability import install_observability
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 
@@ -65,6 +67,9 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         published = change_relay(rt, retention_s=settings.change_log_retention_h * 3600)
         rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
         app.state.change_relay = published
+        if rt.sampler is not None:
+            rt.sampler.watch(published)
+            rt.sampler.probe(sample_alerts)
         if consume:
             consume_violations(rt, scoring, published)
             rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
@@ -81,6 +86,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
     install_error_handlers(app)
     install_error_docs(app)
     install_request_guards(app, settings)
+    install_observability(app, service="alerts")
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(alerts_router)
     app.include_router(hotlists_router)

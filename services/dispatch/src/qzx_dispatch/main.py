@@ -20,6 +20,7 @@ from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
+from qzx_common.web.observability import install_observability
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_dispatch.clock import Clock, SystemClock
@@ -104,6 +105,7 @@ def create_app(
     install_error_handlers(app)
     install_error_docs(app)
     install_request_guards(app, settings)
+    install_observability(app, service="dispatch")
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(audit_router(SCHEMA))
     app.include_router(dead_letter_router(SCHEMA))

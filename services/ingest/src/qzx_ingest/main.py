@@ -17,6 +17,7 @@ from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
+from qzx_common.web.observability import install_observability
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
@@ -59,6 +60,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
     install_error_handlers(app)
     install_error_docs(app)
     install_request_guards(app, settings)
+    install_observability(app, service="ingest")
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(violations_router)
     app.include_router(passages_router)

@@ -37,6 +37,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter, Gauge, Histogram
 
 from qzx_common.reasons import describe_exception
+from qzx_common.tracing import consuming
 from qzx_common.transient import backoff_s, is_transient
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,7 @@ class ConsumerRunner:
     ) -> _Failed | None:
         """The first attempt; a failure is handed back to the loop, which settles it alone."""
         async with self.batch_lock:
-            with BATCH_SECONDS.labels(self.group_id).time():
+            with BATCH_SECONDS.labels(self.group_id).time(), consuming(self.group_id, records):
                 error = await self._attempt(prepared)
             if error is not None:
                 FAILURES.labels(self.group_id).inc()

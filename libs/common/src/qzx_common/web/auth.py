@@ -26,6 +26,7 @@ from fastapi import Depends, FastAPI, Request
 from jwt.types import Options
 
 from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
+from qzx_common.metrics import AUTH_FAILURES
 from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
 from qzx_common.web.errors import ApiError, Unauthorized
 from qzx_common.web.revocation import RevocationList
@@ -284,7 +285,8 @@ async def current_principal(request: Request) -> Principal:
         principal, claims = await auth.verifier.verify(_bearer(request))
         if await auth.revocations.is_revoked(claims.get("jti")):
             raise _unauthorized("the token has been revoked", "token_revoked")
-    except Unauthorized:
+    except Unauthorized as exc:
+        AUTH_FAILURES.labels(exc.code).inc()
         auth.throttle.failed(client_address(request))  # 429 instead once the address used them up
         raise
     request.state.principal = principal
