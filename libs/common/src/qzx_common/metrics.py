@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLE_S = 10.0
+READY_TIMEOUT_S = 3.0
 # The backlog is counted up to this many rows: past it the age says more than the count.
 BACKLOG_COUNT_CAP = 100_000
 
@@ -54,6 +55,7 @@ class Sample:
     backlog: list[tuple[tuple[str, str], float]] = field(default_factory=list)
     oldest: list[tuple[tuple[str, str], float]] = field(default_factory=list)
     pool: list[tuple[tuple[str, str], float]] = field(default_factory=list)
+    ready: list[tuple[tuple[str], float]] = field(default_factory=list)
 
 
 class Sampler:
@@ -65,11 +67,14 @@ class Sampler:
         schema: str,
         engine: AsyncEngine,
         consumers: list[ConsumerRunner],
+        ready: Sequence[Callable[[], Awaitable[None]]] = (),
         every_s: float = SAMPLE_S,
     ) -> None:
+        """``ready``: the checks of the service's /readyz, reported as ``qzx_ready``."""
         self.schema = schema
         self.engine = engine
         self.consumers = consumers
+        self.ready_checks = list(ready)
         self.every_s = every_s
         self.log_relays: list[LogRelay] = []
         self.probes: list[Probe] = []
@@ -99,7 +104,7 @@ class Sampler:
                 await asyncio.wait_for(self.stopping.wait(), self.every_s)
 
     async def sample(self) -> None:
-        s = Sample()
+        s = Sample(ready=[((self.schema,), float(await self._ready()))])
         pool: Any = self.engine.sync_engine.pool
         s.pool = [((self.schema, "checked_out"), pool.checkedout()), ((self.schema, "size"), pool.size())]
         s.pool.append(((self.schema, "overflow"), max(0, pool.overflow())))
@@ -124,6 +129,14 @@ class Sampler:
             for probe in self.probes:
                 await probe(conn)
         self.last = s
+
+    async def _ready(self) -> bool:
+        try:
+            for check in self.ready_checks:
+                await asyncio.wait_for(check(), READY_TIMEOUT_S)
+        except Exception:
+            return False
+        return True
 
 
 async def _lags(consumers: Iterable[ConsumerRunner]) -> list[tuple[tuple[str, str, str], float]]:
@@ -168,6 +181,11 @@ class _SampledGauges(Collector):
                 "qzx_db_pool_connections",
                 "The database pool: connections checked out, the pool's size and overflow connections open",
                 labels=["schema", "state"],
+            ),
+            "ready": GaugeMetricFamily(
+                "qzx_ready",
+                "1 while the service passes the checks of its /readyz (database reachable, consumers advancing)",
+                labels=["schema"],
             ),
         }
         for sampler in list(_SAMPLERS):

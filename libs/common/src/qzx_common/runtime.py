@@ -80,7 +80,12 @@ class Runtime:
         relay = OutboxRelay(engine=engine, producer=producer, schema=schema)
         rt = cls(settings, schema, engine, session_factory(engine), producer, relay)
         rt.tasks.append(asyncio.create_task(relay.run(), name=f"{schema}-outbox-relay"))
-        rt.sampler = Sampler(schema=schema, engine=engine, consumers=rt.consumers)
+        rt.sampler = Sampler(
+            schema=schema,
+            engine=engine,
+            consumers=rt.consumers,
+            ready=[rt.check_database, rt.check_consumers],
+        )
         rt.run_beside(rt.sampler.run(), name=f"{schema}-metrics", stop=rt.sampler.stop)
         return rt
 

@@ -63,6 +63,17 @@ def enable(provider: TracerProvider) -> None:
     _enabled = True
 
 
+def disable() -> None:
+    """Stop tracing (tests): hooks pass through again and asyncpg is no longer wrapped."""
+    global _enabled
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    _enabled = False
+    instrumentor = AsyncPGInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+
+
 def traced(messages: Sequence[OutboxMessage]) -> Sequence[OutboxMessage]:
     """``messages`` with the current trace context in their headers (unchanged while tracing is off)."""
     if not _enabled:
