@@ -167,7 +167,12 @@ async def test_every_metric_the_rules_and_the_dashboard_use_is_exported(system: 
     assert "/no/such/path" not in alerts_page
     assert "qzx_no_such_metric" not in available
     assert 'qzx_ready{schema="alerts"} 1.0' in alerts_page  # sampled at start: database up, consumers running
-    for name in ("qzx_alerts_pending", "qzx_sse_clients", "qzx_patrol_long_polls", "qzx_auth_failures_total"):
+    for name in (
+        "qzx_alerts_pending",
+        "qzx_alerts_sse_streams",
+        "qzx_patrol_long_polls",
+        "qzx_auth_failures_total",
+    ):
         assert name in available
 
 

@@ -116,6 +116,8 @@ async def test_a_request_that_produces_a_message_and_the_consumer_of_it_share_on
         assert writer.parent is not None and writer.parent.span_id == server.context.span_id
         assert [r.key for r in consumed] == [b"a1"]
         database = [s for s in in_trace() if s.kind == SpanKind.CLIENT and s.attributes]
-        assert any(s.attributes.get("db.system") == "postgresql" for s in database), [s.name for s in in_trace()]
+        assert any(s.attributes.get("db.system") == "postgresql" for s in database), [
+            s.name for s in in_trace()
+        ]
     finally:
         await rt.stop()

@@ -2,7 +2,7 @@
 
 Counters and histograms live beside the code that counts (``kafka.runner``, ``kafka.outbox``,
 ``web.observability``); this module holds the gauges that describe state: consumer lag, relay
-backlogs, the database pool, held long-polls and SSE streams, and what a service adds as a probe
+backlogs, the database pool, held long-polls, and what a service adds as a probe
 (alerts: pending and escalated alerts). State that costs a query is sampled every
 ``SAMPLE_S`` by each runtime's ``Sampler`` and served from its last sample, so a scrape never
 waits on the database or the broker, and a stopped runtime's series disappear with it.
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,6 @@ AUTH_THROTTLED = Counter(
     "qzx_auth_throttled_total", "Failed authentications answered 429 because the address used up its failures"
 )
 LONG_POLLS = Gauge("qzx_patrol_long_polls", "Patrol-app long-polls held open now")
-SSE_CLIENTS = Gauge("qzx_sse_clients", "Alert SSE streams open now")
 
 Probe = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -196,13 +195,3 @@ class _SampledGauges(Collector):
 
 
 REGISTRY.register(_SampledGauges())
-
-
-async def counted(gauge: Gauge, stream: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """``stream``, counted in ``gauge`` while it is open (an SSE body, say)."""
-    gauge.inc()
-    try:
-        async for item in stream:
-            yield item
-    finally:
-        gauge.dec()

@@ -15,7 +15,6 @@ from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
 from qzx_common.db import driver_connection
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
-from qzx_common.metrics import SSE_CLIENTS, counted
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Forbidden, InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED, error_responses
@@ -112,7 +111,7 @@ async def stream_alerts(
         disconnected=request.is_disconnected,
     )
     return StreamingResponse(
-        counted(SSE_CLIENTS, body),
+        body,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
