@@ -139,7 +139,9 @@ class Sampler:
 
 
 async def _lags(consumers: Iterable[ConsumerRunner]) -> list[tuple[tuple[str, str, str], float]]:
-    """Per assigned partition: the broker's high watermark less the consumer's position."""
+    """Per assigned partition: the broker's high watermark less the next offset to apply (what this
+    process last committed, or the group's committed offset before its first commit here): records
+    fetched but not yet applied count as lag, so a batch retried for long shows."""
     lags = []
     for runner in consumers:
         consumer = runner.consumer
@@ -147,11 +149,16 @@ async def _lags(consumers: Iterable[ConsumerRunner]) -> list[tuple[tuple[str, st
             highwater = consumer.highwater(tp)
             if highwater is None:  # nothing fetched from it yet
                 continue
-            with contextlib.suppress(Exception):  # revoked meanwhile
-                position = await consumer.position(tp)
-                lags.append(
-                    ((runner.group_id, tp.topic, str(tp.partition)), float(max(0, highwater - position)))
-                )
+            done = runner.committed.get(tp)
+            if done is None:
+                with contextlib.suppress(Exception):  # revoked meanwhile
+                    done = await consumer.committed(tp)
+            if done is None:  # the group has committed nothing yet: from the partition's start
+                with contextlib.suppress(Exception):
+                    done = (await consumer.beginning_offsets([tp]))[tp]
+            if done is not None:
+                labels = (runner.group_id, tp.topic, str(tp.partition))
+                lags.append((labels, float(max(0, highwater - done))))
     return lags
 
 
@@ -163,7 +170,7 @@ class _SampledGauges(Collector):
         families = {
             "lag": GaugeMetricFamily(
                 "qzx_consumer_lag",
-                "Records on the broker not yet consumed, per group and partition (high watermark less position)",
+                "Records on the broker not yet applied, per group and partition (high watermark less the next offset to apply)",
                 labels=["group", "topic", "partition"],
             ),
             "backlog": GaugeMetricFamily(

@@ -157,6 +157,7 @@ class ConsumerRunner:
         # Per partition: since when fetched records have waited without a commit.
         self._waiting_since: dict[TopicPartition, float] = {}
         self._fetched_to: dict[TopicPartition, int] = {}
+        self.committed: dict[TopicPartition, int] = {}  # the next offset to apply (the lag gauge)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -378,6 +379,7 @@ class ConsumerRunner:
             else:  # the next batch of it is already fetched: it waits from now
                 self._waiting_since[tp] = now
             LAST_COMMIT.labels(self.group_id, tp.topic, str(tp.partition)).set(wall)
+            self.committed[tp] = end
         per_topic: dict[str, int] = {}
         for r in records:
             per_topic[r.topic] = per_topic.get(r.topic, 0) + 1
