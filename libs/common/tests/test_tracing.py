@@ -96,9 +96,11 @@ async def test_a_request_that_produces_a_message_and_the_consumer_of_it_share_on
 
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            assert (await client.post("/things/a1")).status_code == 200
+            r = await client.post("/things/a1", headers={"X-Request-Id": "req-trace-1"})
+            assert r.status_code == 200 and r.headers["x-request-id"] == "req-trace-1"
         (server,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
         assert server.name == "POST /things/{thing_id}"  # the route template, not the path
+        assert server.attributes is not None and server.attributes["qzx.request_id"] == "req-trace-1"
         rt.consume(topics=[topic], group=f"trace-{topic}", handle=handle)
 
         def in_trace() -> list[ReadableSpan]:

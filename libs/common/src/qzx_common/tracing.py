@@ -126,6 +126,14 @@ def consuming(group: str, records: Sequence[Any]) -> Iterator[None]:
         yield
 
 
+def _tag_request_id(span: Any, scope: Any) -> None:
+    """The request id on the server span: from a log line or audit row to the trace, and back."""
+    from asgi_correlation_id import correlation_id
+
+    if span.is_recording() and (request_id := correlation_id.get()):
+        span.set_attribute("qzx.request_id", request_id)
+
+
 class TracingMiddleware:
     """OpenTelemetry's ASGI middleware (server spans named by route template), passed through while
     tracing is off: tracing may be switched on after the app was built (as the tests do)."""
@@ -149,5 +157,6 @@ class TracingMiddleware:
                 excluded_urls=self.EXCLUDED,
                 default_span_details=_get_default_span_details,
                 exclude_spans=["receive", "send"],
+                server_request_hook=_tag_request_id,
             )
         await self._traced(scope, receive, send)
