@@ -706,7 +706,7 @@ async def pipeline_phase(
         log(f"alerts consumer: {out['alerts']:,.0f} events/s")
         # The latency phase runs on fresh topics, with both services restarted on them: the embedded
         # broker (Tansu, in memory) spends CPU per fetch in proportion to what a topic retains, which
-        # Apache Kafka does not, and the 2 cores it would take are the services' (see README).
+        # Apache Kafka does not, and the 2 cores it would take are the services' (see docs/benchmarks.md).
         services.stop()
         prefix = f"bench-{uuid.uuid4().hex[:6]}."
         await ensure_topics(bootstrap, prefix=prefix)

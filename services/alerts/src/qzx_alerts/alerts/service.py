@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.alerts import repository
@@ -18,6 +17,7 @@ from qzx_alerts.db import SCHEMA
 from qzx_alerts.scoring.model import Proposal
 from qzx_alerts.scoring.rules import Rules
 from qzx_common import audit
+from qzx_common.audit import AuditContext
 from qzx_common.db import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, NotFound
@@ -100,7 +100,7 @@ async def dismiss(
     principal: Principal,
     alert_id: str,
     reason: str,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> dict[str, Any]:
     before = await visible_alert(conn, principal=principal, alert_id=alert_id, for_update=True)
     if before["status"] in repository.TERMINAL:
@@ -109,13 +109,12 @@ async def dismiss(
     await audit.record(
         conn,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="alert.dismiss",
         target_type="alert",
         target_id=alert_id,
         before={"status": before["status"]},
         after={"status": "dismissed", "reason": reason},
-        request=request,
         admin_code=row["admin_code"],
     )
     await publish(conn, rows=[row])
