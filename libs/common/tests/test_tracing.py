@@ -24,7 +24,7 @@ from qzx_common.kafka.deadletter import dead_letters_table
 from qzx_common.kafka.outbox import OutboxMessage, outbox_table, stage
 from qzx_common.runtime import Runtime
 from qzx_common.settings import CommonSettings, to_asyncpg_url
-from qzx_common.web.observability import install_observability
+from qzx_common.web.observability import TELEMETRY, install_observability
 from qzx_dev.testing import Stack, eventually
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
@@ -77,8 +77,12 @@ async def test_a_request_that_produces_a_message_and_the_consumer_of_it_share_on
         log_json=False,
     )
     rt = await Runtime.start(settings=settings, schema=schema, migrations_dir=Path("."))
-    app = FastAPI()
+    app = FastAPI(telemetry=TELEMETRY)
     install_observability(app, service="test")
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.post("/things/{thing_id}")
     async def make_thing(thing_id: str) -> dict[str, str]:
@@ -96,6 +100,7 @@ async def test_a_request_that_produces_a_message_and_the_consumer_of_it_share_on
 
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            assert (await client.get("/healthz")).status_code == 200  # probes make no spans
             r = await client.post("/things/a1", headers={"X-Request-Id": "req-trace-1"})
             assert r.status_code == 200 and r.headers["x-request-id"] == "req-trace-1"
         (server,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]

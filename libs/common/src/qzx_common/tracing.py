@@ -2,7 +2,8 @@
 
 One variable switches it on: ``OTEL_EXPORTER_OTLP_ENDPOINT`` (the standard one; spans go there
 over OTLP/HTTP, ``OTEL_SERVICE_NAME`` and the other ``OTEL_*`` variables apply as usual).
-Then every HTTP request is a server span (``web.observability``), every statement a client span
+Then every HTTP request is a server span (FastAPI's own telemetry, which traces once a tracer
+provider is set; ``web.observability.TELEMETRY`` leaves the probes out), every statement a client span
 (asyncpg instrumentation, which covers SQLAlchemy's and the raw-driver calls), messages written to
 an outbox carry the writer's trace context in their headers (W3C ``traceparent``), and each batch a
 consumer applies is a consumer span whose parent is its first traced record (the others linked).
@@ -126,37 +127,10 @@ def consuming(group: str, records: Sequence[Any]) -> Iterator[None]:
         yield
 
 
-def _tag_request_id(span: Any, scope: Any) -> None:
-    """The request id on the server span: from a log line or audit row to the trace, and back."""
-    from asgi_correlation_id import correlation_id
+def tag_request(request_id: str | None) -> None:
+    """The request id on the current (server) span: from a log line or audit row to the trace."""
+    from opentelemetry import trace
 
-    if span.is_recording() and (request_id := correlation_id.get()):
+    span = trace.get_current_span()
+    if request_id and span.is_recording():
         span.set_attribute("qzx.request_id", request_id)
-
-
-class TracingMiddleware:
-    """OpenTelemetry's ASGI middleware (server spans named by route template), passed through while
-    tracing is off: tracing may be switched on after the app was built (as the tests do)."""
-
-    EXCLUDED = "/healthz,/livez,/readyz,/metrics"
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self._traced: Any = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if not _enabled or scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self._traced is None:
-            from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-            from opentelemetry.instrumentation.fastapi import _get_default_span_details
-
-            self._traced = OpenTelemetryMiddleware(
-                self.app,
-                excluded_urls=self.EXCLUDED,
-                default_span_details=_get_default_span_details,
-                exclude_spans=["receive", "send"],
-                server_request_hook=_tag_request_id,
-            )
-        await self._traced(scope, receive, send)

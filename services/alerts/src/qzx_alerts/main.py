@@ -37,7 +37,7 @@ from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
-from qzx_common.web.observability import install_observability
+from qzx_common.web.observability import TELEMETRY, install_observability
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 
@@ -80,7 +80,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
             await rt.stop()
             await notifier.stop()
 
-    app = FastAPI(title="qzx alerts", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="qzx alerts", version="0.1.0", lifespan=lifespan, telemetry=TELEMETRY)
     app.state.settings = settings
     app.state.rules = rules
     install_error_handlers(app)

@@ -20,7 +20,7 @@ from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
-from qzx_common.web.observability import install_observability
+from qzx_common.web.observability import TELEMETRY, install_observability
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_dispatch.clock import Clock, SystemClock
@@ -99,7 +99,7 @@ def create_app(
             await notifier.stop()
             await rt.stop()
 
-    app = FastAPI(title="qzx dispatch", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="qzx dispatch", version="0.1.0", lifespan=lifespan, telemetry=TELEMETRY)
     app.state.settings = settings
     app.state.clock = clock
     install_error_handlers(app)

@@ -17,7 +17,7 @@ from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
-from qzx_common.web.observability import install_observability
+from qzx_common.web.observability import TELEMETRY, install_observability
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
@@ -55,7 +55,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
         finally:
             await rt.stop()
 
-    app = FastAPI(title="qzx ingest", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="qzx ingest", version="0.1.0", lifespan=lifespan, telemetry=TELEMETRY)
     app.state.settings = settings
     install_error_handlers(app)
     install_error_docs(app)

@@ -273,7 +273,8 @@ def client_address(request: Request) -> str:
 def request_audit(
     request: Request, *, principal: Principal | None = None, actor: str | None = None
 ) -> AuditContext:
-    """The audit context of one request: who acts, the ``X-Request-Id`` it came with, the client's address."""
+    """The audit context of one request: who acts, its ``X-Request-Id`` (the caller's, or the one
+    ``web.observability`` generated and set on the request), the client's address."""
     return AuditContext(
         principal=principal,
         actor=actor,

@@ -1,8 +1,8 @@
 """What every service's HTTP app does for operators: a request id on every request (taken from a
 valid ``X-Request-Id`` or generated, returned in the response, in every log line and in the audit
 rows the request writes), a JSON access log line per request, request rate, latency and status
-per route template (prometheus-fastapi-instrumentator) and, when switched on, a server span
-(``qzx_common.tracing``)."""
+per route template (prometheus-fastapi-instrumentator) and, when tracing is on, the request id on
+its server span (``qzx_common.tracing``)."""
 
 from __future__ import annotations
 
@@ -12,20 +12,25 @@ import time
 import uuid
 from typing import Any
 
-from asgi_correlation_id import CorrelationIdMiddleware
+from asgi_correlation_id import CorrelationIdMiddleware, correlation_id
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import Counter, Histogram
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.metrics import Info
 
-from qzx_common.tracing import TracingMiddleware
+from qzx_common import tracing
+from qzx_common.audit import REQUEST_ID_LENGTH
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A caller's id is kept when it is 1-128 visible ASCII characters (the audit column's width);
 # any other is replaced by a generated one.
-_VALID_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_VALID_REQUEST_ID = re.compile(rf"[\x21-\x7e]{{1,{REQUEST_ID_LENGTH}}}")
 # Probes and scrapes are neither counted nor logged: they would drown the requests people make.
 UNOBSERVED = ("/healthz", "/livez", "/readyz", "/metrics")
+# FastAPI's own telemetry (``FastAPI(telemetry=TELEMETRY)``): server spans once tracing is on
+# (``qzx_common.tracing``), none for the probes.
+TELEMETRY: TelemetryConfig = {"exclude": lambda scope: scope.get("path") in UNOBSERVED}
 
 HTTP_REQUESTS = Counter(
     "qzx_http_requests_total",
@@ -50,7 +55,6 @@ def install_observability(app: FastAPI, *, service: str) -> None:
         should_exclude_streaming_duration=True,
         excluded_handlers=[f"^{re.escape(p)}$" for p in UNOBSERVED],
     ).add(_http_metrics(service)).instrument(app)
-    app.add_middleware(TracingMiddleware)
     app.add_middleware(AccessLog)
     app.add_middleware(
         CorrelationIdMiddleware,
@@ -91,6 +95,8 @@ class AccessLog:
                 status = message["status"]
             await send(message)
 
+        if tracing.enabled():
+            tracing.tag_request(correlation_id.get())
         try:
             await self.app(scope, receive, sending)
         finally:
