@@ -64,6 +64,22 @@ def install_observability(app: FastAPI, *, service: str) -> None:
         generator=lambda: uuid.uuid4().hex,
         validator=lambda value: _VALID_REQUEST_ID.fullmatch(value) is not None,
     )
+    app.add_middleware(RequestScoped)
+
+
+class RequestScoped:
+    """The request id is the request's alone: restored afterwards, so that a caller running the
+    app in its own task (an in-process client) does not log its next lines under it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        token = correlation_id.set(None)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            correlation_id.reset(token)
 
 
 def _http_metrics(service: str) -> Any:
