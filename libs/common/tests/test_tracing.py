@@ -21,7 +21,8 @@ from sqlalchemy import MetaData, text
 from qzx_common import tracing
 from qzx_common.db import create_engine
 from qzx_common.kafka.deadletter import dead_letters_table
-from qzx_common.kafka.outbox import OutboxMessage, outbox_table, stage
+from qzx_common.kafka.outbox import outbox_table, stage
+from qzx_common.kafka.publish import OutboxMessage
 from qzx_common.runtime import Runtime
 from qzx_common.settings import CommonSettings, to_asyncpg_url
 from qzx_common.web.observability import TELEMETRY, install_observability

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
-    from qzx_common.kafka.outbox import OutboxMessage
+    from qzx_common.kafka.publish import OutboxMessage
 
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 # A batch spanning many traces links at most this many of them.

@@ -7,9 +7,8 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from qzx_alerts.alerts import repository, service
-from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn
+from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn, alert_payload
 from qzx_alerts.alerts.stream import event_stream, start_position
-from qzx_alerts.alerts.views import alert_payload
 from qzx_alerts.deps import Audit, Connection, RuntimeDep, SettingsDep
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
