@@ -240,7 +240,3 @@ def _counted(reason: str | None = None) -> float:
     if reason is None:
         return REGISTRY.get_sample_value("qzx_auth_throttled_total") or 0.0
     return REGISTRY.get_sample_value("qzx_auth_failures_total", {"reason": reason}) or 0.0
-
-
-def test_unauthorized_is_an_api_error() -> None:
-    assert issubclass(Unauthorized, ApiError)

@@ -15,9 +15,8 @@ No record can stop a partition. When a batch fails, the runner tells the two kin
 Before a record is dead-lettered the database is checked (``healthy``): if it is gone, the failure
 was transient after all, and the record is retried instead.
 
-A batch prepared beside one that then failed may have read that batch's state (alerts' scoring reads
-the batch before it from memory), so it is discarded and prepared again once the failed one is
-settled.
+A batch prepared beside one that then failed may have read that batch's state (alerts' scoring
+reads the batch before it from memory), so it is discarded and prepared again once that is settled.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from qzx_common.audit import CLIENT_ADDRESS_LENGTH, REQUEST_ID_LENGTH, AuditCont
 from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
 from qzx_common.metrics import AUTH_FAILURES
 from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
-from qzx_common.web.errors import ApiError, Unauthorized
+from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 from qzx_common.web.revocation import RevocationList
 from qzx_common.web.throttle import FailureThrottle
 
@@ -238,6 +238,16 @@ class AuthState:
     verifier: TokenVerifier
     revocations: RevocationList
     throttle: FailureThrottle
+
+
+def out_of_jurisdiction(admin_code: str, principal: Principal) -> Forbidden:
+    return Forbidden(f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+
+
+def ensure_sees(principal: Principal, admin_code: str) -> None:
+    """403 ``out_of_jurisdiction`` unless ``admin_code`` lies in the caller's jurisdiction."""
+    if not principal.sees(admin_code):
+        raise out_of_jurisdiction(admin_code, principal)
 
 
 def auth_state(app: FastAPI) -> AuthState:
