@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from qzx_alerts.alerts.metrics import sample_alerts
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
 from qzx_alerts.consumer import TASKS_GROUP, Scoring, change_relay, consume_violations, tasks_handler
@@ -44,6 +45,9 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         try:
             published = change_relay(rt, retention_s=settings.change_log_retention_h * 3600)
             rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
+            if rt.sampler is not None:  # the change log's backlog and the alert gauges on /metrics
+                rt.sampler.watch(published)
+                rt.sampler.probe(sample_alerts)
             if consume:
                 consume_violations(rt, scoring, published)
                 rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))

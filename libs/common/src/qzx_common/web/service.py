@@ -27,6 +27,7 @@ from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
+from qzx_common.web.observability import TELEMETRY, install_observability
 
 VERSION = "0.1.0"
 
@@ -42,11 +43,13 @@ StateT = TypeVar("StateT", bound=ServiceState)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def install_middleware(app: FastAPI, settings: BaseSettings) -> None:
+def install_middleware(app: FastAPI, settings: BaseSettings, *, name: str) -> None:
     """The one place middleware is installed, for every app (Starlette runs the last added first).
-    A service (``CommonSettings``) also gets the request guards; the dev console does not."""
+    A service (``CommonSettings``) also gets the request guards; the dev console does not. Request
+    ids, the access log and HTTP metrics wrap them all."""
     if isinstance(settings, CommonSettings):
         install_request_guards(app, settings)
+    install_observability(app, service=name)
 
 
 def web_app(
@@ -58,10 +61,11 @@ def web_app(
     **options: Any,
 ) -> FastAPI:
     """An app with qzx's error bodies and middleware; ``options`` go to ``FastAPI`` (e.g. no docs)."""
+    options = {"telemetry": TELEMETRY, **options}  # traced once tracing is on, the probes left out
     app = FastAPI(title=f"qzx {name}", version=VERSION, lifespan=lifespan, **options)
     app.state.settings = settings
     install_error_handlers(app)  # and the OpenAPI documents of the bodies it sends
-    install_middleware(app, settings)
+    install_middleware(app, settings, name=name)
     for router in routers:
         app.include_router(router)
     return app
