@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from qzx_alerts.demo import _HOTLIST
 from qzx_common.contracts.devices import DEVICE_BY_ID
 from qzx_common.contracts.geo import haversine_km
 from qzx_common.contracts.passage_reader import read_passage
@@ -64,7 +63,3 @@ def test_the_daily_curve_averages_one_and_peaks_at_the_rush_hours() -> None:
     factors = [daily_factor(day + timedelta(minutes=m)) for m in range(0, 24 * 60, 10)]
     assert abs(sum(factors) / len(factors) - 1) < 0.02
     assert daily_factor(day.replace(hour=8)) > 1.5 > 0.2 > daily_factor(day.replace(hour=3))
-
-
-def test_the_default_hotlisted_plates_are_the_demo_seed_s() -> None:
-    assert set(DEMO_HOTLISTED) == {plate for plate, *_ in _HOTLIST}

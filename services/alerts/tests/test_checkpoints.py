@@ -13,7 +13,7 @@ from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry
 from qzx_alerts.checkpoints.rebuild import rebuild
 from qzx_alerts.checkpoints.service import Checked, Matcher
 from qzx_alerts.checkpoints.sightings import Last, LastSightings
-from qzx_alerts.scoring.model import HotlistHit
+from qzx_alerts.scoring.domain import HotlistHit
 from qzx_alerts.scoring.rules import load_rules
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.devices import DEVICE_BY_ID

@@ -4,7 +4,7 @@
 VehiclePassage JSON). Vehicles make trips along the roads between checkpoints (the spokes of
 ``qzx_common.contracts.devices``, and on to a neighbouring city): a trip's first passage is now,
 each next one when the vehicle, at its own speed, reaches the next checkpoint. Among them: the
-hotlisted plates (``hotlisted``, by default the plates the alerts demo seed lists) and cloned
+hotlisted plates (``hotlisted``, by default the demo world's) and cloned
 plates (one plate on two vehicles in distant cities at once). ``daily_factor`` is the shape of a
 day's traffic, which the stream applies to its mean rate.
 """
@@ -22,12 +22,13 @@ import orjson
 
 from qzx_common.contracts.devices import DEVICES, Device
 from qzx_common.contracts.geo import haversine_km
+from qzx_dev.demo.world import HOTLIST
 from qzx_dev.simulator.clock import Clock, SimClock
 from qzx_dev.simulator.generator import SimMessage
 from qzx_dev.simulator.plates import Vehicle, home_city_for, make_vehicle
 
-# The plates alerts' demo seed puts on its hotlists (qzx_alerts.demo; a test keeps them equal).
-DEMO_HOTLISTED = ("鲁A9Z001", "鲁B7X552", "鲁C3K808")
+# The plates the demo world puts on its hotlists.
+DEMO_HOTLISTED = tuple(plate for plate, *_ in HOTLIST)
 # Traffic by local hour, relative: quiet small hours, the two rush hours, a busy afternoon.
 HOURLY = (0.15, 0.1, 0.08, 0.08, 0.12, 0.3, 0.8, 1.7, 1.9, 1.3, 1.1, 1.1,
           1.1, 1.0, 1.1, 1.2, 1.4, 1.8, 1.9, 1.4, 1.0, 0.8, 0.5, 0.3)  # fmt: skip

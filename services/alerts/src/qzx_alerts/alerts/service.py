@@ -7,14 +7,15 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.merge import OpenAlert, merge
-from qzx_alerts.alerts.views import alert_json, alert_payload, created_state, is_covert_hit, scored_payload
+from qzx_alerts.alerts.schemas import alert_json, alert_payload, created_state, is_covert_hit, scored_payload
 from qzx_alerts.db import SCHEMA
-from qzx_alerts.scoring.model import Proposal
+from qzx_alerts.scoring.domain import Proposal
 from qzx_alerts.scoring.rules import Rules
 from qzx_common import audit
 from qzx_common.audit import AuditContext
@@ -80,7 +81,7 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
 
 async def visible_alert(
     conn: AsyncConnection, *, principal: Principal, alert_id: str, for_update: bool = False
-) -> Any:
+) -> asyncpg.Record:
     row = await repository.get(await driver_connection(conn), alert_id, for_update=for_update)
     if (
         row is None

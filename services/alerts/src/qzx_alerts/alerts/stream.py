@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_alerts.alerts import repository
-from qzx_alerts.alerts.views import is_covert_hit_state
+from qzx_alerts.alerts.schemas import is_covert_hit_state
 from qzx_common.db import driver_connection
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class ChangeNotifier:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
-        self._conn: Any = None
+        self._conn: asyncpg.Connection | None = None
 
     def bump(self, *_: Any) -> None:
         self._event.set()

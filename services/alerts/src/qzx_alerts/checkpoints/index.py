@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from qzx_alerts.scoring.model import HotlistHit
+from qzx_alerts.scoring.domain import HotlistHit
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Any
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry, expires_ts
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.scoring.correlation import Learned, Pair
-from qzx_alerts.scoring.model import HotlistHit
+from qzx_alerts.scoring.domain import HotlistHit
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.geo import code_prefix
 

@@ -13,8 +13,8 @@ from prometheus_client import Counter
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry
 from qzx_alerts.checkpoints.sightings import Last, LastSightings
 from qzx_alerts.scoring.correlation import Learned, Pair, Seen, clone_proposals, device_pair, passage
+from qzx_alerts.scoring.domain import Factor, Proposal, Sighting, factor, hit_key
 from qzx_alerts.scoring.factors import finish, hotlist
-from qzx_alerts.scoring.model import Factor, Proposal, Sighting, factor, hit_key
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.alerts import HOTLIST_HIT
 from qzx_common.contracts.geo import city_code

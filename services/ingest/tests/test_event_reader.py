@@ -14,9 +14,9 @@ import orjson
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from qzx_common.contracts.event_reader import read_event
 from qzx_common.contracts.events import Location, Measurements, ViolationEvent, describe_error
 from qzx_common.contracts.samples import make_event
+from qzx_ingest.violations.reader import read_event
 
 
 def by_model(raw: bytes) -> tuple[str, Any]:
