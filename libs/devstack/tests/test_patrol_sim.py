@@ -303,7 +303,7 @@ async def test_with_ignore_share_one_nothing_is_signed_and_the_deadline_escalate
         assert first.status.value == "assigned"
 
         clock.offset += timedelta(seconds=61)
-        assert (await dispatch.state.watcher.tick())["sign_by:reassigned"] == 1
+        assert (await dispatch.state.service.watcher.tick())["sign_by:reassigned"] == 1
         await eventually(lambda: _true(stats.ignored >= 2), timeout=15, interval=0.05)
         await asyncio.sleep(1.0)
         tasks = await tasks_of(console, a.id)
