@@ -245,3 +245,48 @@ async def test_hotlist_mutations_are_scoped_and_audited_once(
         headers=bearer("auditor", "3702"),
     )
     assert [e["action"] for e in r.json()["items"]] == ["hotlist.delete", "hotlist.create"]
+
+
+COVERT_FACTORS = [{"name": "hotlist", "value": "covert", "weight": 0, "why": "covert"}]
+OPEN_FACTORS = [{"name": "hotlist", "value": "hl-1", "weight": 0, "why": "wanted"}]
+
+
+async def test_covert_hits_never_reach_a_partner(alerts: httpx.AsyncClient, alerts_app: Any) -> None:
+    """A covert checkpoint hit is for commanders only: neither the feed nor the stats carry it."""
+    t = tag()
+    day = datetime(2026, 4, 2, 4, tzinfo=UTC)
+    cursor = None
+    while True:  # a cursor past everything earlier tests left
+        params: dict[str, Any] = {"limit": 1000} | ({"cursor": cursor} if cursor else {})
+        page = (await alerts.get("/v1/exchange/feed", params=params, auth=signer("qingdao"))).json()
+        cursor = page["next_cursor"]
+        if not page["items"]:
+            break
+    async with alerts_app.state.runtime.engine.begin() as conn:
+        for name, factors in (("covert", COVERT_FACTORS), ("open", OPEN_FACTORS)):
+            payload = {"id": f"{t}-{name}", "kind": "hotlist_hit", "admin_code": "370202", "factors": factors}
+            await conn.execute(
+                text(
+                    "INSERT INTO alerts.alert_changes (alert_id, admin_code, payload) VALUES (:a, '370202', :p)"
+                ),
+                {"a": f"{t}-{name}", "p": orjson.dumps(payload)},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO alerts.alerts (id, kind, dedup_key, status, priority, score, factors, violations, "
+                    "plates, admin_code, city_code, lat, lon, first_seen, last_seen, count, event_ids, rules_version) "
+                    "VALUES (:id, 'hotlist_hit', :id, 'new', 'P2', 50, CAST(:f AS jsonb), '{}', '{}', '370202', "
+                    "'3702', 36, 120, :at, :at, 1, '{}', 'test')"
+                ),
+                {"id": f"{t}-{name}", "f": orjson.dumps(factors).decode(), "at": day},
+            )
+    page = (
+        await alerts.get(
+            "/v1/exchange/feed", params={"cursor": cursor, "limit": 1000}, auth=signer("qingdao")
+        )
+    ).json()
+    ids = {i["id"] for i in page["items"]}
+    assert f"{t}-open" in ids and f"{t}-covert" not in ids
+    r = await alerts.get("/v1/exchange/stats/daily", params={"date": "2026-04-02"}, auth=signer("qingdao"))
+    (qd,) = r.json()["cities"]
+    assert (qd["alerts"], qd["alerts_by_priority"]) == (1, {"P2": 1})

@@ -138,3 +138,24 @@ async def test_monthly_png(client: httpx.AsyncClient, known: None) -> None:
     r = await client.get("/v1/reports/monthly.png", params={"date": "2026-03-10", "admin_code": "3715"})
     assert r.status_code == 200 and r.headers["content-type"] == "image/png"
     assert r.content[:8] == b"\x89PNG\r\n\x1a\n" and len(r.content) > 10_000
+
+
+async def test_reports_leave_covert_hits_out(client: httpx.AsyncClient, alerts: Any) -> None:
+    """A report is an export: a covert checkpoint hit is not counted in it (nor for a commander)."""
+    day = datetime(2026, 5, 20, 9, tzinfo=CST)
+    async with alerts.state.runtime.engine.begin() as conn:
+        for aid, value in (("rc-covert", "covert"), ("rc-open", "hl-1")):
+            factors = f'[{{"name": "hotlist", "value": "{value}", "weight": 0, "why": "listed"}}]'
+            await conn.execute(
+                text(
+                    "INSERT INTO alerts.alerts (id, kind, dedup_key, status, priority, score, factors, violations, "
+                    "plates, admin_code, city_code, lat, lon, first_seen, last_seen, count, event_ids, "
+                    "rules_version) VALUES (:id, 'hotlist_hit', :id, 'new', 'P2', 60, CAST(:f AS jsonb), '{}', "
+                    "'{}', '371502', '3715', 36.46, 115.99, :at, :at, 1, '{}', 'test')"
+                ),
+                {"id": aid, "f": factors, "at": day},
+            )
+    r = await client.get("/v1/reports/daily", params={"date": "2026-05-20", "admin_code": "3715"})
+    assert r.status_code == 200, r.text
+    a = r.json()["alerts"]
+    assert (a["raised"], a["by_kind"], a["by_priority"]) == (1, {"hotlist_hit": 1}, {"P2": 1})

@@ -48,7 +48,9 @@ STAGED_ALERTS = ScratchTable(
 )
 
 
-# Not a checkpoint hit on a covert hotlist entry (those are for commanders only: schemas.is_covert_hit).
-COVERT_HIT_SQL = (
+# Not a checkpoint hit on a covert hotlist entry: those are for commanders only, and never leave the
+# force (docs/contract.md). The one SQL form of ``schemas.is_covert_hit``: every read that lists,
+# counts or exports alerts to anyone else adds it (the alerts list, the exchange stats, the reports).
+NOT_COVERT_HIT_SQL = (
     f'NOT (kind = \'{HOTLIST_HIT}\' AND factors @> \'[{{"name": "hotlist", "value": "{COVERT}"}}]\'::jsonb)'
 )

@@ -13,8 +13,8 @@ import asyncpg
 
 from qzx_alerts.alerts.columns import (
     ALERT_COLUMNS,
-    COVERT_HIT_SQL,
     IDENTITY_COLUMNS,
+    NOT_COVERT_HIT_SQL,
     PLAIN_ROW_FIELDS,
     ROW_LISTS,
     SCORED_COLUMNS,
@@ -243,7 +243,7 @@ async def search(
     if kind is not None:
         where.append(f"kind = {_literal(kind)}")
     if not covert_hits:
-        where.append(COVERT_HIT_SQL)
+        where.append(NOT_COVERT_HIT_SQL)
     if violation is not None:
         where.append(f"violations @> ARRAY[{_literal(violation)}]::text[]")
     if plate is not None:

@@ -112,7 +112,7 @@ def scored_payload(a: OpenAlert, state: Mapping[str, Any], rules: Rules) -> dict
 
 
 # A checkpoint hit on a covert hotlist entry is for commanders only (docs/contract.md): these
-# recognise one in a row or payload, and in a published state's bytes (``columns.COVERT_HIT_SQL``
+# recognise one in a row or payload, and in a published state's bytes (``columns.NOT_COVERT_HIT_SQL``
 # in SQL).
 def is_covert_hit(kind: str, factors: Any) -> bool:
     if kind != HOTLIST_HIT:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from qzx_alerts.alerts.columns import NOT_COVERT_HIT_SQL
 from qzx_alerts.db import SCHEMA
 
 
@@ -50,6 +51,7 @@ async def alerts_per_city(conn: AsyncConnection, *, start: datetime, end: dateti
                    count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated
             FROM {SCHEMA}.alerts
             WHERE first_seen >= :start AND first_seen < :end AND admin_code LIKE :prefix
+              AND {NOT_COVERT_HIT_SQL}
             GROUP BY 1, 2"""
         ),
         {"start": start, "end": end, "prefix": prefix + "%"},

@@ -16,6 +16,7 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from qzx_alerts.alerts.schemas import is_covert_hit_state
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.exchange import repository
 from qzx_alerts.exchange.schemas import CityStats, DailyStats, Feed, HotlistResult, ItemError
@@ -105,7 +106,9 @@ async def receive_hotlists(
 async def feed(conn: AsyncConnection, *, partner: Partner, after: int, limit: int) -> Feed:
     rows = await repository.changes_after(conn, after=after, prefix=partner.admin_prefix, limit=limit)
     last = rows[-1].id if rows else after
-    return Feed(items=[orjson.loads(r.payload) for r in rows], next_cursor=encode_cursor(last))
+    # Covert hits never leave the force: skipped, and the cursor still moves past them.
+    items = [orjson.loads(r.payload) for r in rows if not is_covert_hit_state(r.payload)]
+    return Feed(items=items, next_cursor=encode_cursor(last))
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:

@@ -7,11 +7,14 @@ from typing import Any
 
 import asyncpg
 
+from qzx_alerts.alerts.columns import NOT_COVERT_HIT_SQL
 from qzx_alerts.db import SCHEMA
 
 # Local wall-clock time of a timestamptz, for a fixed offset in seconds ($4).
 _LOCAL = "((captured_at AT TIME ZONE 'UTC') + make_interval(secs => $4))"
 _IN = "captured_at >= $1 AND captured_at < $2 AND admin_code LIKE $3 || '%'"
+# The alerts raised in the period, covert hits left out (a report is an export: they never leave the force).
+_RAISED = f"first_seen >= $1 AND first_seen < $2 AND admin_code LIKE $3 || '%' AND {NOT_COVERT_HIT_SQL}"
 
 
 async def event_counts(
@@ -98,7 +101,7 @@ async def alert_figures(
                    AS resolve_median,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - first_seen))
                    AS resolve_p90
-        FROM {SCHEMA}.alerts WHERE first_seen >= $1 AND first_seen < $2 AND admin_code LIKE $3 || '%'
+        FROM {SCHEMA}.alerts WHERE {_RAISED}
         """,
         start,
         end,
@@ -107,13 +110,13 @@ async def alert_figures(
     by = await raw.fetch(
         f"""
         SELECT 'priority' AS dim, priority AS k, count(*) AS n FROM {SCHEMA}.alerts
-        WHERE first_seen >= $1 AND first_seen < $2 AND admin_code LIKE $3 || '%' GROUP BY priority
+        WHERE {_RAISED} GROUP BY priority
         UNION ALL
         SELECT 'kind', kind, count(*) FROM {SCHEMA}.alerts
-        WHERE first_seen >= $1 AND first_seen < $2 AND admin_code LIKE $3 || '%' GROUP BY kind
+        WHERE {_RAISED} GROUP BY kind
         UNION ALL
         SELECT 'outcome', outcome, count(*) FROM {SCHEMA}.alerts
-        WHERE first_seen >= $1 AND first_seen < $2 AND admin_code LIKE $3 || '%' AND outcome IS NOT NULL
+        WHERE {_RAISED} AND outcome IS NOT NULL
         GROUP BY outcome
         """,
         start,
