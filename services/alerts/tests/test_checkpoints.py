@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry
@@ -19,7 +20,7 @@ from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.devices import DEVICE_BY_ID
 from qzx_common.contracts.passage_reader import PassageRow, passage_json
 from qzx_common.topics import PASSAGES_ACCEPTED
-from qzx_dev.testing import Stack
+from qzx_dev.testing import Stack, eventually
 
 RULES = load_rules()
 NOW = datetime.now(UTC)
@@ -146,3 +147,50 @@ async def test_sightings_are_rebuilt_from_the_topic_so_a_clone_across_a_restart_
     assert {(p.dedup_key, tuple(p.event_ids)) for p in again.proposals} == {
         (p.dedup_key, tuple(p.event_ids)) for p in out.proposals
     }
+
+
+async def test_the_detail_of_alerts_raised_from_passages_shows_the_passages(
+    alerts: Any, client: httpx.AsyncClient, stack: Stack, producer: Any
+) -> None:
+    plate = f"鲁A{uuid.uuid4().int % 100000:05d}"
+    r = await client.post("/v1/hotlists", json={"plate": plate, "priority": "P2", "reason": "wanted"})
+    assert r.status_code == 201, r.text
+    sent: dict[str, PassageRow] = {}
+
+    async def pass_by(device_id: str, at: datetime) -> None:
+        p = passage(plate, device_id, at)
+        sent[p.passage_id] = p
+        await producer.send_and_wait(
+            stack.topic_prefix + PASSAGES_ACCEPTED, passage_json(p), key=plate.encode()
+        )
+
+    async def found(kind: str) -> list[dict[str, Any]]:
+        r = await client.get("/v1/alerts", params={"plate": plate, "kind": kind})
+        return r.json()["items"]  # type: ignore[no-any-return]
+
+    async def hit() -> list[dict[str, Any]]:
+        if not (items := await found("hotlist_hit")):  # until the matcher has heard of the entry
+            await pass_by("370102-CK-0001", datetime.now(UTC) - timedelta(minutes=20))
+        return items
+
+    (alert,) = await eventually(hit, timeout=20, interval=0.5)
+    await pass_by("370202-CK-0001", datetime.now(UTC) - timedelta(minutes=10))  # too soon for Qingdao
+    frauds = await eventually(lambda: found("plate_fraud"), timeout=20, interval=0.2)
+    for a in [alert, *frauds]:
+        detail = (await client.get(f"/v1/alerts/{a['id']}")).json()
+        assert sorted(e["event_id"] for e in detail["events"]) == sorted(a["event_ids"]) != []
+        for e in detail["events"]:
+            p = sent[e["event_id"]]
+            assert (e["violation"], e["plate"], e["device_id"], e["admin_code"]) == (
+                "passage",
+                plate,
+                p.device_id,
+                p.admin_code,
+            )
+            assert (datetime.fromisoformat(e["captured_at"]), e["lat"], e["lon"]) == (
+                p.captured_at,
+                p.lat,
+                p.lon,
+            )
+            # Each was stored with the finding it raised first (the Jinan one with its hit): in full.
+            assert (e["road"], e["km"]) == (p.road, p.km)

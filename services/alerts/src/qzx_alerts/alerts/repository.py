@@ -23,6 +23,7 @@ from qzx_alerts.alerts.columns import (
 )
 from qzx_alerts.alerts.merge import OpenAlert
 from qzx_alerts.alerts.schemas import LinkedEvent
+from qzx_alerts.checkpoints.service import PASSAGE
 from qzx_alerts.db import SCHEMA, stage
 from qzx_alerts.scoring.domain import plate_keys
 from qzx_alerts.scoring.rules import Rules
@@ -183,12 +184,28 @@ async def get(raw: asyncpg.Connection, alert_id: str, *, for_update: bool = Fals
     return await raw.fetchrow(f"SELECT {ALERT_COLUMNS} FROM {SCHEMA}.alerts WHERE id = $1{lock}", alert_id)
 
 
-async def linked_events(raw: asyncpg.Connection, event_ids: Sequence[str]) -> list[dict[str, Any]]:
-    rows = await raw.fetch(
-        f"SELECT {', '.join(LinkedEvent.model_fields)} FROM {SCHEMA}.sightings WHERE event_id = ANY($1::text[]) "
-        "ORDER BY captured_at, event_id",
-        list(event_ids),
+# A linked event is a violation sighting or, for findings raised from passages (their event ids
+# are passage ids), a linked passage: each table's columns in LinkedEvent's order, what a table
+# lacks as NULL.
+_FROM_SIGHTINGS = {"road": "NULL", "km": "NULL"}
+_FROM_PASSAGES = {
+    "event_id": "passage_id",
+    "violation": f"'{PASSAGE}'",
+    "vehicle_class": "NULL",
+    "measurements": "NULL",
+}
+_LINKED = " UNION ALL ".join(
+    f"SELECT {', '.join(f'{columns.get(f, f)} AS {f}' for f in LinkedEvent.model_fields)} "
+    f"FROM {SCHEMA}.{table} WHERE {key} = ANY($1::text[])"
+    for table, key, columns in (
+        ("sightings", "event_id", _FROM_SIGHTINGS),
+        ("passage_sightings", "passage_id", _FROM_PASSAGES),
     )
+)
+
+
+async def linked_events(raw: asyncpg.Connection, event_ids: Sequence[str]) -> list[dict[str, Any]]:
+    rows = await raw.fetch(f"{_LINKED} ORDER BY captured_at, event_id", list(event_ids))
     return [dict(r) for r in rows]
 
 

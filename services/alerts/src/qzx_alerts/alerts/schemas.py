@@ -37,6 +37,9 @@ class LinkedEvent(BaseModel):
     captured_at: datetime
     vehicle_class: str | None = None
     measurements: dict[str, Any] | None = None
+    # Passages only (``violation`` is then ``passage``): where on the road the checkpoint stands.
+    road: str | None = None
+    km: float | None = None
 
 
 class AlertDetail(Alert):

@@ -60,7 +60,9 @@ async def start(rt: Runtime, settings: AlertsSettings, rules: Rules, published: 
             raise RecordsRejected(batch.rejected)
         if batch.proposals or batch.passages:
             async with rt.engine.begin() as conn:
-                await history.learn_passages(await driver_connection(conn), batch.passages)
+                raw = await driver_connection(conn)
+                await history.learn_passages(raw, batch.passages)
+                await repository.store_linked(raw, batch.linked.values())
                 await alerts_service.apply_proposals(conn, proposals=batch.proposals, rules=rules)
         PASSAGES.labels("checked").inc(batch.checked)
         if batch.proposals:

@@ -3,9 +3,11 @@ the learned travel times."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry, expires_ts
+from qzx_alerts.checkpoints.service import LinkedPassage
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.scoring.correlation import Learned, Pair
 from qzx_alerts.scoring.domain import HotlistHit
@@ -68,6 +70,20 @@ async def prune_changes(raw: Any) -> None:
     await raw.execute(
         f"DELETE FROM {SCHEMA}.hotlist_changes WHERE at < now() - make_interval(hours => {KEEP_CHANGES_H})"
     )
+
+
+_LINKED_TYPES = ("text", "text", "text", "float8", "float8", "text", "timestamptz", "text", "float8")
+_STORE_LINKED = (
+    f"INSERT INTO {SCHEMA}.passage_sightings ({', '.join(LinkedPassage._fields)}) "
+    f"SELECT * FROM unnest({', '.join(f'${n}::{t}[]' for n, t in enumerate(_LINKED_TYPES, 1))}) "
+    "ON CONFLICT (passage_id) DO NOTHING"
+)
+
+
+async def store_linked(raw: Any, linked: Collection[LinkedPassage]) -> None:
+    """Keep the passages the batch's findings link to (a redelivered one is kept once)."""
+    if linked:
+        await raw.execute(_STORE_LINKED, *(list(column) for column in zip(*linked, strict=True)))
 
 
 async def learned_travel(raw: Any) -> dict[Pair, Learned]:

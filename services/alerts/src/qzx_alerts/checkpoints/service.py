@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from prometheus_client import Counter
 
@@ -77,12 +78,43 @@ def seen_of(last: Last, plate: str) -> Seen:
     return Seen(last.passage_id, plate, PASSAGE, last.device_id, last.lat, last.lon, last.admin_code, at)
 
 
+class LinkedPassage(NamedTuple):
+    """What the alert detail shows of a passage a finding links to, stored when the finding is
+    raised (in the column order of ``passage_sightings``)."""
+
+    passage_id: str
+    plate: str | None
+    device_id: str
+    lat: float
+    lon: float
+    admin_code: str
+    captured_at: datetime
+    road: str | None
+    km: float | None
+
+
+def linked_passage(p: PassageRow) -> LinkedPassage:
+    return LinkedPassage(
+        p.passage_id, p.plate, p.device_id, p.lat, p.lon, p.admin_code, p.captured_at, p.road, p.km
+    )
+
+
+def linked_last(last: Last, plate: str) -> LinkedPassage:
+    """A plate's last sighting, as much as is kept of it (no road or km)."""
+    at = datetime.fromtimestamp(last.ts, UTC)
+    return LinkedPassage(
+        last.passage_id, plate, last.device_id, last.lat, last.lon, last.admin_code, at, None, None
+    )
+
+
 @dataclass(slots=True)
 class Checked:
-    """What a batch of passages raised, and the plausible passages to learn travel times from."""
+    """What a batch of passages raised (and the passages its findings link to, by id), and the
+    plausible passages to learn travel times from."""
 
     checked: int = 0
     proposals: list[Proposal] = field(default_factory=list)
+    linked: dict[str, LinkedPassage] = field(default_factory=dict)
     passages: list[tuple[Pair, float]] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
 
@@ -102,10 +134,15 @@ class Matcher:
         if entries := self.index.match(p.plate, p.plate_color, p.admin_code, now_ts):
             PASSAGES.labels("hotlist_hit").inc()
             out.proposals.append(hit_proposal(p, entries, self.rules))
+            out.linked[p.passage_id] = linked_passage(p)
+        last = self.sightings.get(partition, p.plate)
         clones, step = self.observe(partition, p)
         if clones:
             PASSAGES.labels("plate_fraud").inc()
             out.proposals.extend(clones)
+            assert last is not None  # a clone is found against the plate's last sighting
+            out.linked[p.passage_id] = linked_passage(p)
+            out.linked.setdefault(last.passage_id, linked_last(last, p.plate))
         if step is not None:
             out.passages.append(step)
             self.learn(*step)

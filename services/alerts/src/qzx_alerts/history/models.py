@@ -48,3 +48,21 @@ class DeviceTravelRow(Base):
     device_b: Mapped[str] = mapped_column(String(64), primary_key=True)
     min_s: Mapped[float] = mapped_column(Float)
     samples: Mapped[int] = mapped_column(Integer)
+
+
+class PassageSightingRow(Base):
+    """alerts' own copy of each passage a finding links to (hotlist hits, plate fraud from
+    passages): what the alert detail shows of it (never read ingest's schema). Only passages that
+    raised something are kept, not every passage."""
+
+    __tablename__ = "passage_sightings"
+
+    passage_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    plate: Mapped[str | None] = mapped_column(String(16))
+    device_id: Mapped[str] = mapped_column(String(64))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    admin_code: Mapped[str] = mapped_column(String(6))
+    captured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    road: Mapped[str | None] = mapped_column(String(64))
+    km: Mapped[float | None] = mapped_column(Float)
