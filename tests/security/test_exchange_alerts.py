@@ -247,8 +247,8 @@ async def test_hotlist_mutations_are_scoped_and_audited_once(
     assert [e["action"] for e in r.json()["items"]] == ["hotlist.delete", "hotlist.create"]
 
 
-COVERT_FACTORS = [{"name": "hotlist", "value": "covert", "weight": 0, "why": "covert"}]
-OPEN_FACTORS = [{"name": "hotlist", "value": "hl-1", "weight": 0, "why": "wanted"}]
+COVERT_FACTORS = [{"name": "hotlist", "value": "covert", "contribution": 0, "why": "covert"}]
+OPEN_FACTORS = [{"name": "hotlist", "value": "hl-1", "contribution": 0, "why": "wanted"}]
 
 
 async def test_covert_hits_never_reach_a_partner(alerts: httpx.AsyncClient, alerts_app: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -332,3 +333,31 @@ async def test_errors_are_precise(client: httpx.AsyncClient, alerts: Any) -> Non
     assert r.status_code == 422 and "priority" in r.json()["detail"]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=alerts), base_url="http://a") as anon:
         assert (await anon.get("/v1/alerts")).status_code == 401
+
+
+async def test_a_covert_hits_dismissal_leaves_its_reason_out_of_the_audit_log(
+    alerts: Any, client: httpx.AsyncClient, client_for: Any
+) -> None:
+    alert_id = f"covert-{uuid.uuid4().hex[:8]}"
+    async with alerts.state.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO alerts.alerts (id, kind, dedup_key, status, priority, score, factors, violations, "
+                "plates, admin_code, city_code, lat, lon, first_seen, last_seen, count, event_ids, rules_version) "
+                "VALUES (:id, 'hotlist_hit', :id, 'new', 'P2', 60, CAST(:f AS jsonb), '{}', '{}', '370102', "
+                "'3701', 36.6, 117.0, now(), now(), 1, '{}', 'test')"
+            ),
+            {
+                "id": alert_id,
+                "f": '[{"name": "hotlist", "value": "covert", "contribution": 0, "why": "covert"}]',
+            },
+        )
+    r = await client.post(f"/v1/alerts/{alert_id}/dismiss", json={"reason": "the target is our informant"})
+    assert r.status_code == 200, r.text
+    async with client_for(role="auditor", jur="37") as auditor:
+        r = await auditor.get("/v1/audit", params={"target_id": alert_id})
+    assert r.status_code == 200, r.text
+    assert [(e["action"], e["after"]) for e in r.json()["items"]] == [
+        ("alert.dismiss", {"status": "dismissed", "covert": True})
+    ]
+    assert (await client.get(f"/v1/alerts/{alert_id}")).status_code == 200  # the reason stays here

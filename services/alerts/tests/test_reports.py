@@ -145,7 +145,7 @@ async def test_reports_leave_covert_hits_out(client: httpx.AsyncClient, alerts: 
     day = datetime(2026, 5, 20, 9, tzinfo=CST)
     async with alerts.state.runtime.engine.begin() as conn:
         for aid, value in (("rc-covert", "covert"), ("rc-open", "hl-1")):
-            factors = f'[{{"name": "hotlist", "value": "{value}", "weight": 0, "why": "listed"}}]'
+            factors = f'[{{"name": "hotlist", "value": "{value}", "contribution": 0, "why": "listed"}}]'
             await conn.execute(
                 text(
                     "INSERT INTO alerts.alerts (id, kind, dedup_key, status, priority, score, factors, violations, "

@@ -111,6 +111,8 @@ async def dismiss(
     if before["status"] in repository.TERMINAL:
         raise Conflict(f"alert {alert_id} is already {before['status']}", code="alert_closed")
     row = await repository.set_dismissed(await driver_connection(conn), alert_id, reason=reason)
+    # Auditors are not commanders: a covert hit's reason stays on the alert, not in the audit log.
+    why = {"covert": True} if is_covert_hit(row["kind"], row["factors"]) else {"reason": reason}
     await audit.record(
         conn,
         schema=SCHEMA,
@@ -119,7 +121,7 @@ async def dismiss(
         target_type="alert",
         target_id=alert_id,
         before={"status": before["status"]},
-        after={"status": "dismissed", "reason": reason},
+        after={"status": "dismissed", **why},
         admin_code=row["admin_code"],
     )
     await publish(conn, rows=[row])
