@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from qzx_dev.console.main import STATIC
+from qzx_console.main import STATIC
 from qzx_dev.embedded import free_port
 
 # DESIGN.md §1: the province's 16 cities (GB/T 2260 code, approximate centre).
@@ -105,12 +105,12 @@ async def test_health(client: httpx.AsyncClient) -> None:
 
 
 def test_the_module_runs_as_the_launcher_starts_it() -> None:
-    """`python -m qzx_dev.console` on QZX_CONSOLE_PORT; without QZX_CONSOLE_TOKEN the dev token is a 404."""
+    """`python -m qzx_console` on QZX_CONSOLE_PORT; without QZX_CONSOLE_TOKEN the dev token is a 404."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "QZX_CONSOLE_TOKEN"}
     env["QZX_CONSOLE_PORT"] = str(port)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qzx_dev.console"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-m", "qzx_console"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         ready = _wait_ready(f"http://127.0.0.1:{port}", proc)

@@ -304,7 +304,7 @@ def _start_children(
 
     token = _console_token(env)
     env["QZX_CONSOLE_TOKEN"] = token
-    console = launch.spawn("console", [sys.executable, "-m", "qzx_dev.console"])
+    console = launch.spawn("console", [sys.executable, "-m", "qzx_console"])
     _wait_ready("console", settings.console_port, console, launch.log_path("console"))
     if simulate:
         _say(f"starting the camera simulator at {rate:g} events/s")

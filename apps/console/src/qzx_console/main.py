@@ -17,9 +17,9 @@ from starlette.types import Scope
 
 from qzx_common.web.errors import error_body, install_error_handlers
 from qzx_common.web.serve import serve
-from qzx_dev.console import geo
-from qzx_dev.console.proxy import router as proxy_router
-from qzx_dev.console.settings import ConsoleSettings
+from qzx_console import geo
+from qzx_console.proxy import router as proxy_router
+from qzx_console.settings import ConsoleSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The page and its modules change with the code; a dev console should never show a stale copy.
