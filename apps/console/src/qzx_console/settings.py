@@ -13,8 +13,16 @@ class ConsoleSettings(BaseSettings):
     ingest_url: str = "http://127.0.0.1:8001"
     alerts_url: str = "http://127.0.0.1:8002"
     dispatch_url: str = "http://127.0.0.1:8003"
-    # The dev console's own JWT (the launcher mints a province commander); served by /api/dev-token.
+    # `qzx dev` only: a province commander's JWT for scripts, served by /api/dev-token (the route
+    # exists only when this is set; the pages never use it, people sign in).
     console_token: str | None = None
+    # The identity provider's OAuth 2.0 token endpoint (password grant) that sign-in uses:
+    # `qzx dev`'s development provider, or e.g. Keycloak's
+    # https://sso.example/realms/qzx/protocol/openid-connect/token.
+    console_idp_token_url: str | None = None
+    console_idp_client_id: str = "qzx-console"
+    console_idp_client_secret: str | None = None
+    console_idp_scope: str | None = None
     # Upstream read timeout; long-polls hold up to 30 s. Event streams have none.
     proxy_read_timeout_s: float = 65.0
     proxy_connect_timeout_s: float = 3.0

@@ -54,6 +54,7 @@ class LaunchSettings(BaseSettings):
     alerts_port: int = 8002
     dispatch_port: int = 8003
     console_port: int = 8000
+    dev_idp_port: int = 8009
     embedded_pg_port: int = 5433
     embedded_broker_port: int = 9092
     # How long the children get to stop after SIGTERM (then SIGKILL); PostgreSQL gets as long for
@@ -232,6 +233,11 @@ def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
         env.setdefault(f"QZX_{name.upper()}_URL", f"http://127.0.0.1:{port}")  # the console's upstreams
     env.setdefault("QZX_DEV_MODE", "1")  # the development secret is fine on this machine
     env.setdefault("QZX_FORWARDED_ALLOW_IPS", "127.0.0.1")  # the console's proxy names the browser
+    # People sign in to the development identity provider; the services verify its RS256 tokens.
+    idp = f"http://127.0.0.1:{settings.dev_idp_port}"
+    env.setdefault("QZX_JWT_JWKS_URL", f"{idp}/jwks")
+    env.setdefault("QZX_CONSOLE_IDP_TOKEN_URL", f"{idp}/token")
+    env.setdefault("QZX_DEV_IDP_KEY_FILE", str(state / "idp" / "signing-key.pem"))
     launch = Launch(state=state, env=env, stop_timeout_s=settings.dev_stop_timeout_s)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop_on_signal)
@@ -241,6 +247,7 @@ def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
         for name, port in services:
             require_port(port, f"{name} service", "Is another `make run` still running?")
         require_port(settings.console_port, "console", "Is another `make run` still running?")
+        require_port(settings.dev_idp_port, "identity provider", "Is another `make run` still running?")
         _start_servers(launch, settings)
         _start_children(launch, settings, simulate=simulate, demo=demo, rate=rate)
         return _supervise(launch)
@@ -293,12 +300,17 @@ def _start_servers(launch: Launch, settings: LaunchSettings) -> None:
 def _start_children(
     launch: Launch, settings: LaunchSettings, *, simulate: bool, demo: bool, rate: float
 ) -> None:
+    from qzx_dev.idp.accounts import DEV_PASSWORD
+
     env, services = launch.env, settings.services()
     env.setdefault("QZX_DEMO_DATA", "1" if demo else "0")
+    _say(f"starting the development identity provider on http://127.0.0.1:{settings.dev_idp_port}")
+    idp = launch.spawn("idp", [sys.executable, "-m", "qzx_dev.idp"])
+    _wait_ready("idp", settings.dev_idp_port, idp, launch.log_path("idp"))
     for name, port in services:
         _say(f"starting {name} on http://127.0.0.1:{port}")
         launch.spawn(name, [sys.executable, "-m", f"qzx_{name}"])
-    for (name, port), child in zip(services, launch.children, strict=True):
+    for (name, port), child in zip(services, launch.children[1:], strict=True):
         _wait_ready(name, port, child.proc, launch.log_path(name))
         _say(f"{name} ready")
 
@@ -324,12 +336,17 @@ def _start_children(
         )
 
     _say("")
-    _say(f"console   http://127.0.0.1:{settings.console_port}/")
+    _say(f"console   http://127.0.0.1:{settings.console_port}/   sign in as dispatcher-3701, commander-3702,")
+    _say("          commander-37, auditor-37 or an officer (O370100-001 …); password QZX_DEV_PASSWORD")
+    _say(
+        f"          ({env.get('QZX_DEV_PASSWORD') or DEV_PASSWORD}); every account: "
+        f"http://127.0.0.1:{settings.dev_idp_port}/accounts"
+    )
     for name, port in services:
         _say(f"{name:<9} http://127.0.0.1:{port}/docs   (metrics /metrics, health /healthz /readyz)")
     _say(f"logs      {launch.state / 'logs'}/")
     _say(f"token     {token}")
-    _say("          (province commander, 12 h; mint others with `uv run qzx token --role ... --jur ...`)")
+    _say("          (for scripts: province commander, 12 h; mint others with `uv run qzx token ...`)")
     _say("Ctrl-C stops everything.")
 
 
