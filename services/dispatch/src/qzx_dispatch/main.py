@@ -25,6 +25,7 @@ from qzx_common.web.serve import serve
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import GROUP, alerts_handler
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.manual.router import router as manual_router
 from qzx_dispatch.org import seed
 from qzx_dispatch.org.router import router as org_router
 from qzx_dispatch.patrol import idempotency
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(org_router)
     app.include_router(shifts_router)
     app.include_router(tasks_router)
+    app.include_router(manual_router)
     app.include_router(patrol_router)
     return app
 
