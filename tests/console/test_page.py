@@ -43,7 +43,7 @@ async def test_every_module_the_page_imports_is_served(client: httpx.AsyncClient
     css = await client.get("/static/console.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     seen: set[str] = set()
-    pending = ["main.js", "sign-in.js"]  # the console's and the sign-in page's entry modules
+    pending = ["main.js", "sign-in.js", "patrol.js"]  # the pages' entry modules
     while pending:
         name = pending.pop()
         if name in seen:
@@ -133,3 +133,15 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30) -
         except httpx.HTTPError:
             time.sleep(0.2)
     raise AssertionError(f"console not ready on {base}")
+
+
+async def test_the_patrol_page_and_the_permission_matrix_are_served(client: httpx.AsyncClient) -> None:
+    page = await client.get("/patrol/")
+    assert page.status_code == 200 and '<script type="module" src="/static/js/patrol.js">' in page.text
+    assert 'name="viewport"' in page.text  # phone-sized
+    matrix = (await client.get("/api/permissions")).json()
+    assert matrix["tasks:reassign"] == ["city_commander", "dispatcher", "province_commander"]
+    assert "auditor" not in matrix["alerts:dismiss"] and matrix["patrol:act"] == [
+        "auxiliary_officer",
+        "patrol_officer",
+    ]

@@ -16,6 +16,7 @@ from starlette.staticfiles import PathLike
 from starlette.types import Scope
 
 from qzx_common.web.errors import install_error_handlers
+from qzx_common.web.permissions import MATRIX
 from qzx_common.web.serve import serve
 from qzx_console import geo
 from qzx_console.proxy import router as proxy_router
@@ -52,6 +53,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers=NO_CACHE)
 
+    @app.get("/patrol/", include_in_schema=False)
+    async def patrol() -> FileResponse:
+        return FileResponse(STATIC / "patrol.html", headers=NO_CACHE)
+
     @app.get("/sign-in", include_in_schema=False)
     async def sign_in_page() -> FileResponse:
         return FileResponse(STATIC / "sign-in.html", headers=NO_CACHE)
@@ -60,6 +65,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     @app.get("/readyz", include_in_schema=False)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/api/permissions")
+    async def permissions() -> dict[str, list[str]]:
+        """The services' permission matrix, so that a page offers only what the role may do."""
+        return {action.value: sorted(role.value for role in roles) for action, roles in MATRIX.items()}
 
     @app.get("/api/geo/cities")
     async def cities() -> dict[str, object]:
