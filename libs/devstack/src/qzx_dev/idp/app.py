@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qzx_common.web.serve import serve
@@ -25,13 +26,17 @@ from qzx_dev.idp.keys import load_or_create
 class IdpSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QZX_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    dev_idp_port: int = 8009
-    dev_idp_key_file: Path | None = None
-    dev_password: str = DEV_PASSWORD
-    dev_token_ttl_s: int = 8 * 3600
-    log_level: str = "INFO"
-    log_json: bool = True
+    host: str = Field(default="127.0.0.1", description="Address the provider's listener binds.")
+    dev_idp_port: int = Field(default=8009, description="The provider's HTTP port (its JWKS at `/jwks`).")
+    dev_idp_key_file: Path | None = Field(
+        default=None,
+        description="The RSA signing key's file, made on first start (`qzx dev`: `.state/idp/signing-key.pem`); "
+        "unset, a fresh key per process.",
+    )
+    dev_password: str = Field(default=DEV_PASSWORD, description="Every development account's password.")
+    dev_token_ttl_s: int = Field(default=8 * 3600, description="Lifetime of the tokens it issues.")
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_json: bool = Field(default=True, description="Structured JSON logs on stderr (else plain text).")
 
     @property
     def issuer(self) -> str:
