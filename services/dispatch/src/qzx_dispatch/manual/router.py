@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from qzx_common.web.auth import Principal
 from qzx_common.web.permissions import Action, require
-from qzx_dispatch.deps import ClockDep, Session, SettingsDep
+from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
 from qzx_dispatch.manual import service
 from qzx_dispatch.manual.schemas import DispatchRequest, DispatchResult, Recommendations
 from qzx_dispatch.tasks.schemas import to_contract
@@ -32,7 +32,7 @@ async def recommendations(
 @router.post("", response_model=DispatchResult)
 async def dispatch(
     body: DispatchRequest,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.tasks_reassign)],
     session: Session,
     settings: SettingsDep,
@@ -46,6 +46,6 @@ async def dispatch(
         reason=body.reason,
         settings=settings,
         now=clock.now(),
-        request=request,
+        audit_context=audit_context,
     )
     return DispatchResult(task=to_contract(task))

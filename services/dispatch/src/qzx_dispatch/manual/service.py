@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.alerts import Alert
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, InvalidRequest, NotFound
@@ -63,7 +62,7 @@ async def dispatch(
     reason: str,
     settings: DispatchSettings,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> TaskRow:
     row = await _alert(session, principal, alert_id, lock=True)
     if row.state == "closed":
@@ -89,11 +88,10 @@ async def dispatch(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="task.dispatch",
         target_type="task",
         target_id=task.id,
-        request=request,
         admin_code=audit_scope(task.target_admin_code),
         after=to_contract(task),
     )
