@@ -66,3 +66,25 @@ async def test_a_unit_that_cannot_take_the_alert_is_refused_with_the_rule(
     assert (
         r.status_code == 409 and r.json()["error"] == "no_unit" and "lacks breathalyser" in r.json()["detail"]
     )
+
+
+async def test_a_dispatcher_escalates_an_active_task_once_with_the_reason(
+    fresh: Any, api: Api, org: Org, clock: OffsetClock
+) -> None:
+    await org.unit()
+    alert = make_alert()
+    assert await assign(fresh, alert, clock=clock) == "assigned"
+    dispatcher = api(role="dispatcher", jur="3701")
+    [task] = (await dispatcher.get("/v1/tasks", params={"alert_id": alert.id})).json()["items"]
+    body = {"task_id": task["id"], "reason": "suspect fled towards the motorway"}
+    assert (await api(role="auditor", jur="3701").post("/v1/dispatch/escalate", json=body)).status_code == 403
+    assert (
+        await api(role="dispatcher", jur="3702").post("/v1/dispatch/escalate", json=body)
+    ).status_code == 404
+    r = await dispatcher.post("/v1/dispatch/escalate", json=body)
+    assert r.status_code == 200, r.text
+    up = r.json()["task"]
+    assert up["escalated"] is True and up["version"] == task["version"] + 1 and up["status"] == "assigned"
+    assert up["reason"] == "suspect fled towards the motorway (by p-dispatcher)"
+    again = await dispatcher.post("/v1/dispatch/escalate", json=body)
+    assert again.status_code == 409 and again.json()["error"] == "already_escalated"

@@ -10,7 +10,7 @@ from qzx_common.web.auth import Principal
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
 from qzx_dispatch.manual import service
-from qzx_dispatch.manual.schemas import DispatchRequest, DispatchResult, Recommendations
+from qzx_dispatch.manual.schemas import DispatchRequest, DispatchResult, EscalateRequest, Recommendations
 from qzx_dispatch.tasks.schemas import to_contract
 
 router = APIRouter(prefix="/v1/dispatch", tags=["tasks"])
@@ -43,6 +43,27 @@ async def dispatch(
         principal=principal,
         alert_id=body.alert_id,
         unit_id=body.unit_id,
+        reason=body.reason,
+        settings=settings,
+        now=clock.now(),
+        audit_context=audit_context,
+    )
+    return DispatchResult(task=to_contract(task))
+
+
+@router.post("/escalate", response_model=DispatchResult)
+async def escalate(
+    body: EscalateRequest,
+    audit_context: Audit,
+    principal: Annotated[Principal, require(Action.tasks_reassign)],
+    session: Session,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> DispatchResult:
+    task = await service.escalate(
+        session,
+        principal=principal,
+        task_id=body.task_id,
         reason=body.reason,
         settings=settings,
         now=clock.now(),

@@ -30,3 +30,10 @@ class DispatchRequest(BaseModel):
 
 class DispatchResult(BaseModel):
     task: Task
+
+
+class EscalateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=3, max_length=500)

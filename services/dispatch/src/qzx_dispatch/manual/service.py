@@ -16,7 +16,7 @@ from qzx_dispatch.manual.schemas import Recommendations
 from qzx_dispatch.org.models import Unit
 from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import repository
+from qzx_dispatch.tasks import events, repository
 from qzx_dispatch.tasks.models import AlertRecord, TaskRow
 from qzx_dispatch.tasks.recommend import RUNNERS_UP, describe, no_unit_reason
 from qzx_dispatch.tasks.schemas import to_contract
@@ -93,6 +93,42 @@ async def dispatch(
         target_type="task",
         target_id=task.id,
         admin_code=audit_scope(task.target_admin_code),
+        after=to_contract(task),
+    )
+    return task
+
+
+async def escalate(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    task_id: str,
+    reason: str,
+    settings: DispatchSettings,
+    now: datetime,
+    audit_context: AuditContext,
+) -> TaskRow:
+    """A dispatcher raises an active task to the commanders' attention (the task's and its
+    alert's escalated state), with the reason."""
+    task = await repository.get_task(session, task_id, lock=True)
+    if task is None or not principal.sees(task.target_admin_code):
+        raise NotFound(f"no task {task_id!r}", code="task_not_found")
+    if task.status not in repository.ACTIVE:
+        raise Conflict(f"task {task_id} is {task.status}", code="task_closed")
+    if task.escalated:
+        raise Conflict(f"task {task_id} is already escalated", code="already_escalated")
+    before = to_contract(task)
+    task.escalated, task.reason = True, f"{reason} (by {principal.sub})"
+    await events.changed(session, task, now=now, settings=settings)
+    await record(
+        session,
+        schema=SCHEMA,
+        context=audit_context,
+        action="task.escalate",
+        target_type="task",
+        target_id=task.id,
+        admin_code=audit_scope(task.target_admin_code),
+        before=before,
         after=to_contract(task),
     )
     return task

@@ -1,6 +1,6 @@
 // A dispatcher's actions on the selected alert, each with a reason: dispatch to a unit picked from
-// dispatch's ranked recommendations (with their figures and why the alert waits), reassign the
-// active task, dismiss. What the signed-in role may not do is not offered (the services' matrix,
+// dispatch's ranked recommendations (with their figures and why the alert waits), reassign or
+// escalate the active task, dismiss. What the signed-in role may not do is not offered (the services' matrix,
 // served by the console at /api/permissions).
 
 import { api, claims, emit } from "./api.js";
@@ -26,6 +26,7 @@ export async function actionsFor(alert, task, reload) {
   const [dispatch, dismiss] = await Promise.all([may("tasks:reassign"), may("alerts:dismiss")]);
   const active = task && ["assigned", "signed", "en_route", "on_scene"].includes(task.status);
   if (dispatch) box.append(recommendationsForm(alert, active ? task : null, reload));
+  if (dispatch && active && !task.escalated) box.append(escalateForm(task, reload));
   if (dismiss) box.append(dismissForm(alert, reload));
   return box;
 }
@@ -84,6 +85,24 @@ async function loadRecommendations(alert, box, optional) {
     rec.reserved.map((r) => h("div", { class: "small muted" }, `${r.unit_id} 保留 held back: ${r.why}`)),
     Object.entries(rec.excluded).map(([why, n]) => h("div", { class: "small muted" }, `${n} × ${why}`)),
     optional && rows.length ? h("p", { class: "small muted" }, "不选则由系统选次优 none picked: the next best") : null);
+}
+
+function escalateForm(task, reload) {
+  const reason = reasonInput("升级理由 reason for escalating");
+  const result = h("div", {});
+  const form = h("form", { class: "escalate", "data-action": "escalate" }, reason,
+    h("button", { type: "submit", class: "danger" }, "升级 Escalate"), result);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await api("dispatch", "/v1/dispatch/escalate", { method: "POST", body: { task_id: task.id, reason: reason.value.trim() } });
+      emit("toast", { kind: "ok", text: `已升级 escalated ${task.id}` });
+      reload();
+    } catch (err) {
+      fill(result, errorBox(err, "escalate"));
+    }
+  });
+  return form;
 }
 
 function dismissForm(alert, reload) {
