@@ -127,6 +127,15 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
 
         task = await eventually(active_task, timeout=10)
         await detail.locator("form[data-action=escalate]").wait_for()  # offered on the active task
+
+        # An auditor sees the open alert and its task but is offered none of those actions.
+        audit = await (await browser.new_context(viewport=DESKTOP, locale="zh-CN")).new_page()
+        await sign_in(audit, site, "/", "auditor-3701")
+        await audit.locator(".alert-row", has_text=plate).click()
+        await audit.locator("#detail .factor").first.wait_for()
+        await audit.locator("#detail .actions").wait_for(state="attached")  # filled once the role is known
+        assert await audit.locator("#detail .actions form").count() == 0
+
         assert "nearest breathalyser car (by dispatcher-3701)" in (task["reason"] or "")
 
         # The officer's phone: a sworn officer of that unit signs in and receives the task.
@@ -165,14 +174,6 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         await row.click()
         await card.filter(has_text="办结").wait_for(timeout=15000)
         await console.screenshot(path=str(DOCS / "console.png"))
-
-        # An auditor sees the alert but is offered no action (the role may not take any).
-        audit = await (await browser.new_context(viewport=DESKTOP, locale="zh-CN")).new_page()
-        await sign_in(audit, site, "/", "auditor-3701")
-        await audit.locator(".alert-row", has_text=plate).click()
-        await audit.locator("#detail .factor").first.wait_for()
-        await audit.locator("#detail .actions").wait_for(state="attached")  # filled once the role is known
-        assert await audit.locator("#detail .actions form").count() == 0
 
         # A city commander of Qingdao sees nothing of Jinan's alert.
         other = await (await browser.new_context(viewport=DESKTOP, locale="zh-CN")).new_page()
