@@ -15,9 +15,9 @@ from starlette.responses import Response
 from starlette.staticfiles import PathLike
 from starlette.types import Scope
 
-from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.permissions import MATRIX
 from qzx_common.web.serve import serve
+from qzx_common.web.service import web_app
 from qzx_console import geo
 from qzx_console.proxy import router as proxy_router
 from qzx_console.settings import ConsoleSettings
@@ -38,16 +38,14 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             app.state.http = http
             yield
 
-    app = FastAPI(
-        title="qzx console",
-        version="0.1.0",
+    app = web_app(
+        name="console",
+        settings=settings,
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         redirect_slashes=False,
     )
-    app.state.settings = settings
-    install_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -312,7 +312,6 @@ def _start_children(
     from qzx_dev.idp.accounts import DEV_PASSWORD
 
     env, services = launch.env, settings.services()
-    env.setdefault("QZX_DEMO_DATA", "1" if demo else "0")
     _say(f"starting the development identity provider on http://127.0.0.1:{settings.dev_idp_port}")
     idp = launch.spawn("idp", [sys.executable, "-m", "qzx_dev.idp"])
     _wait_ready("idp", settings.dev_idp_port, idp, launch.log_path("idp"))
@@ -323,6 +322,20 @@ def _start_children(
         _wait_ready(name, port, child.proc, launch.log_path(name))
         _say(f"{name} ready")
 
+    if demo:
+        _say("seeding the demo world through the APIs (units on duty in every city, hazards, hotlists)")
+        launch.spawn(
+            "demo",
+            [
+                sys.executable,
+                "-m",
+                "qzx_dev.demo",
+                "--dispatch-url",
+                f"http://127.0.0.1:{settings.dispatch_port}",
+                "--alerts-url",
+                f"http://127.0.0.1:{settings.alerts_port}",
+            ],
+        )
     token = _console_token(env)
     env["QZX_CONSOLE_TOKEN"] = token
     console = launch.spawn("console", [sys.executable, "-m", "qzx_console"])

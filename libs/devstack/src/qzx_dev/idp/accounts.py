@@ -1,6 +1,7 @@
 """Who can sign in to the development identity provider: the demo organisation's people.
 
-Officers come from dispatch's demo organisation (one definition of who is seeded); commanders,
+Officers come from the demo world `qzx dev` seeds (``qzx_dev.demo.world``: one definition of who
+is seeded); commanders,
 dispatchers and auditors are one per city plus the province's. Every account has the same
 development password (``QZX_DEV_PASSWORD``), which `qzx dev` prints.
 """
@@ -54,7 +55,7 @@ def staff() -> list[Account]:
 
 def officers() -> list[Account]:
     """Every officer of the demo organisation, as a member of the unit they crew."""
-    from qzx_dispatch.org.seed import demo_organisation
+    from qzx_dev.demo.world import demo_organisation
 
     people = []
     for city in demo_organisation():
