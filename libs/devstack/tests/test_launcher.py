@@ -152,8 +152,15 @@ def test_a_person_signs_in_at_the_console_and_the_services_verify_the_token(run:
     )
     assert signed.status_code == 200, signed.text
     bearer = {"Authorization": f"Bearer {signed.json()['token']}"}
-    units = httpx.get(f"{console}/api/dispatch/v1/units", params={"limit": 200}, headers=bearer, timeout=10)
-    assert units.status_code == 200, units.text
+    deadline = time.monotonic() + 60  # the demo world is seeded through the APIs after start-up
+    while True:
+        units = httpx.get(
+            f"{console}/api/dispatch/v1/units", params={"limit": 200}, headers=bearer, timeout=10
+        )
+        assert units.status_code == 200, units.text
+        if units.json()["items"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     codes = {u["admin_code"] for u in units.json()["items"]}
     assert codes and all(c.startswith("3702") for c in codes), codes
     forged = httpx.get(
