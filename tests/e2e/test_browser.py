@@ -102,6 +102,9 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         row = console.locator(".alert-row", has_text=plate)
         await row.wait_for(timeout=20000)
         assert "酒驾" in await row.inner_text()
+        # A P1 gets the best unit on arrival: once the queue shows it dispatched, the detail (which
+        # re-renders on each update of the alert) holds still for the dispatcher's form.
+        await row.locator(".status.s-dispatched").wait_for(timeout=20000)
         await row.click()
         detail = console.locator("#detail")
         await detail.locator(".factor").first.wait_for()
