@@ -2,7 +2,9 @@
 in, a drunk-driving event appears on the queue, the dispatcher dispatches it from the ranked
 recommendations, the officer's phone receives it, signs and gives feedback while offline, flushes
 when the network returns, and the console shows the loop closed; a city commander of another city
-sees none of it. Screenshots (desktop and phone size) go to docs/.
+sees none of it. Screenshots (desktop and phone size) go to $QZX_SCREENSHOT_DIR when it is set
+(`QZX_SCREENSHOT_DIR=docs make test PYTEST_ARGS=tests/e2e/test_browser.py` refreshes the README's),
+else to the test's temporary directory, so a test run leaves the working tree as it was.
 
 Everyone signs in through the development identity provider; the services verify its RS256 tokens
 against its JWKS, as under `make run`.
@@ -10,6 +12,7 @@ against its JWKS, as under `make run`.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -28,9 +31,13 @@ from qzx_dev.idp.app import create_app as idp_app
 from qzx_dev.testing import eventually
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 DESKTOP = {"width": 1600, "height": 1000}
 PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    return Path(os.environ.get("QZX_SCREENSHOT_DIR") or tmp_path)
 
 
 def chromium() -> str:
@@ -78,7 +85,7 @@ async def sign_in(page: Any, site: str, path: str, username: str) -> None:
     await page.wait_for_url(f"{site}{path}")
 
 
-async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: System) -> None:
+async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: System, shots: Path) -> None:
     executable = chromium()
     from playwright.async_api import async_playwright
 
@@ -117,7 +124,7 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         unit = await form.locator("input[name=unit]").first.get_attribute("value")
         await form.locator("input[name=unit]").first.check()
         await form.locator("input[name=reason]").fill("最近的酒检车 nearest breathalyser car")
-        await console.screenshot(path=str(DOCS / "console-dispatch.png"))
+        await console.screenshot(path=str(shots / "console-dispatch.png"))
         await form.locator("button[type=submit]").click()
         card = detail.locator(".task-card")
         await card.filter(has_text=unit).wait_for()
@@ -148,7 +155,7 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         await sign_in(phone, site, "/patrol/", officer.username)
         mine = phone.locator(f"article[data-task='{task['id']}']")
         await mine.wait_for(timeout=20000)
-        await phone.screenshot(path=str(DOCS / "patrol-phone.png"))
+        await phone.screenshot(path=str(shots / "patrol-phone.png"))
 
         # Offline: sign and give feedback; both wait in the queue, nothing reaches dispatch.
         await mobile.set_offline(True)
@@ -158,7 +165,7 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         await mine.locator("textarea[name=note]").fill("已查获 BAC 95")
         await mine.locator("form[data-action=feedback] button").click()
         await phone.locator("#queue").filter(has_text="2").wait_for()
-        await phone.screenshot(path=str(DOCS / "patrol-offline.png"))
+        await phone.screenshot(path=str(shots / "patrol-offline.png"))
         still = (await dispatcher.get(f"/v1/tasks/{task['id']}")).json()
         assert still["status"] == "assigned"
 
@@ -176,7 +183,7 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         # The console shows the loop closed.
         await row.click()
         await card.filter(has_text="办结").wait_for(timeout=15000)
-        await console.screenshot(path=str(DOCS / "console.png"))
+        await console.screenshot(path=str(shots / "console.png"))
 
         # A city commander of Qingdao sees nothing of Jinan's alert.
         other = await (await browser.new_context(viewport=DESKTOP, locale="zh-CN")).new_page()

@@ -67,6 +67,11 @@ TESTS_AND_BUILD = (
         "repeatable",
         "`fuzz`: property tests draw fresh examples (`make fuzz`); else fixed ones.",
     ),
+    (
+        "QZX_SCREENSHOT_DIR",
+        "unset",
+        "the browser test writes its screenshots here (`docs` refreshes the README's); else into a temporary directory.",
+    ),
     ("QZX_IMAGE_TAG", "dev", "`docker-compose.yml`: the tag of the `qzx` image every service runs."),
 )
 
