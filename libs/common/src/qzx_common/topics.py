@@ -10,6 +10,11 @@ DISPATCH_TASKS = "dispatch.tasks.v1"
 CAMERA_PASSAGES = "camera.passages.v1"
 CAMERA_PASSAGES_DLQ = "camera.passages.v1.dlq"
 
+# Accidents (key accident id, value AccidentReport): reported from the 122 call centre, patrol and
+# exchanges; ingest forwards each accepted one, normalised, once.
+ACCIDENTS_REPORTED = "accidents.reported.v1"
+ACCIDENTS_ACCEPTED = "accidents.accepted.v1"
+
 
 def dlq_topic(topic: str) -> str:
     """Where a consumer of ``topic`` sends what it cannot apply (DESIGN.md §3)."""
@@ -17,8 +22,17 @@ def dlq_topic(topic: str) -> str:
 
 
 # Every topic a service consumes has a dead-letter topic beside it.
-CONSUMED = (CAMERA_VIOLATIONS, VIOLATIONS_ACCEPTED, ALERTS, DISPATCH_TASKS, CAMERA_PASSAGES)
-ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
+CONSUMED = (
+    CAMERA_VIOLATIONS,
+    VIOLATIONS_ACCEPTED,
+    ALERTS,
+    DISPATCH_TASKS,
+    CAMERA_PASSAGES,
+    ACCIDENTS_REPORTED,
+)
+# Topics written with nobody in qzx consuming them yet.
+PRODUCED_ONLY = (ACCIDENTS_ACCEPTED,)
+ALL_TOPICS = (*CONSUMED, *PRODUCED_ONLY, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4
 
 # Consumer groups (before the topic prefix) and what each consumes: the services join them, and

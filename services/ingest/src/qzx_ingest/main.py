@@ -19,6 +19,8 @@ from qzx_common.web.health import health_router
 from qzx_common.web.limits import install_request_guards
 from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
+from qzx_ingest.accidents import consumer as accidents
+from qzx_ingest.accidents.router import router as accidents_router
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.exchange.router import router as exchange_router
@@ -48,6 +50,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
                 topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt), prepare=prepare_records
             )
             await passages.start(rt, settings)
+            accidents.start(rt)
         settle_heap()
         try:
             yield
@@ -62,6 +65,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
     app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
     app.include_router(violations_router)
     app.include_router(passages_router)
+    app.include_router(accidents_router)
     app.include_router(dead_letter_router(SCHEMA))
     app.include_router(exchange_router)
     app.include_router(audit_router(SCHEMA))
