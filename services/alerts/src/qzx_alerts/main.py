@@ -14,6 +14,7 @@ from qzx_alerts.consumer import (
     TASKS_GROUP,
     Scoring,
     change_relay,
+    consume_accidents,
     consume_violations,
     tasks_handler,
 )
@@ -67,6 +68,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         app.state.change_relay = published
         if consume:
             consume_violations(rt, scoring, published)
+            consume_accidents(rt, rules, published)
             rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
         settle_heap()
         try:

@@ -56,7 +56,7 @@ class Alert(BaseModel):
     event_ids: list[str]
     task_id: str | None = None
     # Extensions beyond the contract's fields (clients ignore what they do not know).
-    kind: str = "violation"  # violation | plate_fraud | racing_group | hotlist
+    kind: str = "violation"  # violation | plate_fraud | racing_group | hotlist | accident
     plates: list[str] = Field(default_factory=list)
     sign_deadline_s: int | None = None
     feedback_deadline_s: int | None = None
