@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.exc import DisconnectionError
@@ -79,7 +80,7 @@ def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the server closed this connection")  # the pool takes another
 
 
-async def driver_connection(conn: AsyncConnection) -> Any:
+async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under SQLAlchemy's, for COPY and array-bound bulk statements.
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
@@ -87,7 +88,7 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     them would keep half a batch. So when the caller is in a transaction, the driver is put in it.
     """
     raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
+    driver: asyncpg.Connection = raw.driver_connection
     if conn.in_transaction() and not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")
     return driver

@@ -9,8 +9,12 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from qzx_alerts.consumer import Scoring
+from qzx_alerts.db import SCHEMA
 from qzx_alerts.settings import AlertsSettings
+from qzx_common.audit import AuditContext
 from qzx_common.runtime import Runtime
+from qzx_common.web.auth import audit_context, request_audit
+from qzx_common.web.exchange import Partner, exchange_partner
 
 
 def runtime(request: Request) -> Runtime:
@@ -48,3 +52,12 @@ Connection = Annotated[AsyncConnection, Depends(connection)]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[AlertsSettings, Depends(settings)]
 ScoringDep = Annotated[Scoring, Depends(scoring)]
+Audit = Annotated[AuditContext, Depends(audit_context)]
+ExchangePartner = Annotated[Partner, Depends(exchange_partner(SCHEMA))]
+
+
+def exchange_audit_context(request: Request, partner: ExchangePartner) -> AuditContext:
+    return request_audit(request, actor=f"exchange:{partner.key_id}")
+
+
+ExchangeAudit = Annotated[AuditContext, Depends(exchange_audit_context)]

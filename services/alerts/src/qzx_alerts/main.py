@@ -18,7 +18,7 @@ from qzx_alerts.consumer import (
     consume_violations,
     tasks_handler,
 )
-from qzx_alerts.db import SCHEMA, SESSION_SQL
+from qzx_alerts.db import SCHEMA
 from qzx_alerts.demo import seed_demo_data
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
@@ -26,6 +26,7 @@ from qzx_alerts.hazards.router import router as hazards_router
 from qzx_alerts.hotlists.router import router as hotlists_router
 from qzx_alerts.reports.router import router as reports_router
 from qzx_alerts.scoring.rules import load_rules
+from qzx_alerts.sessions import SESSION_SQL
 from qzx_alerts.settings import AlertsSettings, get_settings
 from qzx_common.runtime import Runtime, settle_heap
 from qzx_common.settings import to_plain_url

@@ -9,7 +9,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qzx_common.audit import AuditContext
 from qzx_common.runtime import Runtime
+from qzx_common.web.auth import audit_context
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.patrol.notifier import UnitNotifier
 from qzx_dispatch.settings import DispatchSettings
@@ -43,3 +45,4 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[DispatchSettings, Depends(settings)]
 ClockDep = Annotated[Clock, Depends(clock)]
 NotifierDep = Annotated[UnitNotifier, Depends(notifier)]
+Audit = Annotated[AuditContext, Depends(audit_context)]

@@ -25,12 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_common.db import driver_connection
 from qzx_common.kafka import deadletter
-from qzx_common.kafka.outbox import (
-    RELAYED,
-    OutboxMessage,
-    publish_setting_aside,
-    set_aside,
-)
+from qzx_common.kafka.outbox import RELAYED
+from qzx_common.kafka.publish import OutboxMessage, publish_setting_aside, set_aside
 
 log = logging.getLogger(__name__)
 

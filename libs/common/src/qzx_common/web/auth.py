@@ -25,6 +25,7 @@ import jwt
 from fastapi import Depends, FastAPI, Request
 from jwt.types import Options
 
+from qzx_common.audit import CLIENT_ADDRESS_LENGTH, REQUEST_ID_LENGTH, AuditContext
 from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
 from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
 from qzx_common.web.errors import ApiError, Unauthorized
@@ -268,6 +269,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def request_audit(
+    request: Request, *, principal: Principal | None = None, actor: str | None = None
+) -> AuditContext:
+    """The audit context of one request: who acts, the ``X-Request-Id`` it came with, the client's address."""
+    return AuditContext(
+        principal=principal,
+        actor=actor,
+        request_id=(request.headers.get("x-request-id") or "")[:REQUEST_ID_LENGTH] or None,
+        client_address=client_address(request)[:CLIENT_ADDRESS_LENGTH] if request.client else None,
+    )
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
@@ -292,3 +305,8 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def audit_context(request: Request, principal: CurrentPrincipal) -> AuditContext:
+    """Dependency (each service's ``deps.Audit``): the audit context of a person's request."""
+    return request_audit(request, principal=principal)

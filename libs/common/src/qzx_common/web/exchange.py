@@ -1,4 +1,4 @@
-"""HMAC-signed exchange with the ministry and the province/cities (DESIGN.md §3).
+"""HMAC-signed exchange with the ministry and the province/cities (docs/contract.md).
 
 Every ``/v1/exchange/*`` request carries ``X-Qzx-Key-Id``, ``X-Qzx-Timestamp`` (unix seconds),
 ``X-Qzx-Nonce`` and ``X-Qzx-Signature`` = lowercase hex HMAC-SHA256(secret, METHOD "\\n"

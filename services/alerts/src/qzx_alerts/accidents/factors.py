@@ -3,8 +3,8 @@ Chinese, then English. An injury or fatal accident is always P1 (a floor, named 
 
 from __future__ import annotations
 
+from qzx_alerts.scoring.domain import Factor, Scored, factor
 from qzx_alerts.scoring.factors import finish
-from qzx_alerts.scoring.model import Factor, Scored, factor
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.accidents import AccidentReport, RoadFeature, Severity
 from qzx_common.contracts.alerts import Priority

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.accidents.factors import KIND, responds, score_accident
 from qzx_alerts.alerts.service import apply_proposals
-from qzx_alerts.scoring.model import Proposal
+from qzx_alerts.scoring.domain import Proposal
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.accidents import AccidentReport, read_accident
 from qzx_common.contracts.events import describe_error

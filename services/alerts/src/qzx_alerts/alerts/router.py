@@ -7,10 +7,9 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from qzx_alerts.alerts import repository, service
-from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn
+from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn, alert_payload
 from qzx_alerts.alerts.stream import event_stream, start_position
-from qzx_alerts.alerts.views import alert_payload
-from qzx_alerts.deps import Connection, RuntimeDep, SettingsDep
+from qzx_alerts.deps import Audit, Connection, RuntimeDep, SettingsDep
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
 from qzx_common.db import driver_connection
@@ -131,7 +130,7 @@ async def get_alert(
 async def dismiss_alert(
     alert_id: str,
     body: DismissIn,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.alerts_dismiss)],
     conn: Connection,
 ) -> AlertDetail:
@@ -140,7 +139,7 @@ async def dismiss_alert(
         principal=principal,
         alert_id=alert_id,
         reason=body.reason,
-        request=request,
+        audit_context=audit_context,
     )
     return AlertDetail.model_validate(
         await service.alert_detail(conn, principal=principal, alert_id=alert_id)

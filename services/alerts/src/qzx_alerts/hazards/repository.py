@@ -1,17 +1,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+import asyncpg
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hazards.models import HazardRow
-from qzx_alerts.scoring.model import HazardPoint
+from qzx_alerts.scoring.domain import HazardPoint
 
 
-async def all_points(raw: Any) -> list[HazardPoint]:
+async def all_points(raw: asyncpg.Connection) -> list[HazardPoint]:
     rows = await raw.fetch(
         f"SELECT id, name, lat, lon, radius_m, risk_level, status, left(admin_code, 4) AS city FROM {SCHEMA}.hazards"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
@@ -13,6 +12,7 @@ from qzx_alerts.hazards import repository
 from qzx_alerts.hazards.models import HazardRow
 from qzx_alerts.hazards.schemas import Hazard, HazardIn, HazardPatch
 from qzx_common import audit
+from qzx_common.audit import AuditContext
 from qzx_common.contracts.areas import city_at, lies_in
 from qzx_common.contracts.geo import CITY_BY_CODE
 from qzx_common.web.auth import Principal
@@ -49,7 +49,7 @@ def _snapshot(row: HazardRow) -> dict[str, object]:
 
 
 async def create(
-    session: AsyncSession, *, principal: Principal, data: HazardIn, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, data: HazardIn, audit_context: AuditContext
 ) -> HazardRow:
     _ensure_sees(principal, data.admin_code)
     _ensure_in_area(data.admin_code, data.lat, data.lon)
@@ -66,12 +66,11 @@ async def create(
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hazard.create",
         target_type="hazard",
         target_id=row.id,
         after=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     return row
@@ -83,7 +82,7 @@ async def update(
     principal: Principal,
     hazard_id: str,
     patch: HazardPatch,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> HazardRow:
     row = await visible(session, principal=principal, hazard_id=hazard_id)
     before = _snapshot(row)
@@ -103,31 +102,29 @@ async def update(
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hazard.update",
         target_type="hazard",
         target_id=row.id,
         before=before,
         after=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     return row
 
 
 async def delete(
-    session: AsyncSession, *, principal: Principal, hazard_id: str, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, hazard_id: str, audit_context: AuditContext
 ) -> None:
     row = await visible(session, principal=principal, hazard_id=hazard_id)
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hazard.delete",
         target_type="hazard",
         target_id=row.id,
         before=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     await session.delete(row)

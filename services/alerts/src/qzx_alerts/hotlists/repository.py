@@ -3,19 +3,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
+import asyncpg
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hotlists.models import HotlistRow
-from qzx_alerts.scoring.model import HotlistHit
+from qzx_alerts.scoring.domain import HotlistHit
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.geo import code_prefix
 
 
-async def active_hits(raw: Any, plates: Sequence[str]) -> dict[str, list[HotlistHit]]:
+async def active_hits(raw: asyncpg.Connection, plates: Sequence[str]) -> dict[str, list[HotlistHit]]:
     """Active entries for the batch's plates, in one indexed lookup (each applies only inside its
     owner's jurisdiction: ``HotlistHit.applies_to``)."""
     if not plates:

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from qzx_alerts.deps import Session
+from qzx_alerts.deps import Audit, Session
 from qzx_alerts.hotlists import repository, service
 from qzx_alerts.hotlists.schemas import HotlistEntry, HotlistIn, HotlistList
 from qzx_common.web.auth import Principal
@@ -47,13 +47,15 @@ async def list_hotlist(
 @router.post("", response_model=HotlistEntry, status_code=201, responses=AUTHENTICATED)
 async def put_hotlist_entry(
     body: HotlistIn,
-    request: Request,
+    audit_context: Audit,
     response: Response,
     principal: Annotated[Principal, require(Action.hotlists_write)],
     session: Session,
 ) -> HotlistEntry:
     """Add a plate (201), or update the entry this source already has for it (200)."""
-    row, created = await service.put_entry(session, principal=principal, entry=body, request=request)
+    row, created = await service.put_entry(
+        session, principal=principal, entry=body, audit_context=audit_context
+    )
     response.status_code = 201 if created else 200
     return service.view(row, principal)
 
@@ -61,9 +63,9 @@ async def put_hotlist_entry(
 @router.delete("/{entry_id}", status_code=204, responses=AUTHENTICATED)
 async def delete_hotlist_entry(
     entry_id: str,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.hotlists_write)],
     session: Session,
 ) -> Response:
-    await service.delete_entry(session, principal=principal, entry_id=entry_id, request=request)
+    await service.delete_entry(session, principal=principal, entry_id=entry_id, audit_context=audit_context)
     return Response(status_code=204)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from fastapi import Request
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.geo import city_code, code_prefix
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -52,7 +51,6 @@ async def _known_jurisdiction(session: AsyncSession, code: str) -> Jurisdiction:
 
 async def _audit(
     session: AsyncSession,
-    principal: Principal,
     action: str,
     kind: str,
     ident: str,
@@ -60,18 +58,17 @@ async def _audit(
     after: object,
     *,
     admin_code: str,
-    request: Request | None,
+    audit_context: AuditContext,
 ) -> None:
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action=action,
         target_type=kind,
         target_id=ident,
         before=before,
         after=after,
-        request=request,
         admin_code=audit_scope(admin_code),
     )
 
@@ -86,7 +83,7 @@ def audit_scope(admin_code: str) -> str:
 
 
 async def create_jurisdiction(
-    session: AsyncSession, *, principal: Principal, data: JurisdictionIn, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, data: JurisdictionIn, audit_context: AuditContext
 ) -> Jurisdiction:
     _guard(principal, data.code)
     parent = await _known_jurisdiction(session, data.parent_code)
@@ -99,14 +96,13 @@ async def create_jurisdiction(
     await session.flush()
     await _audit(
         session,
-        principal,
         "jurisdiction.create",
         "jurisdiction",
         row.code,
         None,
         data,
         admin_code=row.code,
-        request=request,
+        audit_context=audit_context,
     )
     return row
 
@@ -149,7 +145,7 @@ async def _check_binding(
 
 
 async def create_officer(
-    session: AsyncSession, *, principal: Principal, data: OfficerIn, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, data: OfficerIn, audit_context: AuditContext
 ) -> Officer:
     _guard(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
@@ -172,14 +168,13 @@ async def create_officer(
     await session.flush()
     await _audit(
         session,
-        principal,
         "officer.create",
         "officer",
         ident,
         None,
         officer_out(row),
         admin_code=row.admin_code,
-        request=request,
+        audit_context=audit_context,
     )
     return row
 
@@ -198,7 +193,7 @@ async def update_officer(
     officer_id: str,
     data: OfficerPatch,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> Officer:
     row = await get_officer(session, principal=principal, officer_id=officer_id)
     before = officer_out(row)
@@ -221,14 +216,13 @@ async def update_officer(
         await repository.refresh_has_sworn(session, officer_id=row.id, now=now)
     await _audit(
         session,
-        principal,
         "officer.update",
         "officer",
         row.id,
         before,
         officer_out(row),
         admin_code=row.admin_code,
-        request=request,
+        audit_context=audit_context,
     )
     return row
 
@@ -282,7 +276,7 @@ async def _check_crew(
 
 
 async def create_unit(
-    session: AsyncSession, *, principal: Principal, data: UnitIn, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, data: UnitIn, audit_context: AuditContext
 ) -> Unit:
     _guard(principal, data.admin_code)
     await _known_jurisdiction(session, data.admin_code)
@@ -308,14 +302,13 @@ async def create_unit(
     await session.flush()
     await _audit(
         session,
-        principal,
         "unit.create",
         "unit",
         ident,
         None,
         data,
         admin_code=row.admin_code,
-        request=request,
+        audit_context=audit_context,
     )
     return row
 
@@ -333,7 +326,7 @@ async def update_unit(
     principal: Principal,
     unit_id: str,
     data: UnitPatch,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> Unit:
     row = await get_unit(session, principal=principal, unit_id=unit_id)
     before = (await unit_out(session, [row]))[0]
@@ -352,14 +345,13 @@ async def update_unit(
     await session.flush()
     await _audit(
         session,
-        principal,
         "unit.update",
         "unit",
         row.id,
         before,
         data,
         admin_code=row.admin_code,
-        request=request,
+        audit_context=audit_context,
     )
     return row
 
@@ -431,7 +423,7 @@ async def lock_unit(session: AsyncSession, unit_id: str) -> Unit | None:
 
 
 async def create_roster(
-    session: AsyncSession, *, principal: Principal, data: RosterIn, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, data: RosterIn, audit_context: AuditContext
 ) -> Roster:
     unit = await lock_unit(session, data.unit_id)
     if unit is None or not principal.sees(unit.admin_code):
@@ -450,20 +442,19 @@ async def create_roster(
     )
     await _audit(
         session,
-        principal,
         "roster.create",
         "roster",
         str(row.id),
         None,
         roster_out(row),
         admin_code=unit.admin_code,
-        request=request,
+        audit_context=audit_context,
     )
     return row
 
 
 async def delete_roster(
-    session: AsyncSession, *, principal: Principal, roster_id: int, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, roster_id: int, audit_context: AuditContext
 ) -> None:
     q = select(Roster, Unit.admin_code).join(Unit, Unit.id == Roster.unit_id).where(Roster.id == roster_id)
     found = (await session.execute(q.with_for_update(of=Roster))).first()
@@ -473,12 +464,11 @@ async def delete_roster(
     await session.flush()
     await _audit(
         session,
-        principal,
         "roster.delete",
         "roster",
         str(roster_id),
         roster_out(found[0]),
         None,
         admin_code=found[1],
-        request=request,
+        audit_context=audit_context,
     )

@@ -1,4 +1,4 @@
-"""The patrol-app protocol (DESIGN.md §3): long-poll, sign, status, feedback, location."""
+"""The patrol-app protocol (docs/contract.md): long-poll, sign, status, feedback, location."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.permissions import Action, require
-from qzx_dispatch.deps import ClockDep, NotifierDep, RuntimeDep, Session, SettingsDep
+from qzx_dispatch.deps import Audit, ClockDep, NotifierDep, RuntimeDep, Session, SettingsDep
 from qzx_dispatch.patrol import idempotency, service
 from qzx_dispatch.patrol.schemas import (
     FeedbackRequest,
@@ -80,6 +80,7 @@ async def sign(
     task_id: str,
     request: Request,
     principal: Patrol,
+    audit_context: Audit,
     session: Session,
     settings: SettingsDep,
     clock: ClockDep,
@@ -97,7 +98,7 @@ async def sign(
             action="sign",
             settings=settings,
             now=clock.now(),
-            request=request,
+            audit_context=audit_context,
         ),
     )
 
@@ -108,6 +109,7 @@ async def set_status(
     body: StatusRequest,
     request: Request,
     principal: Patrol,
+    audit_context: Audit,
     session: Session,
     settings: SettingsDep,
     clock: ClockDep,
@@ -125,7 +127,7 @@ async def set_status(
             action=body.status,
             settings=settings,
             now=clock.now(),
-            request=request,
+            audit_context=audit_context,
         ),
     )
 
@@ -136,6 +138,7 @@ async def feedback(
     body: FeedbackRequest,
     request: Request,
     principal: Patrol,
+    audit_context: Audit,
     session: Session,
     settings: SettingsDep,
     clock: ClockDep,
@@ -155,17 +158,23 @@ async def feedback(
             now=clock.now(),
             outcome=body.outcome,
             note=body.note,
-            request=request,
+            audit_context=audit_context,
         ),
     )
 
 
 @router.post("/location", response_model=LocationResult)
 async def location(
-    body: LocationRequest, request: Request, principal: Patrol, session: Session, clock: ClockDep
+    body: LocationRequest, principal: Patrol, audit_context: Audit, session: Session, clock: ClockDep
 ) -> LocationResult:
     applied = await service.report_location(
-        session, principal=principal, lat=body.lat, lon=body.lon, at=body.at, now=clock.now(), request=request
+        session,
+        principal=principal,
+        lat=body.lat,
+        lon=body.lon,
+        at=body.at,
+        now=clock.now(),
+        audit_context=audit_context,
     )
     return LocationResult(
         unit_id=str(principal.unit_id), lat=body.lat, lon=body.lon, at=body.at, applied=applied

@@ -8,11 +8,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.geo import code_prefix
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -42,7 +41,7 @@ async def create_plan(
     data: PlanRequest,
     settings: DispatchSettings,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> ShiftPlan:
     if not principal.sees(data.admin_code):
         raise Forbidden(
@@ -113,11 +112,10 @@ async def create_plan(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="shift_plan.create",
         target_type="shift_plan",
         target_id=plan_id,
-        request=request,
         admin_code=org_service.audit_scope(data.admin_code),
         after={
             "admin_code": data.admin_code,
@@ -173,7 +171,7 @@ async def apply_plan(
     principal: Principal,
     plan_id: str,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> ApplyResult:
     """Turn the plan's starts into rosters for the jurisdiction's enforcing units that the caller
     sees (a sworn officer among the members), each unit at most one shift per shift + rest window."""
@@ -226,11 +224,10 @@ async def apply_plan(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="shift_plan.apply",
         target_type="shift_plan",
         target_id=plan_id,
-        request=request,
         admin_code=org_service.audit_scope(row.admin_code),
         after={"rosters_created": len(created), "unfilled": sum(s.units for s in unfilled)},
     )

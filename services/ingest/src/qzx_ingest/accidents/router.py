@@ -12,7 +12,7 @@ from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_curs
 from qzx_common.web.permissions import Action, require
 from qzx_ingest.accidents import repository, service
 from qzx_ingest.accidents.schemas import REPORT_BODY, AccidentList, ReportResult
-from qzx_ingest.deps import RuntimeDep, Session
+from qzx_ingest.deps import Audit, RuntimeDep, Session
 
 router = APIRouter(prefix="/v1/accidents", tags=["accidents"])
 
@@ -22,13 +22,14 @@ async def report_accident(
     request: Request,
     response: Response,
     principal: Annotated[Principal, require(Action.accidents_report)],
+    audit: Audit,
     rt: RuntimeDep,
 ) -> ReportResult:
     """One AccidentReport: 201 when new, 200 with ``duplicate: true`` when its id is already stored."""
     body = await request.body()
     async with rt.engine.begin() as conn:
         result = await service.report(
-            conn, principal=principal, body=body, topic_prefix=rt.settings.topic_prefix, request=request
+            conn, principal=principal, body=body, topic_prefix=rt.settings.topic_prefix, audit_context=audit
         )
     rt.relay.publish_committed(result.staged)
     if result.duplicate:

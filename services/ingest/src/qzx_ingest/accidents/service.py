@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 import orjson
 from aiokafka import ConsumerRecord
-from fastapi import Request
 from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.accidents import AccidentReport, read_accident
 from qzx_common.contracts.events import describe_error
 from qzx_common.kafka.deadletter import DeadLetter
@@ -136,7 +135,12 @@ class Reported:
 
 
 async def report(
-    conn: AsyncConnection, *, principal: Principal, body: bytes, topic_prefix: str, request: Request | None
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    body: bytes,
+    topic_prefix: str,
+    audit_context: AuditContext,
 ) -> Reported:
     """One report from a person (the 122 call centre, a dispatcher, an officer): refused with the
     field's reason (422) or outside their jurisdiction (403); stored once and audited as theirs."""
@@ -157,12 +161,11 @@ async def report(
     await record(
         conn,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="accidents.report",
         target_type="accident",
         target_id=outcome.report.accident_id,
         admin_code=admin_code,
         after={"duplicate": True} if duplicate else orjson.loads(outcome.payload),
-        request=request,
     )
     return Reported(outcome.report.accident_id, duplicate, result.staged)

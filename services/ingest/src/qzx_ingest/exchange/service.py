@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.web.exchange import Partner, has_nul
 from qzx_ingest.accidents import service as accidents
 from qzx_ingest.db import SCHEMA
@@ -29,7 +28,8 @@ async def receive_violations(
     partner: Partner,
     events: Sequence[Any],
     topic_prefix: str,
-    request: Request | None = None,
+    audit_context: AuditContext,
+    nonce: str | None = None,
 ) -> BatchResult:
     in_scope: list[int] = []
     refused: list[Rejection] = []
@@ -60,11 +60,10 @@ async def receive_violations(
     await record(
         conn,
         schema=SCHEMA,
-        principal=None,
-        actor=f"exchange:{partner.key_id}",
+        context=audit_context,
         action="exchange.violations.receive",
         target_type="exchange_batch",
-        target_id=_batch_id(request, partner),
+        target_id=_batch_id(partner, nonce),
         admin_code=partner.admin_prefix,
         after={
             "events": len(events),
@@ -72,7 +71,6 @@ async def receive_violations(
             "duplicates": result.duplicates,
             "rejected": len(result.rejected),
         },
-        request=request,
     )
     return result
 
@@ -83,7 +81,8 @@ async def receive_accidents(
     partner: Partner,
     reports: Sequence[Any],
     topic_prefix: str,
-    request: Request | None = None,
+    audit_context: AuditContext,
+    nonce: str | None = None,
 ) -> accidents.StoreResult:
     """A partner's AccidentReports: each validated, scoped to the partner's prefix, stored once."""
     batch = accidents.PreparedAccidents()
@@ -107,11 +106,10 @@ async def receive_accidents(
     await record(
         conn,
         schema=SCHEMA,
-        principal=None,
-        actor=f"exchange:{partner.key_id}",
+        context=audit_context,
         action="exchange.accidents.receive",
         target_type="exchange_batch",
-        target_id=_batch_id(request, partner),
+        target_id=_batch_id(partner, nonce),
         admin_code=partner.admin_prefix,
         after={
             "accidents": len(reports),
@@ -119,7 +117,6 @@ async def receive_accidents(
             "duplicates": result.duplicates,
             "rejected": len(result.rejected),
         },
-        request=request,
     )
     return result
 
@@ -131,6 +128,5 @@ def _encode(item: Any) -> bytes:
         return json.dumps(item, ensure_ascii=False).encode()
 
 
-def _batch_id(request: Request | None, partner: Partner) -> str:
-    nonce = request.headers.get("x-qzx-nonce") if request else None
+def _batch_id(partner: Partner, nonce: str | None) -> str:
     return f"{partner.key_id}:{nonce}" if nonce else partner.key_id

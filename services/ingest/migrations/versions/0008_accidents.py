@@ -6,14 +6,14 @@ delivered again (a Kafka redelivery, an exchange retry, a second call about the 
 stored once. (occurred_at, accident_id) is the list's keyset order; (admin_code, occurred_at) serves
 a district's accidents.
 
-Revision ID: ingest_0007
-Revises: ingest_0006
+Revision ID: ingest_0008
+Revises: ingest_0007
 """
 
 from alembic import op
 
-revision = "ingest_0007"
-down_revision = "ingest_0006"
+revision = "ingest_0008"
+down_revision = "ingest_0007"
 branch_labels = None
 depends_on = None
 
