@@ -163,6 +163,28 @@ async def _report_accident(w: World) -> Call:
     )
 
 
+@case("ingest", "POST", "/v1/accidents/{accident_id}/quick-handling/close")
+async def _close_quick_handling(w: World) -> Call:
+    accident = make_accident(
+        location=QINGDAO, accident_id=f"370202-A-{uuid.uuid4().hex[:12]}", severity="property_only", injured=0
+    )
+    async with w.client("ingest") as c:
+        r = await c.post(
+            "/v1/accidents", content=orjson.dumps(accident), headers=bearer("dispatcher", "3702")
+        )
+    assert r.status_code == 201, r.text
+    return Call(
+        Actor("dispatcher", "3702"),
+        f"/v1/accidents/{accident['accident_id']}/quick-handling/close",
+        {"outcome": "agreed", "road_cleared_at": datetime.now(UTC).isoformat()},
+        "accidents.quick_handling.close",
+        "accident",
+        accident["accident_id"],
+        "370202",
+        "update",
+    )
+
+
 # -- alerts --------------------------------------------------------------------------------------
 
 

@@ -28,8 +28,11 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka]
 QINGDAO = {"lat": 36.07, "lon": 120.38, "admin_code": "370202", "road": "S7", "km": 12.0}
 
 
-def token_headers(settings: IngestSettings, role: str, jur: str, sub: str = "d-1") -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(secret=settings.jwt_secret, sub=sub, role=role, jur=jur)}"}
+def token_headers(
+    settings: IngestSettings, role: str, jur: str, sub: str = "d-1", unit_id: str | None = None
+) -> dict[str, str]:
+    token = mint_token(secret=settings.jwt_secret, sub=sub, role=role, jur=jur, unit_id=unit_id)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def tagged(tag: str, i: int | str, **over: Any) -> dict[str, Any]:
@@ -196,3 +199,65 @@ async def test_filters_and_keyset_pages(client: httpx.AsyncClient) -> None:
     assert await ids_of(client, **window, admin_code="3702") == []
     bad_cursor = await client.get("/v1/accidents", params={"cursor": "nope"})
     assert bad_cursor.status_code == 422
+
+
+async def test_quick_handling_of_a_property_only_accident_on_a_main_road(
+    client: httpx.AsyncClient, ingest_settings: IngestSettings
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    at = datetime.now(UTC) - timedelta(hours=2)
+    # A district of its own, so the summary counts only this test's cases.
+    place = {"lat": 36.2, "lon": 117.1, "admin_code": "370911", "road": "G104", "km": 3.0}
+    minor = [
+        tagged(tag, i, occurred_at=at, severity="property_only", injured=0, location=place) for i in range(3)
+    ]
+    town_road = tagged(tag, "x", severity="property_only", injured=0, location=place | {"road": "X012"})
+    injury = tagged(tag, "inj", location=place)
+    for a in [*minor, town_road, injury]:
+        assert (await client.post("/v1/accidents", content=orjson.dumps(a))).status_code == 201
+
+    def close_path(a: dict[str, Any]) -> str:
+        return f"/v1/accidents/{a['accident_id']}/quick-handling/close"
+
+    officer = token_headers(ingest_settings, "patrol_officer", "3709", sub=f"po-{tag}", unit_id="U-370911-01")
+    for a, minutes, outcome in ((minor[0], 20, "agreed"), (minor[1], 40, "referred")):
+        body = {"outcome": outcome, "road_cleared_at": (at + timedelta(minutes=minutes)).isoformat()}
+        r = await client.post(close_path(a), json=body, headers=officer)
+        assert r.status_code == 200, r.text
+        assert r.json()["clear_s"] == minutes * 60 and r.json()["closed_by"] == f"po-{tag}"
+
+    again = await client.post(
+        close_path(minor[0]), json={"outcome": "agreed", "road_cleared_at": at.isoformat()}
+    )
+    assert (again.status_code, again.json()["error"]) == (409, "quick_case_closed")
+    early = {"outcome": "agreed", "road_cleared_at": (at - timedelta(minutes=1)).isoformat()}
+    assert (await client.post(close_path(minor[2]), json=early)).json()["error"] == "invalid_quick_close"
+    for not_quick in (town_road, injury):
+        r = await client.post(
+            close_path(not_quick), json={"outcome": "agreed", "road_cleared_at": at.isoformat()}
+        )
+        assert (r.status_code, r.json()["error"]) == (404, "quick_case_not_found")
+    elsewhere = token_headers(ingest_settings, "dispatcher", "3702")
+    late = {"outcome": "agreed", "road_cleared_at": datetime.now(UTC).isoformat()}
+    assert (await client.post(close_path(minor[2]), json=late, headers=elsewhere)).status_code == 404
+
+    stored = (await client.get(f"/v1/accidents/{minor[0]['accident_id']}")).json()
+    assert stored["quick_handling"]["status"] == "closed" and stored["quick_handling"]["outcome"] == "agreed"
+    assert (await client.get(f"/v1/accidents/{minor[2]['accident_id']}")).json()["quick_handling"][
+        "status"
+    ] == "open"
+    assert "quick_handling" not in (await client.get(f"/v1/accidents/{injury['accident_id']}")).json()
+
+    summary = (await client.get("/v1/accidents/quick-handling", params={"admin_code": "370911"})).json()
+    assert summary == {
+        "open": 1,
+        "closed": 2,
+        "agreed": 1,
+        "clear_s_median": 1800.0,
+        "clear_s_p90": 2280.0,
+        "clear_s_max": 2400,
+    }
+    outside = await client.get(
+        "/v1/accidents/quick-handling", params={"admin_code": "370911"}, headers=elsewhere
+    )
+    assert outside.json()["open"] == 0 and outside.json()["closed"] == 0

@@ -6,6 +6,10 @@ delivered again (a Kafka redelivery, an exchange retry, a second call about the 
 stored once. (occurred_at, accident_id) is the list's keyset order; (admin_code, occurred_at) serves
 a district's accidents.
 
+``ingest.accident_quick_cases`` holds the property-only accidents on a main road that go to quick
+handling (事故快处): open when stored, closed once with the agreed outcome and the time the road was
+cleared (``clear_s``, seconds from the accident, which the quick-handling report sums up).
+
 Revision ID: ingest_0008
 Revises: ingest_0007
 """
@@ -43,7 +47,26 @@ def upgrade() -> None:
     )
     op.execute(f"CREATE INDEX ix_accidents_occurred ON {S}.accidents (occurred_at, accident_id)")
     op.execute(f"CREATE INDEX ix_accidents_admin_occurred ON {S}.accidents (admin_code, occurred_at)")
+    op.execute(
+        f"""
+        CREATE TABLE {S}.accident_quick_cases (
+            accident_id varchar(128) COLLATE "C" PRIMARY KEY REFERENCES {S}.accidents (accident_id),
+            admin_code varchar(6) COLLATE "C" NOT NULL,
+            occurred_at timestamptz NOT NULL,
+            status varchar(8) COLLATE "C" NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+            outcome varchar(16) COLLATE "C",
+            road_cleared_at timestamptz,
+            clear_s integer CHECK (clear_s >= 0),
+            closed_by varchar(256),
+            note varchar(2000)
+        )
+        """
+    )
+    op.execute(
+        f"CREATE INDEX ix_accident_quick_cases_admin_occurred ON {S}.accident_quick_cases (admin_code, occurred_at)"
+    )
 
 
 def downgrade() -> None:
+    op.execute(f"DROP TABLE {S}.accident_quick_cases")
     op.execute(f"DROP TABLE {S}.accidents")

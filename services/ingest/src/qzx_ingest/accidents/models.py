@@ -36,3 +36,22 @@ class AccidentRow(Base):
         Index("ix_accidents_occurred", "occurred_at", "accident_id"),
         Index("ix_accidents_admin_occurred", "admin_code", "occurred_at"),
     )
+
+
+class QuickCaseRow(Base):
+    """A property-only accident on a main road, handled quickly (事故快处): the parties agree (or a
+    unit settles it) and the road is cleared; ``clear_s`` is occurred_at to road_cleared_at."""
+
+    __tablename__ = "accident_quick_cases"
+
+    accident_id: Mapped[str] = mapped_column(String(128, collation="C"), primary_key=True)
+    admin_code: Mapped[str] = mapped_column(String(6, collation="C"))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(8, collation="C"), server_default="open")
+    outcome: Mapped[str | None] = mapped_column(String(16, collation="C"))
+    road_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    clear_s: Mapped[int | None] = mapped_column(Integer)
+    closed_by: Mapped[str | None] = mapped_column(String(256))
+    note: Mapped[str | None] = mapped_column(String(2000))
+
+    __table_args__ = (Index("ix_accident_quick_cases_admin_occurred", "admin_code", "occurred_at"),)

@@ -18,17 +18,28 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_common.audit import AuditContext, record
-from qzx_common.contracts.accidents import AccidentReport, read_accident
-from qzx_common.contracts.events import describe_error
+from qzx_common.contracts.accidents import AccidentReport, Severity, read_accident
+from qzx_common.contracts.events import capture_time_problem, describe_error
 from qzx_common.kafka.deadletter import DeadLetter
 from qzx_common.kafka.dlq import store_and_stage
 from qzx_common.kafka.outbox import OutboxMessage, Staged, stage
 from qzx_common.reasons import describe_exception
 from qzx_common.topics import ACCIDENTS_ACCEPTED
 from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Forbidden, InvalidRequest
+from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from qzx_ingest.accidents import repository
+from qzx_ingest.accidents.schemas import QuickClose
 from qzx_ingest.db import SCHEMA
+
+# National (G) and provincial (S) roads: a property-only accident there blocks traffic that matters,
+# so it goes to quick handling (事故快处) and the time to clear the road is measured.
+MAIN_ROAD_PREFIXES = ("G", "S")
+
+
+def goes_to_quick_handling(report: AccidentReport) -> bool:
+    road = (report.location.road or "").upper()
+    return report.severity == Severity.property_only and road.startswith(MAIN_ROAD_PREFIXES)
+
 
 OUTCOMES = Counter("qzx_ingest_accidents_total", "Accident reports by outcome", ["source", "outcome"])
 
@@ -93,6 +104,7 @@ async def store_reports(
     accepted = [a for _, a in batch.reports.values()]
     fresh = await repository.insert_new(conn, [(a.report, a.payload) for a in accepted], reporter=reporter)
     new = [a for a in accepted if a.report.accident_id in fresh]
+    await repository.open_quick_cases(conn, [a.report for a in new if goes_to_quick_handling(a.report)])
     forward_to = topic_prefix + ACCIDENTS_ACCEPTED
     staged = await stage(
         conn,
@@ -169,3 +181,51 @@ async def report(
         after={"duplicate": True} if duplicate else orjson.loads(outcome.payload),
     )
     return Reported(outcome.report.accident_id, duplicate, result.staged)
+
+
+async def close_quick_case(
+    conn: AsyncConnection,
+    *,
+    principal: Principal,
+    accident_id: str,
+    close: QuickClose,
+    audit_context: AuditContext,
+) -> dict[str, object]:
+    """Close a quick-handling case once, with the outcome the parties agreed (or the unit settled)
+    and when the road was cleared; audited as the caller's."""
+    case = await repository.quick_case_for_update(conn, accident_id)
+    if case is None or not principal.sees(case["admin_code"]):
+        raise NotFound(
+            f"没有快处案件 {accident_id!r} / no quick-handling case for that accident",
+            code="quick_case_not_found",
+        )
+    if case["status"] != "open":
+        raise Conflict("快处案件已结案 / the quick-handling case is closed already", code="quick_case_closed")
+    cleared = close.road_cleared_at
+    if problem := capture_time_problem(cleared, "road_cleared_at"):
+        raise InvalidRequest(f"清障时间无效 / {problem}", code="invalid_quick_close")
+    if cleared < case["occurred_at"]:
+        raise InvalidRequest(
+            "清障时间早于事故时间 / road_cleared_at: before the accident", code="invalid_quick_close"
+        )
+    values = {
+        "outcome": close.outcome.value,
+        "road_cleared_at": cleared,
+        "clear_s": int((cleared - case["occurred_at"]).total_seconds()),
+        "closed_by": principal.sub,
+        "note": close.note,
+    }
+    await repository.close_quick_case(conn, accident_id=accident_id, values=values)
+    after: dict[str, object] = {"status": "closed", **values, "road_cleared_at": cleared.isoformat()}
+    await record(
+        conn,
+        schema=SCHEMA,
+        context=audit_context,
+        action="accidents.quick_handling.close",
+        target_type="accident",
+        target_id=accident_id,
+        admin_code=case["admin_code"],
+        before={"status": case["status"]},
+        after=after,
+    )
+    return after
