@@ -34,7 +34,7 @@ CONSOLE_PORT = 8000
 # The oldest Kubernetes minor still supported upstream when this was written, and the newest the
 # validator knows.
 K8S_VERSIONS = ("1.31.0", "1.37.0")
-CRD_KINDS = {"PodMonitor"}
+CRD_KINDS = {"PodMonitor", "PrometheusRule"}
 OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomization.yaml"))
 
 

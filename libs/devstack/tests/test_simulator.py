@@ -10,13 +10,13 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from qzx_common.contracts import event_reader
 from qzx_common.contracts.devices import DEVICE_BY_ID
 from qzx_common.contracts.events import ViolationEvent, describe_error
 from qzx_common.contracts.geo import haversine_km
 from qzx_dev.simulator import EventGenerator, SimClock, SimMessage, StepClock, parse_clock
 from qzx_dev.simulator.clock import CST
 from qzx_dev.simulator.malformed import CORRUPTIONS
+from qzx_ingest.violations import reader as event_reader
 
 # A Monday at midnight, local time, well in the past: two weeks of history at one event a minute.
 HISTORY_START = datetime(2025, 3, 3, tzinfo=CST)

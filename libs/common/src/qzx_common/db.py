@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import ColumnElement, MetaData, event, literal, text, tuple_
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import QueryableAttribute
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -167,3 +168,10 @@ def service_grants(schema: str, role: str, *, tables: Collection[str]) -> list[s
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def before_key(columns: Sequence[QueryableAttribute[Any]], key: Sequence[Any]) -> ColumnElement[bool]:
+    """Keyset paging, newest first: the rows after ``key`` in descending ``columns`` order, as one
+    row comparison (not an OR), so that it bounds a scan of the (columns...) index."""
+    values = [literal(v, c.type) for c, v in zip(columns, key, strict=True)]
+    return tuple_(*columns) < tuple_(*values)

@@ -301,7 +301,6 @@ def _start_children(
     launch: Launch, settings: LaunchSettings, *, simulate: bool, demo: bool, rate: float
 ) -> None:
     env, services = launch.env, settings.services()
-    env.setdefault("QZX_DEMO_DATA", "1" if demo else "0")
     for name, port in services:
         _say(f"starting {name} on http://127.0.0.1:{port}")
         launch.spawn(name, [sys.executable, "-m", f"qzx_{name}"])
@@ -309,6 +308,20 @@ def _start_children(
         _wait_ready(name, port, child.proc, launch.log_path(name))
         _say(f"{name} ready")
 
+    if demo:
+        _say("seeding the demo world through the APIs (units on duty in every city, hazards, hotlists)")
+        launch.spawn(
+            "demo",
+            [
+                sys.executable,
+                "-m",
+                "qzx_dev.demo",
+                "--dispatch-url",
+                f"http://127.0.0.1:{settings.dispatch_port}",
+                "--alerts-url",
+                f"http://127.0.0.1:{settings.alerts_port}",
+            ],
+        )
     token = _console_token(env)
     env["QZX_CONSOLE_TOKEN"] = token
     console = launch.spawn("console", [sys.executable, "-m", "qzx_dev.console"])

@@ -43,7 +43,11 @@ COMMAND_LINE = (
     ("QZX_STATE_DIR", ".state", "`qzx dev`: folder for local state (the embedded database, logs)."),
     ("QZX_SIMULATE", "1", "`qzx dev`: `0` leaves the camera simulator off."),
     ("QZX_SIMULATE_RATE", "20", "`qzx dev`: simulator events per second."),
-    ("QZX_DEMO_DATA", "1", "`qzx dev`: seed the demo world (sets the services' `QZX_DEMO_DATA`)."),
+    (
+        "QZX_DEMO_DATA",
+        "1",
+        "`qzx dev` and `docker-compose.yml`: `0` leaves out the demo world (`python -m qzx_dev.demo` seeds it through the APIs).",
+    ),
 )
 
 # Read by the test suite and the compose file.

@@ -15,10 +15,6 @@ class AlertsSettings(CommonSettings):
         description="Scoring rules (weights, grades, floors, deadlines, windows): a TOML file in place "
         "of the versioned one shipped in the package.",
     )
-    demo_data: bool = Field(
-        default=False,
-        description="Seed a few hazard points and hotlist entries at start-up (idempotent; on under `make run`).",
-    )
     sse_poll_s: float = Field(
         default=1.0,
         description="How often a quiet SSE stream re-checks the database (other replicas' changes also "

@@ -12,25 +12,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from qzx_common.audit import AuditContext
 from qzx_common.runtime import Runtime
 from qzx_common.web.auth import audit_context
+from qzx_common.web.service import service_state
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.patrol.notifier import UnitNotifier
 from qzx_dispatch.settings import DispatchSettings
+from qzx_dispatch.state import DispatchState
+
+
+def state(request: Request) -> DispatchState:
+    return service_state(request, DispatchState)
 
 
 def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    return state(request).runtime
 
 
 def settings(request: Request) -> DispatchSettings:
-    return request.app.state.settings
+    return state(request).settings
 
 
 def clock(request: Request) -> Clock:
-    return request.app.state.clock
+    return state(request).clock
 
 
 def notifier(request: Request) -> UnitNotifier:
-    return request.app.state.notifier
+    return state(request).notifier
 
 
 async def session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -10,11 +10,6 @@ from qzx_common.settings import CommonSettings
 class DispatchSettings(CommonSettings):
     host: str = Field(default="127.0.0.1", description="Address the HTTP listener binds.")
     dispatch_port: int = Field(default=8003, description="dispatch's HTTP port.")
-    demo_data: bool = Field(
-        default=False,
-        description="Seed the demo organisation (units on duty around the clock in every city) at "
-        "start-up (on under `make run`).",
-    )
     reserve_units: int = Field(
         default=2, description="P3/P4 alerts never take the last N available units of a city."
     )

@@ -12,11 +12,16 @@ from qzx_common.audit import AuditContext
 from qzx_common.runtime import Runtime
 from qzx_common.web.auth import audit_context, request_audit
 from qzx_common.web.exchange import Partner, exchange_partner
+from qzx_common.web.service import ServiceState, service_state
 from qzx_ingest.db import SCHEMA
 
 
+def state(request: Request) -> ServiceState:
+    return service_state(request, ServiceState)
+
+
 def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    return state(request).runtime
 
 
 async def session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -53,6 +53,7 @@ from sqlalchemy.schema import SchemaItem
 from qzx_common.db import driver_connection
 from qzx_common.kafka import deadletter
 from qzx_common.kafka.publish import OutboxMessage, publish_messages, publish_setting_aside, set_aside
+from qzx_common.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ async def enqueue(conn: AsyncConnection, *, schema: str, messages: Sequence[Outb
     """Write messages to the outbox inside the caller's transaction (asyncpg COPY-fast path)."""
     if not messages:
         return
+    messages = traced(messages)
     raw = await driver_connection(conn)
     await raw.copy_records_to_table(
         "outbox",
@@ -110,6 +112,7 @@ async def stage(conn: AsyncConnection, *, schema: str, messages: Sequence[Outbox
     """``enqueue``, returning what ``OutboxRelay.publish_committed`` needs after commit."""
     if not messages:
         return Staged()
+    messages = traced(messages)  # the writer's trace context travels in the headers
     raw = await driver_connection(conn)
     ids = await raw.fetchval(
         f"""

@@ -27,8 +27,9 @@ from jwt.types import Options
 
 from qzx_common.audit import CLIENT_ADDRESS_LENGTH, REQUEST_ID_LENGTH, AuditContext
 from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
+from qzx_common.metrics import AUTH_FAILURES
 from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
-from qzx_common.web.errors import ApiError, Unauthorized
+from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 from qzx_common.web.revocation import RevocationList
 from qzx_common.web.throttle import FailureThrottle
 
@@ -239,6 +240,16 @@ class AuthState:
     throttle: FailureThrottle
 
 
+def out_of_jurisdiction(admin_code: str, principal: Principal) -> Forbidden:
+    return Forbidden(f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+
+
+def ensure_sees(principal: Principal, admin_code: str) -> None:
+    """403 ``out_of_jurisdiction`` unless ``admin_code`` lies in the caller's jurisdiction."""
+    if not principal.sees(admin_code):
+        raise out_of_jurisdiction(admin_code, principal)
+
+
 def auth_state(app: FastAPI) -> AuthState:
     state: AuthState | None = getattr(app.state, "qzx_auth", None)
     if state is None:
@@ -272,7 +283,8 @@ def client_address(request: Request) -> str:
 def request_audit(
     request: Request, *, principal: Principal | None = None, actor: str | None = None
 ) -> AuditContext:
-    """The audit context of one request: who acts, the ``X-Request-Id`` it came with, the client's address."""
+    """The audit context of one request: who acts, its ``X-Request-Id`` (the caller's, or the one
+    ``web.observability`` generated and set on the request), the client's address."""
     return AuditContext(
         principal=principal,
         actor=actor,
@@ -297,7 +309,8 @@ async def current_principal(request: Request) -> Principal:
         principal, claims = await auth.verifier.verify(_bearer(request))
         if await auth.revocations.is_revoked(claims.get("jti")):
             raise _unauthorized("the token has been revoked", "token_revoked")
-    except Unauthorized:
+    except Unauthorized as exc:
+        AUTH_FAILURES.labels(exc.code).inc()
         auth.throttle.failed(client_address(request))  # 429 instead once the address used them up
         raise
     request.state.principal = principal

@@ -41,7 +41,6 @@ class Services:
             "QZX_INGEST_PORT": str(self.ingest_port),
             "QZX_ALERTS_PORT": str(self.alerts_port),
             "QZX_LOG_LEVEL": "WARNING",
-            "QZX_DEMO_DATA": "0",
         }
         self.procs: list[Any] = []
 

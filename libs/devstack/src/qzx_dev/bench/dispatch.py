@@ -101,7 +101,7 @@ async def bench_assign(server: str, *, units: int, rounds: int) -> dict[str, flo
     from qzx_common.contracts.alerts import Alert
     from qzx_common.db import create_engine, migrate, session_factory, transaction
     from qzx_dispatch.main import MIGRATIONS
-    from qzx_dispatch.org import seed
+    from qzx_dispatch.org import reference
     from qzx_dispatch.settings import DispatchSettings
     from qzx_dispatch.tasks.service import assign_alert
 
@@ -112,7 +112,7 @@ async def bench_assign(server: str, *, units: int, rounds: int) -> dict[str, flo
     sessions = session_factory(engine)
     now = datetime.now(UTC)
     async with transaction(sessions) as s:
-        await seed.reference(s)
+        await reference.seed(s)
     raw = await asyncpg.connect(to_plain_url(url))
     try:
         await seed_units(raw, per_city={"370100": units}, now=now)

@@ -132,7 +132,6 @@ async def dispatch_server(url: str, bootstrap: str, prefix: str) -> AsyncIterato
         "QZX_TOPIC_PREFIX": prefix,
         "QZX_DISPATCH_PORT": str(port),
         "QZX_JWT_SECRET": SECRET,
-        "QZX_DEMO_DATA": "0",
         "QZX_LOG_LEVEL": "WARNING",
         "QZX_DB_POOL_SIZE": "20",
     }

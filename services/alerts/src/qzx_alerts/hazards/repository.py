@@ -3,12 +3,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hazards.models import HazardRow
 from qzx_alerts.scoring.domain import HazardPoint
+from qzx_common.db import before_key
 
 
 async def all_points(raw: asyncpg.Connection) -> list[HazardPoint]:
@@ -37,9 +38,6 @@ async def search(
     if risk_level:
         q = q.where(HazardRow.risk_level == risk_level)
     if after:
-        at, hazard_id = after
-        q = q.where(
-            or_(HazardRow.created_at < at, and_(HazardRow.created_at == at, HazardRow.id < hazard_id))
-        )
+        q = q.where(before_key((HazardRow.created_at, HazardRow.id), after))
     q = q.order_by(HazardRow.created_at.desc(), HazardRow.id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

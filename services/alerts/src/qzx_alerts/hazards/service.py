@@ -15,15 +15,8 @@ from qzx_common import audit
 from qzx_common.audit import AuditContext
 from qzx_common.contracts.areas import city_at, lies_in
 from qzx_common.contracts.geo import CITY_BY_CODE
-from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
-
-
-def _ensure_sees(principal: Principal, admin_code: str) -> None:
-    if not principal.sees(admin_code):
-        raise Forbidden(
-            f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
-        )
+from qzx_common.web.auth import Principal, ensure_sees
+from qzx_common.web.errors import InvalidRequest, NotFound
 
 
 def _ensure_in_area(admin_code: str, lat: float, lon: float) -> None:
@@ -51,7 +44,7 @@ def _snapshot(row: HazardRow) -> dict[str, object]:
 async def create(
     session: AsyncSession, *, principal: Principal, data: HazardIn, audit_context: AuditContext
 ) -> HazardRow:
-    _ensure_sees(principal, data.admin_code)
+    ensure_sees(principal, data.admin_code)
     _ensure_in_area(data.admin_code, data.lat, data.lon)
     now = datetime.now(UTC)
     row = HazardRow(
@@ -88,7 +81,7 @@ async def update(
     before = _snapshot(row)
     changes = patch.model_dump(exclude_unset=True)
     if "admin_code" in changes:
-        _ensure_sees(principal, changes["admin_code"])
+        ensure_sees(principal, changes["admin_code"])
     if changes.keys() & {"admin_code", "lat", "lon"}:
         _ensure_in_area(
             changes.get("admin_code", row.admin_code),

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
@@ -13,6 +13,7 @@ from qzx_alerts.hotlists.models import HotlistRow
 from qzx_alerts.scoring.domain import HotlistHit
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.geo import code_prefix
+from qzx_common.db import before_key
 
 
 async def active_hits(raw: asyncpg.Connection, plates: Sequence[str]) -> dict[str, list[HotlistHit]]:
@@ -69,9 +70,6 @@ async def search(
     if active_at:
         q = q.where(or_(HotlistRow.expires_at.is_(None), HotlistRow.expires_at > active_at))
     if after:
-        at, entry_id = after
-        q = q.where(
-            or_(HotlistRow.created_at < at, and_(HotlistRow.created_at == at, HotlistRow.id < entry_id))
-        )
+        q = q.where(before_key((HotlistRow.created_at, HotlistRow.id), after))
     q = q.order_by(HotlistRow.created_at.desc(), HotlistRow.id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

@@ -10,7 +10,14 @@ from qzx_alerts.hotlists import repository, service
 from qzx_alerts.hotlists.schemas import HotlistEntry, HotlistIn, HotlistList
 from qzx_common.web.auth import Principal
 from qzx_common.web.openapi import AUTHENTICATED
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_cursor, encode_cursor
+from qzx_common.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_time_cursor,
+    encode_time_cursor,
+    fetch_size,
+    page,
+)
 from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/hotlists", tags=["hotlists"])
@@ -35,12 +42,9 @@ async def list_hotlist(
         plate=plate.strip().upper() if plate else None,
         active_at=now if active else None,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
+    rows, next_cursor = page(rows, limit, lambda r: encode_time_cursor(r.created_at, r.id))
     return HotlistList(items=[service.view(r, principal, now=now) for r in rows], next_cursor=next_cursor)
 
 

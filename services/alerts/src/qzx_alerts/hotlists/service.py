@@ -18,7 +18,7 @@ from qzx_alerts.hotlists.schemas import HotlistEntry, HotlistIn
 from qzx_common import audit
 from qzx_common.audit import AuditContext
 from qzx_common.contracts.alerts import Priority
-from qzx_common.web.auth import Principal
+from qzx_common.web.auth import Principal, ensure_sees
 from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
 
 _ID_SPACE = uuid.UUID("0b7c33e4-1f6d-4d8e-b3a5-6c2e9f41a7d2")
@@ -123,8 +123,7 @@ async def put_entry(
 ) -> tuple[HotlistRow, bool]:
     """Create or update one entry from the console; returns it and whether it was created."""
     owner = entry.admin_code or owner_code(principal.jur)
-    if not principal.sees(owner):
-        raise Forbidden(f"{owner} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+    ensure_sees(principal, owner)
     if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at: must be in the future", code="invalid_request")
     before = await repository.get(session, entry_id(CONSOLE, owner, entry.plate))

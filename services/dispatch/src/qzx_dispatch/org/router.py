@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from qzx_common.contracts.geo import code_prefix
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.web.auth import Principal
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, fetch_size, page
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import Audit, ClockDep, Session
 from qzx_dispatch.org import repository, service
@@ -75,10 +75,10 @@ async def list_officers(
 ) -> Page[OfficerOut]:
     after = decode_cursor(cursor, str)[0] if cursor else None
     rows = await repository.officers(
-        session, jur=principal.jur, admin_code=admin_code, kind=kind, after=after, limit=limit + 1
+        session, jur=principal.jur, admin_code=admin_code, kind=kind, after=after, limit=fetch_size(limit)
     )
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[OfficerOut](items=[service.officer_out(o) for o in rows[:limit]], next_cursor=nxt)
+    rows, nxt = page(rows, limit, lambda o: encode_cursor(o.id))
+    return Page[OfficerOut](items=[service.officer_out(o) for o in rows], next_cursor=nxt)
 
 
 @router.post("/officers", status_code=201, response_model=OfficerOut)
@@ -134,10 +134,10 @@ async def list_units(
         vehicle=vehicle,
         capability=capability,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[UnitOut](items=await service.unit_out(session, rows[:limit]), next_cursor=nxt)
+    rows, nxt = page(rows, limit, lambda u: encode_cursor(u.id))
+    return Page[UnitOut](items=await service.unit_out(session, rows), next_cursor=nxt)
 
 
 @router.get("/units/board", response_model=Board)
@@ -192,10 +192,10 @@ async def list_rosters(
         since=since,
         until=until,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[RosterOut](items=[service.roster_out(r) for r in rows[:limit]], next_cursor=nxt)
+    rows, nxt = page(rows, limit, lambda r: encode_cursor(r.id))
+    return Page[RosterOut](items=[service.roster_out(r) for r in rows], next_cursor=nxt)
 
 
 @router.post("/rosters", status_code=201, response_model=RosterOut)

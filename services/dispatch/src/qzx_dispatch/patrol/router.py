@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from qzx_common.metrics import LONG_POLLS
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.permissions import Action, require
@@ -38,14 +39,15 @@ async def poll_tasks(
     wait: Annotated[int, Query(ge=0, le=30)] = 0,
 ) -> PatrolTasks:
     # No request session here: a held long-poll must not hold a database connection.
-    tasks, new_cursor = await service.long_poll(
-        sessions=rt.sessions,
-        notifier=notifier,
-        unit_id=str(principal.unit_id),
-        cursor=cursor,
-        wait=min(wait, settings.long_poll_max_s),
-        page=settings.patrol_page,
-    )
+    with LONG_POLLS.track_inprogress():
+        tasks, new_cursor = await service.long_poll(
+            sessions=rt.sessions,
+            notifier=notifier,
+            unit_id=str(principal.unit_id),
+            cursor=cursor,
+            wait=min(wait, settings.long_poll_max_s),
+            page=settings.patrol_page,
+        )
     return PatrolTasks(tasks=tasks, cursor=new_cursor)
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.geo import code_prefix
-from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from qzx_common.web.auth import Principal, ensure_sees
+from qzx_common.web.errors import Conflict, InvalidRequest, NotFound
 from qzx_dispatch.clock import local_date, local_midnight
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org import repository as org_repository
@@ -43,10 +43,7 @@ async def create_plan(
     now: datetime,
     audit_context: AuditContext,
 ) -> ShiftPlan:
-    if not principal.sees(data.admin_code):
-        raise Forbidden(
-            f"{data.admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
-        )
+    ensure_sees(principal, data.admin_code)
     if await session.get(Jurisdiction, data.admin_code) is None:
         raise InvalidRequest(f"admin_code: no jurisdiction {data.admin_code}", code="unknown_jurisdiction")
     start_date = data.start_date or local_date(now) + timedelta(days=1)

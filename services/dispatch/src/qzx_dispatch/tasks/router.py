@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query
 from qzx_common.contracts.tasks import TaskStatus
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import NotFound
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_cursor, encode_cursor
+from qzx_common.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_time_cursor,
+    encode_time_cursor,
+    fetch_size,
+    page,
+)
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
 from qzx_dispatch.tasks import repository, service
@@ -50,12 +57,9 @@ async def list_tasks(
         escalated=escalated,
         since=since,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    nxt = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        nxt = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
+    rows, nxt = page(rows, limit, lambda r: encode_time_cursor(r.created_at, r.id))
     return TaskList(items=[to_contract(r) for r in rows], next_cursor=nxt)
 
 

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, Select, literal, select, tuple_
+from sqlalchemy import DateTime, Float, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from qzx_common.contracts.events import Location
-from qzx_common.db import driver_connection
+from qzx_common.db import before_key, driver_connection
 from qzx_common.kafka.outbox import next_id_sql
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.models import ViolationRow
@@ -110,10 +110,6 @@ async def search(
     if until:
         q = q.where(ViolationRow.captured_at < until)
     if after:
-        # A row comparison, not an OR: it bounds the (captured_at, event_id) index scan, so a deep
-        # page starts where the last one ended instead of filtering every newer row.
-        at, eid = after
-        last = tuple_(literal(at, ViolationRow.captured_at.type), literal(eid, ViolationRow.event_id.type))
-        q = q.where(tuple_(ViolationRow.captured_at, ViolationRow.event_id) < last)
+        q = q.where(before_key((ViolationRow.captured_at, ViolationRow.event_id), after))
     q = q.order_by(ViolationRow.captured_at.desc(), ViolationRow.event_id.desc()).limit(limit)
     return list((await session.scalars(q)).all())
