@@ -9,6 +9,8 @@ DISPATCH_TASKS = "dispatch.tasks.v1"
 # Checkpoint watch: every vehicle a checkpoint reads (key device id, value VehiclePassage).
 CAMERA_PASSAGES = "camera.passages.v1"
 CAMERA_PASSAGES_DLQ = "camera.passages.v1.dlq"
+# Every plated passage ingest stored, forwarded normalised (key plate): the checkpoint watch's input.
+PASSAGES_ACCEPTED = "passages.accepted.v1"
 
 # Accidents (key accident id, value AccidentReport): reported from the 122 call centre, patrol and
 # exchanges; ingest forwards each accepted one, normalised, once.
@@ -28,11 +30,11 @@ CONSUMED = (
     ALERTS,
     DISPATCH_TASKS,
     CAMERA_PASSAGES,
+    PASSAGES_ACCEPTED,
     ACCIDENTS_REPORTED,
+    ACCIDENTS_ACCEPTED,
 )
-# Topics written with nobody in qzx consuming them yet.
-PRODUCED_ONLY = (ACCIDENTS_ACCEPTED,)
-ALL_TOPICS = (*CONSUMED, *PRODUCED_ONLY, *(dlq_topic(t) for t in CONSUMED))
+ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4
 
 # Consumer groups (before the topic prefix) and what each consumes: the services join them, and
@@ -41,11 +43,13 @@ INGEST_GROUP = "qzx-ingest"
 ALERTS_GROUP = "qzx-alerts"
 ALERTS_TASKS_GROUP = "qzx-alerts-tasks"
 DISPATCH_GROUP = "qzx-dispatch"
+ALERTS_PASSAGES_GROUP = "qzx-alerts-passages"
 GROUPS = {
     INGEST_GROUP: CAMERA_VIOLATIONS,
     ALERTS_GROUP: VIOLATIONS_ACCEPTED,
     ALERTS_TASKS_GROUP: DISPATCH_TASKS,
     DISPATCH_GROUP: ALERTS,
+    ALERTS_PASSAGES_GROUP: PASSAGES_ACCEPTED,
 }
 
 # Dead-letter headers.

@@ -66,6 +66,11 @@ class LaunchSettings(BaseSettings):
         description="How long the children get to stop after SIGTERM before SIGKILL; PostgreSQL gets "
         "as long for its fast shutdown, then 5 s for an immediate one.",
     )
+    simulate_passage_rate: float = Field(
+        default=50.0,
+        description="Checkpoint passages the `make run` simulator sends a second: the day's mean, "
+        "shaped by the hour (`simulator.passages.HOURLY`).",
+    )
 
     def services(self) -> tuple[tuple[str, int], ...]:
         return (("ingest", self.ingest_port), ("alerts", self.alerts_port), ("dispatch", self.dispatch_port))
@@ -327,8 +332,20 @@ def _start_children(
     console = launch.spawn("console", [sys.executable, "-m", "qzx_dev.console"])
     _wait_ready("console", settings.console_port, console, launch.log_path("console"))
     if simulate:
-        _say(f"starting the camera simulator at {rate:g} events/s")
-        launch.spawn("simulator", [sys.executable, "-m", "qzx_dev.simulator", "--rate", str(rate)])
+        passage_rate = settings.simulate_passage_rate
+        _say(f"starting the camera simulator at {rate:g} events/s and {passage_rate:g} passages/s (mean)")
+        launch.spawn(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "qzx_dev.simulator",
+                "--rate",
+                str(rate),
+                "--passage-rate",
+                str(passage_rate),
+            ],
+        )
         _say("starting the patrol-app simulator (units on duty sign, drive there, give feedback)")
         launch.spawn(
             "patrol-sim",

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from qzx_alerts.alerts.metrics import sample_alerts
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
+from qzx_alerts.checkpoints import consumer as checkpoints
 from qzx_alerts.consumer import (
     TASKS_GROUP,
     Scoring,
@@ -59,6 +60,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 consume_violations(rt, scoring, published)
                 consume_accidents(rt, rules, published)
                 rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
+                await checkpoints.start(rt, settings, rules, published)
             yield AlertsState(
                 runtime=rt,
                 settings=settings,

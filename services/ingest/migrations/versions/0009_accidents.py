@@ -10,14 +10,14 @@ a district's accidents.
 handling (事故快处): open when stored, closed once with the agreed outcome and the time the road was
 cleared (``clear_s``, seconds from the accident, which the quick-handling report sums up).
 
-Revision ID: ingest_0008
-Revises: ingest_0007
+Revision ID: ingest_0009
+Revises: ingest_0008
 """
 
 from alembic import op
 
-revision = "ingest_0008"
-down_revision = "ingest_0007"
+revision = "ingest_0009"
+down_revision = "ingest_0008"
 branch_labels = None
 depends_on = None
 
