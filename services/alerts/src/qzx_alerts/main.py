@@ -12,7 +12,14 @@ from qzx_alerts.alerts.metrics import sample_alerts
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
 from qzx_alerts.checkpoints import consumer as checkpoints
-from qzx_alerts.consumer import TASKS_GROUP, Scoring, change_relay, consume_violations, tasks_handler
+from qzx_alerts.consumer import (
+    TASKS_GROUP,
+    Scoring,
+    change_relay,
+    consume_accidents,
+    consume_violations,
+    tasks_handler,
+)
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
@@ -51,6 +58,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 rt.sampler.probe(sample_alerts)
             if consume:
                 consume_violations(rt, scoring, published)
+                consume_accidents(rt, rules, published)
                 rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
                 await checkpoints.start(rt, settings, rules, published)
             yield AlertsState(

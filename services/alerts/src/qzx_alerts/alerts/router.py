@@ -59,7 +59,9 @@ async def list_alerts(
     priority: Priority | None = None,
     violation: Violation | None = None,
     admin_code: AdminCode = None,
-    kind: Annotated[str | None, Query(pattern=r"^(violation|plate_fraud|racing_group|hotlist_hit)$")] = None,
+    kind: Annotated[
+        str | None, Query(pattern=r"^(violation|plate_fraud|racing_group|hotlist_hit|accident)$")
+    ] = None,
     plate: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
