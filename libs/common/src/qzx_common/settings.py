@@ -74,6 +74,11 @@ class CommonSettings(BaseSettings):
     # A partition whose fetched records have waited this long for a commit makes /readyz fail.
     consumer_stall_s: float = 60.0
     db_pool_size: int = 10
+    # A database command with no answer after this is given up (its connection discarded, the
+    # batch retried): a partition leaves connections half-open (db.create_engine). Above the
+    # slowest legitimate statement; the server ends a transaction idle for the second one.
+    db_command_timeout_s: float = Field(default=15.0, gt=0)
+    db_idle_transaction_timeout_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _check_topic_layout(self) -> Self:
