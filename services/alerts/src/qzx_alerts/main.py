@@ -31,6 +31,7 @@ from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS
 from qzx_common.web.audit_api import audit_router
 from qzx_common.web.auth import require_strong_secret
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
@@ -77,6 +78,9 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
 
     app = FastAPI(title="qzx alerts", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.sse_streams = Capacity(
+        "SSE streams", limit=settings.sse_max_streams, retry_after_s=settings.sse_retry_after_s
+    )
     app.state.rules = rules
     install_error_handlers(app)
     install_error_docs(app)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from qzx_common.settings import CommonSettings
 
 
@@ -17,6 +19,9 @@ class AlertsSettings(CommonSettings):
     # LISTEN/NOTIFY) and how often it sends a keep-alive comment.
     sse_poll_s: float = 1.0
     sse_heartbeat_s: float = 15.0
+    # Streams one process holds at most; one more is answered 503 over_capacity with Retry-After.
+    sse_max_streams: int = Field(default=1000, ge=1)
+    sse_retry_after_s: int = Field(default=5, ge=1)
     # Hazard points are read into memory and refreshed this often (local writes refresh at once).
     hazard_cache_s: float = 5.0
     # The change log (SSE resume, the exchange's change feed, alerts.v1's outbox) keeps published

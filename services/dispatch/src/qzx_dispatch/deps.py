@@ -3,13 +3,14 @@ response is sent: ``scope="function"``), then wakes the outbox relay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.runtime import Runtime
+from qzx_common.web.capacity import Capacity
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.patrol.notifier import UnitNotifier
 from qzx_dispatch.settings import DispatchSettings
@@ -31,6 +32,13 @@ def notifier(request: Request) -> UnitNotifier:
     return request.app.state.notifier
 
 
+def long_poll_slot(request: Request) -> Iterator[None]:
+    """A place among the process's held long-polls for this request (503 when none is free)."""
+    capacity: Capacity = request.app.state.long_polls
+    with capacity.hold():
+        yield
+
+
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
     rt = runtime(request)
     async with rt.sessions() as s, s.begin():
@@ -43,3 +51,4 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[DispatchSettings, Depends(settings)]
 ClockDep = Annotated[Clock, Depends(clock)]
 NotifierDep = Annotated[UnitNotifier, Depends(notifier)]
+LongPollSlot = Annotated[None, Depends(long_poll_slot)]

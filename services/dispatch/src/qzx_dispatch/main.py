@@ -16,6 +16,7 @@ from qzx_common.settings import to_plain_url
 from qzx_common.topics import ALERTS
 from qzx_common.web.audit_api import audit_router
 from qzx_common.web.auth import require_strong_secret
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.dead_letters import dead_letter_router
 from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.health import health_router
@@ -100,6 +101,9 @@ def create_app(
 
     app = FastAPI(title="qzx dispatch", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.long_polls = Capacity(
+        "long-polls", limit=settings.long_poll_max_held, retry_after_s=settings.long_poll_retry_after_s
+    )
     app.state.clock = clock
     install_error_handlers(app)
     install_error_docs(app)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
+
 from qzx_common.settings import CommonSettings
 
 
@@ -23,6 +25,9 @@ class DispatchSettings(CommonSettings):
     # Long-poll: the most a patrol client may hold, and the most tasks one answer carries.
     long_poll_max_s: int = 30
     patrol_page: int = 100
+    # Long-polls one process holds at most; one more is answered 503 over_capacity, Retry-After.
+    long_poll_max_held: int = Field(default=10_000, ge=1)
+    long_poll_retry_after_s: int = Field(default=5, ge=1)
     # Patrol Idempotency-Keys (with the responses replayed for them) are kept this long (default
     # 7 days), and every replica deletes older ones at start and then every prune period; a retry
     # after the retention runs as a new request.

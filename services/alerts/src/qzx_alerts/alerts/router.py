@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from qzx_alerts.alerts import repository, service
 from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn
@@ -16,6 +17,7 @@ from qzx_common.contracts.events import Violation
 from qzx_common.db import driver_connection
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.web.auth import Principal
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.errors import Forbidden, InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED, error_responses
 from qzx_common.web.pagination import (
@@ -102,7 +104,13 @@ async def stream_alerts(
 ) -> StreamingResponse:
     """Server-sent events, event ``alert``, data an Alert; resumes after ``Last-Event-ID``."""
     resume = since if last_event_id is None else _event_id(last_event_id)
-    after = await start_position(rt.engine, resume)
+    capacity: Capacity = request.app.state.sse_streams
+    slot = capacity.acquire()  # 503 over_capacity with Retry-After when the process holds its cap
+    try:
+        after = await start_position(rt.engine, resume)
+    except BaseException:
+        slot.release()
+        raise
     body = event_stream(
         tail=request.app.state.change_tail,
         jur=principal.jur,
@@ -111,9 +119,10 @@ async def stream_alerts(
         disconnected=request.is_disconnected,
     )
     return StreamingResponse(
-        body,
+        slot.guard(body),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
     )
 
 
