@@ -15,7 +15,7 @@ import pytest
 from qzx_dev.console.main import STATIC
 from qzx_dev.embedded import free_port
 
-# DESIGN.md §1: the province's 16 cities (GB/T 2260 code, approximate centre).
+# docs/design.md §1: the province's 16 cities (GB/T 2260 code, approximate centre).
 DESIGN_CITIES = """
 370100 Jinan 36.65,117.12 · 370200 Qingdao 36.07,120.38 · 370300 Zibo 36.81,118.05 ·
 370400 Zaozhuang 34.81,117.32 · 370500 Dongying 37.43,118.67 · 370600 Yantai 37.46,121.45 ·

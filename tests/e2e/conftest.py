@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
 
+from qzx_dev.demo.seed import seed_demo
 from qzx_dev.embedded import create_database, drop_database, free_port
 from qzx_dev.testing import Stack, eventually
 
@@ -62,9 +63,10 @@ async def system(e2e_place: Place) -> AsyncIterator[System]:
     }
     ingest_settings = IngestSettings(**common)
     alerts_settings = AlertsSettings(**common, sse_poll_s=0.5, sse_heartbeat_s=5.0)
-    # Demo organisation: units on duty around the clock in every city. The watcher runs as in
-    # production (a short tick), on a clock the missed-sign-by test moves forward.
-    dispatch_settings = DispatchSettings(**common, demo_data=True, deadline_tick_s=0.25)
+    # The watcher runs as in production (a short tick), on a clock the missed-sign-by test moves
+    # forward; the demo organisation (units on duty around the clock in every city) is seeded
+    # through the API below, as `make run` seeds it.
+    dispatch_settings = DispatchSettings(**common, deadline_tick_s=0.25)
     clock = OffsetClock()
     apps = (
         ingest_app(ingest_settings),
@@ -75,6 +77,7 @@ async def system(e2e_place: Place) -> AsyncIterator[System]:
         # One after another (a deterministic start); the consumer groups are awaited below.
         for app in apps:
             await stack.enter_async_context(app.router.lifespan_context(app))
+        await seed_demo(dispatch_settings.jwt_secret, dispatch_app=apps[2], now=clock.now())
         producer = AIOKafkaProducer(bootstrap_servers=e2e_place.bootstrap, linger_ms=0, acks="all")
         await producer.start()
         stack.push_async_callback(producer.stop)

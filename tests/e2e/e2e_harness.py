@@ -67,7 +67,7 @@ def camera_event(
     measurements: dict[str, float] | None = None,
     vehicle_class: str = "car",
 ) -> dict[str, Any]:
-    """A ViolationEvent as a camera at ``at`` sends it (DESIGN.md §3)."""
+    """A ViolationEvent as a camera at ``at`` sends it (docs/contract.md)."""
     return make_event(
         event_id=f"{at.device_id}-{uuid.uuid4().hex[:16]}",
         device_id=at.device_id,

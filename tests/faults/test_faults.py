@@ -103,6 +103,7 @@ async def proxied(
                 s.env["QZX_DATABASE_URL"] = with_port(s.env["QZX_DATABASE_URL"], proxy.port)
                 s.start()
             await d.wait_ready()
+            await d.seed_demo()
             run = Run(d)
             run.sampler.start()
             try:

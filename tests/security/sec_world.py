@@ -75,7 +75,7 @@ async def score(alerts_app: Any, events: Sequence[dict[str, Any]]) -> None:
     from qzx_alerts.scoring.service import apply_violation_batch
 
     values = [ViolationEvent.model_validate(e).model_dump_json(exclude_none=True).encode() for e in events]
-    scoring = alerts_app.state.scoring
+    scoring = alerts_app.state.service.scoring
     async with alerts_app.state.runtime.engine.begin() as conn:
         await apply_violation_batch(
             conn,
@@ -209,7 +209,7 @@ async def intake(dispatch_app: Any, alert: Alert) -> str:
 
     async with transaction(dispatch_app.state.runtime.sessions) as s:
         return await run_intake(
-            s, alert=alert, settings=dispatch_app.state.settings, now=dispatch_app.state.clock.now()
+            s, alert=alert, settings=dispatch_app.state.settings, now=dispatch_app.state.service.clock.now()
         )
 
 

@@ -14,6 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from qzx_common.settings import CommonSettings
 from qzx_common.web.auth import CurrentPrincipal, Role, TokenVerifier, decode_token, mint_token
@@ -223,14 +224,19 @@ async def test_repeated_failures_from_one_address_are_throttled_but_valid_tokens
         httpx.AsyncClient(transport=other, base_url="http://t") as bystander,
     ):
         bad = {"Authorization": "Bearer x.y.z"}
+        failures, throttled = _counted("malformed_token"), _counted()
         codes = [(await c.get("/v1/me", headers=bad)).status_code for _ in range(5)]
         assert codes == [401] * 5
         r = await c.get("/v1/me", headers=bad)
         assert r.status_code == 429 and r.json()["error"] == "too_many_auth_failures"
+        assert (_counted("malformed_token") - failures, _counted() - throttled) == (6, 1)  # qzx_auth_*
         assert int(r.headers["retry-after"]) >= 1
         assert (await c.get("/v1/me", headers=good)).status_code == 200  # only failures are refused
         assert (await bystander.get("/v1/me", headers=bad)).status_code == 401
 
 
-def test_unauthorized_is_an_api_error() -> None:
-    assert issubclass(Unauthorized, ApiError)
+def _counted(reason: str | None = None) -> float:
+    """qzx_auth_failures_total for ``reason``, or qzx_auth_throttled_total."""
+    if reason is None:
+        return REGISTRY.get_sample_value("qzx_auth_throttled_total") or 0.0
+    return REGISTRY.get_sample_value("qzx_auth_failures_total", {"reason": reason}) or 0.0

@@ -4,6 +4,7 @@ the server dropped is a 503 the client may retry, and the pool recovers by itsel
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import asyncpg
 import httpx
@@ -15,8 +16,14 @@ from sqlalchemy.exc import DBAPIError
 from qzx_common.db import create_engine
 from qzx_common.settings import to_asyncpg_url
 from qzx_common.web.errors import install_error_handlers
-from qzx_dev.embedded import free_port
 from qzx_dev.testing import Stack
+
+
+def closed_port() -> int:
+    """A local port nothing listens on (just released by the kernel)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -65,7 +72,7 @@ async def app(stack: Stack) -> FastAPI:
 
     @app.get("/unreachable")
     async def unreachable() -> None:
-        dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/qzx")
+        dead = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/qzx")
         try:
             async with dead.connect():
                 pass

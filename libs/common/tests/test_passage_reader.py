@@ -17,7 +17,7 @@ from qzx_common.contracts import passage_reader
 from qzx_common.contracts.events import Location, describe_error
 from qzx_common.contracts.passage_reader import read_passage
 from qzx_common.contracts.passages import VehiclePassage
-from qzx_dev.samples import make_passage
+from qzx_common.contracts.samples import make_passage
 
 
 def by_model(raw: bytes) -> tuple[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qzx_dev.bench.alerts import by_window, pct
+from qzx_dev.bench.alerts_data import by_window, pct
 
 
 def test_latencies_are_grouped_by_when_the_event_was_sent() -> None:

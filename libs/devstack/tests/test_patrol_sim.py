@@ -28,6 +28,7 @@ from qzx_common.contracts.tasks import Outcome, Task
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.topics import ALERTS
 from qzx_common.web.auth import mint_token
+from qzx_dev.demo.seed import seed_demo
 from qzx_dev.embedded import create_database, drop_database, free_port
 from qzx_dev.patrol_sim import SimConfig, Stats, run
 from qzx_dev.patrol_sim.api import DutyUnit, Identity
@@ -151,10 +152,10 @@ async def dispatch(sim_stack: Stack, clock: OffsetClock) -> AsyncIterator[Any]:
         kafka_bootstrap=sim_stack.bootstrap,
         topic_prefix=sim_stack.topic_prefix,
         log_json=False,
-        demo_data=True,
     )
     app = create_app(settings, watch=False, clock=clock)
     async with app.router.lifespan_context(app):
+        await seed_demo(settings.jwt_secret, dispatch_app=app, now=clock.now())
         yield app
 
 
@@ -302,7 +303,7 @@ async def test_with_ignore_share_one_nothing_is_signed_and_the_deadline_escalate
         assert first.status.value == "assigned"
 
         clock.offset += timedelta(seconds=61)
-        assert (await dispatch.state.watcher.tick())["sign_by:reassigned"] == 1
+        assert (await dispatch.state.service.watcher.tick())["sign_by:reassigned"] == 1
         await eventually(lambda: _true(stats.ignored >= 2), timeout=15, interval=0.05)
         await asyncio.sleep(1.0)
         tasks = await tasks_of(console, a.id)

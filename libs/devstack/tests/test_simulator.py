@@ -16,6 +16,7 @@ from qzx_common.contracts.geo import haversine_km
 from qzx_dev.simulator import EventGenerator, SimClock, SimMessage, StepClock, parse_clock
 from qzx_dev.simulator.clock import CST
 from qzx_dev.simulator.malformed import CORRUPTIONS
+from qzx_ingest.violations import reader as event_reader
 
 # A Monday at midnight, local time, well in the past: two weeks of history at one event a minute.
 HISTORY_START = datetime(2025, 3, 3, tzinfo=CST)
@@ -232,3 +233,45 @@ def test_malformed_json_is_cut_on_a_character_boundary() -> None:
         m.value.decode()  # valid UTF-8, invalid JSON
         with pytest.raises(orjson.JSONDecodeError):
             orjson.loads(m.value)
+
+
+def _read(raw: bytes, *, fast: bool) -> tuple[str, object]:
+    """The outcome of the event reader (``fast``) or of the ViolationEvent model alone."""
+    try:
+        if fast:
+            e = event_reader.read_event(raw)
+            return "accepted", (
+                e.event_id,
+                e.device_id,
+                e.violation,
+                e.plate,
+                e.location.admin_code,
+                e.location.lat,
+                e.location.lon,
+                e.payload,
+            )
+        m = ViolationEvent.model_validate_json(raw)
+        payload = m.model_dump_json(exclude_none=True).encode()
+        return "accepted", (
+            m.event_id,
+            m.device_id,
+            m.violation.value,
+            m.plate,
+            m.location.admin_code,
+            m.location.lat,
+            m.location.lon,
+            payload,
+        )
+    except ValidationError as exc:
+        return "rejected", describe_error(exc)
+
+
+def test_the_simulated_stream_reads_the_same_and_takes_the_fast_path() -> None:
+    """ingest's reader answers the simulator's stream (malformed messages included) as the model
+    does, and every valid event, in the cameras' canonical form, needs no model."""
+    messages = EventGenerator(seed=5, dup_share=0.02, bad_share=0.2).batch(3000)
+    for m in messages:
+        assert _read(m.value, fast=True) == _read(m.value, fast=False), m.value
+    valid = [m.value for m in messages if m.kind == "valid"]
+    fast = sum(event_reader._read_canonical(v) is not None for v in valid)
+    assert fast == len(valid), "camera JSON in canonical form should not need the model"

@@ -123,7 +123,7 @@ def score(alerts: Any) -> Callable[[list[bytes]], Awaitable[BatchResult]]:
     """Score accepted events (bytes) in one transaction, as the consumer does a batch."""
 
     async def go(values: list[bytes]) -> BatchResult:
-        s = alerts.state.scoring
+        s = alerts.state.service.scoring
         async with alerts.state.runtime.engine.begin() as conn:
             return await apply_violation_batch(conn, values=values, rules=s.rules, hazards=s.hazards)
 

@@ -170,7 +170,7 @@ async def test_sse_resumes_from_last_event_id_without_gaps(
 async def test_streams_share_one_read_of_the_change_log(
     alerts: Any, score: Any, make: Any, server: str, sse: Any, bearer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tail = alerts.state.change_tail
+    tail = alerts.state.service.change_tail
     monkeypatch.setattr(tail, "keep", 4)  # the kept entries roll over within this test
     heze, yantai = [make.plate() for _ in range(6)], [make.plate() for _ in range(3)]
     ready = [asyncio.Event() for _ in range(12)]

@@ -18,7 +18,7 @@ async def test_streams_past_the_cap_get_503_with_retry_after_and_places_come_bac
     alerts: Any, server: str, bearer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cap = Capacity("SSE streams", limit=2, retry_after_s=9)
-    monkeypatch.setattr(alerts.state, "sse_streams", cap)
+    monkeypatch.setattr(alerts.state.service, "sse_streams", cap)
     headers = {"Authorization": f"Bearer {bearer()}"}
     async with httpx.AsyncClient(base_url=server, timeout=10) as c:
         streams = [c.stream("GET", "/v1/alerts/stream", headers=headers) for _ in range(2)]

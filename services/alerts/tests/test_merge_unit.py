@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qzx_alerts.alerts.merge import _ID_SPACE, OpenAlert, alert_id, merge
-from qzx_alerts.scoring.model import Proposal, fraud_key, plate_keys, violation_key
+from qzx_alerts.scoring.domain import Proposal, fraud_key, plate_keys, violation_key
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.events import Violation
 

@@ -14,7 +14,7 @@ from qzx_alerts.history.pending import (
 )
 from qzx_alerts.history.repository import SAME_PLATE_LIMIT, SAME_SEGMENT_LIMIT
 from qzx_alerts.scoring.correlation import Seen
-from qzx_alerts.scoring.model import Sighting
+from qzx_alerts.scoring.domain import Sighting
 
 T0 = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
 

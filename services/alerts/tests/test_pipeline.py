@@ -56,7 +56,7 @@ async def test_dedup_window_updates_the_open_alert_and_redelivery_changes_nothin
 
     # A redelivered batch applied again (a crash before the offset commit) changes nothing at all.
     before = await counts(alerts)
-    scoring = alerts.state.scoring
+    scoring = alerts.state.service.scoring
     async with alerts.state.runtime.engine.begin() as conn:
         result = await apply_violation_batch(
             conn, values=[first, second], rules=scoring.rules, hazards=scoring.hazards

@@ -78,7 +78,7 @@ async def scored_alerts(alerts: Any, tag: str) -> list[str]:
 async def test_pipelined_batches_score_as_one_after_the_other(
     alerts: Any, score: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s = alerts.state.scoring
+    s = alerts.state.service.scoring
     t0 = an_hour_ago()
     one, two = events("x7", 600, seed=3, t0=t0), events("x8", 600, seed=3, t0=t0)
     batches = [range(b, b + 150) for b in range(0, 600, 150)]
@@ -140,7 +140,7 @@ async def test_skipping_open_alert_lookups_the_history_rules_out_changes_nothing
 
 
 async def test_a_failed_write_starts_the_batch_over(alerts: Any, score: Any) -> None:
-    s = alerts.state.scoring
+    s = alerts.state.service.scoring
     values = events("x9", 40, seed=5)
     pipeline = ScoringPipeline(engine=alerts.state.runtime.engine, rules=s.rules, hazards=s.hazards)
     flight = await pipeline.prepare(values)
@@ -157,7 +157,7 @@ async def test_a_failed_write_starts_the_batch_over(alerts: Any, score: Any) -> 
 async def test_a_batch_whose_preparation_failed_is_scored_when_applied(
     alerts: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    s = alerts.state.scoring
+    s = alerts.state.service.scoring
     pipeline = ScoringPipeline(engine=alerts.state.runtime.engine, rules=s.rules, hazards=s.hazards)
 
     async def lost(*args: Any, **kwargs: Any) -> Any:

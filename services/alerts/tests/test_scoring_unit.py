@@ -12,8 +12,8 @@ from qzx_alerts.alerts.lifecycle import TaskState, derive, fold
 from qzx_alerts.alerts.merge import merge
 from qzx_alerts.history.repository import SAME_PLATE_LIMIT
 from qzx_alerts.scoring.correlation import Seen, clone_proposals, passage, racing_proposal, travel_bar_s
+from qzx_alerts.scoring.domain import Context, HazardIndex, HazardPoint, HotlistHit, Sighting
 from qzx_alerts.scoring.factors import score_event
-from qzx_alerts.scoring.model import Context, HazardIndex, HazardPoint, HotlistHit, Sighting
 from qzx_alerts.scoring.rules import load_rules
 from qzx_alerts.scoring.service import (
     may_join_stored,

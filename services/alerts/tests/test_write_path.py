@@ -14,8 +14,8 @@ from sqlalchemy import text
 
 from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.repository import ANY_END, ANY_START
-from qzx_alerts.alerts.views import alert_payload
-from qzx_alerts.scoring.model import violation_key
+from qzx_alerts.alerts.schemas import alert_payload
+from qzx_alerts.scoring.domain import violation_key
 from qzx_common.contracts.geo import city_code
 from qzx_common.db import driver_connection
 

@@ -62,7 +62,7 @@ def clock() -> OffsetClock:
 @pytest.fixture(scope="session")
 async def dispatch(dispatch_settings: DispatchSettings, clock: OffsetClock) -> AsyncIterator[Any]:
     """The dispatch app with its alerts.v1 consumer, in this event loop; the deadline watcher is
-    driven by the tests (``app.state.watcher.tick()``)."""
+    driven by the tests (``app.state.service.watcher.tick()``)."""
     app = create_app(dispatch_settings, watch=False, clock=clock)
     async with app.router.lifespan_context(app):
         yield app

@@ -85,7 +85,7 @@ async def test_no_free_unit_leaves_the_alert_pending_until_one_frees_up(
         )
     assert "holds an active task" in reason
     await assign(fresh, bump(first, status="resolved"), clock=clock)
-    done = await fresh.state.watcher.tick()
+    done = await fresh.state.service.watcher.tick()
     assert done["pending:assigned"] == 1
     assert len(await tasks_of(fresh, second.id)) == 1
 
@@ -153,4 +153,4 @@ async def test_reserve_rule_in_the_database_p3_waits_while_p1_takes_the_last_uni
     await org.unit(lat=36.8)
     await org.unit(lat=36.9)
     await org.unit(lat=36.95)
-    assert (await fresh.state.watcher.tick())["pending:assigned"] == 1  # three free now: one may go
+    assert (await fresh.state.service.watcher.tick())["pending:assigned"] == 1  # three free now: one may go

@@ -22,7 +22,9 @@ Api = Callable[..., httpx.AsyncClient]
 async def test_long_polls_past_the_cap_get_503_with_retry_after_and_places_come_back(
     fresh: Any, api: Api, org: Org, dispatch: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dispatch.state, "long_polls", Capacity("long-polls", limit=2, retry_after_s=7))
+    monkeypatch.setattr(
+        dispatch.state.service, "long_polls", Capacity("long-polls", limit=2, retry_after_s=7)
+    )
     unit = await org.unit()
     phone = api(role="patrol_officer", jur="3701", unit_id=unit)
     held = [
@@ -30,7 +32,7 @@ async def test_long_polls_past_the_cap_get_503_with_retry_after_and_places_come_
     ]
 
     async def both_held() -> bool:
-        return bool(dispatch.state.long_polls.held == 2)
+        return bool(dispatch.state.service.long_polls.held == 2)
 
     await eventually(both_held, timeout=10)
     refused = await phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 3})
@@ -40,6 +42,6 @@ async def test_long_polls_past_the_cap_get_503_with_retry_after_and_places_come_
     assert body["error"] == "over_capacity" and "retry after 7 s" in body["detail"]
     assert all(not t.done() for t in held), "the held polls were disturbed"
     assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
-    assert dispatch.state.long_polls.held == 0
+    assert dispatch.state.service.long_polls.held == 0
     again = await phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 0})
     assert again.status_code == 200, again.text

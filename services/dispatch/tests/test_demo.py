@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from qzx_common.contracts.geo import CITIES
-from qzx_common.db import transaction
+from qzx_dev.demo.seed import seed_organisation
 from qzx_dispatch.clock import local_date, local_midnight
-from qzx_dispatch.org import seed
 from qzx_dispatch.tasks import repository
 
 from .conftest import OffsetClock
@@ -19,11 +20,12 @@ from .conftest import OffsetClock
 pytestmark = [pytest.mark.db]
 
 
-async def test_demo_covers_every_city_every_hour_and_seeds_once(fresh: Any, clock: OffsetClock) -> None:
+async def test_demo_covers_every_city_every_hour_and_seeds_once(
+    fresh: Any, api: Callable[..., httpx.AsyncClient], clock: OffsetClock
+) -> None:
     sessions = fresh.state.runtime.sessions
-    for _ in range(2):
-        async with transaction(sessions) as s:
-            await seed.demo(s, now=clock.now())
+    for _ in range(2):  # through the API, as `make run` seeds it
+        await seed_organisation(api(sub="demo-seeder"), now=clock.now())
     async with sessions() as s:
         units = await s.scalar(text("SELECT count(*) FROM dispatch.units"))
         aux_only = await s.scalar(

@@ -117,7 +117,7 @@ async def test_the_whole_loop_over_the_broker(
     first = await eventually(lambda: task_for(fresh, late.id), timeout=5, interval=0.01)
     assert first.unit_id == unit
     clock.advance(61)
-    assert (await fresh.state.watcher.tick())["sign_by:reassigned"] == 1
+    assert (await fresh.state.service.watcher.tick())["sign_by:reassigned"] == 1
 
     def escalated(seen: list[Task]) -> bool:
         return any(t.alert_id == late.id and t.unit_id == backup and t.escalated for t in seen)

@@ -27,9 +27,9 @@ async def test_a_missed_sign_by_moves_the_task_to_the_next_best_unit_and_escalat
     [task] = (await dispatcher.get("/v1/tasks", params={"alert_id": alert.id})).json()["items"]
     assert task["unit_id"] == first
     clock.advance(44)
-    assert not await fresh.state.watcher.tick()  # not due yet
+    assert not await fresh.state.service.watcher.tick()  # not due yet
     clock.advance(2)
-    done = await fresh.state.watcher.tick()
+    done = await fresh.state.service.watcher.tick()
     assert done == {"sign_by:reassigned": 1}
     items = (await dispatcher.get("/v1/tasks", params={"alert_id": alert.id})).json()["items"]
     new, old = items  # newest first
@@ -39,7 +39,7 @@ async def test_a_missed_sign_by_moves_the_task_to_the_next_best_unit_and_escalat
     assert new["previous_task_id"] == old["id"]
     # The next unit misses too, and nobody else is left: escalated in place, with a fresh sign-by.
     clock.advance(46)
-    assert await fresh.state.watcher.tick() == {"sign_by:escalated_in_place": 1}
+    assert await fresh.state.service.watcher.tick() == {"sign_by:escalated_in_place": 1}
     detail = (await dispatcher.get(f"/v1/tasks/{new['id']}")).json()
     assert detail["status"] == "assigned" and "no other unit" in detail["reason"]
     async with fresh.state.runtime.sessions() as s:
@@ -62,10 +62,10 @@ async def test_a_missed_feedback_deadline_escalates_once(
     task = (await phone.get("/v1/patrol/tasks")).json()["tasks"][0]
     assert (await phone.post(f"/v1/patrol/tasks/{task['id']}/sign")).status_code == 200
     clock.advance(599)
-    assert not await fresh.state.watcher.tick()
+    assert not await fresh.state.service.watcher.tick()
     clock.advance(2)
-    assert await fresh.state.watcher.tick() == {"feedback_by:escalated": 1}
-    assert not await fresh.state.watcher.tick()
+    assert await fresh.state.service.watcher.tick() == {"feedback_by:escalated": 1}
+    assert not await fresh.state.service.watcher.tick()
     after = (await phone.get("/v1/patrol/tasks", params={"cursor": 2})).json()["tasks"][0]
     assert after["escalated"] is True and after["status"] == "signed" and after["version"] == 3
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from qzx_common.settings import to_plain_url
 from qzx_dispatch.patrol.notifier import UnitNotifier
@@ -40,6 +41,17 @@ async def test_a_waiting_long_poll_returns_within_a_second_of_the_assignment(
     assert time.monotonic() - committed < 1.0
     [task] = body["tasks"]
     assert task["alert_id"] == alert.id and task["status"] == "assigned" and body["cursor"] == 1
+
+
+async def test_a_held_long_poll_is_counted_while_it_waits(fresh: Any, api: Api, org: Org) -> None:
+    unit = await org.unit()
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    before = REGISTRY.get_sample_value("qzx_patrol_long_polls") or 0.0
+    poll = asyncio.create_task(phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 2}))
+    await asyncio.sleep(0.5)
+    assert not poll.done() and REGISTRY.get_sample_value("qzx_patrol_long_polls") == before + 1
+    assert (await poll).status_code == 200
+    assert REGISTRY.get_sample_value("qzx_patrol_long_polls") == before
 
 
 async def test_a_wait_with_no_change_holds_and_then_returns_the_same_cursor(

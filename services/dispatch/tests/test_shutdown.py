@@ -58,7 +58,6 @@ async def process(
         "QZX_JWT_SECRET": dispatch_settings.jwt_secret,
         "QZX_DISPATCH_PORT": str(port),
         "QZX_HOST": "127.0.0.1",
-        "QZX_DEMO_DATA": "0",
         "QZX_LOG_JSON": "1",
     }
     log = tmp_path / "dispatch.log"

@@ -126,6 +126,7 @@ async def test_a_record_the_database_refuses_is_isolated_and_dead_lettered(
 async def test_an_exchange_item_the_database_refuses_is_one_rejected_entry(
     ingest: Any, refuse_event: Any
 ) -> None:
+    from qzx_common.audit import AuditContext
     from qzx_common.web.exchange import Partner
     from qzx_ingest.exchange.service import receive_violations
 
@@ -136,7 +137,11 @@ async def test_an_exchange_item_the_database_refuses_is_one_rejected_entry(
     partner = Partner(key_id="ministry", secret="s" * 32, admin_prefix="37")
     async with rt.engine.begin() as conn:
         result = await receive_violations(
-            conn, partner=partner, events=events, topic_prefix=rt.settings.topic_prefix
+            conn,
+            partner=partner,
+            events=events,
+            topic_prefix=rt.settings.topic_prefix,
+            audit_context=AuditContext(actor="exchange:ministry"),
         )
     assert (result.accepted, [r.index for r in result.rejected]) == (4, [2])
     assert "refused by the test" in result.rejected[0].error

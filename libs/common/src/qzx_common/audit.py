@@ -8,36 +8,59 @@ so that a city auditor sees the changes made in that city.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.web.auth import Principal, client_address
+if TYPE_CHECKING:
+    from qzx_common.web.auth import Principal
+
+REQUEST_ID_LENGTH = 128
+CLIENT_ADDRESS_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Who acts, and from where: built once per request by the service's deps
+    (``qzx_common.web.auth.request_audit``), or ``AuditContext.system`` for what a service does on
+    its own (consumers, deadline escalation). ``actor`` names a non-person: ``system:<what>``,
+    ``exchange:<key_id>``."""
+
+    principal: Principal | None = None
+    actor: str | None = None
+    request_id: str | None = None
+    client_address: str | None = None
+
+    @classmethod
+    def system(cls, actor: str) -> AuditContext:
+        return cls(actor=actor)
+
+    @property
+    def actor_name(self) -> str:
+        return self.principal.sub if self.principal else (self.actor or "system")
 
 
 async def record(
     db: AsyncSession | AsyncConnection,
     *,
     schema: str,
-    principal: Principal | None,
+    context: AuditContext,
     action: str,
     target_type: str,
     target_id: str,
     before: Any = None,
     after: Any = None,
-    request: Request | None = None,
-    actor: str | None = None,
     admin_code: str | None = None,
 ) -> None:
     """Append one audit entry inside the caller's transaction.
 
-    ``principal`` is the person acting; system actions (deadline escalation, consumers) pass
-    ``actor="system:<what>"`` instead, exchange partners ``actor="exchange:<key_id>"``.
+    ``context`` names the person (or the system, or the exchange partner) acting.
     ``admin_code`` is the target's jurisdiction (scopes what city auditors see).
     """
+    principal = context.principal
     await db.execute(
         text(
             f'INSERT INTO "{schema}".audit_log (actor, role, unit_id, jur, action, target_type, target_id, '
@@ -46,7 +69,7 @@ async def record(
             ":request_id, :client_addr)"
         ),
         {
-            "actor": principal.sub if principal else (actor or "system"),
+            "actor": context.actor_name,
             "role": principal.role.value if principal else None,
             "unit_id": principal.unit_id if principal else None,
             "jur": principal.jur if principal else None,
@@ -56,8 +79,8 @@ async def record(
             "admin_code": admin_code,
             "before": _json(before),
             "after": _json(after),
-            "request_id": (request.headers.get("x-request-id") or "")[:128] or None if request else None,
-            "client_addr": client_address(request)[:64] if request and request.client else None,
+            "request_id": context.request_id,
+            "client_addr": context.client_address,
         },
     )
 

@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import ColumnElement, MetaData, event, literal, text, tuple_
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import QueryableAttribute
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -109,7 +111,7 @@ def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         raise DisconnectionError("the server closed this connection")  # the pool takes another
 
 
-async def driver_connection(conn: AsyncConnection) -> Any:
+async def driver_connection(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under SQLAlchemy's, for COPY and array-bound bulk statements.
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs itself;
@@ -117,7 +119,7 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     them would keep half a batch. So when the caller is in a transaction, the driver is put in it.
     """
     raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
+    driver: asyncpg.Connection = raw.driver_connection
     if conn.in_transaction() and not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")
     return driver
@@ -196,3 +198,10 @@ def service_grants(schema: str, role: str, *, tables: Collection[str]) -> list[s
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def before_key(columns: Sequence[QueryableAttribute[Any]], key: Sequence[Any]) -> ColumnElement[bool]:
+    """Keyset paging, newest first: the rows after ``key`` in descending ``columns`` order, as one
+    row comparison (not an OR), so that it bounds a scan of the (columns...) index."""
+    values = [literal(v, c.type) for c, v in zip(columns, key, strict=True)]
+    return tuple_(*columns) < tuple_(*values)

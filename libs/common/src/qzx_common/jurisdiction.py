@@ -1,7 +1,7 @@
 """Jurisdictions: admin-code prefixes (GB/T 2260 and the statistical township/village codes).
 
 A prefix is ASCII digits of a level's length: 2 the province, 4 a city, 6 a county or district,
-9 a township, 12 a village (DESIGN.md §1). Tokens' ``jur`` and exchange partners' ``admin_prefix``
+9 a township, 12 a village (docs/design.md §1). Tokens' ``jur`` and exchange partners' ``admin_prefix``
 must lie within the configured province (``QZX_PROVINCE_CODE``, default 37); every API filter on
 an admin code has the same shape (``ADMIN_PREFIX_PATTERN``) and is then scoped by the caller's
 jurisdiction, so a code of another province matches nothing the caller may see.

@@ -1,4 +1,5 @@
-"""Structured (JSON-lines) logging to stderr."""
+"""Structured (JSON-lines) logging to stderr; a line logged while a request is answered carries its
+request id."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+from asgi_correlation_id import correlation_id
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -25,6 +27,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        if "request_id" not in entry and (request_id := correlation_id.get()):
+            entry["request_id"] = request_id  # the HTTP request being answered (web.observability)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

@@ -23,6 +23,7 @@ from qzx_common.kafka.admin import ensure_topics
 from qzx_common.kafka.dlq import consumer_sink
 from qzx_common.kafka.outbox import OutboxRelay
 from qzx_common.kafka.runner import BatchDiscarder, BatchHandler, BatchPreparer, ConsumerRunner
+from qzx_common.metrics import Sampler
 from qzx_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     consumer_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    sampler: Sampler | None = None  # gauges for /metrics (qzx_common.metrics)
 
     @classmethod
     async def start(
@@ -82,6 +84,13 @@ class Runtime:
         relay = OutboxRelay(engine=engine, producer=producer, schema=schema)
         rt = cls(settings, schema, engine, session_factory(engine), producer, relay)
         rt.tasks.append(asyncio.create_task(relay.run(), name=f"{schema}-outbox-relay"))
+        rt.sampler = Sampler(
+            schema=schema,
+            engine=engine,
+            consumers=rt.consumers,
+            ready=[rt.check_database, rt.check_consumers],
+        )
+        rt.run_beside(rt.sampler.run(), name=f"{schema}-metrics", stop=rt.sampler.stop)
         return rt
 
     def consume(

@@ -21,64 +21,144 @@ class CommonSettings(BaseSettings):
 
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5433/qzx",
-        description="SQLAlchemy URL; plain postgresql:// is accepted and switched to asyncpg.",
+        description="What the services connect as (`postgresql://user:pass@host:port/db`; plain "
+        "postgresql:// is switched to asyncpg). Under `make run`, the role `qzx_service` on the "
+        "embedded server.",
     )
-    # The schema owner's URL for migrations. When its user differs from database_url's, the
-    # services run as a role that owns nothing: after each upgrade the migration grants that role
-    # what the service needs and no more (db.service_grants), so it cannot alter a table nor disable
-    # the audit log's append-only trigger. Unset: migrations run as database_url.
-    migrate_database_url: str | None = None
-    kafka_bootstrap: str = "127.0.0.1:9092"
-    # The province every jurisdiction lies in (tokens' jur, partners' admin_prefix): 37 Shandong.
-    province_code: str = "37"
-    # Prepended to every topic and consumer group: lets several test runs share one broker.
-    topic_prefix: str = ""
-    # Topic layout when qzx creates a topic (kafka.admin.ensure_topics); -1: the broker's default
-    # (`default.replication.factor`, `min.insync.replicas`), which is 1 on the embedded broker.
-    topic_partitions: int = Field(default=PARTITIONS, ge=1)
-    topic_replication_factor: int = Field(default=-1, ge=-1, le=32767)
-    topic_min_insync_replicas: int = Field(default=-1, ge=-1)
-    # Development: the built-in HS256 secret and other weak ones are accepted (`make run`, tests).
-    dev_mode: bool = False
-    jwt_secret: str = DEV_JWT_SECRET
-    jwt_jwks_url: str | None = None
-    # Checked only when set (identity providers put their own values in `aud` / `iss`).
-    jwt_audience: str | None = None
-    jwt_issuer: str | None = None
-    # How often each replica re-reads the shared token deny-list (qzx_auth.revoked_tokens).
-    jwt_revocation_refresh_s: float = 5.0
-    # While the database cannot be read, the last list is used for this long; then 503. Each read
-    # gives up after jwt_revocation_timeout_s; after a failed one, requests no longer wait for it.
-    jwt_revocation_max_stale_s: float = 60.0
-    jwt_revocation_timeout_s: float = 2.0
-    # Failed authentications per client address: a burst of this many, then one per 1/rate s (429).
-    auth_failure_burst: int = 20
-    auth_failure_refill_per_s: float = 0.2
-    exchange_keys: str = "{}"
-    # Proxies whose X-Forwarded-For is believed (uvicorn's forwarded-allow-ips: IPs or networks,
-    # comma-separated, "*" any); empty: none, the peer address is the client.
-    forwarded_allow_ips: str = ""
-    # Largest accepted HTTP body (413 payload_too_large beyond it).
-    max_body_bytes: int = 4 * 1024 * 1024
-    log_level: str = "INFO"
-    log_json: bool = True
-    migrate_on_start: bool = True
-    # Consumer fetches: the broker answers when it has fetch_min_bytes for us or fetch_max_wait_ms
-    # has passed. Under load that is about 20 ms of traffic per fetch rather than a fetch per few
-    # records; the embedded broker's CPU per fetch grows with what a topic retains, and at
-    # 1,000 ev/s these values took it from 81 % of a core to 37 % and camera → SSE p99 from 376 to
-    # 230 ms (README, Benchmarks). Idle, a hop waits at most fetch_max_wait_ms (DESIGN.md §2).
-    fetch_max_wait_ms: int = 50
-    fetch_min_bytes: int = 16 * 1024
-    max_batch: int = 2000
-    # A partition whose fetched records have waited this long for a commit makes /readyz fail.
-    consumer_stall_s: float = 60.0
-    db_pool_size: int = 10
-    # A database command with no answer after this is given up (its connection discarded, the
-    # batch retried): a partition leaves connections half-open (db.create_engine). Above the
-    # slowest legitimate statement; the server ends a transaction idle for the second one.
-    db_command_timeout_s: float = Field(default=15.0, gt=0)
-    db_idle_transaction_timeout_s: float = Field(default=30.0, gt=0)
+    migrate_database_url: str | None = Field(
+        default=None,
+        description="The schema owner's URL for migrations (unset: `QZX_DATABASE_URL`). When its user "
+        "differs, the services run as a role that owns nothing: each upgrade grants that role what "
+        "the service needs and no more (`db.service_grants`), so it can neither alter a table nor "
+        "disable the audit log's append-only trigger.",
+    )
+    kafka_bootstrap: str = Field(
+        default="127.0.0.1:9092",
+        description="Kafka bootstrap servers (`make run` starts the embedded broker here when unset).",
+    )
+    province_code: str = Field(
+        default="37",
+        description="The province (two digits) every token's `jur` and every partner's `admin_prefix` "
+        "lies in (37: Shandong).",
+    )
+    topic_prefix: str = Field(
+        default="",
+        description="Prepended to every topic and consumer group (lets several test runs share a broker).",
+    )
+    topic_partitions: int = Field(
+        default=PARTITIONS,
+        ge=1,
+        description="Partitions of each topic qzx creates (`kafka.admin.ensure_topics`): the most "
+        "replicas a service's consumer group can use.",
+    )
+    topic_replication_factor: int = Field(
+        default=-1,
+        ge=-1,
+        le=32767,
+        description="Replicas of each topic qzx creates; -1: the broker's `default.replication.factor` "
+        "(1 on the embedded broker).",
+    )
+    topic_min_insync_replicas: int = Field(
+        default=-1,
+        ge=-1,
+        description="`min.insync.replicas` of each topic qzx creates (producers write with "
+        "`acks=all`); -1 leaves the broker's setting.",
+    )
+    dev_mode: bool = Field(
+        default=False,
+        description="Development: accept the built-in HS256 secret and other weak ones (`make run`, tests).",
+    )
+    jwt_secret: str = Field(
+        default=DEV_JWT_SECRET,
+        description="HS256 key for bearer tokens: 32+ random bytes (`openssl rand -hex 32`); a "
+        "published or shorter one is refused unless `QZX_DEV_MODE` is on.",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        description="Production: verify RS256 tokens against this JWKS URL (e.g. Keycloak), the key "
+        "chosen by the token's `kid`.",
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="Expected `aud` of a token; checked only when set."
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="Expected `iss` of a token; checked only when set."
+    )
+    jwt_revocation_refresh_s: float = Field(
+        default=5.0,
+        description="How often each replica re-reads the shared token deny-list (`qzx_auth.revoked_tokens`).",
+    )
+    jwt_revocation_max_stale_s: float = Field(
+        default=60.0,
+        description="While the database cannot be read, the last deny-list is used this long; then 503 "
+        "`revocation_list_unavailable`.",
+    )
+    jwt_revocation_timeout_s: float = Field(
+        default=2.0,
+        description="Each deny-list read gives up after this; after a failed one, no request waits for the next.",
+    )
+    auth_failure_burst: int = Field(
+        default=20,
+        description="Failed authentications a client address may make in a burst before 429.",
+    )
+    auth_failure_refill_per_s: float = Field(
+        default=0.2,
+        description="After the burst, failed authentications allowed per second per client address.",
+    )
+    exchange_keys: str = Field(
+        default="{}",
+        description='Exchange partners, JSON: `{"key_id": {"secret": "...", "admin_prefix": "37"}}`; '
+        "several key ids may be valid at once (rotation).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Proxies whose `X-Forwarded-For` names the client (throttle, audit): uvicorn's "
+        'forwarded-allow-ips syntax (IPs or networks, comma-separated, "*" any); empty: the peer is '
+        "the client.",
+    )
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, description="Largest accepted HTTP body (413 `payload_too_large` beyond it)."
+    )
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_json: bool = Field(default=True, description="Structured JSON logs on stderr (else plain text).")
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Each service upgrades its own schema at start-up (advisory-locked); deployments "
+        "set it off and run `qzx migrate` once per release.",
+    )
+    # Under load these give about 20 ms of traffic per fetch rather than a fetch per few records;
+    # the embedded broker's CPU per fetch grows with what a topic retains (docs/decisions/0003).
+    fetch_max_wait_ms: int = Field(
+        default=50,
+        description="Longest a consumer fetch waits for `QZX_FETCH_MIN_BYTES`: the most a hop adds when idle.",
+    )
+    fetch_min_bytes: int = Field(
+        default=16 * 1024,
+        description="Data a consumer fetch waits for: under load, fewer and fuller fetches.",
+    )
+    max_batch: int = Field(
+        default=2000, description="Most records a consumer fetches and applies as one batch."
+    )
+    consumer_stall_s: float = Field(
+        default=60.0,
+        description="A partition whose fetched records have waited this long for a commit makes "
+        "`/readyz` answer 503 (the database away, say).",
+    )
+    db_pool_size: int = Field(
+        default=10, description="Database connection pool size of each process (SQLAlchemy `pool_size`)."
+    )
+    db_command_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="A database command unanswered this long is given up, its connection discarded and "
+        "the batch retried (a partition leaves connections half-open); keep it above the slowest statement.",
+    )
+    db_idle_transaction_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The server ends a service's transaction left idle this long (its client lost "
+        "mid-batch), releasing its locks.",
+    )
 
     @model_validator(mode="after")
     def _check_topic_layout(self) -> Self:

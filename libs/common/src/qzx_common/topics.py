@@ -1,4 +1,4 @@
-"""Kafka topic names: part of the public contract (DESIGN.md §3)."""
+"""Kafka topic names: part of the public contract (docs/contract.md)."""
 
 CAMERA_VIOLATIONS = "camera.violations.v1"
 CAMERA_VIOLATIONS_DLQ = "camera.violations.v1.dlq"
@@ -12,7 +12,7 @@ CAMERA_PASSAGES_DLQ = "camera.passages.v1.dlq"
 
 
 def dlq_topic(topic: str) -> str:
-    """Where a consumer of ``topic`` sends what it cannot apply (DESIGN.md §3)."""
+    """Where a consumer of ``topic`` sends what it cannot apply (docs/contract.md)."""
     return f"{topic}.dlq"
 
 
@@ -40,3 +40,6 @@ HEADER_SOURCE_TOPIC = "qzx-source-topic"
 HEADER_SOURCE_PARTITION = "qzx-source-partition"
 HEADER_SOURCE_OFFSET = "qzx-source-offset"
 HEADER_CONSUMER = "qzx-consumer"
+# On a record `qzx dlq replay` sends back to its source topic: the dead letter it replays,
+# ``<schema>/<dead letter id>`` (consumers ignore it; it ties the record to its letter).
+HEADER_REPLAY_OF = "qzx-replay-of"

@@ -1,4 +1,5 @@
-"""The `qzx` command: dev (the whole system), migrate, reconcile, simulate, patrol-sim, token, bench."""
+"""The `qzx` command: dev (the whole system), migrate, reconcile, dlq replay, simulate, patrol-sim, token,
+settings-doc, bench."""
 
 from __future__ import annotations
 
@@ -28,12 +29,23 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "reconcile", help="check every record reached its end (see `qzx reconcile --help`)", add_help=False
     )
+    sub.add_parser("dlq", help="dead letters: `qzx dlq replay` (see `qzx dlq replay --help`)", add_help=False)
     sub.add_parser("simulate", help="the camera simulator (see `qzx simulate --help`)", add_help=False)
     sub.add_parser("patrol-sim", help="patrol-app simulator (see `qzx patrol-sim --help`)", add_help=False)
     sub.add_parser("token", help="mint a development JWT (see `qzx token --help`)", add_help=False)
+    sub.add_parser("settings-doc", help="write docs/settings.md from the settings classes", add_help=False)
     sub.add_parser("bench", help="run the benchmarks (see `qzx bench --help`)", add_help=False)
 
-    if argv and argv[0] in ("migrate", "reconcile", "simulate", "patrol-sim", "token", "bench"):
+    if argv and argv[0] in (
+        "migrate",
+        "reconcile",
+        "dlq",
+        "simulate",
+        "patrol-sim",
+        "token",
+        "settings-doc",
+        "bench",
+    ):
         return _delegate(argv[0], argv[1:])
     args = parser.parse_args(argv)
     if args.command == "dev":
@@ -57,6 +69,13 @@ def _delegate(command: str, rest: list[str]) -> int:
         from qzx_common.reconcile.__main__ import main as reconcile
 
         return reconcile(rest)
+    if command == "dlq":  # the product's own module, like reconcile
+        if rest[:1] != ["replay"]:
+            print("usage: qzx dlq replay [--help]", file=sys.stderr)
+            return 2
+        from qzx_common.replay.__main__ import main as replay
+
+        return replay(rest[1:])
     if command == "simulate":
         from qzx_dev.simulator import main as simulate
 
@@ -69,6 +88,10 @@ def _delegate(command: str, rest: list[str]) -> int:
         from qzx_dev.tokens import main as token
 
         return int(token(rest) or 0)
+    if command == "settings-doc":
+        from qzx_dev.settings_doc import main as settings_doc
+
+        return settings_doc(rest)
     from qzx_dev.bench import main as bench
 
     return int(bench(rest) or 0)

@@ -186,6 +186,11 @@ def _pg_bin() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
+def pg_tool(name: str) -> Path:
+    """A client program shipped with the embedded server (``pg_dump``, ``pg_restore``, ``psql``)."""
+    return _pg_bin() / name
+
+
 def _run_as_pg_user(data_dir: Path) -> dict[str, object]:
     """Postgres will not run as root; hand the data folder to an unprivileged user."""
     if os.geteuid() != 0:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qzx_dev.embedded import (
@@ -50,15 +51,21 @@ class LaunchSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="QZX_", extra="ignore")
 
-    ingest_port: int = 8001
-    alerts_port: int = 8002
-    dispatch_port: int = 8003
-    console_port: int = 8000
-    embedded_pg_port: int = 5433
-    embedded_broker_port: int = 9092
-    # How long the children get to stop after SIGTERM (then SIGKILL); PostgreSQL gets as long for
-    # its fast shutdown, then 5 s for an immediate one.
-    dev_stop_timeout_s: float = 10.0
+    ingest_port: int = Field(default=8001, description="Where `make run` starts ingest.")
+    alerts_port: int = Field(default=8002, description="Where `make run` starts alerts.")
+    dispatch_port: int = Field(default=8003, description="Where `make run` starts dispatch.")
+    console_port: int = Field(default=8000, description="Where `make run` starts the console.")
+    embedded_pg_port: int = Field(
+        default=5433, description="Where `make run` starts the embedded PostgreSQL."
+    )
+    embedded_broker_port: int = Field(
+        default=9092, description="Where `make run` starts the embedded broker."
+    )
+    dev_stop_timeout_s: float = Field(
+        default=10.0,
+        description="How long the children get to stop after SIGTERM before SIGKILL; PostgreSQL gets "
+        "as long for its fast shutdown, then 5 s for an immediate one.",
+    )
 
     def services(self) -> tuple[tuple[str, int], ...]:
         return (("ingest", self.ingest_port), ("alerts", self.alerts_port), ("dispatch", self.dispatch_port))
@@ -294,7 +301,6 @@ def _start_children(
     launch: Launch, settings: LaunchSettings, *, simulate: bool, demo: bool, rate: float
 ) -> None:
     env, services = launch.env, settings.services()
-    env.setdefault("QZX_DEMO_DATA", "1" if demo else "0")
     for name, port in services:
         _say(f"starting {name} on http://127.0.0.1:{port}")
         launch.spawn(name, [sys.executable, "-m", f"qzx_{name}"])
@@ -302,6 +308,20 @@ def _start_children(
         _wait_ready(name, port, child.proc, launch.log_path(name))
         _say(f"{name} ready")
 
+    if demo:
+        _say("seeding the demo world through the APIs (units on duty in every city, hazards, hotlists)")
+        launch.spawn(
+            "demo",
+            [
+                sys.executable,
+                "-m",
+                "qzx_dev.demo",
+                "--dispatch-url",
+                f"http://127.0.0.1:{settings.dispatch_port}",
+                "--alerts-url",
+                f"http://127.0.0.1:{settings.alerts_port}",
+            ],
+        )
     token = _console_token(env)
     env["QZX_CONSOLE_TOKEN"] = token
     console = launch.spawn("console", [sys.executable, "-m", "qzx_dev.console"])

@@ -1,6 +1,6 @@
 """alerts: dedup keys name the city
 
-Sightings of two cities never meet in one alert any more (``scoring.model``: ``v:<city>:...``,
+Sightings of two cities never meet in one alert any more (``scoring.domain``: ``v:<city>:...``,
 ``fraud:<city>:...``, ``racing:seg:<city>:...``). Stored alerts get the key of their city, so that
 open ones go on absorbing their city's sightings and the plate filter finds every alert.
 

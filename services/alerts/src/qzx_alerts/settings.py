@@ -8,25 +8,37 @@ from qzx_common.settings import CommonSettings
 
 
 class AlertsSettings(CommonSettings):
-    host: str = "127.0.0.1"
-    alerts_port: int = 8002
-    # Scoring rules (weights, grades, floors, deadlines, windows): the versioned file shipped in the
-    # package unless this points at another TOML file (QZX_RULES_PATH).
-    rules_path: str | None = None
-    # Seed a few hazard points and hotlist entries on startup (idempotent), for `make run`.
-    demo_data: bool = False
-    # SSE: how often a quiet stream re-checks the database (other replicas' changes also arrive by
-    # LISTEN/NOTIFY) and how often it sends a keep-alive comment.
-    sse_poll_s: float = 1.0
-    sse_heartbeat_s: float = 15.0
-    # Streams one process holds at most; one more is answered 503 over_capacity with Retry-After.
-    sse_max_streams: int = Field(default=1000, ge=1)
-    sse_retry_after_s: int = Field(default=5, ge=1)
-    # Hazard points are read into memory and refreshed this often (local writes refresh at once).
-    hazard_cache_s: float = 5.0
-    # The change log (SSE resume, the exchange's change feed, alerts.v1's outbox) keeps published
-    # states this long; a client resuming from further back gets what is left.
-    change_log_retention_h: float = 72.0
+    host: str = Field(default="127.0.0.1", description="Address the HTTP listener binds.")
+    alerts_port: int = Field(default=8002, description="alerts' HTTP port.")
+    rules_path: str | None = Field(
+        default=None,
+        description="Scoring rules (weights, grades, floors, deadlines, windows): a TOML file in place "
+        "of the versioned one shipped in the package.",
+    )
+    sse_poll_s: float = Field(
+        default=1.0,
+        description="How often a quiet SSE stream re-checks the database (other replicas' changes also "
+        "arrive by LISTEN/NOTIFY).",
+    )
+    sse_heartbeat_s: float = Field(default=15.0, description="Keep-alive comment interval on an SSE stream.")
+    sse_max_streams: int = Field(
+        default=1000,
+        ge=1,
+        description="SSE streams one process holds at once; one more is answered 503 over_capacity with "
+        "Retry-After.",
+    )
+    sse_retry_after_s: int = Field(
+        default=5, ge=1, description="The Retry-After (seconds) of a stream refused over the cap."
+    )
+    hazard_cache_s: float = Field(
+        default=5.0,
+        description="Hazard points are held in memory and re-read this often (local writes refresh at once).",
+    )
+    change_log_retention_h: float = Field(
+        default=72.0,
+        description="Hours the change log (SSE resume, the exchange change feed, alerts.v1's outbox) "
+        "keeps published alert states; a client resuming from further back gets what is left.",
+    )
 
 
 @lru_cache

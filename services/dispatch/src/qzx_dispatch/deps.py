@@ -9,33 +9,39 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qzx_common.audit import AuditContext
 from qzx_common.runtime import Runtime
-from qzx_common.web.capacity import Capacity
+from qzx_common.web.auth import audit_context
+from qzx_common.web.service import service_state
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.patrol.notifier import UnitNotifier
 from qzx_dispatch.settings import DispatchSettings
+from qzx_dispatch.state import DispatchState
+
+
+def state(request: Request) -> DispatchState:
+    return service_state(request, DispatchState)
 
 
 def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    return state(request).runtime
 
 
 def settings(request: Request) -> DispatchSettings:
-    return request.app.state.settings
+    return state(request).settings
 
 
 def clock(request: Request) -> Clock:
-    return request.app.state.clock
+    return state(request).clock
 
 
 def notifier(request: Request) -> UnitNotifier:
-    return request.app.state.notifier
+    return state(request).notifier
 
 
 def long_poll_slot(request: Request) -> Iterator[None]:
     """A place among the process's held long-polls for this request (503 when none is free)."""
-    capacity: Capacity = request.app.state.long_polls
-    with capacity.hold():
+    with state(request).long_polls.hold():
         yield
 
 
@@ -51,4 +57,5 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[DispatchSettings, Depends(settings)]
 ClockDep = Annotated[Clock, Depends(clock)]
 NotifierDep = Annotated[UnitNotifier, Depends(notifier)]
+Audit = Annotated[AuditContext, Depends(audit_context)]
 LongPollSlot = Annotated[None, Depends(long_poll_slot)]

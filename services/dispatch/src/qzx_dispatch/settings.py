@@ -8,35 +8,52 @@ from qzx_common.settings import CommonSettings
 
 
 class DispatchSettings(CommonSettings):
-    host: str = "127.0.0.1"
-    dispatch_port: int = 8003
-    # Seed the demo organisation (units on duty around the clock in every city) on startup.
-    demo_data: bool = False
-    # P3/P4 alerts never take the last N available units of a city.
-    reserve_units: int = 2
-    # Moving targets may be intercepted by units of cities whose centres lie this close.
-    neighbour_km: float = 110.0
-    # The deadline watcher's period (sign-by, feedback-by, pending alerts).
-    deadline_tick_s: float = 1.0
-    # A pending alert (no suitable unit free) is retried this often.
-    pending_retry_s: float = 10.0
-    # Workload = tasks a unit was given in this window (the tie-breaker after travel time).
-    workload_window_h: float = 8.0
-    # Long-poll: the most a patrol client may hold, and the most tasks one answer carries.
-    long_poll_max_s: int = 30
-    patrol_page: int = 100
-    # Long-polls one process holds at most; one more is answered 503 over_capacity, Retry-After.
-    long_poll_max_held: int = Field(default=10_000, ge=1)
-    long_poll_retry_after_s: int = Field(default=5, ge=1)
-    # Patrol Idempotency-Keys (with the responses replayed for them) are kept this long (default
-    # 7 days), and every replica deletes older ones at start and then every prune period; a retry
-    # after the retention runs as a new request.
-    idempotency_retention_h: float = 168.0
-    idempotency_prune_every_s: float = 3600.0
-    # Demand from alert history: weeks looked back, and target utilisation of a unit.
-    history_weeks: int = 4
-    # Extra uvicorn/asyncio tuning for the many idle long-polls is not needed; keep-alive is.
-    http_keepalive_s: int = 75
+    host: str = Field(default="127.0.0.1", description="Address the HTTP listener binds.")
+    dispatch_port: int = Field(default=8003, description="dispatch's HTTP port.")
+    reserve_units: int = Field(
+        default=2, description="P3/P4 alerts never take the last N available units of a city."
+    )
+    neighbour_km: float = Field(
+        default=110.0,
+        description="Moving targets may be intercepted by units of cities whose centres lie this close.",
+    )
+    deadline_tick_s: float = Field(
+        default=1.0, description="The deadline watcher's period (sign-by, feedback-by, pending alerts)."
+    )
+    pending_retry_s: float = Field(
+        default=10.0, description="A pending alert (no suitable unit free) is retried this often."
+    )
+    workload_window_h: float = Field(
+        default=8.0,
+        description="A unit's workload is the tasks it was given in this window (the tie-breaker after "
+        "travel time).",
+    )
+    long_poll_max_s: int = Field(default=30, description="The longest a patrol client's long-poll may wait.")
+    patrol_page: int = Field(default=100, description="The most tasks one long-poll answer carries.")
+    long_poll_max_held: int = Field(
+        default=10_000,
+        ge=1,
+        description="Long-polls one process holds at once; one more is answered 503 over_capacity "
+        "with Retry-After.",
+    )
+    long_poll_retry_after_s: int = Field(
+        default=5, ge=1, description="The Retry-After (seconds) of a long-poll refused over the cap."
+    )
+    idempotency_retention_h: float = Field(
+        default=168.0,
+        description="Hours patrol `Idempotency-Key`s (with their responses) are kept; a retry after "
+        "that runs as a new request.",
+    )
+    idempotency_prune_every_s: float = Field(
+        default=3600.0,
+        description="How often each replica deletes expired idempotency keys (also once at start).",
+    )
+    history_weeks: int = Field(
+        default=4, description="Weeks of alert history the demand estimate looks back."
+    )
+    http_keepalive_s: int = Field(
+        default=75, description="HTTP keep-alive timeout (patrol apps reuse connections between long-polls)."
+    )
 
 
 @lru_cache

@@ -1,4 +1,4 @@
-"""The ingest app factory. Nothing is built at import time."""
+"""The ingest app factory: what ingest adds to the shared assembly. Nothing is built at import time."""
 
 from __future__ import annotations
 
@@ -8,17 +8,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from qzx_common.runtime import Runtime, settle_heap
+from qzx_common.runtime import Runtime
 from qzx_common.topics import CAMERA_VIOLATIONS
-from qzx_common.web.audit_api import audit_router
-from qzx_common.web.auth import require_strong_secret
-from qzx_common.web.dead_letters import dead_letter_router
-from qzx_common.web.errors import install_error_handlers
 from qzx_common.web.exchange import parse_partners
-from qzx_common.web.health import health_router
-from qzx_common.web.limits import install_request_guards
-from qzx_common.web.openapi import install_error_docs
 from qzx_common.web.serve import serve
+from qzx_common.web.service import ServiceState, service_app
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.exchange.router import router as exchange_router
@@ -33,39 +27,27 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 def create_app(settings: IngestSettings | None = None, *, consume: bool = True) -> FastAPI:
     settings = settings or get_settings()
-    require_strong_secret(settings)  # refuse to start with a published or short secret
     # A broken QZX_EXCHANGE_KEYS fails at start, not per request.
     parse_partners(settings.exchange_keys, province=settings.province_code)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = await Runtime.start(
-            settings=settings, schema=SCHEMA, migrations_dir=MIGRATIONS, session_sql=PASSAGE_SESSION_SQL
-        )
-        app.state.runtime = rt
+    async def start(rt: Runtime) -> AsyncIterator[ServiceState]:
         if consume:
             rt.consume(
                 topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt), prepare=prepare_records
             )
             await passages.start(rt, settings)
-        settle_heap()
-        try:
-            yield
-        finally:
-            await rt.stop()
+        yield ServiceState(runtime=rt)
 
-    app = FastAPI(title="qzx ingest", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-    install_error_handlers(app)
-    install_error_docs(app)
-    install_request_guards(app, settings)
-    app.include_router(health_router(Runtime.ready_checks(app), live_checks=Runtime.live_checks(app)))
-    app.include_router(violations_router)
-    app.include_router(passages_router)
-    app.include_router(dead_letter_router(SCHEMA))
-    app.include_router(exchange_router)
-    app.include_router(audit_router(SCHEMA))
-    return app
+    return service_app(
+        name="ingest",
+        settings=settings,
+        schema=SCHEMA,
+        migrations=MIGRATIONS,
+        session_sql=PASSAGE_SESSION_SQL,
+        start=start,
+        routers=[violations_router, passages_router, exchange_router],
+    )
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""Message contracts shared between services (DESIGN.md §3)."""
+"""Message contracts shared between services (docs/contract.md)."""

@@ -1,4 +1,4 @@
-"""Alert: what alerts publishes on ``alerts.v1`` (key: alert id) and serves over HTTP (DESIGN.md §3)."""
+"""Alert: what alerts publishes on ``alerts.v1`` (key: alert id) and serves over HTTP (docs/contract.md)."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ PLATE_RE = re.compile(
 )
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 FUTURE_TOLERANCE = timedelta(minutes=5)
-# Real UTC offsets only (DESIGN.md §3): ISO 8601 allows up to ±23:59, PostgreSQL refuses ±16:00 on.
+# Real UTC offsets only (docs/contract.md): ISO 8601 allows up to ±23:59, PostgreSQL refuses ±16:00 on.
 UTC_OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
 # No camera captured anything before this: older is a clock fault (and year-1 times overflow).
 EARLIEST_CAPTURE = datetime(1970, 1, 1, tzinfo=UTC)

@@ -5,7 +5,7 @@ the passage as the row ingest stores (``PassageRow``, the model's values), and r
 own ``ValidationError`` (so the same reject reasons) for everything else.
 
 The model costs about 10 µs a passage on the development VM, half of a core at 50,000 passages/s.
-As in ``event_reader``, a mirror of the model narrowed to the canonical spellings (ASCII ids,
+As in ingest's violation reader, a mirror of the model narrowed to the canonical spellings (ASCII ids,
 normalised plates, RFC 3339 timestamps) validates plain dicts in pydantic-core; whatever it does
 not accept, every reject included, goes through the model.
 """
@@ -19,7 +19,13 @@ from typing import Annotated, Any, NamedTuple, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from qzx_common.contracts.event_reader import _ID, _PLATE, _TIMESTAMP, _Location, _one_of
+from qzx_common.contracts.canonical import (
+    CANONICAL_ID,
+    CANONICAL_PLATE,
+    CANONICAL_TIMESTAMP,
+    CanonicalLocation,
+    one_of,
+)
 from qzx_common.contracts.events import FUTURE_TOLERANCE, UTC_OFFSETS, PlateColor, VehicleClass
 from qzx_common.contracts.passages import IMAGE_URI_MAX, LANE_RANGE, SPEED_MAX_KMH, Direction, VehiclePassage
 
@@ -82,16 +88,16 @@ def _read_with_model(raw: bytes) -> PassageRow:
 
 @with_config(ConfigDict(extra="forbid"))
 class _Passage(TypedDict):
-    passage_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_ID)]
-    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_ID)]
-    captured_at: Annotated[str, StringConstraints(pattern=_TIMESTAMP)]
-    plate: NotRequired[Annotated[str, StringConstraints(pattern=_PLATE)] | None]
-    plate_color: NotRequired[_one_of(PlateColor) | None]  # type: ignore[valid-type]
-    vehicle_class: NotRequired[_one_of(VehicleClass) | None]  # type: ignore[valid-type]
-    direction: NotRequired[_one_of(Direction) | None]  # type: ignore[valid-type]
+    passage_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=CANONICAL_ID)]
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=CANONICAL_ID)]
+    captured_at: Annotated[str, StringConstraints(pattern=CANONICAL_TIMESTAMP)]
+    plate: NotRequired[Annotated[str, StringConstraints(pattern=CANONICAL_PLATE)] | None]
+    plate_color: NotRequired[one_of(PlateColor) | None]  # type: ignore[valid-type]
+    vehicle_class: NotRequired[one_of(VehicleClass) | None]  # type: ignore[valid-type]
+    direction: NotRequired[one_of(Direction) | None]  # type: ignore[valid-type]
     lane: NotRequired[Annotated[int, Field(ge=LANE_RANGE[0], le=LANE_RANGE[1])] | None]
     speed_kmh: NotRequired[Annotated[float, Field(ge=0, le=SPEED_MAX_KMH)] | None]
-    location: _Location
+    location: CanonicalLocation
     confidence: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
     image_uri: NotRequired[Annotated[str, StringConstraints(min_length=1, max_length=IMAGE_URI_MAX)] | None]
 

@@ -1,4 +1,4 @@
-"""VehiclePassage: one checkpoint read of a passing vehicle, offending or not (DESIGN.md §3).
+"""VehiclePassage: one checkpoint read of a passing vehicle, offending or not (docs/contract.md).
 
 As strict as the ViolationEvent contract it shares its field types with (ids, plates, location,
 capture time), and its rules word their reasons the same way, naming the field

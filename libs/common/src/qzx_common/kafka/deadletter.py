@@ -88,6 +88,7 @@ def dead_letters_table(metadata: MetaData) -> Table:
         "dead_letters",
         metadata,
         *_columns(),
+        *_replay_columns(),
         Index("uq_dead_letters_identity", *IDENTITY, unique=True),
         Index("ix_dead_letters_received_at", "received_at"),
     )
@@ -109,6 +110,15 @@ def _columns() -> list[Column[Any]]:
     ]
 
 
+def _replay_columns() -> list[Column[Any]]:
+    """Written by ``qzx dlq replay`` (``qzx_common.replay``): when a letter was last sent back to its
+    source topic and how often; a later replay skips it unless forced."""
+    return [
+        Column("replayed_at", DateTime(timezone=True)),
+        Column("replays", Integer, server_default="0", nullable=False),
+    ]
+
+
 def create_dead_letters_table(schema: str) -> None:
     """Migration step for a service chain (call from an Alembic revision)."""
     from alembic import op
@@ -116,6 +126,14 @@ def create_dead_letters_table(schema: str) -> None:
     op.create_table("dead_letters", *_columns(), schema=schema)
     op.create_index("uq_dead_letters_identity", "dead_letters", list(IDENTITY), unique=True, schema=schema)
     op.create_index("ix_dead_letters_received_at", "dead_letters", ["received_at"], schema=schema)
+
+
+def add_replay_columns(schema: str) -> None:
+    """Migration step after ``create_dead_letters_table``: the replay columns."""
+    from alembic import op
+
+    for column in _replay_columns():
+        op.add_column("dead_letters", column, schema=schema)
 
 
 def _insert_sql(schema: str) -> str:

@@ -1,4 +1,4 @@
-"""Dead letters on their way out: ``<input topic>.dlq`` with the contract's headers (DESIGN.md §3),
+"""Dead letters on their way out: ``<input topic>.dlq`` with the contract's headers (docs/contract.md),
 staged in the outbox in the same transaction as the dead-letter rows (``kafka.deadletter``)."""
 
 from __future__ import annotations

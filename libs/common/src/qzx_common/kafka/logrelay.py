@@ -25,12 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_common.db import driver_connection
 from qzx_common.kafka import deadletter
-from qzx_common.kafka.outbox import (
-    RELAYED,
-    OutboxMessage,
-    publish_setting_aside,
-    set_aside,
-)
+from qzx_common.kafka.outbox import RELAYED
+from qzx_common.kafka.publish import OutboxMessage, publish_setting_aside, set_aside
+from qzx_common.metrics import BACKLOG_COUNT_CAP
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +73,12 @@ class LogRelay:
         self._prune = (
             f"DELETE FROM {log_table} WHERE id <= (SELECT position FROM {cursor_table} WHERE name = $1) "
             "AND at < now() - make_interval(secs => $2)"
+        )
+        # What waits after the cursor, for ``qzx_common.metrics`` (count capped, the oldest's age).
+        self.backlog_sql = (
+            f"SELECT (SELECT count(*) FROM (SELECT 1 FROM {log_table} WHERE id > c.position "
+            f"LIMIT {BACKLOG_COUNT_CAP}) capped), (SELECT EXTRACT(EPOCH FROM now() - at) FROM {log_table} "
+            f"WHERE id > c.position ORDER BY id LIMIT 1) FROM {cursor_table} c WHERE c.name = :name"
         )
         self.stopping = asyncio.Event()
         self._wakeup = asyncio.Event()

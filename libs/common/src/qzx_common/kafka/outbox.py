@@ -14,6 +14,9 @@ Each service owns an ``outbox`` table in its schema (see ``outbox_table``). Two 
   once a relay has used the fast path it leaves rows younger than ``fast_path_grace_s`` to their
   writer's fast path (they are the crash fallback, not the normal route).
 
+Publishing itself (per-partition record batches, setting aside what the broker refuses) is
+``kafka.publish``.
+
 A row the broker refuses for good (over its message size, say) must not hold up the rows after it:
 the poller publishes the others and sets it aside in the service's dead letters with the reason
 (``publish_setting_aside``); a transient failure (the broker away) is retried.
@@ -22,10 +25,7 @@ the poller publishes the others and sets it aside in the service's dead letters 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import random
-import struct
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,17 +33,27 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import Counter
-from sqlalchemy import BigInteger, Column, DateTime, Identity, LargeBinary, MetaData, String, Table, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.schema import SchemaItem
 
 from qzx_common.db import driver_connection
 from qzx_common.kafka import deadletter
-from qzx_common.kafka.deadletter import DeadLetter
-from qzx_common.reasons import describe_exception
-from qzx_common.transient import is_transient
+from qzx_common.kafka.publish import OutboxMessage, publish_messages, publish_setting_aside, set_aside
+from qzx_common.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +61,27 @@ RELAYED = Counter("qzx_outbox_relayed_total", "Outbox rows published to Kafka", 
 
 
 def outbox_table(metadata: MetaData) -> Table:
-    return Table(
-        "outbox",
-        metadata,
-        Column("id", BigInteger, Identity(), primary_key=True),
+    return Table("outbox", metadata, *_outbox_schema())
+
+
+def _outbox_schema() -> list[SchemaItem]:
+    """The outbox's columns and key, for ``outbox_table`` and the migration step alike."""
+    return [
+        Column("id", BigInteger, Identity()),
         Column("topic", String(200), nullable=False),
         Column("key", LargeBinary, nullable=True),
         Column("value", LargeBinary, nullable=False),
         Column("headers", JSONB, nullable=True),
         Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-    )
-
-
-@dataclass(slots=True)
-class OutboxMessage:
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+        PrimaryKeyConstraint("id", name="pk_outbox"),
+    ]
 
 
 async def enqueue(conn: AsyncConnection, *, schema: str, messages: Sequence[OutboxMessage]) -> None:
     """Write messages to the outbox inside the caller's transaction (asyncpg COPY-fast path)."""
     if not messages:
         return
+    messages = traced(messages)
     raw = await driver_connection(conn)
     await raw.copy_records_to_table(
         "outbox",
@@ -105,6 +112,7 @@ async def stage(conn: AsyncConnection, *, schema: str, messages: Sequence[Outbox
     """``enqueue``, returning what ``OutboxRelay.publish_committed`` needs after commit."""
     if not messages:
         return Staged()
+    messages = traced(messages)  # the writer's trace context travels in the headers
     raw = await driver_connection(conn)
     ids = await raw.fetchval(
         f"""
@@ -265,120 +273,8 @@ def _count(topics: Any) -> None:
         RELAYED.labels(topic).inc(n)
 
 
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (the default partitioner's hash), a word at a time."""
-    length = len(data)
-    m = 0x5BD1E995
-    h = 0x9747B28C ^ length
-    whole = length & ~3
-    for (k,) in struct.iter_unpack("<I", data[:whole]):
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> 24
-        h = ((h * m) & 0xFFFFFFFF) ^ ((k * m) & 0xFFFFFFFF)
-    extra = length & 3
-    if extra >= 3:
-        h ^= data[whole + 2] << 16
-    if extra >= 2:
-        h ^= data[whole + 1] << 8
-    if extra:
-        h = ((h ^ data[whole]) * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    return h ^ (h >> 15)
-
-
-@functools.lru_cache(maxsize=65536)
-def _partition_for(key: bytes, partitions: tuple[int, ...]) -> int:
-    """The default partitioner's choice for ``key`` (Java client compatible)."""
-    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
-
-
 def _message(row: Mapping[str, Any]) -> OutboxMessage:
     return OutboxMessage(row["topic"], row["value"], row["key"], _load(row["headers"]) or {})
-
-
-async def publish_batches(producer: AIOKafkaProducer, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Send outbox rows (mappings with topic, key, value, headers); see ``publish_messages``."""
-    await publish_messages(producer, [_message(r) for r in rows])
-
-
-async def publish_setting_aside(
-    producer: AIOKafkaProducer, messages: Sequence[OutboxMessage]
-) -> list[tuple[int, str]]:
-    """``publish_messages``; when the broker refuses some for good, the others are still published,
-    and the positions of the refused ones are returned with the reasons. Raises on a transient
-    failure (nothing is set aside then)."""
-    try:
-        await publish_messages(producer, messages)
-        return []
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        log.warning("the broker refused a batch; publishing it message by message", exc_info=True)
-    refused = []
-    for position, message in enumerate(messages):
-        try:
-            await publish_messages(producer, [message])
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            refused.append((position, describe_exception(exc)))
-    return refused
-
-
-def set_aside(message: OutboxMessage, reason: str, *, row_id: int, relay: str = "outbox-relay") -> DeadLetter:
-    """A message the broker refused for good, as a dead letter (the row id as its offset)."""
-    log.error("message set aside", extra={"topic": message.topic, "row": row_id, "error": reason})
-    return DeadLetter(
-        source=message.topic, raw=message.value, error=reason, consumer=relay, key=message.key, offset=row_id
-    )
-
-
-async def publish_messages(producer: AIOKafkaProducer, messages: Sequence[OutboxMessage]) -> None:
-    """Send messages as per-partition record batches, far cheaper in Python than one send() per
-    message; keys pick partitions exactly as the default partitioner does, so per-key order holds.
-    Returns when the broker has acknowledged all.
-
-    A message over the producer's ``max_request_size`` raises ``MessageSizeTooLargeError`` before
-    anything is sent, as ``send()`` would (``send_batch`` does not check), so that such a message
-    is refused alike whatever the broker's own limit (the embedded broker has none)."""
-    limit = producer._max_request_size
-    for message in messages:
-        size = (
-            len(message.value)
-            + len(message.key or b"")
-            + sum(len(k) + len(v) for k, v in message.headers.items())
-        )
-        if size > limit:
-            raise MessageSizeTooLargeError(
-                f"{message.topic}: a {size}-byte message is over the {limit}-byte limit"
-            )
-    partitions_of: dict[str, tuple[int, ...]] = {}
-    builders: dict[tuple[str, int], Any] = {}
-    futures = []
-    for n, message in enumerate(messages, 1):
-        if n % 500 == 0:
-            await asyncio.sleep(0)  # a long batch: let the consumer's round trips through meanwhile
-        topic, key, value = message.topic, message.key, message.value
-        partitions = partitions_of.get(topic)
-        if partitions is None:
-            await producer.client._wait_on_metadata(topic)
-            partitions = tuple(sorted(producer.client.cluster.partitions_for_topic(topic) or ()))
-            partitions_of[topic] = partitions
-        partition = _partition_for(key, partitions) if key is not None else random.choice(partitions)
-        headers = [(k, v.encode()) for k, v in message.headers.items()] if message.headers else []
-        slot = (topic, partition)
-        builder = builders.get(slot)
-        if builder is None:
-            builder = builders[slot] = producer.create_batch()
-        if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-            # Full: send it and start the next batch for this partition with this record.
-            futures.append(await producer.send_batch(builder, topic, partition=partition))
-            builder = builders[slot] = producer.create_batch()
-            builder.append(timestamp=None, key=key, value=value, headers=headers)
-    for (topic, partition), builder in builders.items():
-        futures.append(await producer.send_batch(builder, topic, partition=partition))
-    await asyncio.gather(*futures)
 
 
 def _load(value: object) -> dict[str, str] | None:
@@ -391,17 +287,6 @@ def _load(value: object) -> dict[str, str] | None:
 
 def create_outbox_table(schema: str) -> None:
     """Migration step shared by every service chain (call from an Alembic revision)."""
-    import sqlalchemy as sa
     from alembic import op
 
-    op.create_table(
-        "outbox",
-        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
-        sa.Column("topic", sa.String(200), nullable=False),
-        sa.Column("key", sa.LargeBinary),
-        sa.Column("value", sa.LargeBinary, nullable=False),
-        sa.Column("headers", JSONB),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_outbox"),
-        schema=schema,
-    )
+    op.create_table("outbox", *_outbox_schema(), schema=schema)

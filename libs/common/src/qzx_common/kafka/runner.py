@@ -15,9 +15,8 @@ No record can stop a partition. When a batch fails, the runner tells the two kin
 Before a record is dead-lettered the database is checked (``healthy``): if it is gone, the failure
 was transient after all, and the record is retried instead.
 
-A batch prepared beside one that then failed may have read that batch's state (alerts' scoring reads
-the batch before it from memory), so it is discarded and prepared again once the failed one is
-settled.
+A batch prepared beside one that then failed may have read that batch's state (alerts' scoring
+reads the batch before it from memory), so it is discarded and prepared again once that is settled.
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter, Gauge, Histogram
 
 from qzx_common.reasons import describe_exception
+from qzx_common.tracing import consuming
 from qzx_common.transient import backoff_s, is_transient
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,7 @@ class ConsumerRunner:
         # Per partition: since when fetched records have waited without a commit.
         self._waiting_since: dict[TopicPartition, float] = {}
         self._fetched_to: dict[TopicPartition, int] = {}
+        self.committed: dict[TopicPartition, int] = {}  # the next offset to apply (the lag gauge)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -253,7 +254,7 @@ class ConsumerRunner:
     ) -> _Failed | None:
         """The first attempt; a failure is handed back to the loop, which settles it alone."""
         async with self.batch_lock:
-            with BATCH_SECONDS.labels(self.group_id).time():
+            with BATCH_SECONDS.labels(self.group_id).time(), consuming(self.group_id, records):
                 error = await self._attempt(prepared)
             if error is not None:
                 FAILURES.labels(self.group_id).inc()
@@ -377,6 +378,7 @@ class ConsumerRunner:
             else:  # the next batch of it is already fetched: it waits from now
                 self._waiting_since[tp] = now
             LAST_COMMIT.labels(self.group_id, tp.topic, str(tp.partition)).set(wall)
+            self.committed[tp] = end
         per_topic: dict[str, int] = {}
         for r in records:
             per_topic[r.topic] = per_topic.get(r.topic, 0) + 1

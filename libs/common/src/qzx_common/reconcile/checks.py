@@ -28,7 +28,7 @@ from qzx_common.topics import (
     dlq_topic,
 )
 
-# One schema per service (DESIGN.md §2), each with its dead_letters and outbox tables.
+# One schema per service (docs/design.md §2), each with its dead_letters and outbox tables.
 SCHEMAS = ("ingest", "alerts", "dispatch")
 ACTIVE = ("assigned", "signed", "en_route", "on_scene")
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from qzx_common.web.auth import Principal
 from qzx_common.web.openapi import AUTHENTICATED
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, fetch_size, page
 from qzx_common.web.permissions import Action, require
 
 
@@ -65,7 +65,7 @@ def audit_router(schema: str) -> APIRouter:
         params: dict[str, Any] = {
             "jur": principal.jur + "%",
             "all": principal.covers_province,
-            "limit": limit + 1,
+            "limit": fetch_size(limit),
         }
         for name, value in (
             ("actor", actor),
@@ -92,8 +92,8 @@ def audit_router(schema: str) -> APIRouter:
         )
         async with request.app.state.runtime.engine.connect() as conn:
             rows = (await conn.execute(text(sql), params)).mappings().all()
-        items = [AuditEntry.model_validate(dict(r)) for r in rows[:limit]]
-        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+        kept, next_cursor = page(rows, limit, lambda r: encode_cursor(r["id"]))
+        items = [AuditEntry.model_validate(dict(r)) for r in kept]
         return AuditPage(items=items, next_cursor=next_cursor)
 
     return router

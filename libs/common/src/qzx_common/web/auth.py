@@ -25,9 +25,11 @@ import jwt
 from fastapi import Depends, FastAPI, Request
 from jwt.types import Options
 
+from qzx_common.audit import CLIENT_ADDRESS_LENGTH, REQUEST_ID_LENGTH, AuditContext
 from qzx_common.jurisdiction import LEVELS_TEXT, PROVINCE_LENGTH, in_province
+from qzx_common.metrics import AUTH_FAILURES
 from qzx_common.settings import DEV_JWT_SECRET, CommonSettings
-from qzx_common.web.errors import ApiError, Unauthorized
+from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 from qzx_common.web.revocation import RevocationList
 from qzx_common.web.throttle import FailureThrottle
 
@@ -238,6 +240,16 @@ class AuthState:
     throttle: FailureThrottle
 
 
+def out_of_jurisdiction(admin_code: str, principal: Principal) -> Forbidden:
+    return Forbidden(f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+
+
+def ensure_sees(principal: Principal, admin_code: str) -> None:
+    """403 ``out_of_jurisdiction`` unless ``admin_code`` lies in the caller's jurisdiction."""
+    if not principal.sees(admin_code):
+        raise out_of_jurisdiction(admin_code, principal)
+
+
 def auth_state(app: FastAPI) -> AuthState:
     state: AuthState | None = getattr(app.state, "qzx_auth", None)
     if state is None:
@@ -268,6 +280,19 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def request_audit(
+    request: Request, *, principal: Principal | None = None, actor: str | None = None
+) -> AuditContext:
+    """The audit context of one request: who acts, its ``X-Request-Id`` (the caller's, or the one
+    ``web.observability`` generated and set on the request), the client's address."""
+    return AuditContext(
+        principal=principal,
+        actor=actor,
+        request_id=(request.headers.get("x-request-id") or "")[:REQUEST_ID_LENGTH] or None,
+        client_address=client_address(request)[:CLIENT_ADDRESS_LENGTH] if request.client else None,
+    )
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
@@ -284,7 +309,8 @@ async def current_principal(request: Request) -> Principal:
         principal, claims = await auth.verifier.verify(_bearer(request))
         if await auth.revocations.is_revoked(claims.get("jti")):
             raise _unauthorized("the token has been revoked", "token_revoked")
-    except Unauthorized:
+    except Unauthorized as exc:
+        AUTH_FAILURES.labels(exc.code).inc()
         auth.throttle.failed(client_address(request))  # 429 instead once the address used them up
         raise
     request.state.principal = principal
@@ -292,3 +318,8 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def audit_context(request: Request, principal: CurrentPrincipal) -> AuditContext:
+    """Dependency (each service's ``deps.Audit``): the audit context of a person's request."""
+    return request_audit(request, principal=principal)

@@ -14,7 +14,7 @@ from sqlalchemy import MetaData
 from qzx_common.kafka.deadletter import dead_letters_table, search
 from qzx_common.web.auth import Principal
 from qzx_common.web.openapi import AUTHENTICATED
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, fetch_size, page
 from qzx_common.web.permissions import Action, require
 
 
@@ -50,7 +50,8 @@ def dead_letter_router(schema: str) -> APIRouter:
         topic, partition, offset and consumer it came from."""
         after_id = _after_id(cursor)
         async with request.app.state.runtime.sessions() as session:
-            rows = await search(session, table=table, after_id=after_id, limit=limit + 1)
+            rows = await search(session, table=table, after_id=after_id, limit=fetch_size(limit))
+        kept, next_cursor = page(rows, limit, lambda r: encode_cursor(r.id))
         items = [
             DeadLetter(
                 id=r.id,
@@ -63,9 +64,8 @@ def dead_letter_router(schema: str) -> APIRouter:
                 error=r.error,
                 received_at=r.received_at,
             )
-            for r in rows[:limit]
+            for r in kept
         ]
-        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
         return DeadLetterList(items=items, next_cursor=next_cursor)
 
     return router

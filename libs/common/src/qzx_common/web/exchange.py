@@ -1,4 +1,4 @@
-"""HMAC-signed exchange with the ministry and the province/cities (DESIGN.md §3).
+"""HMAC-signed exchange with the ministry and the province/cities (docs/contract.md).
 
 Every ``/v1/exchange/*`` request carries ``X-Qzx-Key-Id``, ``X-Qzx-Timestamp`` (unix seconds),
 ``X-Qzx-Nonce`` and ``X-Qzx-Signature`` = lowercase hex HMAC-SHA256(secret, METHOD "\\n"
@@ -41,6 +41,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_common.jurisdiction import LEVELS_TEXT, in_province
+from qzx_common.metrics import AUTH_FAILURES
 from qzx_common.web.auth import auth_state, client_address
 from qzx_common.web.errors import ApiError, Forbidden, Unauthorized
 
@@ -261,6 +262,7 @@ def exchange_partner(schema: str) -> Callable[[Request], Awaitable[Partner]]:
             partner = await _verify(request, _state(request.app, schema))
         except ApiError as exc:
             if exc.status_code == 401:  # 429 instead once the address used up its failures
+                AUTH_FAILURES.labels(f"exchange_{exc.code}").inc()
                 auth_state(request.app).throttle.failed(client_address(request))
             raise
         request.state.partner = partner

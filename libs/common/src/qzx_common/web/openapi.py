@@ -49,10 +49,7 @@ def _error_doc(code: int) -> dict[str, Any]:
 
 
 def install_error_docs(app: FastAPI) -> None:
-    """Idempotent; ``install_error_handlers`` calls it, so every service gets it."""
-    if getattr(app.state, "qzx_error_docs", False):
-        return
-    app.state.qzx_error_docs = True
+    """``install_error_handlers`` calls it (once per app), so every service gets it."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:

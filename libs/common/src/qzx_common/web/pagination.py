@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -59,8 +60,29 @@ def decode_cursor(cursor: str, *types: type) -> tuple[Any, ...]:
     return tuple(_element(value, kind) for value, kind in zip(key, types, strict=True))
 
 
+Row = TypeVar("Row")
+
+
+def fetch_size(limit: int) -> int:
+    """Rows to fetch for a page of ``limit``: one more tells whether another page follows."""
+    return limit + 1
+
+
+def page(rows: Sequence[Row], limit: int, cursor_of: Callable[[Row], str]) -> tuple[list[Row], str | None]:
+    """The page of ``fetch_size(limit)`` fetched rows, and the cursor of its last row if more follow."""
+    if len(rows) <= limit:
+        return list(rows), None
+    kept = list(rows[:limit])
+    return kept, cursor_of(kept[-1])
+
+
+def encode_time_cursor(at: datetime, ident: str) -> str:
+    """The position after (``at``, ``ident``) in a list ordered newest first (``decode_time_cursor``)."""
+    return encode_cursor(at.isoformat(), ident)
+
+
 def decode_time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    """The (timestamp, id) position of a list ordered newest first, from ``encode_cursor(ts.isoformat(), id)``."""
+    """The (timestamp, id) position of a list ordered newest first, from ``encode_time_cursor``."""
     if not cursor:
         return None
     at, ident = decode_cursor(cursor, datetime, str)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from qzx_common.logs import configure_logging
+from qzx_common.tracing import configure_tracing
 
 if TYPE_CHECKING:
     import uvicorn
@@ -41,4 +42,5 @@ def serve(
     import uvicorn
 
     configure_logging(service=service, level=log_level, json=log_json)
+    configure_tracing(service)  # on only when OTEL_EXPORTER_OTLP_ENDPOINT is set
     uvicorn.Server(server_config(factory, host=host, port=port, factory=True)).run()

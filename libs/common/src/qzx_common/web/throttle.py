@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from qzx_common.metrics import AUTH_THROTTLED
 from qzx_common.web.errors import ApiError
 
 
@@ -63,6 +64,7 @@ class FailureThrottle:
                 self._prune()
             bucket = self._buckets[client] = _Bucket(float(self.burst), self.clock())
         if bucket.tokens < 1:
+            AUTH_THROTTLED.inc()
             wait = math.ceil((1 - bucket.tokens) / self.refill_per_s)
             raise TooManyFailures(
                 f"too many failed authentications from {client}; retry in {wait} s",

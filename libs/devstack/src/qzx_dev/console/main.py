@@ -15,8 +15,9 @@ from starlette.responses import Response
 from starlette.staticfiles import PathLike
 from starlette.types import Scope
 
-from qzx_common.web.errors import error_body, install_error_handlers
+from qzx_common.web.errors import error_body
 from qzx_common.web.serve import serve
+from qzx_common.web.service import web_app
 from qzx_dev.console import geo
 from qzx_dev.console.proxy import router as proxy_router
 from qzx_dev.console.settings import ConsoleSettings
@@ -36,9 +37,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             app.state.http = http
             yield
 
-    app = FastAPI(title="qzx console", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.settings = settings
-    install_error_handlers(app)
+    app = web_app(name="console", settings=settings, lifespan=lifespan, docs_url=None, redoc_url=None)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

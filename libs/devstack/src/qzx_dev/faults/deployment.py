@@ -49,6 +49,16 @@ class Deployment:
             await s.wait_ready(timeout=timeout)
         return time.monotonic() - started
 
+    async def seed_demo(self) -> None:
+        """The demo organisation (units on duty around the clock), through dispatch's API."""
+        from datetime import UTC, datetime
+
+        from qzx_dev.demo.seed import seed_demo
+
+        dispatch = self.services["dispatch"]
+        secret = dispatch.env.get("QZX_JWT_SECRET") or CommonSettings().jwt_secret
+        await seed_demo(secret, dispatch_url=dispatch.url, now=datetime.now(UTC))
+
     async def settled(self, *, timeout: float = 90) -> Report:
         """Reconcile until it is clean (everything in flight has landed); fails with the last report."""
         deadline = time.monotonic() + timeout
@@ -84,7 +94,6 @@ async def deployment(
         "QZX_MIGRATE_DATABASE_URL": database_url,
         "QZX_KAFKA_BOOTSTRAP": stack.bootstrap,
         "QZX_TOPIC_PREFIX": prefix,
-        "QZX_DEMO_DATA": "1",
         "QZX_LOG_JSON": "false",
         "QZX_CONSUMER_STALL_S": "5",
     }
@@ -96,6 +105,7 @@ async def deployment(
             for s in services.values():
                 s.start()
             await d.wait_ready()
+            await d.seed_demo()
         yield d
     finally:
         for s in services.values():

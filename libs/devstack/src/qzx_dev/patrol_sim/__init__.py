@@ -1,7 +1,7 @@
 """Patrol-app simulator (``qzx patrol-sim``): closes the loop under ``make run``.
 
 ``run(config)`` drives one simulated patrol app per unit on duty against dispatch's HTTP API
-(DESIGN.md §3 patrol protocol); ``main(argv)`` is the command line.
+(docs/contract.md, the patrol protocol); ``main(argv)`` is the command line.
 """
 
 from qzx_dev.patrol_sim.cli import main

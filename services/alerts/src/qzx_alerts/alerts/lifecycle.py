@@ -14,8 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from qzx_alerts.alerts.columns import ALERT_COLUMNS
 from qzx_alerts.alerts.service import publish
-from qzx_alerts.alerts.views import ALERT_COLUMNS
 from qzx_alerts.db import SCHEMA
 from qzx_common.contracts.events import describe_error
 from qzx_common.contracts.tasks import Task, TaskStatus

@@ -8,12 +8,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
+from operator import attrgetter
 from typing import Any
 
 import orjson
 
-from qzx_alerts.scoring.model import Factor, Proposal
+from qzx_alerts.scoring.domain import FINDING_FIELDS, FindingFacts, Proposal
 from qzx_alerts.scoring.rules import highest
 from qzx_common.contracts.alerts import Priority
 
@@ -31,26 +32,10 @@ def alert_id(dedup_key: str, seed: str) -> str:
 
 
 @dataclass(slots=True)
-class OpenAlert:
+class OpenAlert(FindingFacts):
     """The fields of an alert the scoring side owns (status and task fields belong to lifecycle)."""
 
     id: str
-    kind: str
-    dedup_key: str
-    score: float
-    priority: Priority
-    factors: list[Factor]
-    violations: list[str]
-    plate: str | None
-    plates: list[str]
-    admin_code: str
-    lat: float
-    lon: float
-    road: str | None
-    km: float | None
-    device_id: str | None
-    first_seen: datetime
-    last_seen: datetime
     count: int
     event_ids: list[str]
     created: bool = False
@@ -68,7 +53,7 @@ class OpenAlert:
 
     @classmethod
     def from_row(cls, row: Any) -> OpenAlert:
-        a = cls(**{n: row[n] for n in _ROW_FIELDS})
+        a = cls(**{n: row[n] for n in ROW_FIELDS})
         a.priority = _PRIORITY[a.priority]
         a.event_ids = list(a.event_ids)
         # Sorted and distinct, as every write leaves them (``_absorb`` relies on it).
@@ -77,31 +62,20 @@ class OpenAlert:
         return a
 
 
-_ROW_FIELDS = tuple(OpenAlert.__dataclass_fields__.keys() - {"created", "unseen", "known", "encoded_factors"})
+# The stored fields (a column each; the others are the batch's bookkeeping).
+ROW_FIELDS = tuple(
+    f for f in OpenAlert.__dataclass_fields__ if f not in {"created", "unseen", "known", "encoded_factors"}
+)
 _PRIORITY = {p.value: p for p in Priority}
+_finding_values = attrgetter(*FINDING_FIELDS)
 
 
 def _new(p: Proposal) -> OpenAlert:
     # The alert takes over the proposal's lists (``merge`` is given the proposals to consume);
     # ``_absorb`` replaces violations and plates and extends only the event ids, which it owns.
     return OpenAlert(
+        **dict(zip(FINDING_FIELDS, _finding_values(p), strict=True)),
         id=alert_id(p.dedup_key, p.seed),
-        kind=p.kind,
-        dedup_key=p.dedup_key,
-        score=p.score,
-        priority=p.priority,
-        factors=p.factors,
-        violations=p.violations,
-        plate=p.plate,
-        plates=p.plates,
-        admin_code=p.admin_code,
-        lat=p.lat,
-        lon=p.lon,
-        road=p.road,
-        km=p.km,
-        device_id=p.device_id,
-        first_seen=p.first_seen,
-        last_seen=p.last_seen,
         count=len(p.event_ids),
         event_ids=list(p.event_ids),
         created=True,

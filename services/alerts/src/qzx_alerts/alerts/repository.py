@@ -6,12 +6,24 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
+import asyncpg
+
+from qzx_alerts.alerts.columns import (
+    ALERT_COLUMNS,
+    IDENTITY_COLUMNS,
+    PLAIN_ROW_FIELDS,
+    ROW_LISTS,
+    SCORED_COLUMNS,
+    STAGED_ALERTS,
+    STATE_COLUMNS,
+)
 from qzx_alerts.alerts.merge import OpenAlert
-from qzx_alerts.alerts.views import ALERT_COLUMNS, STATE_COLUMNS
+from qzx_alerts.alerts.schemas import LinkedEvent
 from qzx_alerts.db import SCHEMA, stage
-from qzx_alerts.scoring.model import plate_keys
+from qzx_alerts.scoring.domain import plate_keys
 from qzx_alerts.scoring.rules import Rules
 
 TERMINAL = ("resolved", "dismissed")
@@ -27,7 +39,7 @@ def key_lock_ids(keys: Sequence[str]) -> list[int]:
     return sorted({int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest()) >> 1 for k in keys})
 
 
-async def lock_keys(raw: Any, keys: Sequence[str]) -> datetime:
+async def lock_keys(raw: asyncpg.Connection, keys: Sequence[str]) -> datetime:
     """Serialise deduplication per key across replicas (racing groups span partitions); returns the
     transaction's time (in the same round trip)."""
     now: datetime = await raw.fetchval(
@@ -45,7 +57,7 @@ ANY_START = datetime.min.replace(tzinfo=UTC)
 ANY_END = datetime.max.replace(tzinfo=UTC)
 
 
-async def open_alerts(raw: Any, windows: Sequence[Window]) -> list[Any]:
+async def open_alerts(raw: asyncpg.Connection, windows: Sequence[Window]) -> list[asyncpg.Record]:
     """For each window, the ``n`` open alerts of its key that were active last among those whose
     span meets [start, end] and lies within [earliest, latest] (``merge`` picks among them: see
     ``merge.merge``), each alert once."""
@@ -69,19 +81,21 @@ async def open_alerts(raw: Any, windows: Sequence[Window]) -> list[Any]:
     )
 
 
-# Arrays travel as comma-joined text (event ids, plates and violations have no commas) and JSON as
-# text: see db.stage. Alerts that cannot exist yet (``OpenAlert.unseen``) are inserted with no
-# conflict check and nothing read back (their state is the defaults: created and updated at the
-# transaction's time, ``now()``); the others are upserted.
-_STAGED = "scored_alerts"
-_COLUMNS = """
-    id, kind, dedup_key, priority, score, factors, violations, plate, plates, admin_code, city_code, lat, lon,
-    road, km, device_id, first_seen, last_seen, count, event_ids, rules_version, sign_deadline_s,
-    feedback_deadline_s"""
-_VALUES = """
-    id, kind, dedup_key, priority, score, factors::jsonb, string_to_array(violations, ','), plate,
-    string_to_array(plates, ','), admin_code, left(admin_code, 4), lat, lon, road, km, device_id, first_seen,
-    last_seen, count, string_to_array(event_ids, ','), $1, sign_deadline_s, feedback_deadline_s"""
+# The batch's scored alerts are staged (``columns.STAGED_ALERTS``, see db.stage). Alerts that
+# cannot exist yet (``OpenAlert.unseen``) are inserted with no conflict check and nothing read back
+# (their state is the defaults: created and updated at the transaction's time, ``now()``); the
+# others are upserted.
+_STAGED = STAGED_ALERTS.name
+_COMPUTED = {"city_code": "left(admin_code, 4)", "rules_version": "$1"}
+_COLUMNS = ", ".join(SCORED_COLUMNS)
+_VALUES = ", ".join(_COMPUTED.get(c) or STAGED_ALERTS.read_back(c) for c in SCORED_COLUMNS)
+_MERGED = {
+    "first_seen": "LEAST(a.first_seen, EXCLUDED.first_seen)",
+    "last_seen": "GREATEST(a.last_seen, EXCLUDED.last_seen)",
+}
+_UPDATES = ", ".join(
+    f"{c} = {_MERGED.get(c, f'EXCLUDED.{c}')}" for c in SCORED_COLUMNS if c not in IDENTITY_COLUMNS
+)
 
 _INSERT_UNSEEN = f"""
 INSERT INTO {SCHEMA}.alerts ({_COLUMNS})
@@ -91,52 +105,32 @@ SELECT {_VALUES} FROM {_STAGED} WHERE unseen ORDER BY n
 _UPSERT = f"""
 INSERT INTO {SCHEMA}.alerts AS a ({_COLUMNS})
 SELECT {_VALUES} FROM {_STAGED} WHERE NOT unseen ORDER BY n
-ON CONFLICT (id) DO UPDATE SET
-    priority = EXCLUDED.priority, score = EXCLUDED.score, factors = EXCLUDED.factors,
-    violations = EXCLUDED.violations, plates = EXCLUDED.plates, admin_code = EXCLUDED.admin_code,
-    city_code = EXCLUDED.city_code, lat = EXCLUDED.lat, lon = EXCLUDED.lon, road = EXCLUDED.road,
-    km = EXCLUDED.km, device_id = EXCLUDED.device_id, first_seen = LEAST(a.first_seen, EXCLUDED.first_seen),
-    last_seen = GREATEST(a.last_seen, EXCLUDED.last_seen), count = EXCLUDED.count,
-    event_ids = EXCLUDED.event_ids, rules_version = EXCLUDED.rules_version,
-    sign_deadline_s = EXCLUDED.sign_deadline_s, feedback_deadline_s = EXCLUDED.feedback_deadline_s,
-    version = a.version + 1, updated_at = now()
-RETURNING {", ".join("a." + c.strip() for c in STATE_COLUMNS.split(","))}
+ON CONFLICT (id) DO UPDATE SET {_UPDATES}, version = a.version + 1, updated_at = now()
+RETURNING {", ".join("a." + c for c in STATE_COLUMNS)}
 """
+_plain_values = attrgetter(*PLAIN_ROW_FIELDS)
+_list_values = attrgetter(*ROW_LISTS)
 
 
-async def write_alerts(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> list[Any]:
+async def write_alerts(
+    raw: asyncpg.Connection, alerts: Sequence[OpenAlert], rules: Rules
+) -> list[asyncpg.Record]:
     """Write what scoring owns (never status or task fields, which lifecycle owns), in the given
     order (every writer locks rows in id order); returns the STATE_COLUMNS of each row upserted
-    (the rest is what ``alerts`` hold; new rows have ``views.created_state``)."""
+    (the rest is what ``alerts`` hold; new rows have ``schemas.created_state``)."""
     if not alerts:
         return []
     deadlines = rules.priorities
     await stage(
         raw,
-        _STAGED,
+        STAGED_ALERTS,
         (
             (
                 n,
                 a.unseen,
-                a.id,
-                a.kind,
-                a.dedup_key,
-                a.priority.value,
-                a.score,
+                *_plain_values(a),
+                *(",".join(values) for values in _list_values(a)),
                 a.factors_json().decode(),
-                ",".join(a.violations),
-                a.plate,
-                ",".join(a.plates),
-                a.admin_code,
-                a.lat,
-                a.lon,
-                a.road,
-                a.km,
-                a.device_id,
-                a.first_seen,
-                a.last_seen,
-                a.count,
-                ",".join(a.event_ids),
                 deadlines[a.priority].sign_for_s,
                 deadlines[a.priority].feedback_s,
             )
@@ -150,7 +144,7 @@ async def write_alerts(raw: Any, alerts: Sequence[OpenAlert], rules: Rules) -> l
     return list(await raw.fetch(_UPSERT, rules.version))
 
 
-async def append_changes(raw: Any, changes: Iterable[tuple[str, str, bytes]]) -> None:
+async def append_changes(raw: asyncpg.Connection, changes: Iterable[tuple[str, str, bytes]]) -> None:
     """Log each new alert state (alert id, admin code, payload) for the SSE stream and wake
     listeners on commit."""
     # The NOTIFY is delivered at commit: it may be queued with the lock.
@@ -160,7 +154,7 @@ async def append_changes(raw: Any, changes: Iterable[tuple[str, str, bytes]]) ->
     )
 
 
-async def changes_after(raw: Any, *, after: int, jur: str, limit: int) -> list[Any]:
+async def changes_after(raw: asyncpg.Connection, *, after: int, jur: str, limit: int) -> list[asyncpg.Record]:
     return await raw.fetch(
         f"SELECT id, payload FROM {SCHEMA}.alert_changes WHERE id > $1 AND admin_code LIKE $2 "
         "ORDER BY id LIMIT $3",
@@ -170,7 +164,7 @@ async def changes_after(raw: Any, *, after: int, jur: str, limit: int) -> list[A
     )
 
 
-async def changes_since(raw: Any, *, after: int, limit: int) -> list[Any]:
+async def changes_since(raw: asyncpg.Connection, *, after: int, limit: int) -> list[asyncpg.Record]:
     """Every jurisdiction's changes after ``after`` (the SSE streams' shared tail)."""
     return await raw.fetch(
         f"SELECT id, admin_code, payload FROM {SCHEMA}.alert_changes WHERE id > $1 ORDER BY id LIMIT $2",
@@ -179,25 +173,26 @@ async def changes_since(raw: Any, *, after: int, limit: int) -> list[Any]:
     )
 
 
-async def last_change_id(raw: Any) -> int:
+async def last_change_id(raw: asyncpg.Connection) -> int:
     return int(await raw.fetchval(f"SELECT coalesce(max(id), 0) FROM {SCHEMA}.alert_changes"))
 
 
-async def get(raw: Any, alert_id: str, *, for_update: bool = False) -> Any:
+async def get(raw: asyncpg.Connection, alert_id: str, *, for_update: bool = False) -> asyncpg.Record | None:
     lock = " FOR UPDATE" if for_update else ""
     return await raw.fetchrow(f"SELECT {ALERT_COLUMNS} FROM {SCHEMA}.alerts WHERE id = $1{lock}", alert_id)
 
 
-async def linked_events(raw: Any, event_ids: Sequence[str]) -> list[dict[str, Any]]:
+async def linked_events(raw: asyncpg.Connection, event_ids: Sequence[str]) -> list[dict[str, Any]]:
     rows = await raw.fetch(
-        "SELECT event_id, plate, violation, device_id, lat, lon, admin_code, captured_at, vehicle_class, "
-        f"measurements FROM {SCHEMA}.sightings WHERE event_id = ANY($1::text[]) ORDER BY captured_at, event_id",
+        f"SELECT {', '.join(LinkedEvent.model_fields)} FROM {SCHEMA}.sightings WHERE event_id = ANY($1::text[]) "
+        "ORDER BY captured_at, event_id",
         list(event_ids),
     )
     return [dict(r) for r in rows]
 
 
-async def set_dismissed(raw: Any, alert_id: str, *, reason: str) -> Any:
+async def set_dismissed(raw: asyncpg.Connection, alert_id: str, *, reason: str) -> asyncpg.Record:
+    """The dismissed alert (the caller holds its row lock, so it is there)."""
     return await raw.fetchrow(
         f"UPDATE {SCHEMA}.alerts SET status = 'dismissed', dismissed_at = now(), dismiss_reason = $2, "
         f"version = version + 1, updated_at = now() WHERE id = $1 RETURNING {ALERT_COLUMNS}",
@@ -224,7 +219,7 @@ def _literal(value: str) -> str:
 
 
 async def search(
-    raw: Any,
+    raw: asyncpg.Connection,
     *,
     prefix: str,
     status: str | None,
@@ -234,7 +229,7 @@ async def search(
     plate: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[Any]:
+) -> list[asyncpg.Record]:
     """Most recently active first. Each filter is a condition that the index chosen for the
     leading one checks on its own entries (see migration alerts_0004)."""
     where = [prefix_condition(prefix, arg=1)]

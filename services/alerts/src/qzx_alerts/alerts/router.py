@@ -8,23 +8,23 @@ from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from qzx_alerts.alerts import repository, service
-from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn
+from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn, alert_payload
 from qzx_alerts.alerts.stream import event_stream, start_position
-from qzx_alerts.alerts.views import alert_payload
-from qzx_alerts.deps import Connection, RuntimeDep, SettingsDep
+from qzx_alerts.deps import Audit, ChangeTailDep, Connection, RuntimeDep, SettingsDep, SseStreams
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
 from qzx_common.db import driver_connection
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
-from qzx_common.web.auth import Principal
-from qzx_common.web.capacity import Capacity
-from qzx_common.web.errors import Forbidden, InvalidRequest
+from qzx_common.web.auth import Principal, out_of_jurisdiction
+from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.openapi import AUTHENTICATED, error_responses
 from qzx_common.web.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     decode_time_cursor,
-    encode_cursor,
+    encode_time_cursor,
+    fetch_size,
+    page,
     plate_filter,
 )
 from qzx_common.web.permissions import Action, require
@@ -49,7 +49,7 @@ def scope(principal: Principal, admin_code: str | None) -> str:
         return admin_code or principal.jur
     if principal.jur.startswith(admin_code):
         return principal.jur
-    raise Forbidden(f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+    raise out_of_jurisdiction(admin_code, principal)
 
 
 @router.get("", response_model=AlertList, responses=AUTHENTICATED)
@@ -77,12 +77,9 @@ async def list_alerts(
         kind=kind,
         plate=plate,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["last_seen"].isoformat(), rows[-1]["id"])
+    rows, next_cursor = page(rows, limit, lambda r: encode_time_cursor(r["last_seen"], r["id"]))
     return AlertList.model_validate({"items": [alert_payload(r) for r in rows], "next_cursor": next_cursor})
 
 
@@ -96,6 +93,8 @@ async def stream_alerts(
     principal: Annotated[Principal, require(Action.alerts_read)],
     rt: RuntimeDep,
     settings: SettingsDep,
+    tail: ChangeTailDep,
+    streams: SseStreams,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     since: Annotated[
         int | None,
@@ -104,15 +103,14 @@ async def stream_alerts(
 ) -> StreamingResponse:
     """Server-sent events, event ``alert``, data an Alert; resumes after ``Last-Event-ID``."""
     resume = since if last_event_id is None else _event_id(last_event_id)
-    capacity: Capacity = request.app.state.sse_streams
-    slot = capacity.acquire()  # 503 over_capacity with Retry-After when the process holds its cap
+    slot = streams.acquire()  # 503 over_capacity with Retry-After when the process holds its cap
     try:
         after = await start_position(rt.engine, resume)
     except BaseException:
         slot.release()
         raise
     body = event_stream(
-        tail=request.app.state.change_tail,
+        tail=tail,
         jur=principal.jur,
         after=after,
         heartbeat_s=settings.sse_heartbeat_s,
@@ -140,7 +138,7 @@ async def get_alert(
 async def dismiss_alert(
     alert_id: str,
     body: DismissIn,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.alerts_dismiss)],
     conn: Connection,
 ) -> AlertDetail:
@@ -149,7 +147,7 @@ async def dismiss_alert(
         principal=principal,
         alert_id=alert_id,
         reason=body.reason,
-        request=request,
+        audit_context=audit_context,
     )
     return AlertDetail.model_validate(
         await service.alert_detail(conn, principal=principal, alert_id=alert_id)

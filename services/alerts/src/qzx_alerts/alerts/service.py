@@ -7,17 +7,18 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import orjson
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.merge import OpenAlert, merge
-from qzx_alerts.alerts.views import alert_json, alert_payload, created_state, scored_payload
+from qzx_alerts.alerts.schemas import alert_json, alert_payload, created_state, scored_payload
 from qzx_alerts.db import SCHEMA
-from qzx_alerts.scoring.model import Proposal
+from qzx_alerts.scoring.domain import Proposal
 from qzx_alerts.scoring.rules import Rules
 from qzx_common import audit
+from qzx_common.audit import AuditContext
 from qzx_common.db import driver_connection
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, NotFound
@@ -80,7 +81,7 @@ async def apply_proposals(conn: AsyncConnection, *, proposals: Sequence[Proposal
 
 async def visible_alert(
     conn: AsyncConnection, *, principal: Principal, alert_id: str, for_update: bool = False
-) -> Any:
+) -> asyncpg.Record:
     row = await repository.get(await driver_connection(conn), alert_id, for_update=for_update)
     if row is None or not principal.sees(row["admin_code"]):
         # Out-of-jurisdiction alerts look like absent ones: no existence oracle.
@@ -100,7 +101,7 @@ async def dismiss(
     principal: Principal,
     alert_id: str,
     reason: str,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> dict[str, Any]:
     before = await visible_alert(conn, principal=principal, alert_id=alert_id, for_update=True)
     if before["status"] in repository.TERMINAL:
@@ -109,13 +110,12 @@ async def dismiss(
     await audit.record(
         conn,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="alert.dismiss",
         target_type="alert",
         target_id=alert_id,
         before={"status": before["status"]},
         after={"status": "dismissed", "reason": reason},
-        request=request,
         admin_code=row["admin_code"],
     )
     await publish(conn, rows=[row])

@@ -33,7 +33,7 @@ class ChangeNotifier:
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
-        self._conn: Any = None
+        self._conn: asyncpg.Connection | None = None
 
     def bump(self, *_: Any) -> None:
         self._event.set()

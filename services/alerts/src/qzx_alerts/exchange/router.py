@@ -3,21 +3,18 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
-from qzx_alerts.db import SCHEMA
-from qzx_alerts.deps import Connection, Session
+from qzx_alerts.deps import Connection, ExchangeAudit, ExchangePartner, Session
 from qzx_alerts.exchange import service
 from qzx_alerts.exchange.schemas import FEED_MAX, MAX_ENTRIES, DailyStats, Feed, HotlistBatch, HotlistResult
 from qzx_common.contracts.events import describe_error
 from qzx_common.web.errors import InvalidRequest
-from qzx_common.web.exchange import Partner, exchange_partner
 from qzx_common.web.openapi import SIGNED
 from qzx_common.web.pagination import decode_cursor
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
-ExchangePartner = Annotated[Partner, Depends(exchange_partner(SCHEMA))]
 
 _BODY = {
     "requestBody": {
@@ -28,7 +25,9 @@ _BODY = {
 
 
 @router.post("/hotlists", response_model=HotlistResult, responses=SIGNED, openapi_extra=_BODY)
-async def receive_hotlists(request: Request, partner: ExchangePartner, session: Session) -> HotlistResult:
+async def receive_hotlists(
+    request: Request, partner: ExchangePartner, audit_context: ExchangeAudit, session: Session
+) -> HotlistResult:
     """A ministry or province watch list, merged by plate into the partner's list (idempotent:
     re-sending it changes nothing). Entries are refused one by one, with a reason.
 
@@ -41,7 +40,13 @@ async def receive_hotlists(request: Request, partner: ExchangePartner, session: 
                 f"entries: at most {MAX_ENTRIES} per batch", code="too_many_entries"
             ) from exc
         raise InvalidRequest(describe_error(exc)) from exc
-    return await service.receive_hotlists(session, partner=partner, entries=batch.entries, request=request)
+    return await service.receive_hotlists(
+        session,
+        partner=partner,
+        entries=batch.entries,
+        audit_context=audit_context,
+        nonce=request.headers.get("x-qzx-nonce"),
+    )
 
 
 @router.get("/feed", response_model=Feed, responses=SIGNED)

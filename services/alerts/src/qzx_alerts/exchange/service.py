@@ -13,7 +13,6 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import orjson
-from fastapi import Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -23,6 +22,7 @@ from qzx_alerts.exchange.schemas import CityStats, DailyStats, Feed, HotlistResu
 from qzx_alerts.hotlists.schemas import HotlistIn
 from qzx_alerts.hotlists.service import merge_hotlist_entries, owner_code
 from qzx_common import audit
+from qzx_common.audit import AuditContext
 from qzx_common.contracts.events import describe_error
 from qzx_common.contracts.geo import CITIES
 from qzx_common.web.exchange import Partner, has_nul
@@ -64,7 +64,12 @@ def _validated(partner: Partner, entries: Sequence[Any]) -> tuple[list[HotlistIn
 
 
 async def receive_hotlists(
-    session: AsyncSession, *, partner: Partner, entries: Sequence[Any], request: Request | None = None
+    session: AsyncSession,
+    *,
+    partner: Partner,
+    entries: Sequence[Any],
+    audit_context: AuditContext,
+    nonce: str | None = None,
 ) -> HotlistResult:
     valid, rejected = _validated(partner, entries)
     source = source_of(partner)
@@ -78,12 +83,10 @@ async def receive_hotlists(
         unchanged=len(merged.unchanged),
         rejected=rejected,
     )
-    nonce = request.headers.get("x-qzx-nonce") if request else None
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=None,
-        actor=source,
+        context=audit_context,
         action="exchange.hotlists.receive",
         target_type="exchange_batch",
         target_id=f"{partner.key_id}:{nonce}" if nonce else partner.key_id,
@@ -95,7 +98,6 @@ async def receive_hotlists(
             "unchanged": len(merged.unchanged),
             "rejected": len(rejected),
         },
-        request=request,
     )
     return result
 

@@ -4,10 +4,11 @@ this process's own writes refresh it at once."""
 from __future__ import annotations
 
 import time
-from typing import Any
+
+import asyncpg
 
 from qzx_alerts.hazards import repository
-from qzx_alerts.scoring.model import HazardIndex
+from qzx_alerts.scoring.domain import HazardIndex
 
 
 class HazardCache:
@@ -19,7 +20,7 @@ class HazardCache:
     def invalidate(self) -> None:
         self.loaded_at = float("-inf")
 
-    async def get(self, raw: Any) -> HazardIndex:
+    async def get(self, raw: asyncpg.Connection) -> HazardIndex:
         if time.monotonic() - self.loaded_at > self.max_age_s:
             self.index = HazardIndex(await repository.all_points(raw))
             self.loaded_at = time.monotonic()

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+import asyncpg
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hazards.models import HazardRow
-from qzx_alerts.scoring.model import HazardPoint
+from qzx_alerts.scoring.domain import HazardPoint
+from qzx_common.db import before_key
 
 
-async def all_points(raw: Any) -> list[HazardPoint]:
+async def all_points(raw: asyncpg.Connection) -> list[HazardPoint]:
     rows = await raw.fetch(
         f"SELECT id, name, lat, lon, radius_m, risk_level, status, left(admin_code, 4) AS city FROM {SCHEMA}.hazards"
     )
@@ -37,9 +38,6 @@ async def search(
     if risk_level:
         q = q.where(HazardRow.risk_level == risk_level)
     if after:
-        at, hazard_id = after
-        q = q.where(
-            or_(HazardRow.created_at < at, and_(HazardRow.created_at == at, HazardRow.id < hazard_id))
-        )
+        q = q.where(before_key((HazardRow.created_at, HazardRow.id), after))
     q = q.order_by(HazardRow.created_at.desc(), HazardRow.id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

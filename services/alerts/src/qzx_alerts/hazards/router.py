@@ -2,15 +2,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Query, Response
 
 from qzx_alerts.alerts.router import scope
-from qzx_alerts.deps import ScoringDep, Session
+from qzx_alerts.deps import Audit, ScoringDep, Session
 from qzx_alerts.hazards import repository, service
 from qzx_alerts.hazards.schemas import Hazard, HazardIn, HazardList, HazardPatch, HazardStatus, RiskLevel
 from qzx_common.web.auth import Principal
 from qzx_common.web.openapi import AUTHENTICATED
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_cursor, encode_cursor
+from qzx_common.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_time_cursor,
+    encode_time_cursor,
+    fetch_size,
+    page,
+)
 from qzx_common.web.permissions import Action, require
 
 router = APIRouter(prefix="/v1/hazards", tags=["hazards"])
@@ -33,12 +40,9 @@ async def list_hazards(
         status=status,
         risk_level=risk_level,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
+    rows, next_cursor = page(rows, limit, lambda r: encode_time_cursor(r.created_at, r.id))
     return HazardList(items=[Hazard.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -52,13 +56,13 @@ async def get_hazard(
 @router.post("", response_model=Hazard, status_code=201, responses=AUTHENTICATED)
 async def create_hazard(
     body: HazardIn,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.hazards_write)],
     session: Session,
     scoring: ScoringDep,
     after_commit: BackgroundTasks,
 ) -> Hazard:
-    row = await service.create(session, principal=principal, data=body, request=request)
+    row = await service.create(session, principal=principal, data=body, audit_context=audit_context)
     after_commit.add_task(scoring.hazards.invalidate)  # after the commit, or a reload could miss it
     return Hazard.model_validate(row)
 
@@ -67,13 +71,15 @@ async def create_hazard(
 async def update_hazard(
     hazard_id: str,
     body: HazardPatch,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.hazards_write)],
     session: Session,
     scoring: ScoringDep,
     after_commit: BackgroundTasks,
 ) -> Hazard:
-    row = await service.update(session, principal=principal, hazard_id=hazard_id, patch=body, request=request)
+    row = await service.update(
+        session, principal=principal, hazard_id=hazard_id, patch=body, audit_context=audit_context
+    )
     after_commit.add_task(scoring.hazards.invalidate)  # after the commit, or a reload could miss it
     return Hazard.model_validate(row)
 
@@ -81,12 +87,12 @@ async def update_hazard(
 @router.delete("/{hazard_id}", status_code=204, responses=AUTHENTICATED)
 async def delete_hazard(
     hazard_id: str,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.hazards_write)],
     session: Session,
     scoring: ScoringDep,
     after_commit: BackgroundTasks,
 ) -> Response:
-    await service.delete(session, principal=principal, hazard_id=hazard_id, request=request)
+    await service.delete(session, principal=principal, hazard_id=hazard_id, audit_context=audit_context)
     after_commit.add_task(scoring.hazards.invalidate)  # after the commit, or a reload could miss it
     return Response(status_code=204)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
@@ -13,17 +12,11 @@ from qzx_alerts.hazards import repository
 from qzx_alerts.hazards.models import HazardRow
 from qzx_alerts.hazards.schemas import Hazard, HazardIn, HazardPatch
 from qzx_common import audit
+from qzx_common.audit import AuditContext
 from qzx_common.contracts.areas import city_at, lies_in
 from qzx_common.contracts.geo import CITY_BY_CODE
-from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
-
-
-def _ensure_sees(principal: Principal, admin_code: str) -> None:
-    if not principal.sees(admin_code):
-        raise Forbidden(
-            f"{admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
-        )
+from qzx_common.web.auth import Principal, ensure_sees
+from qzx_common.web.errors import InvalidRequest, NotFound
 
 
 def _ensure_in_area(admin_code: str, lat: float, lon: float) -> None:
@@ -49,9 +42,9 @@ def _snapshot(row: HazardRow) -> dict[str, object]:
 
 
 async def create(
-    session: AsyncSession, *, principal: Principal, data: HazardIn, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, data: HazardIn, audit_context: AuditContext
 ) -> HazardRow:
-    _ensure_sees(principal, data.admin_code)
+    ensure_sees(principal, data.admin_code)
     _ensure_in_area(data.admin_code, data.lat, data.lon)
     now = datetime.now(UTC)
     row = HazardRow(
@@ -66,12 +59,11 @@ async def create(
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hazard.create",
         target_type="hazard",
         target_id=row.id,
         after=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     return row
@@ -83,13 +75,13 @@ async def update(
     principal: Principal,
     hazard_id: str,
     patch: HazardPatch,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> HazardRow:
     row = await visible(session, principal=principal, hazard_id=hazard_id)
     before = _snapshot(row)
     changes = patch.model_dump(exclude_unset=True)
     if "admin_code" in changes:
-        _ensure_sees(principal, changes["admin_code"])
+        ensure_sees(principal, changes["admin_code"])
     if changes.keys() & {"admin_code", "lat", "lon"}:
         _ensure_in_area(
             changes.get("admin_code", row.admin_code),
@@ -103,31 +95,29 @@ async def update(
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hazard.update",
         target_type="hazard",
         target_id=row.id,
         before=before,
         after=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     return row
 
 
 async def delete(
-    session: AsyncSession, *, principal: Principal, hazard_id: str, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, hazard_id: str, audit_context: AuditContext
 ) -> None:
     row = await visible(session, principal=principal, hazard_id=hazard_id)
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hazard.delete",
         target_type="hazard",
         target_id=row.id,
         before=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     await session.delete(row)

@@ -9,10 +9,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from operator import attrgetter
 
 from qzx_alerts.history.repository import SAME_PLATE_LIMIT, SAME_SEGMENT_LIMIT
 from qzx_alerts.scoring.correlation import Learned, Pair, Seen
-from qzx_alerts.scoring.model import Sighting
+from qzx_alerts.scoring.domain import Sighting
 
 
 @dataclass(slots=True)
@@ -36,8 +37,11 @@ class Pending:
         return p
 
 
+_seen_values = attrgetter(*(f for f in Seen.__dataclass_fields__))
+
+
 def _seen(s: Sighting) -> Seen:
-    return Seen(s.event_id, s.plate, s.violation, s.device_id, s.lat, s.lon, s.admin_code, s.captured_at)
+    return Seen(*_seen_values(s))
 
 
 def add_prior_counts(

@@ -5,24 +5,28 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
 
+import asyncpg
 import orjson
 
-from qzx_alerts.db import SCHEMA, stage
+from qzx_alerts.db import SCHEMA, ScratchTable, scratch_type, stage
+from qzx_alerts.history.models import SightingRow
 from qzx_alerts.scoring.correlation import Learned, Pair, Seen
-from qzx_alerts.scoring.model import Sighting
+from qzx_alerts.scoring.domain import Sighting
 
 # The batch's sightings, staged once (db.stage) and read by every statement below; after
 # ``insert_new`` it holds only the new ones (redeliveries need no lookups).
-BATCH = "batch_sightings"
+# Every column of ``sightings`` is staged: the ``Sighting`` attributes of the same names, and the
+# measurements (last) as JSON text.
+_PLAIN = tuple(c.name for c in SightingRow.__table__.c if c.name != "measurements")
+STAGED = ScratchTable("batch_sightings", SightingRow.__table__, (*_PLAIN, "measurements"))
+BATCH = STAGED.name
+_plain_values = attrgetter(*_PLAIN)
 
 _INSERT = f"""
-INSERT INTO {SCHEMA}.sightings
-    (event_id, plate, violation, device_id, lat, lon, admin_code, captured_at, group_key, vehicle_class,
-     measurements)
-SELECT event_id, plate, violation, device_id, lat, lon, admin_code, captured_at, group_key, vehicle_class,
-       measurements::jsonb
+INSERT INTO {SCHEMA}.sightings ({", ".join(STAGED.columns)})
+SELECT {", ".join(map(STAGED.read_back, STAGED.columns))}
 FROM {BATCH} ORDER BY n
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
@@ -31,8 +35,10 @@ RETURNING event_id
 SAME_PLATE_LIMIT = 50  # a plate's sightings near one (latest first)
 SAME_SEGMENT_LIMIT = 100  # racing-class sightings on a segment near one (earliest first)
 
-_SEEN_COLUMNS = "s.event_id, s.plate, s.violation, s.device_id, s.lat, s.lon, s.admin_code, s.captured_at"
-_NO_SEEN = "NULL::text, NULL::text, NULL::text, NULL::text, NULL::float8, NULL::float8, NULL::text, NULL::timestamptz"
+# A stored sighting found near a new one: the ``Seen`` fields, read straight into one.
+SEEN_FIELDS = tuple(Seen.__dataclass_fields__)
+_SEEN_COLUMNS = ", ".join(f"s.{f}" for f in SEEN_FIELDS)
+_NO_SEEN = ", ".join(f"NULL::{scratch_type(SightingRow.__table__.c[f])}" for f in SEEN_FIELDS)
 
 # The three history lookups of a batch, in one round trip: rows of (what, for_event, count, seen).
 # 'c': each new plated sighting's earlier violations within $1 days (an index range count each);
@@ -79,29 +85,16 @@ SET min_s = LEAST(t.min_s, EXCLUDED.min_s), samples = t.samples + EXCLUDED.sampl
 """
 
 
-async def insert_new(raw: Any, sightings: Sequence[Sighting]) -> set[str]:
+async def insert_new(raw: asyncpg.Connection, sightings: Sequence[Sighting]) -> set[str]:
     """Store the sightings not stored yet; returns the event ids that were new (the rest are
     redeliveries and must change nothing). Leaves the new ones staged for the lookups below."""
     if not sightings:
         return set()
     await stage(
         raw,
-        BATCH,
+        STAGED,
         (
-            (
-                n,
-                s.event_id,
-                s.plate,
-                s.violation,
-                s.device_id,
-                s.lat,
-                s.lon,
-                s.admin_code,
-                s.captured_at,
-                s.group_key,
-                s.vehicle_class,
-                orjson.dumps(s.measurements).decode() if s.measurements else None,
-            )
+            (n, *_plain_values(s), orjson.dumps(s.measurements).decode() if s.measurements else None)
             for n, s in enumerate(sightings)
         ),
     )
@@ -120,7 +113,7 @@ class History:
     same_segment: dict[str, list[Seen]] = field(default_factory=lambda: defaultdict(list))
 
 
-async def look_back(raw: Any, *, window_days: int, clone_s: int, racing_s: int) -> History:
+async def look_back(raw: asyncpg.Connection, *, window_days: int, clone_s: int, racing_s: int) -> History:
     """The staged batch's history (``_HISTORY``): repeat-offender counts, the plate's sightings
     near each one and the racing-class sightings on its segment."""
     found = History()
@@ -132,7 +125,7 @@ async def look_back(raw: Any, *, window_days: int, clone_s: int, racing_s: int) 
     return found
 
 
-async def learned_travel(raw: Any, pairs: set[Pair]) -> dict[Pair, Learned]:
+async def learned_travel(raw: asyncpg.Connection, pairs: set[Pair]) -> dict[Pair, Learned]:
     if not pairs:
         return {}
     ordered = sorted(pairs)
@@ -140,7 +133,7 @@ async def learned_travel(raw: Any, pairs: set[Pair]) -> dict[Pair, Learned]:
     return {(r["device_a"], r["device_b"]): (r["min_s"], r["samples"]) for r in rows}
 
 
-async def learn_passages(raw: Any, passages: Sequence[tuple[Pair, float]]) -> None:
+async def learn_passages(raw: asyncpg.Connection, passages: Sequence[tuple[Pair, float]]) -> None:
     if passages:
         await raw.execute(
             _LEARN, [p[0] for p, _ in passages], [p[1] for p, _ in passages], [s for _, s in passages]

@@ -3,19 +3,20 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+import asyncpg
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hotlists.models import HotlistRow
-from qzx_alerts.scoring.model import HotlistHit
+from qzx_alerts.scoring.domain import HotlistHit
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.geo import code_prefix
+from qzx_common.db import before_key
 
 
-async def active_hits(raw: Any, plates: Sequence[str]) -> dict[str, list[HotlistHit]]:
+async def active_hits(raw: asyncpg.Connection, plates: Sequence[str]) -> dict[str, list[HotlistHit]]:
     """Active entries for the batch's plates, in one indexed lookup (each applies only inside its
     owner's jurisdiction: ``HotlistHit.applies_to``)."""
     if not plates:
@@ -69,9 +70,6 @@ async def search(
     if active_at:
         q = q.where(or_(HotlistRow.expires_at.is_(None), HotlistRow.expires_at > active_at))
     if after:
-        at, entry_id = after
-        q = q.where(
-            or_(HotlistRow.created_at < at, and_(HotlistRow.created_at == at, HotlistRow.id < entry_id))
-        )
+        q = q.where(before_key((HotlistRow.created_at, HotlistRow.id), after))
     q = q.order_by(HotlistRow.created_at.desc(), HotlistRow.id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_alerts.db import SCHEMA
@@ -17,8 +16,9 @@ from qzx_alerts.hotlists import repository
 from qzx_alerts.hotlists.models import HotlistRow
 from qzx_alerts.hotlists.schemas import HotlistEntry, HotlistIn
 from qzx_common import audit
+from qzx_common.audit import AuditContext
 from qzx_common.contracts.alerts import Priority
-from qzx_common.web.auth import Principal
+from qzx_common.web.auth import Principal, ensure_sees
 from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
 
 _ID_SPACE = uuid.UUID("0b7c33e4-1f6d-4d8e-b3a5-6c2e9f41a7d2")
@@ -119,12 +119,11 @@ async def merge_hotlist_entries(
 
 
 async def put_entry(
-    session: AsyncSession, *, principal: Principal, entry: HotlistIn, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, entry: HotlistIn, audit_context: AuditContext
 ) -> tuple[HotlistRow, bool]:
     """Create or update one entry from the console; returns it and whether it was created."""
     owner = entry.admin_code or owner_code(principal.jur)
-    if not principal.sees(owner):
-        raise Forbidden(f"{owner} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction")
+    ensure_sees(principal, owner)
     if entry.expires_at is not None and entry.expires_at <= datetime.now(UTC):
         raise InvalidRequest("expires_at: must be in the future", code="invalid_request")
     before = await repository.get(session, entry_id(CONSOLE, owner, entry.plate))
@@ -137,20 +136,19 @@ async def put_entry(
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hotlist.create" if result.created else "hotlist.update",
         target_type="hotlist",
         target_id=row.id,
         before=snapshot,
         after=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     return row, bool(result.created)
 
 
 async def delete_entry(
-    session: AsyncSession, *, principal: Principal, entry_id: str, request: Request | None = None
+    session: AsyncSession, *, principal: Principal, entry_id: str, audit_context: AuditContext
 ) -> None:
     row = await repository.get(session, entry_id)
     if row is None or not (
@@ -162,12 +160,11 @@ async def delete_entry(
     await audit.record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="hotlist.delete",
         target_type="hotlist",
         target_id=row.id,
         before=_snapshot(row),
-        request=request,
         admin_code=row.admin_code,
     )
     await session.delete(row)

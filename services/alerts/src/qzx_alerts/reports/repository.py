@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from qzx_alerts.db import SCHEMA
 
 # Local wall-clock time of a timestamptz, for a fixed offset in seconds ($4).
@@ -13,7 +15,7 @@ _IN = "captured_at >= $1 AND captured_at < $2 AND admin_code LIKE $3 || '%'"
 
 
 async def event_counts(
-    raw: Any, *, start: datetime, end: datetime, prefix: str, offset_s: int
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int
 ) -> dict[str, Any]:
     rows = await raw.fetch(
         f"""
@@ -40,7 +42,7 @@ async def event_counts(
 
 
 async def hotspots(
-    raw: Any, *, start: datetime, end: datetime, prefix: str, limit: int
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, limit: int
 ) -> list[dict[str, Any]]:
     rows = await raw.fetch(
         f"""
@@ -58,7 +60,7 @@ async def hotspots(
 
 
 async def repeat_offenders(
-    raw: Any, *, start: datetime, end: datetime, prefix: str, limit: int
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, limit: int
 ) -> list[dict[str, Any]]:
     rows = await raw.fetch(
         f"""
@@ -75,7 +77,9 @@ async def repeat_offenders(
     return [dict(r) | {"violations": list(r["violations"])} for r in rows]
 
 
-async def alert_figures(raw: Any, *, start: datetime, end: datetime, prefix: str) -> dict[str, Any]:
+async def alert_figures(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str
+) -> dict[str, Any]:
     """The command loop for alerts raised in the period (first seen inside it)."""
     row = await raw.fetchrow(
         f"""

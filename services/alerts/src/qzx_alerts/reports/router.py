@@ -4,12 +4,13 @@ import asyncio
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from qzx_alerts.alerts.router import scope
-from qzx_alerts.deps import Connection
+from qzx_alerts.deps import Connection, RulesDep
 from qzx_alerts.reports.charts import monthly_png
 from qzx_alerts.reports.service import Period, build_report
+from qzx_alerts.scoring.rules import Rules
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.web.auth import Principal
 from qzx_common.web.openapi import AUTHENTICATED
@@ -23,8 +24,8 @@ AdminCode = Annotated[
 Day = Annotated[date | None, Query(alias="date", description="a day inside the period (default: today)")]
 
 
-def _day(request: Request, day: date | None) -> date:
-    return day or datetime.now(request.app.state.rules.tz).date()
+def _day(rules: Rules, day: date | None) -> date:
+    return day or datetime.now(rules.tz).date()
 
 
 @router.get(
@@ -33,9 +34,9 @@ def _day(request: Request, day: date | None) -> date:
     responses={200: {"content": {"image/png": {}}}, **AUTHENTICATED},
 )
 async def monthly_charts(
-    request: Request,
     principal: Annotated[Principal, require(Action.reports_read)],
     conn: Connection,
+    rules: RulesDep,
     day: Day = None,
     admin_code: AdminCode = None,
 ) -> Response:
@@ -43,9 +44,9 @@ async def monthly_charts(
     report = await build_report(
         conn,
         period="monthly",
-        day=_day(request, day),
+        day=_day(rules, day),
         prefix=scope(principal, admin_code),
-        rules=request.app.state.rules,
+        rules=rules,
     )
     png = await asyncio.to_thread(monthly_png, report)
     return Response(png, media_type="image/png")
@@ -54,9 +55,9 @@ async def monthly_charts(
 @router.get("/{period}", responses=AUTHENTICATED)
 async def report(
     period: Period,
-    request: Request,
     principal: Annotated[Principal, require(Action.reports_read)],
     conn: Connection,
+    rules: RulesDep,
     day: Day = None,
     admin_code: AdminCode = None,
 ) -> dict[str, Any]:
@@ -65,7 +66,7 @@ async def report(
     return await build_report(
         conn,
         period=period,
-        day=_day(request, day),
+        day=_day(rules, day),
         prefix=scope(principal, admin_code),
-        rules=request.app.state.rules,
+        rules=rules,
     )

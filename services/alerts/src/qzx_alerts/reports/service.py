@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.reports import repository
@@ -54,7 +55,9 @@ def _seconds(value: Any) -> float | None:
     return round(float(value), 1) if value is not None else None
 
 
-async def _figures(raw: Any, *, start: datetime, end: datetime, prefix: str, offset_s: int) -> dict[str, Any]:
+async def _figures(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int
+) -> dict[str, Any]:
     events = await repository.event_counts(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
     a = await repository.alert_figures(raw, start=start, end=end, prefix=prefix)
     return {

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from qzx_alerts.scoring.factors import finish, hazard, own_findings
-from qzx_alerts.scoring.model import (
+from qzx_alerts.scoring.domain import (
     Context,
     Proposal,
     Sighting,
@@ -17,6 +16,7 @@ from qzx_alerts.scoring.model import (
     group_place,
     racing_key,
 )
+from qzx_alerts.scoring.factors import finish, hazard, own_findings
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import CITY_BY_CODE, city_code, haversine_km
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from qzx_alerts.scoring.model import (
+from qzx_alerts.scoring.domain import (
     Context,
     EventFindings,
     Factor,

@@ -19,8 +19,8 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qzx_alerts.hazards.cache import HazardCache
@@ -48,7 +48,7 @@ class Transaction:
     BEGIN and the SELECT 1 that puts the driver in it (``driver_connection``). The scoring path
     runs on the driver only, so a batch of a few events saves a round trip."""
 
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, driver: asyncpg.Connection) -> None:
         self.conn, self.driver = conn, driver
 
     @classmethod

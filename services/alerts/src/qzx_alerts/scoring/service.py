@@ -34,8 +34,7 @@ from qzx_alerts.scoring.correlation import (
     passage,
     racing_proposal,
 )
-from qzx_alerts.scoring.factors import own_findings, score_event
-from qzx_alerts.scoring.model import (
+from qzx_alerts.scoring.domain import (
     Context,
     HazardIndex,
     HotlistHit,
@@ -46,6 +45,7 @@ from qzx_alerts.scoring.model import (
     parse_event,
     violation_key,
 )
+from qzx_alerts.scoring.factors import own_findings, score_event
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import city_code
 from qzx_common.db import driver_connection

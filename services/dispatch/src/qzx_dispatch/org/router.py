@@ -3,14 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from qzx_common.contracts.geo import code_prefix
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
 from qzx_common.web.auth import Principal
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, fetch_size, page
 from qzx_common.web.permissions import Action, require
-from qzx_dispatch.deps import ClockDep, Session
+from qzx_dispatch.deps import Audit, ClockDep, Session
 from qzx_dispatch.org import repository, service
 from qzx_dispatch.org.board import board
 from qzx_dispatch.org.models import Jurisdiction
@@ -55,9 +55,13 @@ async def list_jurisdictions(principal: Reader, session: Session) -> list[Jurisd
 
 @router.post("/jurisdictions", status_code=201, response_model=JurisdictionOut)
 async def create_jurisdiction(
-    body: JurisdictionIn, request: Request, principal: Writer, session: Session
+    body: JurisdictionIn, audit_context: Audit, principal: Writer, session: Session
 ) -> JurisdictionOut:
-    return _jout(await service.create_jurisdiction(session, principal=principal, data=body, request=request))
+    return _jout(
+        await service.create_jurisdiction(
+            session, principal=principal, data=body, audit_context=audit_context
+        )
+    )
 
 
 @router.get("/officers", response_model=Page[OfficerOut])
@@ -71,17 +75,17 @@ async def list_officers(
 ) -> Page[OfficerOut]:
     after = decode_cursor(cursor, str)[0] if cursor else None
     rows = await repository.officers(
-        session, jur=principal.jur, admin_code=admin_code, kind=kind, after=after, limit=limit + 1
+        session, jur=principal.jur, admin_code=admin_code, kind=kind, after=after, limit=fetch_size(limit)
     )
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[OfficerOut](items=[service.officer_out(o) for o in rows[:limit]], next_cursor=nxt)
+    rows, nxt = page(rows, limit, lambda o: encode_cursor(o.id))
+    return Page[OfficerOut](items=[service.officer_out(o) for o in rows], next_cursor=nxt)
 
 
 @router.post("/officers", status_code=201, response_model=OfficerOut)
 async def create_officer(
-    body: OfficerIn, request: Request, principal: Writer, session: Session
+    body: OfficerIn, audit_context: Audit, principal: Writer, session: Session
 ) -> OfficerOut:
-    row = await service.create_officer(session, principal=principal, data=body, request=request)
+    row = await service.create_officer(session, principal=principal, data=body, audit_context=audit_context)
     return service.officer_out(row)
 
 
@@ -94,13 +98,18 @@ async def get_officer(officer_id: str, principal: Reader, session: Session) -> O
 async def update_officer(
     officer_id: str,
     body: OfficerPatch,
-    request: Request,
+    audit_context: Audit,
     principal: Writer,
     session: Session,
     clock: ClockDep,
 ) -> OfficerOut:
     row = await service.update_officer(
-        session, principal=principal, officer_id=officer_id, data=body, now=clock.now(), request=request
+        session,
+        principal=principal,
+        officer_id=officer_id,
+        data=body,
+        now=clock.now(),
+        audit_context=audit_context,
     )
     return service.officer_out(row)
 
@@ -125,10 +134,10 @@ async def list_units(
         vehicle=vehicle,
         capability=capability,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[UnitOut](items=await service.unit_out(session, rows[:limit]), next_cursor=nxt)
+    rows, nxt = page(rows, limit, lambda u: encode_cursor(u.id))
+    return Page[UnitOut](items=await service.unit_out(session, rows), next_cursor=nxt)
 
 
 @router.get("/units/board", response_model=Board)
@@ -140,8 +149,8 @@ async def unit_board(
 
 
 @router.post("/units", status_code=201, response_model=UnitOut)
-async def create_unit(body: UnitIn, request: Request, principal: Writer, session: Session) -> UnitOut:
-    row = await service.create_unit(session, principal=principal, data=body, request=request)
+async def create_unit(body: UnitIn, audit_context: Audit, principal: Writer, session: Session) -> UnitOut:
+    row = await service.create_unit(session, principal=principal, data=body, audit_context=audit_context)
     return (await service.unit_out(session, [row]))[0]
 
 
@@ -153,9 +162,11 @@ async def get_unit(unit_id: str, principal: Reader, session: Session) -> UnitOut
 
 @router.patch("/units/{unit_id}", response_model=UnitOut)
 async def update_unit(
-    unit_id: str, body: UnitPatch, request: Request, principal: Writer, session: Session
+    unit_id: str, body: UnitPatch, audit_context: Audit, principal: Writer, session: Session
 ) -> UnitOut:
-    row = await service.update_unit(session, principal=principal, unit_id=unit_id, data=body, request=request)
+    row = await service.update_unit(
+        session, principal=principal, unit_id=unit_id, data=body, audit_context=audit_context
+    )
     return (await service.unit_out(session, [row]))[0]
 
 
@@ -181,19 +192,25 @@ async def list_rosters(
         since=since,
         until=until,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-    return Page[RosterOut](items=[service.roster_out(r) for r in rows[:limit]], next_cursor=nxt)
+    rows, nxt = page(rows, limit, lambda r: encode_cursor(r.id))
+    return Page[RosterOut](items=[service.roster_out(r) for r in rows], next_cursor=nxt)
 
 
 @router.post("/rosters", status_code=201, response_model=RosterOut)
-async def create_roster(body: RosterIn, request: Request, principal: Writer, session: Session) -> RosterOut:
-    row = await service.create_roster(session, principal=principal, data=body, request=request)
+async def create_roster(
+    body: RosterIn, audit_context: Audit, principal: Writer, session: Session
+) -> RosterOut:
+    row = await service.create_roster(session, principal=principal, data=body, audit_context=audit_context)
     return service.roster_out(row)
 
 
 @router.delete("/rosters/{roster_id}", status_code=204)
-async def delete_roster(roster_id: int, request: Request, principal: Writer, session: Session) -> Response:
-    await service.delete_roster(session, principal=principal, roster_id=roster_id, request=request)
+async def delete_roster(
+    roster_id: int, audit_context: Audit, principal: Writer, session: Session
+) -> Response:
+    await service.delete_roster(
+        session, principal=principal, roster_id=roster_id, audit_context=audit_context
+    )
     return Response(status_code=204)

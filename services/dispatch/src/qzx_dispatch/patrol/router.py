@@ -1,4 +1,4 @@
-"""The patrol-app protocol (DESIGN.md §3): long-poll, sign, status, feedback, location."""
+"""The patrol-app protocol (docs/contract.md): long-poll, sign, status, feedback, location."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from qzx_common.metrics import LONG_POLLS
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.permissions import Action, require
-from qzx_dispatch.deps import ClockDep, LongPollSlot, NotifierDep, RuntimeDep, Session, SettingsDep
+from qzx_dispatch.deps import Audit, ClockDep, LongPollSlot, NotifierDep, RuntimeDep, Session, SettingsDep
 from qzx_dispatch.patrol import idempotency, service
 from qzx_dispatch.patrol.schemas import (
     FeedbackRequest,
@@ -39,14 +40,15 @@ async def poll_tasks(
     wait: Annotated[int, Query(ge=0, le=30)] = 0,
 ) -> PatrolTasks:
     # No request session here: a held long-poll must not hold a database connection.
-    tasks, new_cursor = await service.long_poll(
-        sessions=rt.sessions,
-        notifier=notifier,
-        unit_id=str(principal.unit_id),
-        cursor=cursor,
-        wait=min(wait, settings.long_poll_max_s),
-        page=settings.patrol_page,
-    )
+    with LONG_POLLS.track_inprogress():
+        tasks, new_cursor = await service.long_poll(
+            sessions=rt.sessions,
+            notifier=notifier,
+            unit_id=str(principal.unit_id),
+            cursor=cursor,
+            wait=min(wait, settings.long_poll_max_s),
+            page=settings.patrol_page,
+        )
     return PatrolTasks(tasks=tasks, cursor=new_cursor)
 
 
@@ -81,6 +83,7 @@ async def sign(
     task_id: str,
     request: Request,
     principal: Patrol,
+    audit_context: Audit,
     session: Session,
     settings: SettingsDep,
     clock: ClockDep,
@@ -98,7 +101,7 @@ async def sign(
             action="sign",
             settings=settings,
             now=clock.now(),
-            request=request,
+            audit_context=audit_context,
         ),
     )
 
@@ -109,6 +112,7 @@ async def set_status(
     body: StatusRequest,
     request: Request,
     principal: Patrol,
+    audit_context: Audit,
     session: Session,
     settings: SettingsDep,
     clock: ClockDep,
@@ -126,7 +130,7 @@ async def set_status(
             action=body.status,
             settings=settings,
             now=clock.now(),
-            request=request,
+            audit_context=audit_context,
         ),
     )
 
@@ -137,6 +141,7 @@ async def feedback(
     body: FeedbackRequest,
     request: Request,
     principal: Patrol,
+    audit_context: Audit,
     session: Session,
     settings: SettingsDep,
     clock: ClockDep,
@@ -156,17 +161,23 @@ async def feedback(
             now=clock.now(),
             outcome=body.outcome,
             note=body.note,
-            request=request,
+            audit_context=audit_context,
         ),
     )
 
 
 @router.post("/location", response_model=LocationResult)
 async def location(
-    body: LocationRequest, request: Request, principal: Patrol, session: Session, clock: ClockDep
+    body: LocationRequest, principal: Patrol, audit_context: Audit, session: Session, clock: ClockDep
 ) -> LocationResult:
     applied = await service.report_location(
-        session, principal=principal, lat=body.lat, lon=body.lon, at=body.at, now=clock.now(), request=request
+        session,
+        principal=principal,
+        lat=body.lat,
+        lon=body.lon,
+        at=body.at,
+        now=clock.now(),
+        audit_context=audit_context,
     )
     return LocationResult(
         unit_id=str(principal.unit_id), lat=body.lat, lon=body.lon, at=body.at, applied=applied

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from fastapi import Request
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.tasks import Outcome, Task
 from qzx_common.web.auth import Principal, Role
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -105,7 +104,7 @@ async def act(
     now: datetime,
     outcome: Outcome | None = None,
     note: str | None = None,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> TaskRow:
     """sign | en_route | on_scene | feedback, by the unit that holds the task."""
     task = await repository.get_task(session, task_id, lock=True)
@@ -138,11 +137,10 @@ async def act(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action=f"task.{action}",
         target_type="task",
         target_id=task.id,
-        request=request,
         admin_code=task.target_admin_code,
         before=before,
         after=to_contract(task),
@@ -158,7 +156,7 @@ async def report_location(
     lon: float,
     at: datetime,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> bool:
     """Store the unit's position unless a newer one is stored (pings arrive out of order)."""
     if at - now > FUTURE_TOLERANCE:
@@ -177,11 +175,10 @@ async def report_location(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="unit.location",
         target_type="unit",
         target_id=unit_id,
-        request=request,
         admin_code=audit_scope(unit.admin_code),
         after={"lat": lat, "lon": lon, "at": at.isoformat(), "applied": applied},
     )

@@ -3,11 +3,11 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from qzx_common.web.auth import Principal
 from qzx_common.web.permissions import Action, require
-from qzx_dispatch.deps import ClockDep, Session, SettingsDep
+from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
 from qzx_dispatch.shifts import plot, service
 from qzx_dispatch.shifts.schemas import ApplyResult, PlanOut, PlanRequest
 
@@ -18,14 +18,19 @@ Planner = Annotated[Principal, require(Action.shifts_plan)]
 @router.post("", status_code=201, response_model=PlanOut)
 async def create_plan(
     body: PlanRequest,
-    request: Request,
+    audit_context: Audit,
     principal: Planner,
     session: Session,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> PlanOut:
     row = await service.create_plan(
-        session, principal=principal, data=body, settings=settings, now=clock.now(), request=request
+        session,
+        principal=principal,
+        data=body,
+        settings=settings,
+        now=clock.now(),
+        audit_context=audit_context,
     )
     return service.plan_out(row)
 
@@ -46,11 +51,11 @@ async def plan_plot(plan_id: str, principal: Planner, session: Session) -> Respo
 @router.post("/{plan_id}/apply", response_model=ApplyResult)
 async def apply_plan(
     plan_id: str,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.org_write)],
     session: Session,
     clock: ClockDep,
 ) -> ApplyResult:
     return await service.apply_plan(
-        session, principal=principal, plan_id=plan_id, now=clock.now(), request=request
+        session, principal=principal, plan_id=plan_id, now=clock.now(), audit_context=audit_context
     )

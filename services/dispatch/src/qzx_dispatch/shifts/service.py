@@ -8,14 +8,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.geo import code_prefix
-from qzx_common.web.auth import Principal
-from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from qzx_common.web.auth import Principal, ensure_sees
+from qzx_common.web.errors import Conflict, InvalidRequest, NotFound
 from qzx_dispatch.clock import local_date, local_midnight
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org import repository as org_repository
@@ -42,12 +41,9 @@ async def create_plan(
     data: PlanRequest,
     settings: DispatchSettings,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> ShiftPlan:
-    if not principal.sees(data.admin_code):
-        raise Forbidden(
-            f"{data.admin_code} is outside your jurisdiction {principal.jur}", code="out_of_jurisdiction"
-        )
+    ensure_sees(principal, data.admin_code)
     if await session.get(Jurisdiction, data.admin_code) is None:
         raise InvalidRequest(f"admin_code: no jurisdiction {data.admin_code}", code="unknown_jurisdiction")
     start_date = data.start_date or local_date(now) + timedelta(days=1)
@@ -113,11 +109,10 @@ async def create_plan(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="shift_plan.create",
         target_type="shift_plan",
         target_id=plan_id,
-        request=request,
         admin_code=org_service.audit_scope(data.admin_code),
         after={
             "admin_code": data.admin_code,
@@ -173,7 +168,7 @@ async def apply_plan(
     principal: Principal,
     plan_id: str,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> ApplyResult:
     """Turn the plan's starts into rosters for the jurisdiction's enforcing units that the caller
     sees (a sworn officer among the members), each unit at most one shift per shift + rest window."""
@@ -226,11 +221,10 @@ async def apply_plan(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="shift_plan.apply",
         target_type="shift_plan",
         target_id=plan_id,
-        request=request,
         admin_code=org_service.audit_scope(row.admin_code),
         after={"rosters_created": len(created), "unfilled": sum(s.units for s in unfilled)},
     )

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.db import driver_connection
+from qzx_common.db import before_key, driver_connection
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.tasks.models import ACTIVE_SQL, AlertRecord, TaskRow
 from qzx_dispatch.tasks.recommend import Candidate, Need
@@ -275,8 +275,7 @@ async def search(
     if since:
         q = q.where(TaskRow.created_at >= since)
     if after:
-        at, tid = after
-        q = q.where(or_(TaskRow.created_at < at, and_(TaskRow.created_at == at, TaskRow.id < tid)))
+        q = q.where(before_key((TaskRow.created_at, TaskRow.id), after))
     q = q.order_by(TaskRow.created_at.desc(), TaskRow.id.desc()).limit(limit)
     return list((await session.scalars(q)).all())
 

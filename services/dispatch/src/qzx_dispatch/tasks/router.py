@@ -3,14 +3,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from qzx_common.contracts.tasks import TaskStatus
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import NotFound
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_time_cursor, encode_cursor
+from qzx_common.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_time_cursor,
+    encode_time_cursor,
+    fetch_size,
+    page,
+)
 from qzx_common.web.permissions import Action, require
-from qzx_dispatch.deps import ClockDep, Session, SettingsDep
+from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
 from qzx_dispatch.tasks import repository, service
 from qzx_dispatch.tasks.schemas import (
     ReassignRequest,
@@ -50,12 +57,9 @@ async def list_tasks(
         escalated=escalated,
         since=since,
         after=after,
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    nxt = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        nxt = encode_cursor(rows[-1].created_at.isoformat(), rows[-1].id)
+    rows, nxt = page(rows, limit, lambda r: encode_time_cursor(r.created_at, r.id))
     return TaskList(items=[to_contract(r) for r in rows], next_cursor=nxt)
 
 
@@ -73,7 +77,7 @@ async def get_task(
 async def reassign_task(
     task_id: str,
     body: ReassignRequest,
-    request: Request,
+    audit_context: Audit,
     principal: Annotated[Principal, require(Action.tasks_reassign)],
     session: Session,
     settings: SettingsDep,
@@ -87,6 +91,6 @@ async def reassign_task(
         unit_id=body.unit_id,
         settings=settings,
         now=clock.now(),
-        request=request,
+        audit_context=audit_context,
     )
     return ReassignResult(previous=to_contract(old), task=to_contract(new))

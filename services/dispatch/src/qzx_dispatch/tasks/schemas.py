@@ -8,29 +8,20 @@ from pydantic import BaseModel, Field
 from qzx_common.contracts.tasks import InterceptPoint, Target, Task
 from qzx_dispatch.tasks.models import TaskRow
 
+# The row's columns are the contract's fields, but for the target (``target_<field>`` columns)
+# and the intercept point (one JSON column).
+_NESTED = ("target", "intercept_point")
+
+
+def _fields(row: TaskRow, model: type[Task]) -> dict[str, Any]:
+    values = {name: getattr(row, name) for name in model.model_fields if name not in _NESTED}
+    values["target"] = Target(**{f: getattr(row, f"target_{f}") for f in Target.model_fields})
+    values["intercept_point"] = InterceptPoint(**row.intercept_point) if row.intercept_point else None
+    return values
+
 
 def to_contract(row: TaskRow) -> Task:
-    return Task(
-        id=row.id,
-        alert_id=row.alert_id,
-        unit_id=row.unit_id,
-        status=row.status,
-        priority=row.priority,
-        target=Target(lat=row.target_lat, lon=row.target_lon, admin_code=row.target_admin_code),
-        intercept_point=InterceptPoint(**row.intercept_point) if row.intercept_point else None,
-        summary=row.summary,
-        sign_by=row.sign_by,
-        version=row.version,
-        outcome=row.outcome,
-        note=row.note,
-        feedback_by=row.feedback_by,
-        escalated=row.escalated,
-        updated_at=row.updated_at,
-        created_at=row.created_at,
-        previous_task_id=row.previous_task_id,
-        reason=row.reason,
-        enforcement=row.enforcement,
-    )
+    return Task(**_fields(row, Task))
 
 
 class TaskDetail(Task):
@@ -43,13 +34,7 @@ class TaskDetail(Task):
 
 
 def to_detail(row: TaskRow) -> TaskDetail:
-    return TaskDetail(
-        **to_contract(row).model_dump(),
-        reasons=row.reasons,
-        alert_version=row.alert_version,
-        signed_at=row.signed_at,
-        resolved_at=row.resolved_at,
-    )
+    return TaskDetail(**_fields(row, TaskDetail))
 
 
 class TaskList(BaseModel):

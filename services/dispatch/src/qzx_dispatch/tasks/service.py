@@ -11,10 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.contracts.alerts import Alert
 from qzx_common.contracts.geo import CITIES, CITY_BY_CODE, city_code, haversine_km
 from qzx_common.web.auth import Principal
@@ -223,8 +222,7 @@ async def record_system(
     await record(
         session,
         schema=SCHEMA,
-        principal=None,
-        actor=actor,
+        context=AuditContext.system(actor),
         action=action,
         target_type="task",
         target_id=task.id,
@@ -296,7 +294,7 @@ async def manual_reassign(
     unit_id: str | None,
     settings: DispatchSettings,
     now: datetime,
-    request: Request | None = None,
+    audit_context: AuditContext,
 ) -> tuple[TaskRow, TaskRow]:
     task = await repository.get_task(session, task_id, lock=True)
     if task is None or not principal.sees(task.target_admin_code):
@@ -327,11 +325,10 @@ async def manual_reassign(
     await record(
         session,
         schema=SCHEMA,
-        principal=principal,
+        context=audit_context,
         action="task.reassign",
         target_type="task",
         target_id=task.id,
-        request=request,
         admin_code=audit_scope(task.target_admin_code),
         before=before,
         after={

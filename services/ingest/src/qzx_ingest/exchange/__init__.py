@@ -1,1 +1,1 @@
-"""Inbound violations from the ministry and the province/cities (HMAC-signed, DESIGN.md §3)."""
+"""Inbound violations from the ministry and the province/cities (HMAC-signed, docs/contract.md)."""

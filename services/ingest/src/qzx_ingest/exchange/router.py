@@ -1,21 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from qzx_common.contracts.events import describe_error
 from qzx_common.web.errors import InvalidRequest
-from qzx_common.web.exchange import Partner, exchange_partner
 from qzx_common.web.openapi import SIGNED
-from qzx_ingest.db import SCHEMA
-from qzx_ingest.deps import RuntimeDep
+from qzx_ingest.deps import ExchangeAudit, ExchangePartner, RuntimeDep
 from qzx_ingest.exchange import service
 from qzx_ingest.exchange.schemas import MAX_EVENTS, ExchangeBatch, ExchangeResult, ItemError
 
 router = APIRouter(prefix="/v1/exchange", tags=["exchange"])
-ExchangePartner = Annotated[Partner, Depends(exchange_partner(SCHEMA))]
 
 _BODY = {
     "requestBody": {
@@ -28,7 +23,9 @@ _BODY = {
 @router.post(
     "/violations", status_code=202, response_model=ExchangeResult, responses=SIGNED, openapi_extra=_BODY
 )
-async def receive_violations(request: Request, partner: ExchangePartner, rt: RuntimeDep) -> ExchangeResult:
+async def receive_violations(
+    request: Request, partner: ExchangePartner, audit_context: ExchangeAudit, rt: RuntimeDep
+) -> ExchangeResult:
     """Up to 1,000 ViolationEvents from a partner, each accepted, a duplicate, or refused with a reason.
 
     The body is parsed only after the signature has verified (hence no body parameter here).
@@ -36,7 +33,12 @@ async def receive_violations(request: Request, partner: ExchangePartner, rt: Run
     batch = _parse(await request.body())
     async with rt.engine.begin() as conn:
         result = await service.receive_violations(
-            conn, partner=partner, events=batch.events, topic_prefix=rt.settings.topic_prefix, request=request
+            conn,
+            partner=partner,
+            events=batch.events,
+            topic_prefix=rt.settings.topic_prefix,
+            audit_context=audit_context,
+            nonce=request.headers.get("x-qzx-nonce"),
         )
     rt.relay.wake()
     return ExchangeResult(

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qzx_common.audit import record
+from qzx_common.audit import AuditContext, record
 from qzx_common.web.exchange import Partner, has_nul
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.service import BatchResult, RawMessage, Rejection, apply_batch, validate
@@ -28,7 +27,8 @@ async def receive_violations(
     partner: Partner,
     events: Sequence[Any],
     topic_prefix: str,
-    request: Request | None = None,
+    audit_context: AuditContext,
+    nonce: str | None = None,
 ) -> BatchResult:
     in_scope: list[int] = []
     refused: list[Rejection] = []
@@ -59,11 +59,10 @@ async def receive_violations(
     await record(
         conn,
         schema=SCHEMA,
-        principal=None,
-        actor=f"exchange:{partner.key_id}",
+        context=audit_context,
         action="exchange.violations.receive",
         target_type="exchange_batch",
-        target_id=_batch_id(request, partner),
+        target_id=_batch_id(partner, nonce),
         admin_code=partner.admin_prefix,
         after={
             "events": len(events),
@@ -71,7 +70,6 @@ async def receive_violations(
             "duplicates": result.duplicates,
             "rejected": len(result.rejected),
         },
-        request=request,
     )
     return result
 
@@ -83,6 +81,5 @@ def _encode(item: Any) -> bytes:
         return json.dumps(item, ensure_ascii=False).encode()
 
 
-def _batch_id(request: Request | None, partner: Partner) -> str:
-    nonce = request.headers.get("x-qzx-nonce") if request else None
+def _batch_id(partner: Partner, nonce: str | None) -> str:
     return f"{partner.key_id}:{nonce}" if nonce else partner.key_id

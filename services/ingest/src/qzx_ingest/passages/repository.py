@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, literal, select, text, tuple_
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from qzx_common.contracts.passage_reader import COLUMNS, PassageRow
-from qzx_common.db import driver_connection
+from qzx_common.db import before_key, driver_connection
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.passages.models import PassageRow as StoredPassage
 
@@ -98,10 +98,7 @@ async def search(
     if until:
         q = q.where(P.captured_at < until)
     if after:
-        at, pid = after
-        q = q.where(P.captured_at <= at)  # bounds the index scan; the row comparison breaks ties
-        q = q.where(
-            tuple_(P.captured_at, P.passage_id) < tuple_(literal(at, P.captured_at.type), literal(pid))
-        )
+        q = q.where(P.captured_at <= after[0])  # bounds the index scan; the row comparison breaks ties
+        q = q.where(before_key((P.captured_at, P.passage_id), after))
     q = q.order_by(P.captured_at.desc(), P.passage_id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

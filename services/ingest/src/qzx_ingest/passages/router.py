@@ -12,7 +12,9 @@ from qzx_common.web.pagination import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     decode_time_cursor,
-    encode_cursor,
+    encode_time_cursor,
+    fetch_size,
+    page,
     plate_filter,
 )
 from qzx_common.web.permissions import Action, require
@@ -46,10 +48,7 @@ async def list_passages(
         since=since,
         until=until,
         after=decode_time_cursor(cursor),
-        limit=limit + 1,
+        limit=fetch_size(limit),
     )
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].captured_at.isoformat(), rows[-1].passage_id)
+    rows, next_cursor = page(rows, limit, lambda r: encode_time_cursor(r.captured_at, r.passage_id))
     return PassageList(items=[repository.payload_of(r) for r in rows], next_cursor=next_cursor)

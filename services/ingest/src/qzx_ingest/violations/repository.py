@@ -6,13 +6,32 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, literal, select, tuple_
+from sqlalchemy import DateTime, Float, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.db import driver_connection
+from qzx_common.contracts.events import Location
+from qzx_common.db import before_key, driver_connection
 from qzx_common.kafka.outbox import next_id_sql
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.models import ViolationRow
+
+# The columns a batch writes (all but the database's own timestamp): each event's fields, read from
+# its normalised JSON (the location's under "location") and cast to the column's type, then the
+# batch's source and the JSON itself.
+_BATCH_VALUES = {"source": "$3", "payload": "p"}
+STORED_COLUMNS = tuple(c.name for c in ViolationRow.__table__.c if c.server_default is None)
+_CASTS = {DateTime: "timestamptz", Float: "float8"}
+
+
+def _from_json(column: str) -> str:
+    if column in _BATCH_VALUES:
+        return _BATCH_VALUES[column]
+    path = f"p->'location'->>'{column}'" if column in Location.model_fields else f"p->>'{column}'"
+    cast = next(
+        (pg for kind, pg in _CASTS.items() if isinstance(ViolationRow.__table__.c[column].type, kind)), None
+    )
+    return f"({path})::{cast}" if cast else path
+
 
 # One round trip per batch: store the new events (the indexed columns are read from the normalised
 # JSON by the server, which parses it for the jsonb column anyway) and queue each new one, byte for
@@ -22,11 +41,8 @@ WITH batch AS MATERIALIZED (
     SELECT convert_from(doc, 'UTF8')::jsonb AS p, doc, key, ord
     FROM unnest($1::bytea[], $2::bytea[]) WITH ORDINALITY AS b(doc, key, ord)
 ), stored AS (
-    INSERT INTO {SCHEMA}.violations
-        (event_id, device_id, violation, plate, admin_code, captured_at, lat, lon, source, payload)
-    SELECT p->>'event_id', p->>'device_id', p->>'violation', p->>'plate', p->'location'->>'admin_code',
-           (p->>'captured_at')::timestamptz, (p->'location'->>'lat')::float8,
-           (p->'location'->>'lon')::float8, $3, p
+    INSERT INTO {SCHEMA}.violations ({", ".join(STORED_COLUMNS)})
+    SELECT {", ".join(map(_from_json, STORED_COLUMNS))}
     FROM batch
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
@@ -94,10 +110,6 @@ async def search(
     if until:
         q = q.where(ViolationRow.captured_at < until)
     if after:
-        # A row comparison, not an OR: it bounds the (captured_at, event_id) index scan, so a deep
-        # page starts where the last one ended instead of filtering every newer row.
-        at, eid = after
-        last = tuple_(literal(at, ViolationRow.captured_at.type), literal(eid, ViolationRow.event_id.type))
-        q = q.where(tuple_(ViolationRow.captured_at, ViolationRow.event_id) < last)
+        q = q.where(before_key((ViolationRow.captured_at, ViolationRow.event_id), after))
     q = q.order_by(ViolationRow.captured_at.desc(), ViolationRow.event_id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

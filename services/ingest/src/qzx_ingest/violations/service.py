@@ -15,7 +15,6 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qzx_common.contracts.event_reader import AcceptedEvent, read_event
 from qzx_common.contracts.events import describe_error, find_nul
 from qzx_common.kafka.deadletter import DeadLetter
 from qzx_common.kafka.dlq import store_and_stage
@@ -25,6 +24,7 @@ from qzx_common.topics import VIOLATIONS_ACCEPTED
 from qzx_common.transient import is_transient
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations import repository
+from qzx_ingest.violations.reader import AcceptedEvent, read_event
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-// Bilingual labels for the contract's enumerations (DESIGN.md §3).
+// Bilingual labels for the contract's enumerations (docs/contract.md).
 
 export const VIOLATIONS = {
   drunk_driving: "酒驾醉驾 Drunk driving",

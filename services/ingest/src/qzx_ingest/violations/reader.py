@@ -16,14 +16,21 @@ through the model. So the fast path only ever answers "valid, and here is the mo
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, NamedTuple, NotRequired
+from typing import Annotated, Any, NamedTuple, NotRequired
 
 import orjson
-from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
+from qzx_common.contracts.canonical import (
+    CANONICAL_ID,
+    CANONICAL_PLATE,
+    CANONICAL_TIMESTAMP,
+    FORBID,
+    CanonicalLocation,
+    one_of,
+)
 from qzx_common.contracts.events import (
-    PLATE_RE,
     PLATELESS_ALLOWED,
     SHA256_RE,
     DeviceKind,
@@ -33,7 +40,6 @@ from qzx_common.contracts.events import (
     ViolationEvent,
     capture_time_problem,
 )
-from qzx_common.contracts.geo import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
 
 
 class EventLocation(NamedTuple):
@@ -72,31 +78,10 @@ def _read_with_model(raw: bytes) -> AcceptedEvent:
 
 
 # --- the mirror: the model's fields and constraints, canonical spellings only -------------------
-
-_FORBID = ConfigDict(extra="forbid")
-# ASCII subsets of the model's patterns (its \w and \d also match other scripts' letters/digits).
-_ID = r"^[A-Za-z0-9_.:\-]+$"
-# Only what the model's plate validator would leave unchanged (upper-case, no separators).
-_PLATE = PLATE_RE.pattern
-# RFC 3339 with seconds and an offset; years 1000-2999, offsets under 15 h (the model's range is
-# then checked on the parsed time).
-_TIMESTAMP = r"^[12][0-9]{3}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])$"
+# (the spellings and the location shared with the passage reader: ``contracts.canonical``)
 
 
-def _one_of(values: type[Any]) -> Any:
-    return Literal[tuple(v.value for v in values)]
-
-
-@with_config(_FORBID)
-class _Location(TypedDict):
-    lat: Annotated[float, Field(ge=LAT_MIN, le=LAT_MAX)]
-    lon: Annotated[float, Field(ge=LON_MIN, le=LON_MAX)]
-    admin_code: Annotated[str, StringConstraints(pattern=r"^37[0-9]{4}$")]
-    road: NotRequired[Annotated[str, StringConstraints(max_length=64)] | None]
-    km: NotRequired[Annotated[float, Field(ge=0, le=10000)] | None]
-
-
-@with_config(_FORBID)
+@with_config(FORBID)
 class _Measurements(TypedDict, total=False):
     speed_kmh: Annotated[float, Field(ge=0, le=400)] | None
     speed_limit_kmh: Annotated[float, Field(ge=5, le=150)] | None
@@ -108,23 +93,23 @@ class _Measurements(TypedDict, total=False):
     riders: Annotated[int, Field(ge=1, le=10)] | None
 
 
-@with_config(_FORBID)
+@with_config(FORBID)
 class _Evidence(TypedDict):
     uri: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     sha256: Annotated[str, StringConstraints(pattern=SHA256_RE.pattern)]
 
 
-@with_config(_FORBID)
+@with_config(FORBID)
 class _Event(TypedDict):
-    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_ID)]
-    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=_ID)]
-    device_kind: NotRequired[_one_of(DeviceKind) | None]  # type: ignore[valid-type]
-    captured_at: Annotated[str, StringConstraints(pattern=_TIMESTAMP)]
-    violation: _one_of(Violation)  # type: ignore[valid-type]
-    plate: NotRequired[Annotated[str, StringConstraints(pattern=_PLATE)] | None]
-    plate_color: NotRequired[_one_of(PlateColor) | None]  # type: ignore[valid-type]
-    vehicle_class: NotRequired[_one_of(VehicleClass) | None]  # type: ignore[valid-type]
-    location: _Location
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=CANONICAL_ID)]
+    device_id: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=CANONICAL_ID)]
+    device_kind: NotRequired[one_of(DeviceKind) | None]  # type: ignore[valid-type]
+    captured_at: Annotated[str, StringConstraints(pattern=CANONICAL_TIMESTAMP)]
+    violation: one_of(Violation)  # type: ignore[valid-type]
+    plate: NotRequired[Annotated[str, StringConstraints(pattern=CANONICAL_PLATE)] | None]
+    plate_color: NotRequired[one_of(PlateColor) | None]  # type: ignore[valid-type]
+    vehicle_class: NotRequired[one_of(VehicleClass) | None]  # type: ignore[valid-type]
+    location: CanonicalLocation
     measurements: NotRequired[_Measurements | None]
     confidence: NotRequired[Annotated[float, Field(ge=0, le=1)] | None]
     evidence: NotRequired[Annotated[list[_Evidence], Field(max_length=20)]]

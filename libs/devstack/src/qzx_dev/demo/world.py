@@ -1,31 +1,24 @@
-"""Reference jurisdictions (always) and the demo organisation (``QZX_DEMO_DATA=1``), idempotent.
+"""The demo world of `make run` (``QZX_DEMO_DATA=1``): dev tooling, seeded through the services'
+public APIs (``qzx_dev.demo.seed``); the services themselves hold only reference data.
 
-The demo gives every city units on duty around the clock: four staggered 12-hour start groups
-(02:00, 08:00, 14:00, 20:00), each with a breathalyser car, a weighing car and a pursuit
-motorcycle crewed by a sworn officer and a bound auxiliary; two auxiliary-only e-bike units on
-07:00/19:00 shifts; and a checkpoint post with two sworn officers. Rosters cover yesterday, today
-and tomorrow (so the small hours of today are covered too) and are topped up as days pass.
+Every city has units on duty around the clock: four staggered 12-hour start groups (02:00, 08:00,
+14:00, 20:00), each with a breathalyser car, a weighing car and a pursuit motorcycle crewed by a
+sworn officer and a bound auxiliary; two auxiliary-only e-bike units on 07:00/19:00 shifts; and a
+checkpoint post with two sworn officers. Rosters cover yesterday, today and tomorrow (so the small
+hours of today are covered too) and are topped up as days pass. A few hazard points at real device
+positions and hotlist entries complete it. Fixed ids and names, so seeding again changes nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from qzx_common.contracts.devices import DEVICES
-from qzx_common.contracts.geo import CITIES, PROVINCE_CODE, City
-from qzx_common.db import transaction
-from qzx_dispatch.clock import Clock, local_date, local_midnight
-from qzx_dispatch.org.models import Jurisdiction, Officer, Roster, Unit, UnitMember
-
-log = logging.getLogger(__name__)
+from qzx_common.contracts.geo import CITIES, City
+from qzx_dispatch.clock import local_midnight
 
 GROUP_STARTS = (2, 8, 14, 20)
 GROUP_KITS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -36,43 +29,20 @@ GROUP_KITS: tuple[tuple[str, tuple[str, ...]], ...] = (
 AUX_STARTS = (7, 19)
 SHIFT_HOURS = 12
 
-
-async def reference(session: AsyncSession) -> None:
-    rows: list[dict[str, Any]] = [
-        {
-            "code": PROVINCE_CODE,
-            "name": "Shandong",
-            "level": "province",
-            "parent_code": None,
-            "lat": None,
-            "lon": None,
-        }
-    ]
-    rows += [
-        {
-            "code": c.code,
-            "name": c.name,
-            "level": "city",
-            "parent_code": PROVINCE_CODE,
-            "lat": c.lat,
-            "lon": c.lon,
-        }
-        for c in CITIES
-    ]
-    names = {c.code[:4]: c.name for c in CITIES}
-    districts = sorted({d.admin_code for d in DEVICES})
-    rows += [
-        {
-            "code": d,
-            "name": f"{names[d[:4]]} district {d[4:]}",
-            "level": "district",
-            "parent_code": d[:4] + "00",
-            "lat": None,
-            "lon": None,
-        }
-        for d in districts
-    ]
-    await session.execute(insert(Jurisdiction).values(rows).on_conflict_do_nothing())
+HAZARDS = (
+    # (device index in the catalogue, name, radius m, risk, stock|new)
+    (2, "Jinan G2 junction with level crossing", 400, "high", "stock"),
+    (9, "Jinan rural road market", 300, "medium", "new"),
+    (30, "Qingdao school gate crossing", 250, "high", "new"),
+    (60, "Zibo long downhill section", 800, "medium", "stock"),
+    (120, "Weifang accident-prone bend", 500, "low", "stock"),
+)
+HOTLIST = (
+    # (plate, priority, reason, covert, owner)
+    ("鲁A9Z001", "P1", "vehicle used in a hit-and-run", False, "370100"),
+    ("鲁B7X552", "P2", "unpaid serious overload penalties", False, "370200"),
+    ("鲁C3K808", "P1", "surveillance target", True, "370000"),
+)
 
 
 def _around(city_lat: float, city_lon: float, k: int, n: int, km: float) -> tuple[float, float]:
@@ -177,7 +147,7 @@ def demo_organisation() -> list[_DemoCity]:
     return [_DemoCity(city).build() for city in CITIES]
 
 
-def demo_rosters(shifts: list[Shift], days: list[date], *, sworn: set[str]) -> list[dict[str, Any]]:
+def demo_rosters(shifts: list[Shift], days: list[date]) -> list[dict[str, Any]]:
     rows = []
     for day in days:
         midnight = local_midnight(day)
@@ -190,49 +160,6 @@ def demo_rosters(shifts: list[Shift], days: list[date], *, sworn: set[str]) -> l
                     "starts_at": starts,
                     "ends_at": starts + timedelta(hours=SHIFT_HOURS),
                     "crew": crew,
-                    "has_sworn": any(o in sworn for o in crew),
-                    "source": "demo",
                 }
             )
     return rows
-
-
-async def demo(session: AsyncSession, *, now: datetime) -> int:
-    cities = demo_organisation()
-    officers = [o for c in cities for o in c.officers]
-    units = [u for c in cities for u in c.units]
-    members = [m for c in cities for m in c.members]
-    shifts = [s for c in cities for s in c.shifts]
-    sworn = {o["id"] for o in officers if o["kind"] == "sworn"}
-    # Sworn officers first: auxiliaries reference them.
-    ordered = sorted(officers, key=lambda o: o["kind"] != "sworn")
-    for chunk in _chunks(ordered, 1000):
-        await session.execute(insert(Officer).values(chunk).on_conflict_do_nothing())
-    await session.execute(insert(Unit).values(units).on_conflict_do_nothing())
-    await session.execute(insert(UnitMember).values(members).on_conflict_do_nothing())
-    today = local_date(now)
-    rosters = demo_rosters(shifts, [today - timedelta(days=1), today, today + timedelta(days=1)], sworn=sworn)
-    for chunk in _chunks(rosters, 1000):
-        await session.execute(
-            insert(Roster).values(chunk).on_conflict_do_nothing(index_elements=["unit_id", "starts_at"])
-        )
-    return len(units)
-
-
-def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
-async def keep_demo(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, stopping: asyncio.Event
-) -> None:
-    """Top the demo rosters up every hour, so a long-running demo stays on duty."""
-    while not stopping.is_set():
-        try:
-            await asyncio.wait_for(stopping.wait(), timeout=3600)
-        except TimeoutError:
-            try:
-                async with transaction(sessions) as s:
-                    await demo(s, now=clock.now())
-            except Exception:
-                log.exception("demo roster top-up failed")

@@ -204,14 +204,12 @@ class Scored:
 
 
 @dataclass(slots=True)
-class Proposal:
-    """One finding about to become (or update) an alert: a scored event, a plate-fraud pair or a
-    racing group. ``dedup_key`` names what it is about; ``seed`` (the event it starts from) names the
-    alert."""
+class FindingFacts:
+    """What a finding says about its subject, and so what an alert built from findings holds:
+    ``Proposal`` and ``alerts.merge.OpenAlert`` are both one."""
 
     kind: str  # violation | plate_fraud | racing_group
     dedup_key: str
-    seed: str
     score: float
     priority: Priority
     factors: list[Factor]
@@ -226,6 +224,18 @@ class Proposal:
     device_id: str | None
     first_seen: datetime
     last_seen: datetime
+
+
+FINDING_FIELDS = tuple(FindingFacts.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class Proposal(FindingFacts):
+    """One finding about to become (or update) an alert: a scored event, a plate-fraud pair or a
+    racing group. ``dedup_key`` names what it is about; ``seed`` (the event it starts from) names the
+    alert."""
+
+    seed: str
     event_ids: list[str]
     window_s: int
     # The seed arrived in this batch, so no alert named after it can exist yet: a new alert is
