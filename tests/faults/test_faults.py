@@ -101,6 +101,8 @@ async def proxied(
         async with deployment(stack, logs, start=False) as d:
             for s in d.services.values():
                 s.env["QZX_DATABASE_URL"] = with_port(s.env["QZX_DATABASE_URL"], proxy.port)
+                # A partition's half-open commands give up within READY_S of the heal.
+                s.env["QZX_DB_COMMAND_TIMEOUT_S"] = "15"
                 s.start()
             await d.wait_ready()
             await d.seed_demo()

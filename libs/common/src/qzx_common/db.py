@@ -36,7 +36,7 @@ def schema_metadata(schema: str) -> MetaData:
 
 
 CONNECT_TIMEOUT_S = 5.0
-COMMAND_TIMEOUT_S = 15.0
+COMMAND_TIMEOUT_S = 60.0
 IDLE_TRANSACTION_TIMEOUT_S = 30.0
 RECYCLE_S = 1800
 

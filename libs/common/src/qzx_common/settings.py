@@ -148,10 +148,10 @@ class CommonSettings(BaseSettings):
         default=10, description="Database connection pool size of each process (SQLAlchemy `pool_size`)."
     )
     db_command_timeout_s: float = Field(
-        default=15.0,
+        default=60.0,
         gt=0,
         description="A database command unanswered this long is given up, its connection discarded and "
-        "the batch retried (a partition leaves connections half-open); keep it above the slowest statement.",
+        "the batch retried (a partition leaves connections half-open); keep it above the slowest statement (bulk roster writes took over 15 s on a loaded 2-core machine).",
     )
     db_idle_transaction_timeout_s: float = Field(
         default=30.0,
