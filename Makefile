@@ -32,7 +32,7 @@ fuzz: install ## Property tests, schemathesis, and 100,000 mutated camera messag
 lint: install ## ruff and mypy
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy libs/common/src libs/devstack/src services/ingest/src services/alerts/src services/dispatch/src
+	@$(UV) run --frozen mypy libs/common/src libs/devstack/src services/ingest/src services/alerts/src services/dispatch/src apps/console/src
 
 format: install ## Apply ruff's fixes and formatting
 	@$(UV) run --frozen ruff check --fix .

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import orjson
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import RecordMetadata
 from sqlalchemy import text
@@ -29,6 +30,7 @@ from qzx_common.contracts.devices import DEVICES, Device
 from qzx_common.reconcile.topics import high_watermarks
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.auth import mint_token
+from qzx_dev.embedded import free_port
 from qzx_dev.samples import make_event
 from qzx_dev.testing import eventually
 
@@ -351,3 +353,35 @@ class System:
             return caught_up and after == before
 
         await eventually(quiet, timeout=timeout, interval=0.1)
+
+
+class Served:
+    """An app (lifespan already running) behind uvicorn on a free port of 127.0.0.1."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(
+            # Held long-polls and event streams are cut after 2 s at the end, not waited for.
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=free_port(),
+                lifespan="off",
+                log_level="warning",
+                timeout_graceful_shutdown=2,
+            )
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> str:
+        self.task = asyncio.create_task(self.server.serve())
+        async with asyncio.timeout(10):
+            while not self.server.started:  # uvicorn offers no event for this
+                if self.task.done():
+                    self.task.result()
+                await asyncio.sleep(0.02)
+        return f"http://127.0.0.1:{self.server.config.port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 10)

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
-from qzx_common.topics import CAMERA_PASSAGES, CAMERA_PASSAGES_DLQ
+from qzx_common.topics import CAMERA_PASSAGES, CAMERA_PASSAGES_DLQ, PASSAGES_ACCEPTED
 from qzx_common.web.auth import mint_token
 from qzx_dev.samples import make_passage
 from qzx_dev.testing import Stack, eventually
@@ -85,6 +85,15 @@ async def test_valid_passages_are_stored_once_and_bad_ones_dead_lettered(
     assert "malformed JSON" in reasons["raw"]["qzx-error"].decode()
     listed = (await client.get("/v1/dlq", params={"limit": 500})).json()["items"]
     assert len([d for d in listed if tag in d["raw"]]) == len(bad) + 1
+
+    # Each new passage forwarded once, normalised and keyed by plate (the replays were not new).
+    forwarded = await drain(
+        stack, PASSAGES_ACCEPTED, want=len(valid), match=lambda rec: tag.encode() in rec.value
+    )
+    assert sorted(orjson.loads(r.value)["passage_id"] for r in forwarded) == sorted(
+        p["passage_id"] for p in valid
+    )
+    assert {r.key for r in forwarded} == {plate.encode()}
 
 
 async def test_a_trajectory_pages_by_cursor_and_keeps_to_its_time_bounds(

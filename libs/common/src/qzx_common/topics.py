@@ -9,6 +9,8 @@ DISPATCH_TASKS = "dispatch.tasks.v1"
 # Checkpoint watch: every vehicle a checkpoint reads (key device id, value VehiclePassage).
 CAMERA_PASSAGES = "camera.passages.v1"
 CAMERA_PASSAGES_DLQ = "camera.passages.v1.dlq"
+# Every plated passage ingest stored, forwarded normalised (key plate): the checkpoint watch's input.
+PASSAGES_ACCEPTED = "passages.accepted.v1"
 
 
 def dlq_topic(topic: str) -> str:
@@ -17,7 +19,14 @@ def dlq_topic(topic: str) -> str:
 
 
 # Every topic a service consumes has a dead-letter topic beside it.
-CONSUMED = (CAMERA_VIOLATIONS, VIOLATIONS_ACCEPTED, ALERTS, DISPATCH_TASKS, CAMERA_PASSAGES)
+CONSUMED = (
+    CAMERA_VIOLATIONS,
+    VIOLATIONS_ACCEPTED,
+    ALERTS,
+    DISPATCH_TASKS,
+    CAMERA_PASSAGES,
+    PASSAGES_ACCEPTED,
+)
 ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4
 
@@ -27,11 +36,13 @@ INGEST_GROUP = "qzx-ingest"
 ALERTS_GROUP = "qzx-alerts"
 ALERTS_TASKS_GROUP = "qzx-alerts-tasks"
 DISPATCH_GROUP = "qzx-dispatch"
+ALERTS_PASSAGES_GROUP = "qzx-alerts-passages"
 GROUPS = {
     INGEST_GROUP: CAMERA_VIOLATIONS,
     ALERTS_GROUP: VIOLATIONS_ACCEPTED,
     ALERTS_TASKS_GROUP: DISPATCH_TASKS,
     DISPATCH_GROUP: ALERTS,
+    ALERTS_PASSAGES_GROUP: PASSAGES_ACCEPTED,
 }
 
 # Dead-letter headers.

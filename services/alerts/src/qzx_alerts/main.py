@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from qzx_alerts.alerts.metrics import sample_alerts
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
+from qzx_alerts.checkpoints import consumer as checkpoints
 from qzx_alerts.consumer import TASKS_GROUP, Scoring, change_relay, consume_violations, tasks_handler
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.exchange.router import router as exchange_router
@@ -52,6 +53,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
             if consume:
                 consume_violations(rt, scoring, published)
                 rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
+                await checkpoints.start(rt, settings, rules, published)
             yield AlertsState(
                 runtime=rt,
                 settings=settings,

@@ -39,6 +39,17 @@ class AlertsSettings(CommonSettings):
         description="Hours the change log (SSE resume, the exchange change feed, alerts.v1's outbox) "
         "keeps published alert states; a client resuming from further back gets what is left.",
     )
+    hotlist_follow_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the checkpoint matcher's in-memory hotlist index reads the changed entries.",
+    )
+    passage_plates_per_partition: int = Field(
+        default=5_000_000,
+        ge=1,
+        description="Plates whose last sighting the checkpoint matcher keeps per partition of "
+        "passages.accepted.v1 for clone detection (the least recently seen go first).",
+    )
 
 
 @lru_cache

@@ -20,6 +20,7 @@ from qzx_common.web.service import service_app
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import GROUP, alerts_handler
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.manual.router import router as manual_router
 from qzx_dispatch.org import reference
 from qzx_dispatch.org.router import router as org_router
 from qzx_dispatch.patrol import idempotency
@@ -98,7 +99,7 @@ def create_app(
         schema=SCHEMA,
         migrations=MIGRATIONS,
         start=start,
-        routers=[org_router, shifts_router, tasks_router, patrol_router],
+        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router],
     )
 
 

@@ -56,7 +56,7 @@ class Alert(BaseModel):
     event_ids: list[str]
     task_id: str | None = None
     # Extensions beyond the contract's fields (clients ignore what they do not know).
-    kind: str = "violation"  # violation | plate_fraud | racing_group | hotlist
+    kind: str = "violation"  # violation | plate_fraud | racing_group | hotlist_hit | accident
     plates: list[str] = Field(default_factory=list)
     sign_deadline_s: int | None = None
     feedback_deadline_s: int | None = None
@@ -66,3 +66,13 @@ class Alert(BaseModel):
     outcome: str | None = None  # the resolving task's outcome
     dismiss_reason: str | None = None
     rules_version: str | None = None  # the scoring rules that explain ``factors``
+
+
+# A factor ``hotlist`` with this value: the alert is about a plate on a covert hotlist entry (its
+# reason and source withheld). A covert checkpoint hit is for commanders only, never a patrol app.
+COVERT = "covert"
+HOTLIST_HIT = "hotlist_hit"
+
+
+def is_covert_hit(alert: Alert) -> bool:
+    return alert.kind == HOTLIST_HIT and any(f.name == "hotlist" and f.value == COVERT for f in alert.factors)

@@ -16,6 +16,7 @@ import time
 from datetime import datetime
 from typing import Annotated, Any, NamedTuple, NotRequired
 
+import orjson
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
@@ -144,6 +145,51 @@ def _read_canonical(raw: bytes) -> PassageRow | None:
         d.get("speed_kmh"),
         loc["lat"],
         loc["lon"],
+        loc["admin_code"],
+        loc.get("road"),
+        loc.get("km"),
+        d.get("confidence"),
+        d.get("image_uri"),
+    )
+
+
+# The row's fields that the contract nests under ``location``.
+LOCATION_FIELDS = ("lat", "lon", "admin_code", "road", "km")
+
+
+def passage_dict(row: PassageRow) -> dict[str, Any]:
+    """The passage as the contract spells it, nulls left out (``captured_at`` still a datetime)."""
+    values = row._asdict()
+    location = {k: values.pop(k) for k in LOCATION_FIELDS}
+    values["location"] = {k: v for k, v in location.items() if v is not None}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def passage_json(row: PassageRow) -> bytes:
+    """The normalised VehiclePassage that ingest forwards on ``passages.accepted.v1``."""
+    return orjson.dumps(passage_dict(row))
+
+
+def read_accepted(raw: bytes) -> PassageRow:
+    """A passage ingest validated and forwarded (``passage_json``): read, not validated again.
+    Raises ValueError or KeyError on anything else."""
+    d = orjson.loads(raw)
+    loc = d["location"]
+    at = datetime.fromisoformat(d["captured_at"])
+    if at.tzinfo is None:
+        raise ValueError("captured_at: no UTC offset")
+    return PassageRow(
+        d["passage_id"],
+        d["device_id"],
+        at,
+        d.get("plate"),
+        d.get("plate_color"),
+        d.get("vehicle_class"),
+        d.get("direction"),
+        d.get("lane"),
+        d.get("speed_kmh"),
+        float(loc["lat"]),
+        float(loc["lon"]),
         loc["admin_code"],
         loc.get("road"),
         loc.get("km"),

@@ -17,7 +17,7 @@ from qzx_dispatch.clock import local_date
 
 log = logging.getLogger(__name__)
 
-CONCURRENCY = 8  # requests in flight: a start-up seeding, not a load test
+CONCURRENCY = 16  # requests in flight: most of a request is database round trips
 
 
 class SeedingFailed(RuntimeError):

@@ -10,8 +10,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from qzx_common.topics import CAMERA_PASSAGES, CAMERA_VIOLATIONS
 from qzx_dev.simulator.clock import parse_clock
 from qzx_dev.simulator.generator import EventGenerator
+from qzx_dev.simulator.passages import DEMO_HOTLISTED, PassageGenerator, daily_factor
 from qzx_dev.simulator.stream import stream
 
 
@@ -22,6 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
         "camera.violations.v1 (Ctrl-C stops).",
     )
     p.add_argument("--rate", type=float, default=200.0, help="events per second (0: as fast as possible)")
+    p.add_argument(
+        "--passage-rate",
+        type=float,
+        default=0.0,
+        help="also send checkpoint passages to camera.passages.v1 at this mean rate a second, shaped "
+        "by the hour of the simulated day (0: none)",
+    )
+    p.add_argument("--passages-only", action="store_true", help="send passages only, no violations")
+    p.add_argument(
+        "--hotlisted",
+        default=",".join(DEMO_HOTLISTED),
+        help="comma-separated plates on the hotlists that pass checkpoints now and then "
+        "(default: the demo seed's)",
+    )
     p.add_argument("--count", type=int, help="stop after this many messages")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument(
@@ -56,38 +72,58 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
             parser.error(f"--{name.replace('_', '-')} must be in [0, 1)")
     if args.dup_share + args.bad_share >= 1:
         parser.error("--dup-share + --bad-share must stay below 1")
+    if args.passage_rate < 0:
+        parser.error("--passage-rate must be >= 0")
     if args.count is not None and args.count < 0:
         parser.error("--count must be >= 0")
 
 
 async def run(args: argparse.Namespace) -> int:
-    generator = EventGenerator(
-        seed=args.seed,
-        clock=parse_clock(args.clock, args.speedup),
-        dup_share=args.dup_share,
-        bad_share=args.bad_share,
-    )
+    clock = parse_clock(args.clock, args.speedup)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    print(
-        f"simulate: {args.bootstrap} topic {args.topic_prefix}camera.violations.v1, "
-        f"rate {args.rate or 'unlimited'}/s, dups {args.dup_share:.1%}, bad {args.bad_share:.1%}",
-        file=sys.stderr,
-    )
-    await stream(
-        generator,
-        bootstrap=args.bootstrap,
-        topic_prefix=args.topic_prefix,
-        rate=args.rate or None,
-        count=args.count,
-        duration=args.duration,
-        stop=stop,
-        progress=sys.stderr,
-        progress_every=args.progress_every,
-    )
+    common = {
+        "bootstrap": args.bootstrap,
+        "topic_prefix": args.topic_prefix,
+        "count": args.count,
+        "duration": args.duration,
+        "stop": stop,
+        "progress": sys.stderr,
+        "progress_every": args.progress_every,
+    }
+    streams = []
+    if not args.passages_only:
+        generator = EventGenerator(
+            seed=args.seed, clock=clock, dup_share=args.dup_share, bad_share=args.bad_share
+        )
+        print(
+            f"simulate: {args.bootstrap} topic {args.topic_prefix}{CAMERA_VIOLATIONS}, "
+            f"rate {args.rate or 'unlimited'}/s, dups {args.dup_share:.1%}, bad {args.bad_share:.1%}",
+            file=sys.stderr,
+        )
+        streams.append(stream(generator, rate=args.rate or None, **common))
+    if args.passage_rate > 0 or args.passages_only:
+        hotlisted = [p for p in args.hotlisted.split(",") if p]
+        passages = PassageGenerator(seed=args.seed, clock=clock, hotlisted=hotlisted)
+        print(
+            f"simulate: passages to {args.topic_prefix}{CAMERA_PASSAGES}, mean rate "
+            f"{args.passage_rate or 'unlimited'}/s by the hour of day, {len(hotlisted)} hotlisted plates",
+            file=sys.stderr,
+        )
+        rate = args.passage_rate or None
+        streams.append(
+            stream(
+                passages,
+                rate=rate,
+                topic_name=CAMERA_PASSAGES,
+                shape=daily_factor if rate else None,
+                **common,
+            )
+        )
+    await asyncio.gather(*streams)
     return 0
 
 

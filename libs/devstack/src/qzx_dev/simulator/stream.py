@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TextIO
 
 from aiokafka import AIOKafkaProducer
@@ -17,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_dev.simulator.generator import EventGenerator
+from qzx_dev.simulator.passages import PassageGenerator
 
 MAX_IN_FLIGHT = 20_000
 MAX_CHUNK = 1_000
@@ -59,10 +62,12 @@ class StreamStats:
 
 
 async def stream(
-    generator: EventGenerator,
+    generator: EventGenerator | PassageGenerator,
     *,
     bootstrap: str,
     topic_prefix: str = "",
+    topic_name: str = CAMERA_VIOLATIONS,
+    shape: Callable[[datetime], float] | None = None,
     rate: float | None = 200.0,
     count: int | None = None,
     duration: float | None = None,
@@ -71,9 +76,10 @@ async def stream(
     progress_every: float = 5.0,
 ) -> StreamStats:
     """Produce until ``count`` messages, ``duration`` seconds or ``stop``, whichever comes first;
-    progress lines go to ``progress`` (e.g. ``sys.stderr``) when given."""
-    topic = topic_prefix + CAMERA_VIOLATIONS
-    await ensure_topics(bootstrap, prefix=topic_prefix, names=(CAMERA_VIOLATIONS,))
+    progress lines go to ``progress`` (e.g. ``sys.stderr``) when given. ``shape`` scales ``rate``
+    by the simulated time (a day's traffic curve)."""
+    topic = topic_prefix + topic_name
+    await ensure_topics(bootstrap, prefix=topic_prefix, names=(topic_name,))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, max_batch_size=256 * 1024)
     await producer.start()
     stats = StreamStats()
@@ -85,6 +91,8 @@ async def stream(
         while not stop.is_set():
             if duration is not None and stats.elapsed >= duration:
                 break
+            if shape is not None and rate:
+                bucket.rate = rate * shape(generator.clock.now())
             wanted = MAX_CHUNK if count is None else min(MAX_CHUNK, count - stats.sent)
             if wanted <= 0:
                 break
@@ -111,7 +119,9 @@ async def _reap(in_flight: deque[asyncio.Future[object]], *, keep: int) -> None:
 
 
 class Progress:
-    def __init__(self, stats: StreamStats, gen: EventGenerator, out: TextIO | None, every: float) -> None:
+    def __init__(
+        self, stats: StreamStats, gen: EventGenerator | PassageGenerator, out: TextIO | None, every: float
+    ) -> None:
         self.stats, self.gen, self.out, self.every = stats, gen, out, every
         self.last_at, self.last_sent = time.monotonic(), 0
 
@@ -130,9 +140,12 @@ class Progress:
         at = self.gen.last_clock
         clock = f" · clock {at:%Y-%m-%d %H:%M} +08:00" if at else ""
         label = "done" if final else "sent"
-        self.out.write(
-            f"simulate: {label} {s.sent:,} ({rate:,.0f}/s) dups {s.duplicates:,} bad {s.malformed:,}"
+        what = (
+            f"passages {s.sent:,} ({rate:,.0f}/s) hotlisted {self.gen.counts.hotlisted:,}"
+            f" cloned plates {self.gen.counts.clones:,}"
+            if isinstance(self.gen, PassageGenerator)
+            else f"{s.sent:,} ({rate:,.0f}/s) dups {s.duplicates:,} bad {s.malformed:,}"
             f" clones {self.gen.counts.clones:,} racing groups {self.gen.counts.racing_groups:,}"
-            f"{clock}\n"
         )
+        self.out.write(f"simulate: {label} {what}{clock}\n")
         self.out.flush()

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from qzx_alerts.alerts.merge import ROW_FIELDS
 from qzx_alerts.alerts.models import AlertRow
 from qzx_alerts.db import ScratchTable
-from qzx_common.contracts.alerts import Alert, AlertLocation
+from qzx_common.contracts.alerts import COVERT, HOTLIST_HIT, Alert, AlertLocation
 
 TABLE = AlertRow.__table__
 LOCATION_FIELDS = tuple(AlertLocation.model_fields)
@@ -45,4 +45,10 @@ STAGED_ALERTS = ScratchTable(
     TABLE,
     (*PLAIN_ROW_FIELDS, *ROW_LISTS, "factors", *DEADLINE_COLUMNS),
     extra=(("unseen", "bool"),),
+)
+
+
+# Not a checkpoint hit on a covert hotlist entry (those are for commanders only: schemas.is_covert_hit).
+COVERT_HIT_SQL = (
+    f'NOT (kind = \'{HOTLIST_HIT}\' AND factors @> \'[{{"name": "hotlist", "value": "{COVERT}"}}]\'::jsonb)'
 )

@@ -81,7 +81,7 @@ class AlertRow(Base):
         ),
         *(
             Index(f"ix_alerts_recent_{k}", *_RECENT, postgresql_where=text(f"kind = '{k}'"))
-            for k in ("plate_fraud", "racing_group")
+            for k in ("plate_fraud", "racing_group", "hotlist_hit")
         ),
         Index("ix_alerts_first_seen", "first_seen", postgresql_using="brin"),
     )

@@ -13,6 +13,7 @@ import asyncpg
 
 from qzx_alerts.alerts.columns import (
     ALERT_COLUMNS,
+    COVERT_HIT_SQL,
     IDENTITY_COLUMNS,
     PLAIN_ROW_FIELDS,
     ROW_LISTS,
@@ -229,8 +230,9 @@ async def search(
     plate: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    covert_hits: bool = True,
 ) -> list[asyncpg.Record]:
-    """Most recently active first. Each filter is a condition that the index chosen for the
+    """Most recently active first (covert checkpoint hits only when ``covert_hits``). Each filter is a condition that the index chosen for the
     leading one checks on its own entries (see migration alerts_0004)."""
     where = [prefix_condition(prefix, arg=1)]
     args: list[Any] = [prefix]
@@ -240,6 +242,8 @@ async def search(
             where.append(f"{column} = ${len(args)}")
     if kind is not None:
         where.append(f"kind = {_literal(kind)}")
+    if not covert_hits:
+        where.append(COVERT_HIT_SQL)
     if violation is not None:
         where.append(f"violations @> ARRAY[{_literal(violation)}]::text[]")
     if plate is not None:

@@ -60,7 +60,7 @@ async def list_alerts(
     priority: Priority | None = None,
     violation: Violation | None = None,
     admin_code: AdminCode = None,
-    kind: Annotated[str | None, Query(pattern=r"^(violation|plate_fraud|racing_group)$")] = None,
+    kind: Annotated[str | None, Query(pattern=r"^(violation|plate_fraud|racing_group|hotlist_hit)$")] = None,
     plate: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
@@ -78,6 +78,7 @@ async def list_alerts(
         plate=plate,
         after=after,
         limit=fetch_size(limit),
+        covert_hits=principal.is_commander,
     )
     rows, next_cursor = page(rows, limit, lambda r: encode_time_cursor(r["last_seen"], r["id"]))
     return AlertList.model_validate({"items": [alert_payload(r) for r in rows], "next_cursor": next_cursor})
@@ -112,6 +113,7 @@ async def stream_alerts(
     body = event_stream(
         tail=tail,
         jur=principal.jur,
+        commander=principal.is_commander,
         after=after,
         heartbeat_s=settings.sse_heartbeat_s,
         disconnected=request.is_disconnected,

@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from qzx_alerts.alerts.columns import ARRAY_COLUMNS, DEADLINE_COLUMNS, LOCATION_FIELDS, STATE_COLUMNS
-from qzx_common.contracts.alerts import Alert
+from qzx_common.contracts.alerts import COVERT, HOTLIST_HIT, Alert
 
 if TYPE_CHECKING:
     from qzx_alerts.alerts.merge import OpenAlert
@@ -109,3 +109,22 @@ def scored_payload(a: OpenAlert, state: Mapping[str, Any], rules: Rules) -> dict
     payload["feedback_deadline_s"] = deadlines.feedback_s
     payload["rules_version"] = rules.version
     return payload
+
+
+# A checkpoint hit on a covert hotlist entry is for commanders only (docs/contract.md): these
+# recognise one in a row or payload, and in a published state's bytes (``columns.COVERT_HIT_SQL``
+# in SQL).
+def is_covert_hit(kind: str, factors: Any) -> bool:
+    if kind != HOTLIST_HIT:
+        return False
+    if isinstance(factors, str | bytes):
+        factors = orjson.loads(factors)
+    return any(f["name"] == "hotlist" and f["value"] == COVERT for f in factors)
+
+
+def is_covert_hit_state(payload: bytes) -> bool:
+    """A published alert state (JSON) that ``is_covert_hit``; decoded only when it may be one."""
+    if HOTLIST_HIT.encode() not in payload:
+        return False
+    state = orjson.loads(payload)
+    return is_covert_hit(state["kind"], state["factors"])

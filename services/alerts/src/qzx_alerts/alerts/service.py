@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.alerts import repository
 from qzx_alerts.alerts.merge import OpenAlert, merge
-from qzx_alerts.alerts.schemas import alert_json, alert_payload, created_state, scored_payload
+from qzx_alerts.alerts.schemas import alert_json, alert_payload, created_state, is_covert_hit, scored_payload
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.scoring.domain import Proposal
 from qzx_alerts.scoring.rules import Rules
@@ -83,7 +83,11 @@ async def visible_alert(
     conn: AsyncConnection, *, principal: Principal, alert_id: str, for_update: bool = False
 ) -> asyncpg.Record:
     row = await repository.get(await driver_connection(conn), alert_id, for_update=for_update)
-    if row is None or not principal.sees(row["admin_code"]):
+    if (
+        row is None
+        or not principal.sees(row["admin_code"])
+        or (not principal.is_commander and is_covert_hit(row["kind"], row["factors"]))
+    ):
         # Out-of-jurisdiction alerts look like absent ones: no existence oracle.
         raise NotFound(f"no alert with id {alert_id!r}", code="alert_not_found")
     return row

@@ -17,6 +17,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from qzx_alerts.alerts import repository
+from qzx_alerts.alerts.schemas import is_covert_hit_state
 from qzx_common.db import driver_connection
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ async def event_stream(
     after: int,
     heartbeat_s: float,
     disconnected: Callable[[], Any],
+    commander: bool = True,
 ) -> AsyncIterator[bytes]:
     yield b"retry: 1000\n\n"
     loop = asyncio.get_running_loop()
@@ -158,7 +160,8 @@ async def event_stream(
             woken = tail.notifier.current()
             rows = await tail.after(after, jur, PAGE)
             for change_id, payload in rows:
-                yield format_event(change_id, payload)
+                if commander or not is_covert_hit_state(payload):
+                    yield format_event(change_id, payload)
                 after = change_id
             if rows:
                 last_sent = loop.time()

@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from qzx_common.contracts.alerts import Priority
-from qzx_common.contracts.events import PLATE_RE
+from qzx_common.contracts.events import PLATE_RE, PlateColor
 
 
 class HotlistIn(BaseModel):
@@ -16,6 +16,9 @@ class HotlistIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plate: str
+    plate_color: PlateColor | None = Field(
+        default=None, description="only this colour of the plate (none: any)"
+    )
     priority: Priority = Field(default=Priority.P2, description="lowest priority of any alert on this plate")
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
     covert: bool = Field(default=False, description="reason and source are shown to commanders only")
@@ -43,6 +46,7 @@ class HotlistIn(BaseModel):
 class HotlistEntry(BaseModel):
     id: str
     plate: str
+    plate_color: str | None = None
     priority: Priority
     covert: bool
     admin_code: str

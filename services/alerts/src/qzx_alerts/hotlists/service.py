@@ -23,7 +23,7 @@ from qzx_common.web.errors import Forbidden, InvalidRequest, NotFound
 
 _ID_SPACE = uuid.UUID("0b7c33e4-1f6d-4d8e-b3a5-6c2e9f41a7d2")
 CONSOLE = "console"  # the source of every entry made through the API (exchange: exchange:<key id>)
-_FIELDS = ("priority", "reason", "covert", "expires_at", "admin_code")
+_FIELDS = ("plate_color", "priority", "reason", "covert", "expires_at", "admin_code")
 
 
 def entry_id(source: str, owner: str, plate: str) -> str:
@@ -46,6 +46,7 @@ def view(row: HotlistRow, principal: Principal, *, now: datetime | None = None) 
     return HotlistEntry(
         id=row.id,
         plate=row.plate,
+        plate_color=row.plate_color,
         priority=Priority(row.priority),
         covert=row.covert,
         admin_code=row.admin_code,
@@ -88,6 +89,7 @@ async def merge_hotlist_entries(
     now = datetime.now(UTC)
     for (owner, plate), e in sorted(latest.items()):
         values = {
+            "plate_color": e.plate_color.value if e.plate_color else None,
             "priority": e.priority.value,
             "reason": e.reason,
             "covert": e.covert,

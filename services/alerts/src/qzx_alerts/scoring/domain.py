@@ -101,6 +101,11 @@ def fraud_key(city: str, plate: str) -> str:
     return f"fraud:{city}:{plate}"
 
 
+def hit_key(city: str, plate: str) -> str:
+    """A plate's checkpoint hits in a city (kind hotlist_hit), whichever of its entries matched."""
+    return f"hit:{city}:{plate}"
+
+
 def racing_key(group: str) -> str:
     return f"racing:{group}"  # the group key names the city
 
@@ -113,7 +118,11 @@ def plate_keys(plate: str, prefix: str) -> list[str]:
     return [
         k
         for c in cities
-        for k in (fraud_key(c, plate), *(violation_key(c, plate, v.value) for v in Violation))
+        for k in (
+            fraud_key(c, plate),
+            hit_key(c, plate),
+            *(violation_key(c, plate, v.value) for v in Violation),
+        )
     ]
 
 

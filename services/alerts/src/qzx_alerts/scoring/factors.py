@@ -17,7 +17,7 @@ from qzx_alerts.scoring.domain import (
     factor,
 )
 from qzx_alerts.scoring.rules import Rules, highest
-from qzx_common.contracts.alerts import Priority
+from qzx_common.contracts.alerts import COVERT, Priority
 from qzx_common.contracts.events import EBIKE_VIOLATIONS
 
 _EBIKE = frozenset(v.value for v in EBIKE_VIOLATIONS)
@@ -138,7 +138,7 @@ def hotlist(hits: list[HotlistHit], rules: Rules) -> Finding:
     top = min(hits, key=lambda h: h.priority)
     if top.covert:
         why = f"on a covert hotlist (floor {top.priority.value}); details for commanders only"
-        value: str = "covert"
+        value: str = COVERT
     else:
         why = f"on the {top.source} hotlist: {top.reason} (floor {top.priority.value})"
         value = top.id

@@ -83,6 +83,8 @@ class RepeatOffender(_Strict):
 
 class Hotlist(_Strict):
     points: float
+    # A hotlisted plate's passages within this long of its open hit alert join it (a moving target).
+    hit_window_s: int = Field(default=1800, gt=0)
 
 
 class Night(_Strict):

@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.contracts.alerts import Alert
+from qzx_common.contracts.alerts import Alert, is_covert_hit
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import repository, service
 from qzx_dispatch.tasks.models import AlertRecord
 
 CLOSED = frozenset({"dismissed", "resolved"})
+# A covert checkpoint hit goes to the commanders (alerts console), never to a patrol app.
+COVERT_REASON = "covert hotlist hit: for commanders only, not sent to patrol apps"
 
 
 def alert_values(alert: Alert) -> dict[str, object]:
@@ -52,6 +54,9 @@ async def intake(session: AsyncSession, *, alert: Alert, settings: DispatchSetti
         return "closed"
     if alert.status.value != "new":
         return "tracked"  # dispatched / signed / escalated: states our own tasks drive
+    if is_covert_hit(alert):
+        row.state, row.last_reason = "handled", COVERT_REASON
+        return "covert"
     return await try_assign(session, row=row, alert=alert, settings=settings, now=now)
 
 

@@ -20,11 +20,12 @@ VIOLATION_NEEDS: dict[str, frozenset[str]] = {
 KIND_NEEDS: dict[str, frozenset[str]] = {
     "plate_fraud": frozenset({"interception"}),
     "hotlist": frozenset({"interception"}),
+    "hotlist_hit": frozenset({"interception"}),
     "racing_group": frozenset({"pursuit"}),
 }
 # Vehicles on the move: the unit goes to a checkpoint ahead rather than to where it was seen.
 MOVING_VIOLATIONS = frozenset({"street_racing"})
-MOVING_KINDS = frozenset({"plate_fraud", "racing_group", "hotlist"})
+MOVING_KINDS = frozenset({"plate_fraud", "racing_group", "hotlist", "hotlist_hit"})
 # E-bike riders are persuaded and educated (auxiliaries may do this); everything else is enforcement.
 PERSUASION_VIOLATIONS = frozenset({"ebike_red_light", "ebike_wrong_way", "ebike_overload"})
 

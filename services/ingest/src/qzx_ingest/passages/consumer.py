@@ -11,7 +11,7 @@ from qzx_common.kafka.runner import ConsumerRunner
 from qzx_common.runtime import Runtime
 from qzx_common.topics import CAMERA_PASSAGES
 from qzx_ingest.passages import service
-from qzx_ingest.passages.service import PreparedPassages
+from qzx_ingest.passages.service import KnownPartitions, PreparedPassages
 from qzx_ingest.settings import IngestSettings
 
 GROUP = "qzx-ingest-passages"
@@ -25,11 +25,27 @@ def preparer(settings: IngestSettings) -> Callable[[Sequence[ConsumerRecord]], A
 
 
 def handler(rt: Runtime) -> Callable[[PreparedPassages], Awaitable[None]]:
-    async def handle(batch: PreparedPassages) -> None:
+    partitions = KnownPartitions()
+
+    async def store(batch: PreparedPassages) -> service.StoreResult:
+        if missing := partitions.missing(batch):
+            async with rt.engine.begin() as conn:
+                await partitions.add(conn, missing)
         async with rt.engine.begin() as conn:
-            result = await service.store_batch(
+            return await service.store_batch(
                 conn, batch=batch, consumer=GROUP, topic_prefix=rt.settings.topic_prefix
             )
+
+    async def handle(batch: PreparedPassages) -> None:
+        try:
+            result = await store(batch)
+        except Exception as exc:
+            if not service.is_missing_partition(exc):
+                raise
+            # A day dropped since it was last read (by hand, or a replica with a shorter
+            # retention): read the catalog again, create it, store the batch once more.
+            partitions.forget()
+            result = await store(batch)
         rt.relay.publish_committed(result.staged)
 
     return handle

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from qzx_common.contracts.passage_reader import COLUMNS, PassageRow
+from qzx_common.contracts.passage_reader import COLUMNS, PassageRow, passage_dict
 from qzx_common.db import before_key, driver_connection
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.passages.models import PassageRow as StoredPassage
@@ -27,19 +27,20 @@ _STAGE_COLUMNS = ", ".join(f"{c} {_TYPES.get(c, 'text')}" for c in COLUMNS)
 SESSION_SQL = (f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS",)
 _INSERT = (
     f"INSERT INTO {SCHEMA}.passages ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} FROM {STAGE} "
-    "ON CONFLICT DO NOTHING"
+    "ON CONFLICT DO NOTHING RETURNING passage_id, captured_at"
 )
 
 
-async def insert_new(conn: AsyncConnection, rows: Sequence[PassageRow]) -> int:
-    """Store the passages not stored yet, in the caller's transaction; returns how many were new."""
+async def insert_new(conn: AsyncConnection, rows: Sequence[PassageRow]) -> set[tuple[str, datetime]]:
+    """Store the passages not stored yet, in the caller's transaction; returns the keys
+    (passage_id, captured_at) of those that were new."""
     if not rows:
-        return 0
+        return set()
     raw = await driver_connection(conn)
     await raw.copy_records_to_table(STAGE, records=rows, columns=COLUMNS)
-    status = await raw.execute(_INSERT)  # "INSERT 0 <n>"
+    new = await raw.fetch(_INSERT)
     await raw.execute(f"TRUNCATE {STAGE}")  # a second batch in the same transaction starts empty
-    return int(status.rsplit(" ", 1)[1])
+    return {(r[0], r[1]) for r in new}
 
 
 async def keep_partitions(conn: AsyncConnection, *, first_day: date, last_day: date) -> tuple[int, int]:
@@ -51,6 +52,16 @@ async def keep_partitions(conn: AsyncConnection, *, first_day: date, last_day: d
         )
     ).one()
     return row.created, row.dropped
+
+
+async def add_partitions(conn: AsyncConnection, days: Sequence[date]) -> int:
+    """Create the partitions of ``days`` that are missing, dropping none; returns how many were made."""
+    return int(
+        await conn.scalar(
+            text(f"SELECT {SCHEMA}.passage_partitions_add(:days, :tz)"),
+            {"days": list(days), "tz": PARTITION_TZ},
+        )
+    )
 
 
 async def partition_days(conn: AsyncConnection) -> list[date]:
@@ -66,12 +77,10 @@ async def partition_days(conn: AsyncConnection) -> list[date]:
 
 def payload_of(row: StoredPassage) -> dict[str, Any]:
     """The stored passage as the contract spells it (nulls left out), with ``received_at``."""
-    location = {"lat": row.lat, "lon": row.lon, "admin_code": row.admin_code, "road": row.road, "km": row.km}
-    out: dict[str, Any] = {c: getattr(row, c) for c in COLUMNS if c not in location}
+    out = passage_dict(PassageRow(*(getattr(row, c) for c in COLUMNS)))
     out["captured_at"] = row.captured_at.isoformat()
-    out["location"] = {k: v for k, v in location.items() if v is not None}
     out["received_at"] = row.received_at.isoformat()
-    return {k: v for k, v in out.items() if v is not None}
+    return out
 
 
 async def search(
@@ -102,3 +111,43 @@ async def search(
         q = q.where(before_key((P.captured_at, P.passage_id), after))
     q = q.order_by(P.captured_at.desc(), P.passage_id.desc()).limit(limit)
     return list((await session.scalars(q)).all())
+
+
+# Plates that passed the devices the target passed within ``window`` of it, counting the target's
+# passages each accompanied. Each side walks the (device_id, captured_at) index; the bounds on
+# captured_at also leave out the days outside them.
+_COMPANIONS = f"""
+WITH target AS MATERIALIZED (
+    SELECT device_id, captured_at FROM {SCHEMA}.passages
+    WHERE plate = $1 AND captured_at >= $2 AND captured_at < $3 AND admin_code LIKE $4
+)
+SELECT p.plate, count(DISTINCT (t.device_id, t.captured_at)) AS times,
+       count(DISTINCT p.device_id) AS devices, min(p.captured_at) AS first_seen,
+       max(p.captured_at) AS last_seen
+FROM target t
+JOIN {SCHEMA}.passages p ON p.device_id = t.device_id
+    AND p.captured_at BETWEEN t.captured_at - $5::interval AND t.captured_at + $5::interval
+WHERE p.plate IS NOT NULL AND p.plate <> $1 AND p.admin_code LIKE $4
+  AND p.captured_at >= $2::timestamptz - $5::interval AND p.captured_at < $3::timestamptz + $5::interval
+GROUP BY p.plate
+HAVING count(DISTINCT (t.device_id, t.captured_at)) >= $6
+ORDER BY times DESC, devices DESC, p.plate
+LIMIT $7
+"""
+
+
+async def companions(
+    conn: AsyncConnection,
+    *,
+    jur: str,
+    plate: str,
+    since: datetime,
+    until: datetime,
+    window: timedelta,
+    min_count: int,
+    limit: int,
+) -> list[Any]:
+    """Plates seen within ``window`` of ``plate`` at the same devices at least ``min_count`` times,
+    most often first (inside ``jur`` only, on both sides)."""
+    raw = await driver_connection(conn)
+    return list(await raw.fetch(_COMPANIONS, plate, since, until, jur + "%", window, min_count, limit))

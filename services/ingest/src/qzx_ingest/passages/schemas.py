@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,3 +11,19 @@ class PassageList(BaseModel):
 
     items: list[dict[str, Any]]
     next_cursor: str | None
+
+
+class Companion(BaseModel):
+    plate: str
+    count: int  # how many of the target's passages it accompanied
+    devices: int  # at how many distinct devices
+    first_seen: datetime
+    last_seen: datetime
+
+
+class CompanionList(BaseModel):
+    """Plates that travelled with ``plate`` (伴随车), most often first."""
+
+    plate: str
+    window_s: int
+    items: list[Companion]

@@ -20,11 +20,12 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from qzx_common.contracts.events import describe_error
-from qzx_common.contracts.passage_reader import PassageRow, read_passage
+from qzx_common.contracts.passage_reader import PassageRow, passage_json, read_passage
 from qzx_common.kafka.deadletter import DeadLetter
 from qzx_common.kafka.dlq import store_and_stage
-from qzx_common.kafka.outbox import Staged
+from qzx_common.kafka.outbox import OutboxMessage, Staged, stage
 from qzx_common.reasons import describe_exception
+from qzx_common.topics import PASSAGES_ACCEPTED
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.passages import repository
 
@@ -94,29 +95,73 @@ async def prepare(records: Sequence[ConsumerRecord], *, retention_days: int) -> 
     return batch
 
 
+def day_of(at: datetime) -> date:
+    """The day partition a capture time belongs to."""
+    return at.astimezone(ZONE).date()
+
+
+class KnownPartitions:
+    """The days known to have a partition. A batch bringing a day not known reads the catalog and
+    creates what is missing before it is stored (in a transaction of its own, so the batch's is
+    never the one to do DDL), so a valid passage is never dead-lettered for want of its day."""
+
+    def __init__(self) -> None:
+        self.days: set[date] = set()
+
+    def missing(self, batch: PreparedPassages) -> set[date]:
+        return {day_of(at) for _, at in batch.rows} - self.days
+
+    async def add(self, conn: AsyncConnection, days: set[date]) -> None:
+        self.days = set(await repository.partition_days(conn))
+        if absent := sorted(days - self.days):
+            created = await repository.add_partitions(conn, absent)
+            log.warning(
+                "passage partitions were missing; created them",
+                extra={"days": [d.isoformat() for d in absent], "partitions_created": created},
+            )
+        self.days |= days
+
+    def forget(self) -> None:
+        """After an insert found a day without its partition (dropped meanwhile): read again."""
+        self.days.clear()
+
+
+def is_missing_partition(exc: BaseException) -> bool:
+    """PostgreSQL's check_violation for a row that no partition takes."""
+    return "no partition of relation" in str(exc)
+
+
 @dataclass
 class StoreResult:
     stored: int
     duplicates: int
     rejected: int
-    staged: Staged  # the dead letters' outbox rows, for OutboxRelay.publish_committed
+    staged: Staged  # the forwarded passages' and dead letters' outbox rows (publish_committed)
 
 
 async def store_batch(
     conn: AsyncConnection, *, batch: PreparedPassages, consumer: str, topic_prefix: str
 ) -> StoreResult:
-    """Store the new passages and dead-letter the rejects, in the caller's transaction."""
-    stored = await repository.insert_new(conn, list(batch.rows.values()))
-    staged = Staged()
+    """Store the new passages, queue each new plated one for ``passages.accepted.v1`` (key plate)
+    and dead-letter the rejects, in the caller's transaction."""
+    new = await repository.insert_new(conn, list(batch.rows.values()))
+    topic = topic_prefix + PASSAGES_ACCEPTED
+    forward = [
+        OutboxMessage(topic, passage_json(r), r.plate.encode())
+        for k, r in batch.rows.items()  # in the batch's order: a plate's passages stay in order
+        if r.plate and k in new
+    ]
+    staged = await stage(conn, schema=SCHEMA, messages=forward)
     if batch.rejects:
         letters = [
             DeadLetter.of_record(r, reason, consumer=consumer, topic_prefix=topic_prefix)
             for r, reason in batch.rejects
         ]
-        staged = await store_and_stage(conn, schema=SCHEMA, letters=letters, topic_prefix=topic_prefix)
+        dead = await store_and_stage(conn, schema=SCHEMA, letters=letters, topic_prefix=topic_prefix)
+        staged.add(dead.ids, dead.messages)
     result = StoreResult(
-        stored=stored,
-        duplicates=batch.duplicates_in_batch + len(batch.rows) - stored,
+        stored=len(new),
+        duplicates=batch.duplicates_in_batch + len(batch.rows) - len(new),
         rejected=len(batch.rejects),
         staged=staged,
     )
@@ -154,6 +199,9 @@ async def maintain(
                     conn, retention_days=retention_days, ahead_days=ahead_days
                 )
             if created or dropped:
-                log.info("passage partitions kept", extra={"created": created, "dropped": dropped})
+                log.info(
+                    "passage partitions kept",
+                    extra={"partitions_created": created, "partitions_dropped": dropped},
+                )
         except Exception:
             log.warning("passage partition upkeep failed; trying again later", exc_info=True)

@@ -1,0 +1,205 @@
+"""Checkpoint-watch benchmark: one alerts process matching passages against a hotlist of
+1,000,000 entries with clone detection on, beside the raw consume rate of the same topic.
+
+    uv run python -m qzx_dev.bench.checkpoints [--quick] [--passages N] [--entries N]
+
+(a) raw aiokafka consume of passages.accepted.v1, pre-filled with the simulator's passages (trips
+    between checkpoints, cloned and hotlisted plates among them), as ingest forwards them;
+(b) the matcher (``qzx_alerts.main.create_app`` in-process, all its consumers running): from the
+    first batch checked to the last, each passage looked up in the in-memory hotlist index and
+    compared with its plate's last sighting, the alerts it raises and the travel times it learns
+    written. Also: the time to load the index from ``alerts.hotlists`` and the memory it takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from qzx_common.contracts.passage_reader import passage_json, read_passage
+from qzx_common.kafka.admin import ensure_topics
+from qzx_common.settings import to_plain_url
+from qzx_common.topics import PASSAGES_ACCEPTED
+from qzx_dev.bench import run_async
+from qzx_dev.bench.ingest import fresh_database, prefill, servers, write_json
+from qzx_dev.bench.kafka import raw_consume
+from qzx_dev.simulator import SimMessage, StepClock
+from qzx_dev.simulator.passages import PassageGenerator
+from qzx_dev.simulator.plates import DIGITS, LETTERS
+
+TARGET_RATE = 50_000
+SERIAL = DIGITS + LETTERS
+HOTLISTED = 20  # of the simulated plates, on the hotlist (the rest of the entries match nothing)
+
+
+def say(text: str) -> None:
+    print(f"[bench checkpoints {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def generate(n: int) -> tuple[list[SimMessage], list[str]]:
+    """``n`` passages as ingest forwards them (key plate), over the last hours; and some of
+    their plates to put on the hotlist."""
+    start = datetime.now(UTC) - timedelta(hours=3)
+    step = timedelta(seconds=3 * 3600 / max(1.0, n / 50))  # n passages over three hours
+    gen = PassageGenerator(seed=21, clock=StepClock(start, step))
+    out: list[SimMessage] = []
+    while len(out) < n:
+        for m in gen.batch(50):
+            row = read_passage(m.value)
+            assert row.plate is not None
+            out.append(SimMessage(row.plate.encode(), passage_json(row), "valid", row.passage_id, m.scenario))
+    rng = random.Random(5)
+    plates = sorted({m.key.decode() for m in out})
+    return out[:n], rng.sample(plates, min(HOTLISTED, len(plates)))
+
+
+async def load_hotlist(conn: asyncpg.Connection, *, entries: int, hotlisted: list[str]) -> None:
+    """``entries`` rows in alerts.hotlists by COPY (``hotlisted`` among them), as the owner with
+    the change trigger off (a bulk load, not a stream of changes)."""
+    rng = random.Random(9)
+    plates = set(hotlisted)
+    while len(plates) < entries:  # 鲁Z: an office letter the simulator never issues, so these match nothing
+        plates.add("鲁Z" + "".join(rng.choices(SERIAL, k=5)))
+    rows = [
+        (f"bench-{i}", plate, "P2", "benchmark entry", "bench", False, "370000", "bench")
+        for i, plate in enumerate(sorted(plates))
+    ]
+    await conn.execute("ALTER TABLE alerts.hotlists DISABLE TRIGGER hotlist_changed")
+    await conn.copy_records_to_table(
+        "hotlists",
+        schema_name="alerts",
+        columns=["id", "plate", "priority", "reason", "source", "covert", "admin_code", "created_by"],
+        records=rows,
+    )
+    await conn.execute("ALTER TABLE alerts.hotlists ENABLE TRIGGER hotlist_changed")
+    await conn.execute("VACUUM ANALYZE alerts.hotlists")
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+async def index_load(db: str) -> tuple[float, float, int]:
+    """(seconds, MiB) to load the index as the matcher does at start, and its entries."""
+    from qzx_alerts.checkpoints import repository
+    from qzx_alerts.checkpoints.index import HotlistIndex
+
+    conn = await asyncpg.connect(to_plain_url(db))
+    try:
+        before, started = rss_mib(), time.perf_counter()
+        index = HotlistIndex()
+        await repository.load(conn, index)
+        return time.perf_counter() - started, rss_mib() - before, len(index)
+    finally:
+        await conn.close()
+
+
+def alerts_app(db: str, bootstrap: str, prefix: str, *, consume: bool = True) -> Any:
+    from qzx_alerts.main import create_app
+    from qzx_alerts.settings import AlertsSettings
+
+    settings = AlertsSettings(database_url=db, kafka_bootstrap=bootstrap, topic_prefix=prefix, log_json=False)
+    return create_app(settings, consume=consume)
+
+
+def counter(outcome: str) -> Any:
+    from prometheus_client import REGISTRY
+
+    return lambda: REGISTRY.get_sample_value("qzx_alerts_passages_total", {"outcome": outcome}) or 0.0
+
+
+async def matcher(expected: int) -> float:
+    checked = counter("checked")
+    base, started, first = checked(), time.perf_counter(), None
+    base_first = base
+    last_report = started
+    while checked() - base < expected:
+        await asyncio.sleep(0.02)
+        now = time.perf_counter()
+        if first is None and checked() > base:
+            first, base_first = now, checked()
+        if now - last_report > 5:
+            say(f"matcher: {checked() - base:,.0f}/{expected:,} checked")
+            last_report = now
+        if now - started > 600:
+            raise TimeoutError(f"checked {checked() - base:.0f} of {expected} in 600 s")
+    return (expected - (base_first - base)) / (time.perf_counter() - (first or started))
+
+
+async def run(*, n: int, entries: int, server_url: str, bootstrap: str) -> dict[str, Any]:
+    prefix = f"benchc{uuid.uuid4().hex[:6]}."
+    topic = prefix + PASSAGES_ACCEPTED
+    say(f"generating {n:,} passages")
+    messages, hotlisted = generate(n)
+    r: dict[str, Any] = {"passages": n, "entries": entries, "plates": len({m.key for m in messages})}
+    await ensure_topics(bootstrap, prefix=prefix)
+    say("pre-filling passages.accepted.v1")
+    r["produce_rate"] = await prefill(bootstrap, topic, messages)
+    say("(a) raw consume")
+    r["raw_consume_rate"] = await raw_consume(bootstrap, topic, n)
+    async with fresh_database(server_url, "checkpoints") as db:
+        app = alerts_app(db, bootstrap, prefix, consume=False)
+        async with app.router.lifespan_context(app):  # migrates
+            pass
+        conn = await asyncpg.connect(to_plain_url(db))
+        try:
+            say(f"loading {entries:,} hotlist entries")
+            await load_hotlist(conn, entries=entries, hotlisted=hotlisted)
+            r["index_load_s"], r["index_mib"], r["index_entries"] = await index_load(db)
+            hits, frauds = counter("hotlist_hit"), counter("plate_fraud")
+            h0, f0 = hits(), frauds()
+            say("(b) matcher")
+            app = alerts_app(db, bootstrap, prefix)
+            async with app.router.lifespan_context(app):
+                r["matcher_rate"] = await matcher(n)
+            r["hits"], r["clone_findings"] = hits() - h0, frauds() - f0
+            r["alerts"] = await conn.fetchval("SELECT count(*) FROM alerts.alerts")
+        finally:
+            await conn.close()
+    r["matcher_vs_raw_consume"] = r["matcher_rate"] / r["raw_consume_rate"]
+    return r
+
+
+def table(r: dict[str, Any]) -> str:
+    lines = [
+        ("passages (distinct plates)", f"{r['passages']:,} ({r['plates']:,})"),
+        ("hotlist entries in the index", f"{r['index_entries']:,}, loaded in {r['index_load_s']:.1f} s, {r['index_mib']:,.0f} MiB"),
+        ("(a) raw aiokafka consume", f"{r['raw_consume_rate']:>10,.0f} msg/s"),
+        ("(b) matcher, passages checked", f"{r['matcher_rate']:>10,.0f} /s       (target >= {TARGET_RATE:,}; clone detection on)"),
+        ("ratio (b) / (a) raw consume", f"{r['matcher_vs_raw_consume']:>10.2f}"),
+        ("raised", f"{r['hits']:,.0f} hotlist hits, {r['clone_findings']:,.0f} clone findings, {r['alerts']:,} alerts"),
+    ]  # fmt: skip
+    width = max(len(k) for k, _ in lines)
+    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+    verdict = "meets" if r["matcher_rate"] >= TARGET_RATE else "MISSES"
+    return f"checkpoint-watch benchmark\n{body}\n  => {verdict} the {TARGET_RATE:,}/s target"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m qzx_dev.bench.checkpoints", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="50,000 passages")
+    parser.add_argument("--passages", type=int, help="passages to pre-fill (default 200,000)")
+    parser.add_argument("--entries", type=int, default=1_000_000, help="hotlist entries (default 1,000,000)")
+    args = parser.parse_args(argv)
+    n = args.passages or (50_000 if args.quick else 200_000)
+    with servers() as (server_url, bootstrap):
+        results = run_async(run(n=n, entries=args.entries, server_url=server_url, bootstrap=bootstrap))
+    results["quick"] = args.quick
+    print(table(results), flush=True)
+    say(f"results written to {write_json(results, name='checkpoints')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
