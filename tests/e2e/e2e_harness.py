@@ -27,6 +27,7 @@ from aiokafka.structs import RecordMetadata
 from sqlalchemy import text
 
 from qzx_common.contracts.devices import DEVICES, Device
+from qzx_common.reconcile.topics import high_watermarks
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.auth import mint_token
 from qzx_dev.embedded import free_port
@@ -216,6 +217,7 @@ class System:
     secret: str
     clock: OffsetClock
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    _probe: AIOKafkaConsumer | None = None  # reads topic ends for settled()
 
     # --- identities and clients ---------------------------------------------------------------
 
@@ -245,6 +247,8 @@ class System:
     async def aclose(self) -> None:
         for c in self.clients:
             await c.aclose()
+        if self._probe is not None:
+            await self._probe.stop()
 
     # --- Kafka --------------------------------------------------------------------------------
 
@@ -305,6 +309,15 @@ class System:
         """Every consumer group has its partitions (a first join takes seconds on the broker)."""
         return all(r.consumer.assignment() for r in self.runners())
 
+    async def _ends(self, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Each partition's end as a fetch reports it (its high watermark). Not ListOffsets: the
+        embedded broker answers that with the first offset of the last batch, and a barrier on it
+        settles while the last batch is still in flight (reconcile.topics)."""
+        if self._probe is None:
+            self._probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            await self._probe.start()
+        return await high_watermarks(self._probe, parts)
+
     async def _positions(self) -> tuple[dict[tuple[str, TopicPartition], int], bool]:
         """End offsets per (group, partition), and whether every group has committed up to them."""
         ends: dict[tuple[str, TopicPartition], int] = {}
@@ -313,7 +326,7 @@ class System:
             parts = sorted(r.consumer.assignment())
             if not parts:
                 return {}, False
-            end = await r.consumer.end_offsets(parts)
+            end = await self._ends(parts)
             for tp in parts:
                 ends[(r.group_id, tp)] = end[tp]
                 committed = await r.consumer.committed(tp) or 0

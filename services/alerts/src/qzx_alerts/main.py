@@ -33,6 +33,7 @@ from qzx_alerts.state import AlertsState
 from qzx_common.runtime import Runtime
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.serve import serve
 from qzx_common.web.service import service_app
@@ -68,6 +69,9 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 scoring=scoring,
                 change_tail=ChangeTail(engine=rt.engine, notifier=notifier, poll_s=settings.sse_poll_s),
                 change_relay=published,
+                sse_streams=Capacity(
+                    "SSE streams", limit=settings.sse_max_streams, retry_after_s=settings.sse_retry_after_s
+                ),
             )
         finally:
             await notifier.stop()
