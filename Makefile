@@ -24,13 +24,15 @@ test-db: install ## The database and broker tests only (CI runs these again agai
 test-faults: install ## Fault suite, long version: five kills of each service, long outages, 2 s latency, a partition
 	@QZX_FAULTS_FULL=1 $(UV) run --frozen pytest -m faults tests/faults $(PYTEST_ARGS)
 
-fuzz: install ## Property tests and schemathesis with fresh random examples (make test replays fixed ones)
+FUZZ_MESSAGES ?= 100000
+fuzz: install ## Property tests, schemathesis, and 100,000 mutated camera messages through the real topics (fresh seeds; make test replays fixed ones)
 	@QZX_HYPOTHESIS=fuzz $(UV) run --frozen pytest tests/security/test_schemathesis.py tests/security/test_exchange_fuzz.py $(PYTEST_ARGS)
+	@QZX_FUZZ_MESSAGES=$(FUZZ_MESSAGES) QZX_FUZZ_SEED=$${QZX_FUZZ_SEED:-$$RANDOM} $(UV) run --frozen pytest -s tests/fuzz $(PYTEST_ARGS)
 
 lint: install ## ruff and mypy
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
-	@$(UV) run --frozen mypy libs/common/src libs/devstack/src services/ingest/src services/alerts/src services/dispatch/src
+	@$(UV) run --frozen mypy libs/common/src libs/devstack/src services/ingest/src services/alerts/src services/dispatch/src apps/console/src
 
 format: install ## Apply ruff's fixes and formatting
 	@$(UV) run --frozen ruff check --fix .

@@ -19,8 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from qzx_dev.console.main import create_app
-from qzx_dev.console.settings import ConsoleSettings
+from qzx_console.main import create_app
+from qzx_console.settings import ConsoleSettings
 from qzx_dev.embedded import free_port
 
 CONSOLE_TOKEN = "header.payload.signature-of-the-dev-console"

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from qzx_dev.console.main import STATIC
+from qzx_console.main import STATIC
 from qzx_dev.embedded import free_port
 
 # docs/design.md §1: the province's 16 cities (GB/T 2260 code, approximate centre).
@@ -34,7 +34,7 @@ async def test_the_page_is_served(client: httpx.AsyncClient) -> None:
     page = response.text
     assert '<script type="module" src="/static/js/main.js"></script>' in page
     assert 'href="/static/console.css"' in page
-    for panel in ("alert-list", "map", "detail", "units", "tasks", "violations", "dlq", "token-input"):
+    for panel in ("alert-list", "map", "detail", "units", "tasks", "violations", "dlq", "sign-out"):
         assert f'id="{panel}"' in page
     assert "http://" not in page and "https://" not in page  # no CDN: the machine may have no internet
 
@@ -43,7 +43,7 @@ async def test_every_module_the_page_imports_is_served(client: httpx.AsyncClient
     css = await client.get("/static/console.css")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     seen: set[str] = set()
-    pending = ["main.js"]
+    pending = ["main.js", "sign-in.js", "patrol.js"]  # the pages' entry modules
     while pending:
         name = pending.pop()
         if name in seen:
@@ -54,7 +54,7 @@ async def test_every_module_the_page_imports_is_served(client: httpx.AsyncClient
         assert "javascript" in response.headers["content-type"], name
         pending += [target.removeprefix("./") for target in IMPORT.findall(response.text)]
     shipped = {p.name for p in (STATIC / "js").glob("*.js")}
-    assert seen == shipped  # every shipped module is reachable from main.js, and none is missing
+    assert seen == shipped  # every shipped module is reachable from an entry, and none is missing
     assert (await client.get("/static/js/nope.js")).status_code == 404
 
 
@@ -105,18 +105,19 @@ async def test_health(client: httpx.AsyncClient) -> None:
 
 
 def test_the_module_runs_as_the_launcher_starts_it() -> None:
-    """`python -m qzx_dev.console` on QZX_CONSOLE_PORT; without QZX_CONSOLE_TOKEN the dev token is a 404."""
+    """`python -m qzx_console` on QZX_CONSOLE_PORT; without QZX_CONSOLE_TOKEN (set by `qzx dev`
+    only) there is no dev-token route."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "QZX_CONSOLE_TOKEN"}
     env["QZX_CONSOLE_PORT"] = str(port)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qzx_dev.console"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-m", "qzx_console"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         ready = _wait_ready(f"http://127.0.0.1:{port}", proc)
         assert ready.status_code == 200
         token = httpx.get(f"http://127.0.0.1:{port}/api/dev-token", timeout=5)
-        assert token.status_code == 404 and token.json()["error"] == "no_dev_token"
+        assert token.status_code == 404
     finally:
         proc.terminate()
         proc.wait(10)
@@ -132,3 +133,15 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 30) -
         except httpx.HTTPError:
             time.sleep(0.2)
     raise AssertionError(f"console not ready on {base}")
+
+
+async def test_the_patrol_page_and_the_permission_matrix_are_served(client: httpx.AsyncClient) -> None:
+    page = await client.get("/patrol/")
+    assert page.status_code == 200 and '<script type="module" src="/static/js/patrol.js">' in page.text
+    assert 'name="viewport"' in page.text  # phone-sized
+    matrix = (await client.get("/api/permissions")).json()
+    assert matrix["tasks:reassign"] == ["city_commander", "dispatcher", "province_commander"]
+    assert "auditor" not in matrix["alerts:dismiss"] and matrix["patrol:act"] == [
+        "auxiliary_officer",
+        "patrol_officer",
+    ]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from qzx_dev.console.main import STATIC
+from qzx_console.main import STATIC
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 

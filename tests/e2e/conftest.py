@@ -9,7 +9,6 @@ group names, never share its partitions or its rows.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -19,16 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaProducer
 
 from qzx_dev.demo.seed import seed_demo
-from qzx_dev.embedded import create_database, drop_database, free_port
+from qzx_dev.embedded import create_database, drop_database
 from qzx_dev.testing import Stack, eventually
 
 sys.path.insert(0, str(Path(__file__).parent))  # e2e_harness, shared with the test module
 
-from e2e_harness import OffsetClock, System
+from e2e_harness import OffsetClock, Served, System
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ async def system(e2e_place: Place) -> AsyncIterator[System]:
         producer = AIOKafkaProducer(bootstrap_servers=e2e_place.bootstrap, linger_ms=0, acks="all")
         await producer.start()
         stack.push_async_callback(producer.stop)
-        alerts_url = await stack.enter_async_context(_serve(apps[1]))
+        alerts_url = await stack.enter_async_context(Served(apps[1]))
         system = System(
             ingest=apps[0],
             alerts=apps[1],
@@ -96,27 +94,3 @@ async def system(e2e_place: Place) -> AsyncIterator[System]:
         stack.push_async_callback(system.aclose)
         await eventually(system.joined, timeout=60, interval=0.1)
         yield system
-
-
-class _serve:
-    """An app (lifespan already running) behind uvicorn on a free port of 127.0.0.1."""
-
-    def __init__(self, app: Any) -> None:
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=free_port(), lifespan="off", log_level="warning")
-        )
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> str:
-        self.task = asyncio.create_task(self.server.serve())
-        async with asyncio.timeout(10):
-            while not self.server.started:  # uvicorn offers no event for this
-                if self.task.done():
-                    self.task.result()
-                await asyncio.sleep(0.02)
-        return f"http://127.0.0.1:{self.server.config.port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 10)

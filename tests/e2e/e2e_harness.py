@@ -21,13 +21,16 @@ from typing import Any
 
 import httpx
 import orjson
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import RecordMetadata
 from sqlalchemy import text
 
 from qzx_common.contracts.devices import DEVICES, Device
+from qzx_common.reconcile.topics import high_watermarks
 from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.auth import mint_token
+from qzx_dev.embedded import free_port
 from qzx_dev.samples import make_event
 from qzx_dev.testing import eventually
 
@@ -214,6 +217,7 @@ class System:
     secret: str
     clock: OffsetClock
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    _probe: AIOKafkaConsumer | None = None  # reads topic ends for settled()
 
     # --- identities and clients ---------------------------------------------------------------
 
@@ -243,6 +247,8 @@ class System:
     async def aclose(self) -> None:
         for c in self.clients:
             await c.aclose()
+        if self._probe is not None:
+            await self._probe.stop()
 
     # --- Kafka --------------------------------------------------------------------------------
 
@@ -303,6 +309,15 @@ class System:
         """Every consumer group has its partitions (a first join takes seconds on the broker)."""
         return all(r.consumer.assignment() for r in self.runners())
 
+    async def _ends(self, parts: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Each partition's end as a fetch reports it (its high watermark). Not ListOffsets: the
+        embedded broker answers that with the first offset of the last batch, and a barrier on it
+        settles while the last batch is still in flight (reconcile.topics)."""
+        if self._probe is None:
+            self._probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+            await self._probe.start()
+        return await high_watermarks(self._probe, parts)
+
     async def _positions(self) -> tuple[dict[tuple[str, TopicPartition], int], bool]:
         """End offsets per (group, partition), and whether every group has committed up to them."""
         ends: dict[tuple[str, TopicPartition], int] = {}
@@ -311,7 +326,7 @@ class System:
             parts = sorted(r.consumer.assignment())
             if not parts:
                 return {}, False
-            end = await r.consumer.end_offsets(parts)
+            end = await self._ends(parts)
             for tp in parts:
                 ends[(r.group_id, tp)] = end[tp]
                 committed = await r.consumer.committed(tp) or 0
@@ -338,3 +353,35 @@ class System:
             return caught_up and after == before
 
         await eventually(quiet, timeout=timeout, interval=0.1)
+
+
+class Served:
+    """An app (lifespan already running) behind uvicorn on a free port of 127.0.0.1."""
+
+    def __init__(self, app: Any) -> None:
+        self.server = uvicorn.Server(
+            # Held long-polls and event streams are cut after 2 s at the end, not waited for.
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=free_port(),
+                lifespan="off",
+                log_level="warning",
+                timeout_graceful_shutdown=2,
+            )
+        )
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> str:
+        self.task = asyncio.create_task(self.server.serve())
+        async with asyncio.timeout(10):
+            while not self.server.started:  # uvicorn offers no event for this
+                if self.task.done():
+                    self.task.result()
+                await asyncio.sleep(0.02)
+        return f"http://127.0.0.1:{self.server.config.port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 10)

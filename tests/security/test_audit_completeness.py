@@ -16,7 +16,7 @@ from typing import Any, Literal
 import httpx
 import orjson
 import pytest
-from sec_support import PARTNERS, api_routes, bearer, client_for, qingdao_event
+from sec_support import PARTNERS, QINGDAO, api_routes, bearer, client_for, qingdao_event
 from sec_world import (
     QINGDAO_SPOT,
     RIZHAO_SPOT,
@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from qzx_common.web.exchange import ExchangeAuth
+from qzx_dev.samples import make_accident
 
 pytestmark = [pytest.mark.db]
 
@@ -130,6 +131,57 @@ async def _exchange_violations(w: World) -> Call:
         _batch_id,
         "3702",
         "act",
+    )
+
+
+@case("ingest", "POST", "/v1/exchange/accidents")
+async def _exchange_accidents(w: World) -> Call:
+    return Call(
+        Actor(None, None, partner="qingdao"),
+        "/v1/exchange/accidents",
+        {"accidents": [make_accident(location=QINGDAO)]},
+        "exchange.accidents.receive",
+        "exchange_batch",
+        _batch_id,
+        "3702",
+        "act",
+    )
+
+
+@case("ingest", "POST", "/v1/accidents")
+async def _report_accident(w: World) -> Call:
+    accident = make_accident(location=QINGDAO, accident_id=f"370202-A-{uuid.uuid4().hex[:12]}")
+    return Call(
+        Actor("dispatcher", "3702"),
+        "/v1/accidents",
+        accident,
+        "accidents.report",
+        "accident",
+        accident["accident_id"],
+        "370202",
+        "create",
+    )
+
+
+@case("ingest", "POST", "/v1/accidents/{accident_id}/quick-handling/close")
+async def _close_quick_handling(w: World) -> Call:
+    accident = make_accident(
+        location=QINGDAO, accident_id=f"370202-A-{uuid.uuid4().hex[:12]}", severity="property_only", injured=0
+    )
+    async with w.client("ingest") as c:
+        r = await c.post(
+            "/v1/accidents", content=orjson.dumps(accident), headers=bearer("dispatcher", "3702")
+        )
+    assert r.status_code == 201, r.text
+    return Call(
+        Actor("dispatcher", "3702"),
+        f"/v1/accidents/{accident['accident_id']}/quick-handling/close",
+        {"outcome": "agreed", "road_cleared_at": datetime.now(UTC).isoformat()},
+        "accidents.quick_handling.close",
+        "accident",
+        accident["accident_id"],
+        "370202",
+        "update",
     )
 
 

@@ -99,7 +99,7 @@ def test_compose_runs_kafka_postgres_migrate_the_services_the_console_and_the_si
         assert "/readyz" in test and str(port) in test
         assert "profiles" not in svc
     console = services["console"]
-    assert console["command"] == ["python", "-m", "qzx_dev.console"]
+    assert console["command"] == ["python", "-m", "qzx_console"]
     assert console["environment"]["QZX_CONSOLE_PORT"] == str(CONSOLE_PORT)
     for name, port in SERVICES.items():
         assert console["environment"][f"QZX_{name.upper()}_URL"] == f"http://{name}:{port}"
@@ -432,7 +432,7 @@ def test_every_service_is_deployed_with_its_module_port_and_probes(
             deployments[name]["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
         )
         (container,) = pod["spec"]["containers"]
-        module = "qzx_dev.console" if name == "console" else f"qzx_{name}"
+        module = "qzx_console" if name == "console" else f"qzx_{name}"
         assert container["command"] == ["python", "-m", module]
         assert container["ports"][0]["containerPort"] == port
         assert {"name": f"QZX_{name.upper()}_PORT", "value": str(port)} in container["env"]

@@ -21,7 +21,7 @@ from qzx_dev.embedded import free_port, port_free
 
 pytestmark = pytest.mark.launcher
 
-PORTS = ("INGEST", "ALERTS", "DISPATCH", "CONSOLE", "EMBEDDED_PG", "EMBEDDED_BROKER")
+PORTS = ("INGEST", "ALERTS", "DISPATCH", "CONSOLE", "DEV_IDP", "EMBEDDED_PG", "EMBEDDED_BROKER")
 
 
 @dataclass
@@ -136,6 +136,37 @@ def test_nothing_outlives_a_launcher_killed_with_sigkill(run: Run) -> None:
     alive = wait_gone(started, timeout=10)
     assert not alive, [(p.pid, _cmdline(p)) for p in alive]
     assert wait_ports_free(run.ports, timeout=5) == {}
+
+
+def test_a_person_signs_in_at_the_console_and_the_services_verify_the_token(run: Run) -> None:
+    """The development identity provider's RS256 token, signed in for through the console, is
+    verified by dispatch against the provider's JWKS and scopes what the person sees."""
+    from qzx_dev.idp.accounts import DEV_PASSWORD
+
+    run.env["QZX_DEMO_DATA"] = "1"  # the seeded people and units
+    run.start()
+    run.wait_ready()
+    console = f"http://127.0.0.1:{run.ports['CONSOLE']}"
+    signed = httpx.post(
+        f"{console}/auth/sign-in", json={"username": "dispatcher-3702", "password": DEV_PASSWORD}, timeout=10
+    )
+    assert signed.status_code == 200, signed.text
+    bearer = {"Authorization": f"Bearer {signed.json()['token']}"}
+    deadline = time.monotonic() + 60  # the demo world is seeded through the APIs after start-up
+    while True:
+        units = httpx.get(
+            f"{console}/api/dispatch/v1/units", params={"limit": 200}, headers=bearer, timeout=10
+        )
+        assert units.status_code == 200, units.text
+        if units.json()["items"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    codes = {u["admin_code"] for u in units.json()["items"]}
+    assert codes and all(c.startswith("3702") for c in codes), codes
+    forged = httpx.get(
+        f"{console}/api/dispatch/v1/units", headers={"Authorization": "Bearer x.y.z"}, timeout=10
+    )
+    assert forged.status_code == 401
 
 
 def test_a_service_that_dies_is_started_again_with_a_log_line(run: Run) -> None:

@@ -4,12 +4,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from qzx_common.web.auth import mint_token
 from qzx_dev.testing import Stack
 from qzx_ingest.main import create_app
 from qzx_ingest.settings import IngestSettings
+
+# An exchange partner for Jinan only (the accident exchange tests).
+PARTNERS = {"jinan": {"secret": "jinan-secret-0123456789", "admin_prefix": "3701"}}
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +29,7 @@ def ingest_settings(stack: Stack) -> IngestSettings:
         kafka_bootstrap=stack.bootstrap,
         topic_prefix=stack.topic_prefix,
         log_json=False,
+        exchange_keys=orjson.dumps(PARTNERS).decode(),
     )
 
 

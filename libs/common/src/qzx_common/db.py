@@ -36,9 +36,19 @@ def schema_metadata(schema: str) -> MetaData:
 
 
 CONNECT_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 60.0
+IDLE_TRANSACTION_TIMEOUT_S = 30.0
+RECYCLE_S = 1800
 
 
-def create_engine(url: str, *, pool_size: int = 10, session_sql: Sequence[str] = ()) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    session_sql: Sequence[str] = (),
+    command_timeout_s: float | None = COMMAND_TIMEOUT_S,
+    idle_transaction_timeout_s: float = IDLE_TRANSACTION_TIMEOUT_S,
+) -> AsyncEngine:
     """A pool that checks its connections without a round trip. ``pool_pre_ping`` would cost every
     checkout a BEGIN, a query and a ROLLBACK with asyncpg (a third of a small consumer batch's round
     trips); instead a connection whose socket the server has closed (a restart, a failover) is
@@ -48,16 +58,36 @@ def create_engine(url: str, *, pool_size: int = 10, session_sql: Sequence[str] =
     JSON read from json/jsonb columns is parsed by orjson, several times faster than the standard
     library on alert factors and payloads.
 
+    A partition (traffic lost, nothing closed) leaves connections half-open: the socket looks
+    alive and an answer never comes. So every command gives up after ``command_timeout_s``
+    (asyncpg's ``command_timeout``; None for none, migrations), the connection it ran on is
+    discarded (its reset fails too), and the ``TimeoutError`` is
+    transient (``qzx_common.transient``): a consumer retries its batch on a fresh connection. The
+    server, for its side, ends a transaction left idle for ``idle_transaction_timeout_s`` (its
+    client gone mid-batch: its locks would otherwise block every later batch) and probes silent
+    clients with TCP keepalives. ``pool_recycle`` replaces connections a middlebox may have
+    forgotten.
+
     ``session_sql`` runs (and commits) on every new connection: a service's temporary tables, say."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=False,
+        pool_recycle=RECYCLE_S,
         json_deserializer=orjson.loads,
         # A server that is gone answers nothing: give up on a new connection after this, not
         # asyncpg's 60 s, so consumers retry and probes and requests answer while it is away.
-        connect_args={"timeout": CONNECT_TIMEOUT_S},
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_S,
+            "command_timeout": command_timeout_s,
+            "server_settings": {
+                "idle_in_transaction_session_timeout": str(int(idle_transaction_timeout_s * 1000)),
+                "tcp_keepalives_idle": "30",
+                "tcp_keepalives_interval": "10",
+                "tcp_keepalives_count": "3",
+            },
+        },
     )
     event.listen(engine.sync_engine, "checkout", _replace_if_closed)
     if session_sql:

@@ -30,7 +30,7 @@ class Target:
 async def migrate_all(
     settings: CommonSettings, targets: Sequence[Target], *, topics: bool = True, db_timeout_s: float = 120.0
 ) -> None:
-    engine = create_engine(settings.async_migrate_url, pool_size=1)
+    engine = create_engine(settings.async_migrate_url, pool_size=1, command_timeout_s=None)
     try:
         await wait_for_database(engine, timeout=db_timeout_s)
     finally:

@@ -56,7 +56,11 @@ class Runtime:
     ) -> Runtime:
         """``session_sql``: see ``db.create_engine``."""
         engine = create_engine(
-            settings.async_database_url, pool_size=settings.db_pool_size, session_sql=session_sql
+            settings.async_database_url,
+            pool_size=settings.db_pool_size,
+            session_sql=session_sql,
+            command_timeout_s=settings.db_command_timeout_s,
+            idle_transaction_timeout_s=settings.db_idle_transaction_timeout_s,
         )
         await wait_for_database(engine)
         if settings.migrate_on_start:

@@ -147,6 +147,18 @@ class CommonSettings(BaseSettings):
     db_pool_size: int = Field(
         default=10, description="Database connection pool size of each process (SQLAlchemy `pool_size`)."
     )
+    db_command_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A database command unanswered this long is given up, its connection discarded and "
+        "the batch retried (a partition leaves connections half-open); keep it above the slowest statement (bulk roster writes took over 15 s on a loaded 2-core machine).",
+    )
+    db_idle_transaction_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="The server ends a service's transaction left idle this long (its client lost "
+        "mid-batch), releasing its locks.",
+    )
 
     @model_validator(mode="after")
     def _check_topic_layout(self) -> Self:

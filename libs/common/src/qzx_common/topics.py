@@ -12,6 +12,11 @@ CAMERA_PASSAGES_DLQ = "camera.passages.v1.dlq"
 # Every plated passage ingest stored, forwarded normalised (key plate): the checkpoint watch's input.
 PASSAGES_ACCEPTED = "passages.accepted.v1"
 
+# Accidents (key accident id, value AccidentReport): reported from the 122 call centre, patrol and
+# exchanges; ingest forwards each accepted one, normalised, once.
+ACCIDENTS_REPORTED = "accidents.reported.v1"
+ACCIDENTS_ACCEPTED = "accidents.accepted.v1"
+
 
 def dlq_topic(topic: str) -> str:
     """Where a consumer of ``topic`` sends what it cannot apply (docs/contract.md)."""
@@ -26,6 +31,8 @@ CONSUMED = (
     DISPATCH_TASKS,
     CAMERA_PASSAGES,
     PASSAGES_ACCEPTED,
+    ACCIDENTS_REPORTED,
+    ACCIDENTS_ACCEPTED,
 )
 ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4

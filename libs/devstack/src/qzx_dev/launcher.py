@@ -55,6 +55,9 @@ class LaunchSettings(BaseSettings):
     alerts_port: int = Field(default=8002, description="Where `make run` starts alerts.")
     dispatch_port: int = Field(default=8003, description="Where `make run` starts dispatch.")
     console_port: int = Field(default=8000, description="Where `make run` starts the console.")
+    dev_idp_port: int = Field(
+        default=8009, description="Where `make run` starts the development identity provider."
+    )
     embedded_pg_port: int = Field(
         default=5433, description="Where `make run` starts the embedded PostgreSQL."
     )
@@ -244,6 +247,11 @@ def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
         env.setdefault(f"QZX_{name.upper()}_URL", f"http://127.0.0.1:{port}")  # the console's upstreams
     env.setdefault("QZX_DEV_MODE", "1")  # the development secret is fine on this machine
     env.setdefault("QZX_FORWARDED_ALLOW_IPS", "127.0.0.1")  # the console's proxy names the browser
+    # People sign in to the development identity provider; the services verify its RS256 tokens.
+    idp = f"http://127.0.0.1:{settings.dev_idp_port}"
+    env.setdefault("QZX_JWT_JWKS_URL", f"{idp}/jwks")
+    env.setdefault("QZX_CONSOLE_IDP_TOKEN_URL", f"{idp}/token")
+    env.setdefault("QZX_DEV_IDP_KEY_FILE", str(state / "idp" / "signing-key.pem"))
     launch = Launch(state=state, env=env, stop_timeout_s=settings.dev_stop_timeout_s)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _stop_on_signal)
@@ -253,6 +261,7 @@ def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
         for name, port in services:
             require_port(port, f"{name} service", "Is another `make run` still running?")
         require_port(settings.console_port, "console", "Is another `make run` still running?")
+        require_port(settings.dev_idp_port, "identity provider", "Is another `make run` still running?")
         _start_servers(launch, settings)
         _start_children(launch, settings, simulate=simulate, demo=demo, rate=rate)
         return _supervise(launch)
@@ -305,11 +314,16 @@ def _start_servers(launch: Launch, settings: LaunchSettings) -> None:
 def _start_children(
     launch: Launch, settings: LaunchSettings, *, simulate: bool, demo: bool, rate: float
 ) -> None:
+    from qzx_dev.idp.accounts import DEV_PASSWORD
+
     env, services = launch.env, settings.services()
+    _say(f"starting the development identity provider on http://127.0.0.1:{settings.dev_idp_port}")
+    idp = launch.spawn("idp", [sys.executable, "-m", "qzx_dev.idp"])
+    _wait_ready("idp", settings.dev_idp_port, idp, launch.log_path("idp"))
     for name, port in services:
         _say(f"starting {name} on http://127.0.0.1:{port}")
         launch.spawn(name, [sys.executable, "-m", f"qzx_{name}"])
-    for (name, port), child in zip(services, launch.children, strict=True):
+    for (name, port), child in zip(services, launch.children[1:], strict=True):
         _wait_ready(name, port, child.proc, launch.log_path(name))
         _say(f"{name} ready")
 
@@ -329,7 +343,7 @@ def _start_children(
         )
     token = _console_token(env)
     env["QZX_CONSOLE_TOKEN"] = token
-    console = launch.spawn("console", [sys.executable, "-m", "qzx_dev.console"])
+    console = launch.spawn("console", [sys.executable, "-m", "qzx_console"])
     _wait_ready("console", settings.console_port, console, launch.log_path("console"))
     if simulate:
         passage_rate = settings.simulate_passage_rate
@@ -361,12 +375,17 @@ def _start_children(
         )
 
     _say("")
-    _say(f"console   http://127.0.0.1:{settings.console_port}/")
+    _say(f"console   http://127.0.0.1:{settings.console_port}/   sign in as dispatcher-3701, commander-3702,")
+    _say("          commander-37, auditor-37 or an officer (O370100-001 …); password QZX_DEV_PASSWORD")
+    _say(
+        f"          ({env.get('QZX_DEV_PASSWORD') or DEV_PASSWORD}); every account: "
+        f"http://127.0.0.1:{settings.dev_idp_port}/accounts"
+    )
     for name, port in services:
         _say(f"{name:<9} http://127.0.0.1:{port}/docs   (metrics /metrics, health /healthz /readyz)")
     _say(f"logs      {launch.state / 'logs'}/")
     _say(f"token     {token}")
-    _say("          (province commander, 12 h; mint others with `uv run qzx token --role ... --jur ...`)")
+    _say("          (for scripts: province commander, 12 h; mint others with `uv run qzx token ...`)")
     _say("Ctrl-C stops everything.")
 
 

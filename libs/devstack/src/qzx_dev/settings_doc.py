@@ -34,7 +34,16 @@ CLASSES = (
         "qzx_dispatch.settings:DispatchSettings",
         "What it adds to or changes in the common settings",
     ),
-    ("Console", "qzx_dev.console.settings:ConsoleSettings", "The development console under `qzx dev`"),
+    (
+        "Console",
+        "qzx_console.settings:ConsoleSettings",
+        "The console and the patrol app (`python -m qzx_console`)",
+    ),
+    (
+        "Development identity provider",
+        "qzx_dev.idp.app:IdpSettings",
+        "The accounts people sign in with under `qzx dev` (`python -m qzx_dev.idp`)",
+    ),
     ("`make run`", "qzx_dev.launcher:LaunchSettings", "Where `qzx dev` starts things"),
 )
 
@@ -57,6 +66,11 @@ TESTS_AND_BUILD = (
         "QZX_HYPOTHESIS",
         "repeatable",
         "`fuzz`: property tests draw fresh examples (`make fuzz`); else fixed ones.",
+    ),
+    (
+        "QZX_SCREENSHOT_DIR",
+        "unset",
+        "the browser test writes its screenshots here (`docs` refreshes the README's); else into a temporary directory.",
     ),
     ("QZX_IMAGE_TAG", "dev", "`docker-compose.yml`: the tag of the `qzx` image every service runs."),
 )

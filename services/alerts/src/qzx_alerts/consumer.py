@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from qzx_alerts.accidents.service import apply_accidents, read_reports
 from qzx_alerts.alerts.lifecycle import apply_task_batch
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hazards.cache import HazardCache
@@ -16,10 +18,17 @@ from qzx_alerts.scoring.rules import Rules
 from qzx_common.kafka.logrelay import LogRelay
 from qzx_common.kafka.runner import BatchHandler
 from qzx_common.runtime import Runtime
-from qzx_common.topics import ALERTS, ALERTS_GROUP, ALERTS_TASKS_GROUP, VIOLATIONS_ACCEPTED
+from qzx_common.topics import (
+    ACCIDENTS_ACCEPTED,
+    ALERTS,
+    ALERTS_GROUP,
+    ALERTS_TASKS_GROUP,
+    VIOLATIONS_ACCEPTED,
+)
 
 VIOLATIONS_GROUP = ALERTS_GROUP
 TASKS_GROUP = ALERTS_TASKS_GROUP
+ACCIDENTS_GROUP = "qzx-alerts-accidents"
 
 
 @dataclass
@@ -58,6 +67,20 @@ def tasks_handler(rt: Runtime, published: LogRelay) -> BatchHandler:
         published.wake()
 
     return handle
+
+
+def consume_accidents(rt: Runtime, rules: Rules, published: LogRelay) -> None:
+    """accidents.accepted.v1 → P1 alerts of kind ``accident`` (qzx_alerts.accidents)."""
+
+    async def prepare(records: Sequence[ConsumerRecord]) -> list[Any]:
+        return read_reports([r.value for r in records])
+
+    async def handle(reports: list[Any]) -> None:
+        async with rt.engine.begin() as conn:
+            await apply_accidents(conn, reports=reports, rules=rules)
+        published.wake()
+
+    rt.consume(topics=[ACCIDENTS_ACCEPTED], group=ACCIDENTS_GROUP, handle=handle, prepare=prepare)
 
 
 def change_relay(rt: Runtime, *, retention_s: float) -> LogRelay:

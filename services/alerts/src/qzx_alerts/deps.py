@@ -17,6 +17,7 @@ from qzx_alerts.state import AlertsState
 from qzx_common.audit import AuditContext
 from qzx_common.runtime import Runtime
 from qzx_common.web.auth import audit_context, request_audit
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.exchange import Partner, exchange_partner
 from qzx_common.web.service import service_state
 
@@ -45,6 +46,10 @@ def change_tail(request: Request) -> ChangeTail:
     return state(request).change_tail
 
 
+def sse_streams(request: Request) -> Capacity:
+    return state(request).sse_streams
+
+
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
     async with runtime(request).sessions() as s, s.begin():
         yield s
@@ -70,6 +75,7 @@ SettingsDep = Annotated[AlertsSettings, Depends(settings)]
 ScoringDep = Annotated[Scoring, Depends(scoring)]
 RulesDep = Annotated[Rules, Depends(rules)]
 ChangeTailDep = Annotated[ChangeTail, Depends(change_tail)]
+SseStreams = Annotated[Capacity, Depends(sse_streams)]
 Audit = Annotated[AuditContext, Depends(audit_context)]
 ExchangePartner = Annotated[Partner, Depends(exchange_partner(SCHEMA))]
 

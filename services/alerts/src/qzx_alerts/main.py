@@ -12,7 +12,14 @@ from qzx_alerts.alerts.metrics import sample_alerts
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
 from qzx_alerts.checkpoints import consumer as checkpoints
-from qzx_alerts.consumer import TASKS_GROUP, Scoring, change_relay, consume_violations, tasks_handler
+from qzx_alerts.consumer import (
+    TASKS_GROUP,
+    Scoring,
+    change_relay,
+    consume_accidents,
+    consume_violations,
+    tasks_handler,
+)
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
@@ -26,6 +33,7 @@ from qzx_alerts.state import AlertsState
 from qzx_common.runtime import Runtime
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.serve import serve
 from qzx_common.web.service import service_app
@@ -51,6 +59,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 rt.sampler.probe(sample_alerts)
             if consume:
                 consume_violations(rt, scoring, published)
+                consume_accidents(rt, rules, published)
                 rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
                 await checkpoints.start(rt, settings, rules, published)
             yield AlertsState(
@@ -60,6 +69,9 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 scoring=scoring,
                 change_tail=ChangeTail(engine=rt.engine, notifier=notifier, poll_s=settings.sse_poll_s),
                 change_relay=published,
+                sse_streams=Capacity(
+                    "SSE streams", limit=settings.sse_max_streams, retry_after_s=settings.sse_retry_after_s
+                ),
             )
         finally:
             await notifier.stop()

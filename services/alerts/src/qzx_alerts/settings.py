@@ -21,6 +21,15 @@ class AlertsSettings(CommonSettings):
         "arrive by LISTEN/NOTIFY).",
     )
     sse_heartbeat_s: float = Field(default=15.0, description="Keep-alive comment interval on an SSE stream.")
+    sse_max_streams: int = Field(
+        default=1000,
+        ge=1,
+        description="SSE streams one process holds at once; one more is answered 503 over_capacity with "
+        "Retry-After.",
+    )
+    sse_retry_after_s: int = Field(
+        default=5, ge=1, description="The Retry-After (seconds) of a stream refused over the cap."
+    )
     hazard_cache_s: float = Field(
         default=5.0,
         description="Hazard points are held in memory and re-read this often (local writes refresh at once).",

@@ -9,6 +9,7 @@ from qzx_alerts.consumer import Scoring
 from qzx_alerts.scoring.rules import Rules
 from qzx_alerts.settings import AlertsSettings
 from qzx_common.kafka.logrelay import LogRelay
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.service import ServiceState
 
 
@@ -19,3 +20,4 @@ class AlertsState(ServiceState):
     scoring: Scoring
     change_tail: ChangeTail
     change_relay: LogRelay
+    sse_streams: Capacity  # held console streams (QZX_SSE_MAX_STREAMS)

@@ -3,7 +3,7 @@ response is sent: ``scope="function"``), then wakes the outbox relay."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -39,6 +39,12 @@ def notifier(request: Request) -> UnitNotifier:
     return state(request).notifier
 
 
+def long_poll_slot(request: Request) -> Iterator[None]:
+    """A place among the process's held long-polls for this request (503 when none is free)."""
+    with state(request).long_polls.hold():
+        yield
+
+
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
     rt = runtime(request)
     async with rt.sessions() as s, s.begin():
@@ -52,3 +58,4 @@ SettingsDep = Annotated[DispatchSettings, Depends(settings)]
 ClockDep = Annotated[Clock, Depends(clock)]
 NotifierDep = Annotated[UnitNotifier, Depends(notifier)]
 Audit = Annotated[AuditContext, Depends(audit_context)]
+LongPollSlot = Annotated[None, Depends(long_poll_slot)]

@@ -14,11 +14,13 @@ from qzx_common.db import transaction
 from qzx_common.runtime import Runtime
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import ALERTS
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.serve import serve
 from qzx_common.web.service import service_app
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import GROUP, alerts_handler
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.manual.router import router as manual_router
 from qzx_dispatch.org import reference
 from qzx_dispatch.org.router import router as org_router
 from qzx_dispatch.patrol import idempotency
@@ -74,7 +76,16 @@ def create_app(
         try:
             with on_stop_signal(notifier.drain):
                 yield DispatchState(
-                    runtime=rt, settings=settings, clock=clock, notifier=notifier, watcher=watcher
+                    runtime=rt,
+                    settings=settings,
+                    clock=clock,
+                    notifier=notifier,
+                    watcher=watcher,
+                    long_polls=Capacity(
+                        "long-polls",
+                        limit=settings.long_poll_max_held,
+                        retry_after_s=settings.long_poll_retry_after_s,
+                    ),
                 )
         finally:
             stopping.set()
@@ -88,7 +99,7 @@ def create_app(
         schema=SCHEMA,
         migrations=MIGRATIONS,
         start=start,
-        routers=[org_router, shifts_router, tasks_router, patrol_router],
+        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router],
     )
 
 

@@ -30,6 +30,15 @@ class DispatchSettings(CommonSettings):
     )
     long_poll_max_s: int = Field(default=30, description="The longest a patrol client's long-poll may wait.")
     patrol_page: int = Field(default=100, description="The most tasks one long-poll answer carries.")
+    long_poll_max_held: int = Field(
+        default=10_000,
+        ge=1,
+        description="Long-polls one process holds at once; one more is answered 503 over_capacity "
+        "with Retry-After.",
+    )
+    long_poll_retry_after_s: int = Field(
+        default=5, ge=1, description="The Retry-After (seconds) of a long-poll refused over the cap."
+    )
     idempotency_retention_h: float = Field(
         default=168.0,
         description="Hours patrol `Idempotency-Key`s (with their responses) are kept; a retry after "

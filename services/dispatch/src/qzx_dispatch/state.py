@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qzx_common.web.capacity import Capacity
 from qzx_common.web.service import ServiceState
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.patrol.notifier import UnitNotifier
@@ -17,3 +18,4 @@ class DispatchState(ServiceState):
     clock: Clock
     notifier: UnitNotifier
     watcher: DeadlineWatcher
+    long_polls: Capacity  # held patrol long-polls (QZX_LONG_POLL_MAX_HELD)

@@ -13,6 +13,8 @@ from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.exchange import parse_partners
 from qzx_common.web.serve import serve
 from qzx_common.web.service import ServiceState, service_app
+from qzx_ingest.accidents import consumer as accidents
+from qzx_ingest.accidents.router import router as accidents_router
 from qzx_ingest.consumer import GROUP, camera_handler, prepare_records
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.exchange.router import router as exchange_router
@@ -37,6 +39,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
                 topics=[CAMERA_VIOLATIONS], group=GROUP, handle=camera_handler(rt), prepare=prepare_records
             )
             await passages.start(rt, settings)
+            accidents.start(rt)
         yield ServiceState(runtime=rt)
 
     return service_app(
@@ -46,7 +49,7 @@ def create_app(settings: IngestSettings | None = None, *, consume: bool = True) 
         migrations=MIGRATIONS,
         session_sql=PASSAGE_SESSION_SQL,
         start=start,
-        routers=[violations_router, passages_router, exchange_router],
+        routers=[violations_router, passages_router, accidents_router, exchange_router],
     )
 
 

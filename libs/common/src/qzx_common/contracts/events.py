@@ -87,15 +87,15 @@ UTC_OFFSETS = (timedelta(hours=-12), timedelta(hours=14))
 EARLIEST_CAPTURE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def capture_time_problem(at: datetime) -> str | None:
-    """Why ``at`` (timezone-aware) cannot be a capture time, or None."""
+def capture_time_problem(at: datetime, field: str = "captured_at") -> str | None:
+    """Why ``at`` (timezone-aware) cannot be the time in ``field``, or None."""
     offset = at.utcoffset()
     if offset is None or not UTC_OFFSETS[0] <= offset <= UTC_OFFSETS[1]:
-        return "captured_at: the UTC offset must be between -12:00 and +14:00"
+        return f"{field}: the UTC offset must be between -12:00 and +14:00"
     if at < EARLIEST_CAPTURE:
-        return "captured_at: before 1970-01-01"
+        return f"{field}: before 1970-01-01"
     if at - datetime.now(UTC) > FUTURE_TOLERANCE:
-        return "captured_at: more than 5 minutes in the future"
+        return f"{field}: more than 5 minutes in the future"
     return None
 
 
@@ -189,6 +189,7 @@ _PATTERN_HINTS = {
     "admin_code": "must be a 6-digit code inside the province (37xxxx)",
     "event_id": "may contain only letters, digits and . : _ -",
     "passage_id": "may contain only letters, digits and . : _ -",
+    "accident_id": "may contain only letters, digits and . : _ -",
     "device_id": "may contain only letters, digits and . : _ -",
 }
 

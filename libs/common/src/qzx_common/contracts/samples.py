@@ -1,4 +1,4 @@
-"""Well-formed sample messages of the contract (a ViolationEvent, a VehiclePassage) for tests and
+"""Well-formed sample messages of the contract (a ViolationEvent, a VehiclePassage, an AccidentReport) for tests and
 benchmarks; the dev tools' simulator builds realistic streams. Nothing in the services uses them."""
 
 from __future__ import annotations
@@ -63,3 +63,30 @@ def make_passage(**overrides: Any) -> dict[str, Any]:
     }
     passage.update(overrides)
     return passage
+
+
+def make_accident(**overrides: Any) -> dict[str, Any]:
+    """A valid AccidentReport (an injury accident in Jinan); ``occurred_at`` may be a datetime."""
+    n = next(_counter)
+    at = overrides.pop("occurred_at", None) or (datetime.now(UTC) - timedelta(minutes=10))
+    if isinstance(at, datetime):
+        at = at.astimezone(CHINA).isoformat()
+    accident: dict[str, Any] = {
+        "accident_id": overrides.pop("accident_id", f"370102-A-{n:09d}"),
+        "occurred_at": at,
+        "source": "call_centre",
+        "location": {"lat": 36.651, "lon": 117.120, "admin_code": "370102", "road": "S102", "km": 12.4},
+        "road_feature": "junction",
+        "severity": "injury",
+        "injured": 2,
+        "killed": 0,
+        "vehicles": [
+            {"plate": f"鲁A{n % 100000:05d}", "vehicle_class": "car"},
+            {"plate": None, "vehicle_class": "ebike"},
+        ],
+        "ebike_involved": True,
+        "rural": False,
+        "description": "car and e-bike at a junction",
+    }
+    accident.update(overrides)
+    return accident

@@ -3,7 +3,8 @@
 Development: HS256 signed with ``QZX_JWT_SECRET`` (``qzx token`` mints them). Production: set
 ``QZX_JWT_JWKS_URL`` and tokens must be RS256, signed by a key of the identity provider's JWKS
 (fetched in a worker thread, cached; HS256 tokens are then refused, so a leaked development secret
-is worthless). ``QZX_JWT_AUDIENCE`` / ``QZX_JWT_ISSUER`` are checked when set.
+is worthless, except under ``QZX_DEV_MODE``, where `qzx dev` runs its development identity
+provider beside `qzx token`'s HS256 tokens). ``QZX_JWT_AUDIENCE`` / ``QZX_JWT_ISSUER`` are checked when set.
 Claims: sub, role, jur, unit_id (patrol roles), exp, jti (revocation, see ``revocation.py``).
 
 Every refusal is a 401 with a precise ``error`` code: missing_token, malformed_token,
@@ -192,8 +193,10 @@ class TokenVerifier:
         jwks_url: str | None = None,
         audience: str | None = None,
         issuer: str | None = None,
+        secret_too: bool = False,
     ) -> None:
         self.secret = secret
+        self.secret_too = secret_too  # development: HS256 accepted beside the JWKS
         self.province = province
         self.audience = audience
         self.issuer = issuer
@@ -204,7 +207,7 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> tuple[Principal, dict[str, Any]]:
-        if self._jwks is None:
+        if self._jwks is None or (self.secret_too and _algorithm(token) == "HS256"):
             key: Any = self.secret
             algorithms = ["HS256"]
         else:
@@ -229,6 +232,13 @@ class TokenVerifier:
             ) from exc
         except jwt.DecodeError as exc:
             raise _unauthorized("the token is not a well-formed JWT", "malformed_token") from exc
+
+
+def _algorithm(token: str) -> str | None:
+    try:
+        return jwt.get_unverified_header(token).get("alg")
+    except jwt.DecodeError:
+        return None  # the RS256 path reports it precisely
 
 
 @dataclass
@@ -262,6 +272,7 @@ def auth_state(app: FastAPI) -> AuthState:
                 jwks_url=s.jwt_jwks_url,
                 audience=s.jwt_audience,
                 issuer=s.jwt_issuer,
+                secret_too=s.dev_mode,
             ),
             revocations=RevocationList(
                 engine=lambda: rt.engine if (rt := runtime()) else None,

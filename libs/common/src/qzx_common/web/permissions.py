@@ -38,6 +38,8 @@ class Action(StrEnum):
     patrol_act = "patrol:act"
     audit_read = "audit:read"
     passages_read = "passages:read"
+    accidents_read = "accidents:read"
+    accidents_report = "accidents:report"
 
 
 _P, _C, _D, _PO, _AX, _AU = (
@@ -68,6 +70,9 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.audit_read: frozenset({_P, _AU}),
     # Every vehicle's movements: the command roles, not patrol (a covert target's trail stays off phones).
     Action.passages_read: frozenset({_P, _C, _D, _AU}),
+    Action.accidents_read: frozenset({_P, _C, _D, _AU, _PO}),
+    # The 122 call centre sits with the dispatchers; officers on scene report through the patrol app.
+    Action.accidents_report: frozenset({_P, _C, _D, _PO}),
 }
 
 

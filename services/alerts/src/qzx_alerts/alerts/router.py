@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from qzx_alerts.alerts import repository, service
 from qzx_alerts.alerts.schemas import AlertDetail, AlertList, DismissIn, alert_payload
 from qzx_alerts.alerts.stream import event_stream, start_position
-from qzx_alerts.deps import Audit, ChangeTailDep, Connection, RuntimeDep, SettingsDep
+from qzx_alerts.deps import Audit, ChangeTailDep, Connection, RuntimeDep, SettingsDep, SseStreams
 from qzx_common.contracts.alerts import AlertStatus, Priority
 from qzx_common.contracts.events import Violation
 from qzx_common.db import driver_connection
@@ -59,7 +60,9 @@ async def list_alerts(
     priority: Priority | None = None,
     violation: Violation | None = None,
     admin_code: AdminCode = None,
-    kind: Annotated[str | None, Query(pattern=r"^(violation|plate_fraud|racing_group|hotlist_hit)$")] = None,
+    kind: Annotated[
+        str | None, Query(pattern=r"^(violation|plate_fraud|racing_group|hotlist_hit|accident)$")
+    ] = None,
     plate: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
@@ -94,6 +97,7 @@ async def stream_alerts(
     rt: RuntimeDep,
     settings: SettingsDep,
     tail: ChangeTailDep,
+    streams: SseStreams,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     since: Annotated[
         int | None,
@@ -102,7 +106,12 @@ async def stream_alerts(
 ) -> StreamingResponse:
     """Server-sent events, event ``alert``, data an Alert; resumes after ``Last-Event-ID``."""
     resume = since if last_event_id is None else _event_id(last_event_id)
-    after = await start_position(rt.engine, resume)
+    slot = streams.acquire()  # 503 over_capacity with Retry-After when the process holds its cap
+    try:
+        after = await start_position(rt.engine, resume)
+    except BaseException:
+        slot.release()
+        raise
     body = event_stream(
         tail=tail,
         jur=principal.jur,
@@ -112,9 +121,10 @@ async def stream_alerts(
         disconnected=request.is_disconnected,
     )
     return StreamingResponse(
-        body,
+        slot.guard(body),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(slot.release),  # also when the stream never started
     )
 
 

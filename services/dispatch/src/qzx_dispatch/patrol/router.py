@@ -12,7 +12,7 @@ from qzx_common.metrics import LONG_POLLS
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
 from qzx_common.web.permissions import Action, require
-from qzx_dispatch.deps import Audit, ClockDep, NotifierDep, RuntimeDep, Session, SettingsDep
+from qzx_dispatch.deps import Audit, ClockDep, LongPollSlot, NotifierDep, RuntimeDep, Session, SettingsDep
 from qzx_dispatch.patrol import idempotency, service
 from qzx_dispatch.patrol.schemas import (
     FeedbackRequest,
@@ -32,6 +32,7 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 @router.get("/tasks", response_model=PatrolTasks)
 async def poll_tasks(
     principal: Patrol,
+    _held: LongPollSlot,
     rt: RuntimeDep,
     notifier: NotifierDep,
     settings: SettingsDep,

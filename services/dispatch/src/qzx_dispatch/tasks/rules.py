@@ -87,9 +87,24 @@ def travel_s(
     return km * DETOUR / speed * 3600.0
 
 
+# The factor in which alerts names what a scene needs besides the unit (an accident's ambulance
+# liaison and traffic control): the task's summary repeats it for the unit.
+DISPATCH_NEEDS_FACTOR = "dispatch_needs"
+
+
+def scene_needs(alert: Alert) -> list[str]:
+    for f in alert.factors:
+        if f.name == DISPATCH_NEEDS_FACTOR and isinstance(f.value, str) and f.value:
+            return f.value.split(",")
+    return []
+
+
 def summary(alert: Alert) -> str:
     what = ", ".join(alert.violations) or alert.kind
     plate = alert.plate or (", ".join(alert.plates) if alert.plates else "no plate")
     where = alert.location.road or alert.location.admin_code
     km = f" km {alert.location.km:g}" if alert.location.km is not None else ""
-    return f"{alert.priority.value} {alert.kind}: {what} · {plate} · {where}{km}"
+    needs = scene_needs(alert)
+    return f"{alert.priority.value} {alert.kind}: {what} · {plate} · {where}{km}" + (
+        f" · needs {', '.join(needs)}" if needs else ""
+    )

@@ -13,6 +13,12 @@ class ExchangeBatch(BaseModel):
     events: list[Any] = Field(max_length=MAX_EVENTS)
 
 
+class AccidentBatch(BaseModel):
+    """Each AccidentReport is validated on its own, as the events are."""
+
+    accidents: list[Any] = Field(max_length=MAX_EVENTS)
+
+
 class ItemError(BaseModel):
     index: int
     error: str

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_common.audit import AuditContext, record
 from qzx_common.web.exchange import Partner, has_nul
+from qzx_ingest.accidents import service as accidents
 from qzx_ingest.db import SCHEMA
 from qzx_ingest.violations.service import BatchResult, RawMessage, Rejection, apply_batch, validate
 
@@ -67,6 +68,52 @@ async def receive_violations(
         after={
             "events": len(events),
             "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": len(result.rejected),
+        },
+    )
+    return result
+
+
+async def receive_accidents(
+    conn: AsyncConnection,
+    *,
+    partner: Partner,
+    reports: Sequence[Any],
+    topic_prefix: str,
+    audit_context: AuditContext,
+    nonce: str | None = None,
+) -> accidents.StoreResult:
+    """A partner's AccidentReports: each validated, scoped to the partner's prefix, stored once."""
+    batch = accidents.PreparedAccidents()
+    for index, item in enumerate(reports):
+        batch.add(index, _encode(item))
+    for accident_id, (index, accepted) in list(batch.reports.items()):
+        admin_code = accepted.report.location.admin_code
+        if not partner.covers(admin_code):
+            del batch.reports[accident_id]
+            batch.rejects.append(
+                (
+                    index,
+                    None,
+                    f"out_of_scope: location.admin_code {admin_code} is outside prefix {partner.admin_prefix}",
+                )
+            )
+    result = await accidents.store_reports(
+        conn, batch=batch, reporter=f"exchange:{partner.key_id}", topic_prefix=topic_prefix
+    )
+    result.rejected.sort()
+    await record(
+        conn,
+        schema=SCHEMA,
+        context=audit_context,
+        action="exchange.accidents.receive",
+        target_type="exchange_batch",
+        target_id=_batch_id(partner, nonce),
+        admin_code=partner.admin_prefix,
+        after={
+            "accidents": len(reports),
+            "accepted": len(result.new),
             "duplicates": result.duplicates,
             "rejected": len(result.rejected),
         },

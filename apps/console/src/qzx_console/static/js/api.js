@@ -1,4 +1,4 @@
-// Talking to the services through the console's proxy (/api/<service>/...): the token in use,
+// Talking to the services through the console's proxy (/api/<service>/...): the signed-in token,
 // JSON requests with the {"error","detail"} error model, and a Server-Sent Events reader.
 // EventSource cannot send an Authorization header, so the stream is read with fetch().
 
@@ -36,20 +36,29 @@ export function claims(jwt = token) {
   }
 }
 
-export function useToken(jwt, { remember = true } = {}) {
+export function useToken(jwt) {
   token = (jwt || "").trim();
-  if (remember && token) localStorage.setItem(TOKEN_KEY, token);
   emit("token", token);
 }
 
-// The pasted token wins; else the console's dev token (404 when the console has none).
-export async function loadToken({ forceDefault = false } = {}) {
-  if (forceDefault) localStorage.removeItem(TOKEN_KEY);
-  const saved = localStorage.getItem(TOKEN_KEY);
-  if (saved) return useToken(saved, { remember: false });
-  const res = await fetch("/api/dev-token", { cache: "no-store" });
-  if (!res.ok) throw await toError(res);
-  useToken((await res.json()).token, { remember: false });
+// The token this page signed in for, kept in its session storage (gone when the tab closes);
+// without one, the sign-in page.
+export function loadToken() {
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (!saved) return signIn();
+  useToken(saved);
+}
+
+export function signIn() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  const next = location.pathname + location.search;
+  location.assign(`/sign-in?next=${encodeURIComponent(next)}`);
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+  token = "";
+  location.assign("/sign-in");
 }
 
 async function toError(res) {
@@ -89,6 +98,7 @@ export async function api(service, path, { method = "GET", query, body, headers 
   } catch (err) {
     throw new ApiError(0, "network_error", `the console did not answer: ${err.message}`);
   }
+  if (res.status === 401) signIn(); // expired or revoked: sign in again
   if (!res.ok) throw await toError(res);
   return res.status === 204 ? null : res.json();
 }

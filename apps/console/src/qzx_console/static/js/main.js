@@ -1,6 +1,6 @@
-// Start-up: the city table, the panels, then the token (which makes every panel load).
+// Start-up: the city table, the panels, then the signed-in token (which makes every panel load).
 
-import { loadToken, useToken } from "./api.js";
+import { loadToken } from "./api.js";
 import { initAlerts } from "./alerts.js";
 import { initDetail } from "./detail.js";
 import { initDispatch } from "./dispatch.js";
@@ -29,12 +29,7 @@ async function start() {
   initDetail();
   initDispatch();
   initIngest();
-  try {
-    await loadToken();
-  } catch (err) {
-    toast({ kind: "error", text: `无默认令牌 no dev token (${err.code}): 请粘贴 paste a JWT above` });
-    useToken("", { remember: false });
-  }
+  loadToken();
 }
 
 start();

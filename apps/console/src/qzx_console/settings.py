@@ -16,9 +16,22 @@ class ConsoleSettings(BaseSettings):
     dispatch_url: str = Field(default="http://127.0.0.1:8003", description="dispatch, for `/api/dispatch/…`.")
     console_token: str | None = Field(
         default=None,
-        description="The development console's own JWT, served by `/api/dev-token` (`make run` mints a "
-        "province commander's).",
+        description="`make run` only: a province commander's JWT for scripts, served by `/api/dev-token` "
+        "(the route exists only when this is set; the pages never use it, people sign in).",
     )
+    console_idp_token_url: str | None = Field(
+        default=None,
+        description="The identity provider's OAuth 2.0 token endpoint (password grant) sign-in uses: "
+        "`make run`'s development provider, or e.g. Keycloak's "
+        "`https://sso.example/realms/qzx/protocol/openid-connect/token`.",
+    )
+    console_idp_client_id: str = Field(
+        default="qzx-console", description="The console's client id at the provider."
+    )
+    console_idp_client_secret: str | None = Field(
+        default=None, description="The console's client secret at the provider (a confidential client)."
+    )
+    console_idp_scope: str | None = Field(default=None, description="Scopes asked for at sign-in.")
     proxy_read_timeout_s: float = Field(
         default=65.0,
         description="Upstream read timeout (long-polls hold up to 30 s; event streams have none).",

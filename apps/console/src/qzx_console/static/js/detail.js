@@ -1,13 +1,13 @@
 // The selected alert: why it scored what it did (factors), the events behind it, its task, and
-// the dismiss action.
+// the actions the signed-in role may take (actions.js).
 
-import { ApiError, api, emit, on } from "./api.js";
+import { ApiError, api, on } from "./api.js";
 import { $, age, dateTime, errorBox, fill, h, notAvailable, num } from "./dom.js";
 import { ALERT_STATUS, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, cityName, short } from "./labels.js";
 import { store } from "./alerts.js";
+import { actionsFor } from "./actions.js";
 
 const MAX_EVENTS = 8;
-const CLOSED = new Set(["resolved", "dismissed"]);
 let current = null; // id being shown
 let refreshTimer = null;
 
@@ -37,10 +37,12 @@ async function show(id, { quiet = false } = {}) {
   if (current !== id) return;
   const events = h("div", { class: "events" }, h("p", { class: "muted" }, "…"));
   const task = h("div", { class: "task" });
-  fill(box, summary(alert), factorList(alert), section("关联事件 Events", alert.count ?? alert.event_ids?.length, events),
-    section("处置任务 Task", null, task), dismissForm(alert));
+  const actions = h("div", {});
+  fill(box, summary(alert), factorList(alert), section("处置 Actions", null, actions),
+    section("处置任务 Task", null, task), section("关联事件 Events", alert.count ?? alert.event_ids?.length, events));
   loadEvents(alert, events);
-  loadTask(alert, task);
+  const shown = await loadTask(alert, task);
+  if (current === id) fill(actions, await actionsFor(alert, shown, () => show(id, { quiet: true })));
 }
 
 function section(title, count, body) {
@@ -134,14 +136,21 @@ export function measurements(m) {
   return parts.join(" · ");
 }
 
+// The alert's latest task (the alert's task_id may lag behind a dispatch just made), or null.
 async function loadTask(alert, box) {
-  if (!alert.task_id) return fill(box, h("p", { class: "muted" }, "未派单 no task yet"));
   try {
-    const t = await api("dispatch", `/v1/tasks/${encodeURIComponent(alert.task_id)}`);
+    const page = await api("dispatch", "/v1/tasks", { query: { alert_id: alert.id, limit: 1 } });
+    const t = page.items[0];
+    if (!t) {
+      fill(box, h("p", { class: "muted" }, "未派单 no task yet"));
+      return null;
+    }
     fill(box, taskCard(t));
+    return t;
   } catch (err) {
-    fill(box, h("p", { class: "mono" }, alert.task_id),
-      err.unavailable ? notAvailable("调度服务 dispatch", err) : errorBox(err, "GET /v1/tasks/{id}"));
+    fill(box, h("p", { class: "mono" }, alert.task_id || ""),
+      err.unavailable ? notAvailable("调度服务 dispatch", err) : errorBox(err, "GET /v1/tasks"));
+    return null;
   }
 }
 
@@ -173,25 +182,4 @@ function unitFigures(r) {
   if (r.travel_s != null) parts.push(`${num(r.travel_s / 60, 1)} min`);
   if (r.workload != null) parts.push(`workload ${r.workload}`);
   return parts.join(" · ");
-}
-
-function dismissForm(alert) {
-  const closed = CLOSED.has(alert.status);
-  const input = h("input", { name: "reason", placeholder: "排除理由 reason for dismissing", minlength: 3, required: true, disabled: closed });
-  const result = h("div", {});
-  const form = h("form", { class: "dismiss" }, input,
-    h("button", { type: "submit", class: "danger", disabled: closed }, "排除 Dismiss"), result);
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    try {
-      const updated = await api("alerts", `/v1/alerts/${encodeURIComponent(alert.id)}/dismiss`,
-        { method: "POST", body: { reason: input.value.trim() } });
-      emit("toast", { kind: "ok", text: `已排除 dismissed ${alert.plate || alert.id}` });
-      if (updated && updated.id) emit("alert-changed", updated);
-      show(alert.id, { quiet: true });
-    } catch (err) {
-      fill(result, errorBox(err, "dismiss"));
-    }
-  });
-  return form;
 }

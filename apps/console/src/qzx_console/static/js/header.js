@@ -1,6 +1,6 @@
 // The header: counters, service health, clock, the token in use, and toasts.
 
-import { claims, currentToken, loadToken, on, useToken } from "./api.js";
+import { claims, currentToken, on, signOut } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import { OPEN_STATUSES, PRIORITIES } from "./labels.js";
 
@@ -84,19 +84,7 @@ function renderWho() {
 }
 
 function wireTokenForm() {
-  const form = $("#token-form");
-  const input = $("#token-input");
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const jwt = input.value.trim();
-    if (!jwt) return;
-    if (!claims(jwt)) return toast({ kind: "error", text: "这不是 JWT · that is not a JWT" });
-    useToken(jwt);
-    input.value = "";
-    toast({ kind: "ok", text: "已切换令牌 token switched" });
-  });
-  $("#token-default").addEventListener("click", () =>
-    loadToken({ forceDefault: true }).catch((err) => toast({ kind: "error", text: `${err.code}: ${err.detail}` })));
+  $("#sign-out").addEventListener("click", signOut);
 }
 
 export function toast({ kind = "info", text }) {

@@ -1,4 +1,4 @@
-"""The console app factory: static page, proxy, geo data, dev token. Nothing is built at import time."""
+"""The console app factory: static pages, sign-in, proxy, geo data (and `qzx dev`'s dev token). Nothing is built at import time."""
 
 from __future__ import annotations
 
@@ -8,19 +8,20 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 from starlette.staticfiles import PathLike
 from starlette.types import Scope
 
-from qzx_common.web.errors import error_body
+from qzx_common.web.permissions import MATRIX
 from qzx_common.web.serve import serve
 from qzx_common.web.service import web_app
-from qzx_dev.console import geo
-from qzx_dev.console.proxy import router as proxy_router
-from qzx_dev.console.settings import ConsoleSettings
+from qzx_console import geo
+from qzx_console.proxy import router as proxy_router
+from qzx_console.settings import ConsoleSettings
+from qzx_console.signin import router as signin_router
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The page and its modules change with the code; a dev console should never show a stale copy.
@@ -37,31 +38,49 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             app.state.http = http
             yield
 
-    app = web_app(name="console", settings=settings, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = web_app(
+        name="console",
+        settings=settings,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers=NO_CACHE)
+
+    @app.get("/patrol/", include_in_schema=False)
+    async def patrol() -> FileResponse:
+        return FileResponse(STATIC / "patrol.html", headers=NO_CACHE)
+
+    @app.get("/sign-in", include_in_schema=False)
+    async def sign_in_page() -> FileResponse:
+        return FileResponse(STATIC / "sign-in.html", headers=NO_CACHE)
 
     @app.get("/healthz", include_in_schema=False)
     @app.get("/readyz", include_in_schema=False)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/api/permissions")
+    async def permissions() -> dict[str, list[str]]:
+        """The services' permission matrix, so that a page offers only what the role may do."""
+        return {action.value: sorted(role.value for role in roles) for action, roles in MATRIX.items()}
+
     @app.get("/api/geo/cities")
     async def cities() -> dict[str, object]:
         return geo.cities_payload()
 
-    @app.get("/api/dev-token")
-    async def dev_token(request: Request) -> JSONResponse:
-        token = request.app.state.settings.console_token
-        if not token:
-            return JSONResponse(
-                error_body("no_dev_token", "QZX_CONSOLE_TOKEN is not set; paste a token instead"),
-                status_code=404,
-            )
-        return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
+    if settings.console_token:  # `qzx dev` only: a token for scripts; the pages sign in
+        token = settings.console_token
 
+        @app.get("/api/dev-token", include_in_schema=False)
+        async def dev_token() -> JSONResponse:
+            return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
+
+    app.include_router(signin_router)
     app.include_router(proxy_router)
     app.mount("/static", NoCacheStatic(directory=STATIC), name="static")
     return app

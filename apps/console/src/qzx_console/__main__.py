@@ -1,0 +1,3 @@
+from qzx_console.main import main
+
+main()

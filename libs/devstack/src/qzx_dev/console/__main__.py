@@ -1,3 +1,0 @@
-from qzx_dev.console.main import main
-
-main()

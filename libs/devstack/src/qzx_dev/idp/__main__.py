@@ -1,0 +1,3 @@
+from qzx_dev.idp.app import main
+
+main()
