@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := ./scripts/uv.sh
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-db test-faults fuzz lint format bench clean
+.PHONY: help install run test test-db test-faults fuzz lint format bench soak clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,11 @@ format: install ## Apply ruff's fixes and formatting
 
 bench: install ## Benchmarks: throughput and latency beside raw consume/insert rates, in one run
 	@$(UV) run --frozen qzx bench
+
+SOAK_ARGS ?=
+SOAK_OUT ?= .state/soak
+soak: install ## Soak (never in make test): 2,000 events/s, 5,000 long-polls, 50 SSE streams, 10 min, then reconcile (SOAK_ARGS="--minutes 2 ...")
+	@$(UV) run --frozen qzx soak --out $(SOAK_OUT) $(SOAK_ARGS)
 
 clean: ## Remove local state (embedded database and broker data)
 	rm -rf .state

@@ -1,5 +1,5 @@
 """The `qzx` command: dev (the whole system), migrate, reconcile, dlq replay, simulate, patrol-sim, token,
-settings-doc, bench."""
+settings-doc, bench, soak."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("token", help="mint a development JWT (see `qzx token --help`)", add_help=False)
     sub.add_parser("settings-doc", help="write docs/settings.md from the settings classes", add_help=False)
     sub.add_parser("bench", help="run the benchmarks (see `qzx bench --help`)", add_help=False)
+    sub.add_parser("soak", help="soak the embedded stack (see `qzx soak --help`)", add_help=False)
 
     if argv and argv[0] in (
         "migrate",
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         "token",
         "settings-doc",
         "bench",
+        "soak",
     ):
         return _delegate(argv[0], argv[1:])
     args = parser.parse_args(argv)
@@ -92,6 +94,10 @@ def _delegate(command: str, rest: list[str]) -> int:
         from qzx_dev.settings_doc import main as settings_doc
 
         return settings_doc(rest)
+    if command == "soak":
+        from qzx_dev.soak.cli import main as soak
+
+        return soak(rest)
     from qzx_dev.bench import main as bench
 
     return int(bench(rest) or 0)

@@ -1,0 +1,3 @@
+from qzx_dev.soak.cli import main
+
+raise SystemExit(main())

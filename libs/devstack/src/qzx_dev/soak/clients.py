@@ -1,0 +1,129 @@
+"""The soak's load: a camera at a steady rate, patrol long-poll clients and console SSE streams, each
+recording into the driver's current ``Window`` (``holder[0]``, swapped at every minute mark)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import datetime
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from qzx_dev.bench.dispatch_longpoll import PatrolConnection
+from qzx_dev.simulator import EventGenerator
+from qzx_dev.soak.stats import Window
+
+WindowHolder = list[Window]  # one element: the minute being recorded
+TASK_TO_PATROL = "task→patrol (long-poll)"
+CAPTURE_TO_CONSOLE = "capture→console (SSE)"
+
+
+def _age(iso: str, received: float) -> float:
+    return received - datetime.fromisoformat(iso).timestamp()
+
+
+async def camera(
+    bootstrap: str, topic: str, *, rate: float, holder: WindowHolder, stop: asyncio.Event
+) -> None:
+    """The simulator's messages at ``rate`` per second (3 % duplicates, 2 % malformed, as a camera
+    gateway sends them); a send the broker does not acknowledge is an error, not retried."""
+    gen = EventGenerator(seed=17, dup_share=0.03, bad_share=0.02)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, request_timeout_ms=10_000)
+    await producer.start()
+    try:
+        started, due_total = time.monotonic(), 0
+        while not stop.is_set():
+            due = int((time.monotonic() - started) * rate) - due_total
+            batch = gen.batch(min(max(due, 0), 2_000))
+            due_total += len(batch)
+            futures = [await producer.send(topic, m.value, key=m.key) for m in batch]
+            for outcome in await asyncio.gather(*futures, return_exceptions=True):
+                if isinstance(outcome, BaseException):
+                    holder[0].send_errors += 1
+                else:
+                    holder[0].sent += 1
+            await asyncio.sleep(0.02)
+    finally:
+        await producer.stop()
+
+
+async def long_poll(
+    conn: PatrolConnection, *, holder: WindowHolder, stop: asyncio.Event, ready: asyncio.Event
+) -> None:
+    """One patrol phone: long-polls its unit's tasks for good; a new assigned task's age at receipt
+    is the task→patrol latency."""
+    cursor, first, seen = 0, True, set[str]()
+    while not stop.is_set():
+        try:
+            status, raw = await conn.get(f"/v1/patrol/tasks?cursor={cursor}&wait={0 if first else 30}")
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            if stop.is_set():
+                return
+            holder[0].client_errors += 1
+            conn.close()
+            conn.writer = None
+            await asyncio.sleep(0.5)
+            continue
+        received = time.time()
+        if status != 200:
+            holder[0].client_errors += 1
+            await asyncio.sleep(0.5)
+            continue
+        holder[0].polls += 1
+        body = orjson.loads(raw)
+        cursor = body["cursor"]
+        for t in body["tasks"]:
+            if t["status"] == "assigned" and t["id"] not in seen and not first:
+                seen.add(t["id"])
+                holder[0].latency(TASK_TO_PATROL, _age(t["created_at"], received))
+        if first:
+            first = False
+            ready.set()
+    conn.close()
+
+
+async def sse_stream(
+    url: str, token: str, *, holder: WindowHolder, stop: asyncio.Event, ready: asyncio.Event
+) -> None:
+    """One console: the alert stream, reconnecting after its last event id; a new alert's
+    age (from its last capture) at receipt is the capture→console latency."""
+    last_id: str | None = None
+    timeout = httpx.Timeout(10.0, read=60.0)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
+        while not stop.is_set():
+            headers = {"Authorization": f"Bearer {token}"} | ({"Last-Event-ID": last_id} if last_id else {})
+            try:
+                async with client.stream("GET", "/v1/alerts/stream", headers=headers) as resp:
+                    if resp.status_code != 200:
+                        holder[0].client_errors += 1
+                        await asyncio.sleep(1.0)
+                        continue
+                    ready.set()
+                    async for line in resp.aiter_lines():
+                        if line.startswith("id:"):
+                            last_id = line[3:].strip()
+                        elif line.startswith("data:"):
+                            _alert_event(line[5:], holder[0])
+            except (httpx.HTTPError, ValueError):
+                if stop.is_set():
+                    return
+                holder[0].client_errors += 1
+                await asyncio.sleep(1.0)
+
+
+def _alert_event(data: str, w: Window) -> None:
+    received = time.time()
+    alert = orjson.loads(data)
+    w.sse_events += 1
+    if alert.get("status") == "new" and alert.get("count") == 1:  # first sight, not a later change
+        w.latency(CAPTURE_TO_CONSOLE, _age(alert["last_seen"], received))
+
+
+async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for t in tasks:
+        t.cancel()
+    with contextlib.suppress(Exception):
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,51 @@
+"""RSS of every process of the stack, sampled: a process counts with its children (PostgreSQL's
+backends, a service's workers), so a leak in any of them shows; shared buffers count once per
+process that touched them, which a slope is indifferent to."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import psutil
+
+from qzx_dev.soak.stats import MIB
+
+SAMPLE_S = 5.0
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += p.memory_info().rss
+    return total
+
+
+class RssSampler:
+    """Every ``SAMPLE_S`` s: each process's RSS into the minute's list and the run's (minute, MiB)."""
+
+    def __init__(self, pids: dict[str, int], started: float) -> None:
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.started = started
+        self.minute: dict[str, list[float]] = {name: [] for name in pids}
+        self.series: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
+
+    def sample(self) -> None:
+        at = (time.monotonic() - self.started) / 60
+        for name, proc in self.procs.items():
+            with contextlib.suppress(psutil.Error):
+                mib = tree_rss(proc) / MIB
+                self.minute[name].append(mib)
+                self.series[name].append((at, mib))
+
+    def take_minute(self) -> dict[str, list[float]]:
+        out, self.minute = self.minute, {name: [] for name in self.procs}
+        return out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(self.sample)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SAMPLE_S)
