@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from datetime import datetime
 
 import httpx
@@ -18,7 +19,23 @@ from qzx_dev.soak.stats import Window
 
 WindowHolder = list[Window]  # one element: the minute being recorded
 TASK_TO_PATROL = "task→patrol (long-poll)"
-CAPTURE_TO_CONSOLE = "capture→console (SSE)"
+CAMERA_TO_CONSOLE = "camera→console (SSE)"
+KEEP_SENT_S = 300.0  # an alert's first event older than this is not timed
+
+
+class SentTimes:
+    """When each valid event was acknowledged by the broker (wall clock), for the last few minutes:
+    the simulator's ``captured_at`` has whole seconds, too coarse to time the pipeline by."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        self.order: deque[tuple[float, str]] = deque()
+
+    def record(self, event_id: str, at: float) -> None:
+        self.at.setdefault(event_id, at)
+        self.order.append((at, event_id))
+        while self.order and self.order[0][0] < at - KEEP_SENT_S:
+            self.at.pop(self.order.popleft()[1], None)
 
 
 def _age(iso: str, received: float) -> float:
@@ -26,7 +43,7 @@ def _age(iso: str, received: float) -> float:
 
 
 async def camera(
-    bootstrap: str, topic: str, *, rate: float, holder: WindowHolder, stop: asyncio.Event
+    bootstrap: str, topic: str, *, rate: float, holder: WindowHolder, sent: SentTimes, stop: asyncio.Event
 ) -> None:
     """The simulator's messages at ``rate`` per second (3 % duplicates, 2 % malformed, as a camera
     gateway sends them); a send the broker does not acknowledge is an error, not retried."""
@@ -40,11 +57,15 @@ async def camera(
             batch = gen.batch(min(max(due, 0), 2_000))
             due_total += len(batch)
             futures = [await producer.send(topic, m.value, key=m.key) for m in batch]
-            for outcome in await asyncio.gather(*futures, return_exceptions=True):
+            outcomes = await asyncio.gather(*futures, return_exceptions=True)
+            acked = time.time()
+            for m, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     holder[0].send_errors += 1
-                else:
-                    holder[0].sent += 1
+                    continue
+                holder[0].sent += 1
+                if m.kind == "valid" and m.event_id:
+                    sent.record(m.event_id, acked)
             await asyncio.sleep(0.02)
     finally:
         await producer.stop()
@@ -86,10 +107,10 @@ async def long_poll(
 
 
 async def sse_stream(
-    url: str, token: str, *, holder: WindowHolder, stop: asyncio.Event, ready: asyncio.Event
+    url: str, token: str, *, holder: WindowHolder, sent: SentTimes, stop: asyncio.Event, ready: asyncio.Event
 ) -> None:
-    """One console: the alert stream, reconnecting after its last event id; a new alert's
-    age (from its last capture) at receipt is the capture→console latency."""
+    """One console: the alert stream, reconnecting after its last event id; a new alert's age at
+    receipt, from its event's acknowledgement by the broker, is the camera→console latency."""
     last_id: str | None = None
     timeout = httpx.Timeout(10.0, read=60.0)
     async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
@@ -106,7 +127,7 @@ async def sse_stream(
                         if line.startswith("id:"):
                             last_id = line[3:].strip()
                         elif line.startswith("data:"):
-                            _alert_event(line[5:], holder[0])
+                            _alert_event(line[5:], holder[0], sent)
             except (httpx.HTTPError, ValueError):
                 if stop.is_set():
                     return
@@ -114,12 +135,14 @@ async def sse_stream(
                 await asyncio.sleep(1.0)
 
 
-def _alert_event(data: str, w: Window) -> None:
+def _alert_event(data: str, w: Window, sent: SentTimes) -> None:
     received = time.time()
     alert = orjson.loads(data)
     w.sse_events += 1
     if alert.get("status") == "new" and alert.get("count") == 1:  # first sight, not a later change
-        w.latency(CAPTURE_TO_CONSOLE, _age(alert["last_seen"], received))
+        at = sent.at.get(alert["event_ids"][0]) if alert.get("event_ids") else None
+        if at is not None:
+            w.latency(CAMERA_TO_CONSOLE, received - at)
 
 
 async def cancel_all(tasks: list[asyncio.Task[None]]) -> None:

@@ -89,7 +89,7 @@ async def _seed(database_url: str, units: int) -> list[str]:
 
 
 async def _connect(
-    cfg: Config, d: Deployment, holder: clients.WindowHolder, stop: asyncio.Event
+    cfg: Config, d: Deployment, holder: clients.WindowHolder, sent: clients.SentTimes, stop: asyncio.Event
 ) -> list[asyncio.Task[None]]:
     """Every long-poll and stream connected and holding (ramped, not a SYN flood)."""
     secret = d.services["dispatch"].env.get("QZX_JWT_SECRET") or CommonSettings().jwt_secret
@@ -108,7 +108,7 @@ async def _connect(
         token = mint_token(secret=secret, sub=f"soak-console-{i}", role="province_commander", jur="37")
         readies.append(asyncio.Event())
         stream = clients.sse_stream(
-            d.services["alerts"].url, token, holder=holder, stop=stop, ready=readies[-1]
+            d.services["alerts"].url, token, holder=holder, sent=sent, stop=stop, ready=readies[-1]
         )
         tasks.append(asyncio.create_task(stream))
     deadline = time.monotonic() + 300
@@ -127,7 +127,8 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
         asyncio.Event(),
         asyncio.Event(),
     )
-    tasks = await _connect(cfg, d, holder, clients_stop)
+    sent = clients.SentTimes()
+    tasks = await _connect(cfg, d, holder, sent, clients_stop)
     say(
         f"{cfg.long_polls} long-polls and {cfg.streams} SSE streams holding; camera at {cfg.rate:g}/s for {cfg.minutes} min"
     )
@@ -137,7 +138,7 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
     sampler_task = asyncio.create_task(sampler.run(sampler_stop))
     topic = d.prefix + CAMERA_VIOLATIONS
     camera = asyncio.create_task(
-        clients.camera(d.bootstrap, topic, rate=cfg.rate, holder=holder, stop=camera_stop)
+        clients.camera(d.bootstrap, topic, rate=cfg.rate, holder=holder, sent=sent, stop=camera_stop)
     )
     minutes: list[Minute] = []
     for i in range(1, cfg.minutes + 1):
