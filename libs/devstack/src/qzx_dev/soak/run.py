@@ -161,8 +161,10 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
     print(f"\nlatency per minute:\n{latency_table(minutes)}\n", flush=True)
     print(render_slopes(slopes, warmup_min=cfg.warmup), flush=True)
     errors = sum(m.errors for m in minutes) + late.send_errors
-    sent = sum(m.sent for m in minutes) + late.sent
-    print(f"total: sent {sent:,} ({sent / (60 * cfg.minutes):,.0f}/s), errors {errors}", flush=True)
+    total_sent = sum(m.sent for m in minutes) + late.sent
+    print(
+        f"total: sent {total_sent:,} ({total_sent / (60 * cfg.minutes):,.0f}/s), errors {errors}", flush=True
+    )
     for path in write_plots(minutes, sampler.series, cfg.out):
         say(f"wrote {path}")
     rc = await _reconcile(d)
