@@ -132,7 +132,7 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
     say(
         f"{cfg.long_polls} long-polls and {cfg.streams} SSE streams holding; camera at {cfg.rate:g}/s for {cfg.minutes} min"
     )
-    holder[0] = Window()  # the ramp's polls are not the soak's
+    ramp_errors, holder[0] = holder[0].client_errors, Window()  # the ramp's polls are not the soak's
     started = time.monotonic()
     sampler = RssSampler(pids, started)
     sampler_task = asyncio.create_task(sampler.run(sampler_stop))
@@ -160,7 +160,7 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
     slopes = rss_slopes(sampler.series, warmup_min=cfg.warmup)
     print(f"\nlatency per minute:\n{latency_table(minutes)}\n", flush=True)
     print(render_slopes(slopes, warmup_min=cfg.warmup), flush=True)
-    errors = sum(m.errors for m in minutes) + late.send_errors
+    errors = ramp_errors + sum(m.errors for m in minutes) + late.send_errors
     total_sent = sum(m.sent for m in minutes) + late.sent
     print(
         f"total: sent {total_sent:,} ({total_sent / (60 * cfg.minutes):,.0f}/s), errors {errors}", flush=True
