@@ -15,9 +15,9 @@ from qzx_dev.soak.stats import MIB
 SAMPLE_S = 5.0
 
 
-def tree_rss(proc: psutil.Process) -> int:
+def tree_rss(proc: psutil.Process, *, children: bool = True) -> int:
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in [proc, *(proc.children(recursive=True) if children else [])]:
         with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
     return total
@@ -26,8 +26,9 @@ def tree_rss(proc: psutil.Process) -> int:
 class RssSampler:
     """Every ``SAMPLE_S`` s: each process's RSS into the minute's list and the run's (minute, MiB)."""
 
-    def __init__(self, pids: dict[str, int], started: float) -> None:
+    def __init__(self, pids: dict[str, int], started: float, *, alone: frozenset[str] = frozenset()) -> None:
         self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.alone = alone  # measured without children (the driver: the stack is its children)
         self.started = started
         self.minute: dict[str, list[float]] = {name: [] for name in pids}
         self.series: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
@@ -36,7 +37,7 @@ class RssSampler:
         at = (time.monotonic() - self.started) / 60
         for name, proc in self.procs.items():
             with contextlib.suppress(psutil.Error):
-                mib = tree_rss(proc) / MIB
+                mib = tree_rss(proc, children=name not in self.alone) / MIB
                 self.minute[name].append(mib)
                 self.series[name].append((at, mib))
 

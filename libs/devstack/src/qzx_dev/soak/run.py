@@ -134,7 +134,7 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
     )
     ramp_errors, holder[0] = holder[0].client_errors, Window()  # the ramp's polls are not the soak's
     started = time.monotonic()
-    sampler = RssSampler(pids, started)
+    sampler = RssSampler(pids, started, alone=frozenset({"soak-clients"}))
     sampler_task = asyncio.create_task(sampler.run(sampler_stop))
     topic = d.prefix + CAMERA_VIOLATIONS
     camera = asyncio.create_task(
