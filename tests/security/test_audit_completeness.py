@@ -416,6 +416,50 @@ async def _reassign(w: World) -> Call:
     )
 
 
+async def _waiting_alert(w: World) -> tuple[str, str]:
+    """An alert waiting for a unit in Rizhao beside a free unit: (alert id, unit id). Its first task
+    is withdrawn in the database, as a unit's breakdown would leave it, so no other unit takes it."""
+    task = await _task(w)
+    async with w.apps["dispatch"].state.runtime.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE dispatch.tasks SET status = 'cancelled' WHERE id = :t"), {"t": task["id"]}
+        )
+        await conn.execute(
+            text("UPDATE dispatch.alerts SET state = 'pending' WHERE alert_id = :a"), {"a": task["alert_id"]}
+        )
+    return task["alert_id"], task["unit_id"]
+
+
+@case("dispatch", "POST", "/v1/dispatch")
+async def _dispatch(w: World) -> Call:
+    alert_id, unit_id = await _waiting_alert(w)
+    return Call(
+        rizhao("dispatcher"),
+        "/v1/dispatch",
+        {"alert_id": alert_id, "unit_id": unit_id, "reason": "the nearest unit is back"},
+        "task.dispatch",
+        "task",
+        lambda r: str(r.json()["task"]["id"]),
+        RZ,
+        "create",
+    )
+
+
+@case("dispatch", "POST", "/v1/dispatch/escalate")
+async def _escalate(w: World) -> Call:
+    task = await _task(w)
+    return Call(
+        rizhao("dispatcher"),
+        "/v1/dispatch/escalate",
+        {"task_id": task["id"], "reason": "suspect fled towards the motorway"},
+        "task.escalate",
+        "task",
+        task["id"],
+        RZ,
+        "update",
+    )
+
+
 @case("dispatch", "POST", "/v1/patrol/tasks/{task_id}/sign")
 async def _sign(w: World) -> Call:
     task = await _task(w)

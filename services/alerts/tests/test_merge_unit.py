@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qzx_alerts.alerts.merge import _ID_SPACE, OpenAlert, alert_id, merge
-from qzx_alerts.scoring.domain import Proposal, fraud_key, plate_keys, violation_key
+from qzx_alerts.scoring.domain import Proposal, fraud_key, hit_key, plate_keys, violation_key
 from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.events import Violation
 
@@ -28,8 +28,9 @@ def test_plate_keys_name_every_alert_a_plate_can_have() -> None:
     keys = plate_keys("鲁A12345", "3701")
     assert keys == plate_keys("鲁A12345", "370102")  # a district's alerts have its city's keys
     assert fraud_key("370100", "鲁A12345") in keys
+    assert hit_key("370100", "鲁A12345") in keys  # a checkpoint's hotlist hit
     assert {violation_key("370100", "鲁A12345", v.value) for v in Violation} <= set(keys)
-    assert len(keys) == len(Violation) + 1
+    assert len(keys) == len(Violation) + 2
     province = plate_keys("鲁A12345", "37")
     assert len(province) == 16 * len(keys) and set(keys) <= set(province)
 

@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,7 +38,7 @@ from qzx_dev.embedded import (
     stop_stale_broker,
     stop_stale_postgres,
 )
-from qzx_dev.procs import die_with_parent, process_from_pidfile, stop_pid, wait_all, write_pidfile
+from qzx_dev.procs import die_with_parent, process_from_pidfile, stop_pid, wait_all, wait_ready, write_pidfile
 
 RESTART_FIRST_S = 1.0  # the first restart waits this long, each further one twice as long ...
 RESTART_MAX_S = 30.0  # ... up to this
@@ -189,23 +188,6 @@ def _say(msg: str) -> None:
     print(f"qzx | {msg}", flush=True)
 
 
-def _wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            raise RuntimeError(
-                f"{name} exited with code {proc.returncode} while starting; last log lines:\n{tail}"
-            )
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{name} not ready on port {port} after {timeout:.0f}s (log: {log})")
-
-
 def _claim(launch: Launch) -> None:
     """One launcher per state folder: refuse when another one still runs on it."""
     pid_file = launch.run_dir / "launcher.pid"
@@ -319,12 +301,12 @@ def _start_children(
     env, services = launch.env, settings.services()
     _say(f"starting the development identity provider on http://127.0.0.1:{settings.dev_idp_port}")
     idp = launch.spawn("idp", [sys.executable, "-m", "qzx_dev.idp"])
-    _wait_ready("idp", settings.dev_idp_port, idp, launch.log_path("idp"))
+    wait_ready("idp", settings.dev_idp_port, idp, launch.log_path("idp"))
     for name, port in services:
         _say(f"starting {name} on http://127.0.0.1:{port}")
         launch.spawn(name, [sys.executable, "-m", f"qzx_{name}"])
     for (name, port), child in zip(services, launch.children[1:], strict=True):
-        _wait_ready(name, port, child.proc, launch.log_path(name))
+        wait_ready(name, port, child.proc, launch.log_path(name))
         _say(f"{name} ready")
 
     if demo:
@@ -344,7 +326,7 @@ def _start_children(
     token = _console_token(env)
     env["QZX_CONSOLE_TOKEN"] = token
     console = launch.spawn("console", [sys.executable, "-m", "qzx_console"])
-    _wait_ready("console", settings.console_port, console, launch.log_path("console"))
+    wait_ready("console", settings.console_port, console, launch.log_path("console"))
     if simulate:
         passage_rate = settings.simulate_passage_rate
         _say(f"starting the camera simulator at {rate:g} events/s and {passage_rate:g} passages/s (mean)")

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import httpx
 import psutil
 
 PR_SET_PDEATHSIG = 1
@@ -88,3 +89,21 @@ def wait_all(procs: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:
     for proc in procs:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(max(0.0, deadline - time.monotonic()))
+
+
+def wait_ready(name: str, port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> None:
+    """Wait for a child's /readyz on ``port``; fail with its last log lines if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise RuntimeError(
+                f"{name} exited with code {proc.returncode} while starting; last log lines:\n{tail}"
+            )
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{name} not ready on port {port} after {timeout:.0f}s (log: {log})")

@@ -67,6 +67,8 @@ TESTS_AND_BUILD = (
         "repeatable",
         "`fuzz`: property tests draw fresh examples (`make fuzz`); else fixed ones.",
     ),
+    ("QZX_FUZZ_MESSAGES", "600", "the topic fuzz test's message count (`make fuzz` runs 100,000)."),
+    ("QZX_FUZZ_SEED", "1717", "the topic fuzz test's seed (`make fuzz` draws a fresh one and prints it)."),
     (
         "QZX_SCREENSHOT_DIR",
         "unset",

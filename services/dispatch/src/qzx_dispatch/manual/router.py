@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from qzx_common.web.auth import Principal
+from qzx_common.web.openapi import error_responses
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
 from qzx_dispatch.manual import service
@@ -16,7 +17,7 @@ from qzx_dispatch.tasks.schemas import to_contract
 router = APIRouter(prefix="/v1/dispatch", tags=["tasks"])
 
 
-@router.get("/recommendations/{alert_id}", response_model=Recommendations)
+@router.get("/recommendations/{alert_id}", response_model=Recommendations, responses=error_responses(404))
 async def recommendations(
     alert_id: str,
     principal: Annotated[Principal, require(Action.tasks_read)],
@@ -29,7 +30,7 @@ async def recommendations(
     )
 
 
-@router.post("", response_model=DispatchResult)
+@router.post("", response_model=DispatchResult, responses=error_responses(404, 409))
 async def dispatch(
     body: DispatchRequest,
     audit_context: Audit,
@@ -51,7 +52,7 @@ async def dispatch(
     return DispatchResult(task=to_contract(task))
 
 
-@router.post("/escalate", response_model=DispatchResult)
+@router.post("/escalate", response_model=DispatchResult, responses=error_responses(404, 409))
 async def escalate(
     body: EscalateRequest,
     audit_context: Audit,
