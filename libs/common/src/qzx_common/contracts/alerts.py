@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -74,5 +76,10 @@ COVERT = "covert"
 HOTLIST_HIT = "hotlist_hit"
 
 
+def covert_hit(kind: str, factors: Iterable[tuple[str, Any]]) -> bool:
+    """The one covert rule, over an alert's kind and its factors' (name, value) pairs."""
+    return kind == HOTLIST_HIT and any(name == "hotlist" and value == COVERT for name, value in factors)
+
+
 def is_covert_hit(alert: Alert) -> bool:
-    return alert.kind == HOTLIST_HIT and any(f.name == "hotlist" and f.value == COVERT for f in alert.factors)
+    return covert_hit(alert.kind, ((f.name, f.value) for f in alert.factors))

@@ -14,7 +14,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from qzx_alerts.alerts.columns import ARRAY_COLUMNS, DEADLINE_COLUMNS, LOCATION_FIELDS, STATE_COLUMNS
-from qzx_common.contracts.alerts import COVERT, HOTLIST_HIT, Alert
+from qzx_common.contracts.alerts import HOTLIST_HIT, Alert, covert_hit
 
 if TYPE_CHECKING:
     from qzx_alerts.alerts.merge import OpenAlert
@@ -118,11 +118,11 @@ def scored_payload(a: OpenAlert, state: Mapping[str, Any], rules: Rules) -> dict
 # recognise one in a row or payload, and in a published state's bytes (``columns.NOT_COVERT_HIT_SQL``
 # in SQL).
 def is_covert_hit(kind: str, factors: Any) -> bool:
-    if kind != HOTLIST_HIT:
+    if kind != HOTLIST_HIT:  # the factors are decoded only when the alert may be one
         return False
     if isinstance(factors, str | bytes):
         factors = orjson.loads(factors)
-    return any(f["name"] == "hotlist" and f["value"] == COVERT for f in factors)
+    return covert_hit(kind, ((f["name"], f["value"]) for f in factors))
 
 
 def is_covert_hit_state(payload: bytes) -> bool:
