@@ -30,6 +30,21 @@ async def changed(session: AsyncSession, row: TaskRow, *, now: datetime, setting
     await announce(session, row, settings=settings)
 
 
+async def changed_many(
+    session: AsyncSession, rows: Sequence[TaskRow], *, now: datetime, settings: DispatchSettings
+) -> None:
+    """``changed`` for many tasks (of distinct units), a statement per step."""
+    if not rows:
+        return
+    seqs = await repository.next_seqs(session, [r.unit_id for r in rows])
+    for row in rows:
+        row.unit_seq = seqs[row.unit_id]
+        row.version += 1
+        row.updated_at = now
+    await session.flush()
+    await announce_many(session, rows, settings=settings)
+
+
 _ANNOUNCE = text(
     f"WITH queued AS (INSERT INTO {SCHEMA}.outbox (topic, key, value) VALUES (:topic, :key, :value)) "
     "SELECT pg_notify(:channel, :payload)"
