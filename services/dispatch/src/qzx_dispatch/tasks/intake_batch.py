@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import AuditContext, AuditEntry, record_many
 from qzx_common.contracts.alerts import Alert, is_covert_hit
+from qzx_common.contracts.tasks import Task
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
@@ -103,20 +104,20 @@ async def _cancel_tasks(
     for task in tasks:
         task.status, task.reason = "cancelled", f"alert {status[task.alert_id]}"
     await events.changed_many(session, tasks, now=now, settings=settings)
-    await _audit(session, "system:intake", "task.cancel", tasks)
+    await _audit(session, "system:intake", "task.cancel", tasks, [to_contract(t) for t in tasks])
 
 
-async def _audit(session: AsyncSession, actor: str, action: str, tasks: Sequence[TaskRow]) -> None:
-    """``service.record_system`` for many tasks."""
+async def _audit(
+    session: AsyncSession, actor: str, action: str, tasks: Sequence[TaskRow], contracts: Sequence[Task]
+) -> None:
+    """``service.record_system`` for many tasks (with their contracts)."""
     await record_many(
         session,
         schema=SCHEMA,
         context=AuditContext.system(actor),
         entries=[
-            AuditEntry(
-                action, "task", t.id, after=to_contract(t), admin_code=audit_scope(t.target_admin_code)
-            )
-            for t in tasks
+            AuditEntry(action, "task", t.id, after=c, admin_code=audit_scope(t.target_admin_code))
+            for t, c in zip(tasks, contracts, strict=True)
         ],
     )
 
@@ -160,8 +161,9 @@ async def _assign(
     inserted = await repository.insert_tasks(session, [row for _, row in planned if row.unit_id in claimed])
     made = [row for _, row in planned if row.id in inserted]
     left += [alert for alert, row in planned if row.id not in inserted]
-    await events.announce_many(session, made, settings=settings)
-    await _audit(session, "system:assign", "task.assign", made)
+    contracts = [to_contract(r) for r in made]
+    await events.announce_many(session, made, settings=settings, contracts=contracts)
+    await _audit(session, "system:assign", "task.assign", made, contracts)
     await repository.record_attempts(session, [r.alert_id for r in made])
     await repository.record_pending(
         session, pending, retry_at=now + timedelta(seconds=settings.pending_retry_s)
