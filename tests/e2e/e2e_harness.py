@@ -255,7 +255,9 @@ class System:
         assert r.status_code == 200, r.text
         sworn = [m["id"] for m in r.json()["members"] if m["kind"] == "sworn"]
         assert sworn, f"unit {unit_id} has no sworn member"
-        return self.client("dispatch", role="patrol_officer", jur=admin_code[:4], unit_id=unit_id, sub=sworn[0])
+        return self.client(
+            "dispatch", role="patrol_officer", jur=admin_code[:4], unit_id=unit_id, sub=sworn[0]
+        )
 
     def sse(self) -> SseReader:
         return SseReader(self.alerts_url, self.token())
