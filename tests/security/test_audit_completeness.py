@@ -22,6 +22,8 @@ from sec_world import (
     RIZHAO_SPOT,
     Org,
     audit_rows,
+    crew_bearer,
+    crew_member,
     intake,
     make_alert,
     new_alerts,
@@ -114,7 +116,9 @@ RZ = "371102"  # dispatch's cases act in Rizhao, where no other test dispatches
 
 
 def rizhao(role: str = "city_commander", unit_id: str | None = None) -> Actor:
-    return Actor(role, "371102" if unit_id else "3711", unit_id)
+    if unit_id is None:
+        return Actor(role, "3711")
+    return Actor(role, "371102", unit_id, sub=crew_member(unit_id, role))  # patrol: one of its crew
 
 
 # -- ingest --------------------------------------------------------------------------------------
@@ -319,7 +323,7 @@ async def _unit_create(w: World) -> Call:
 
 @case("dispatch", "PATCH", "/v1/units/{unit_id}")
 async def _unit_update(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     return Call(
         rizhao(), f"/v1/units/{unit}", {"call_sign": "renamed"}, "unit.update", "unit", unit, RZ, "update"
     )
@@ -332,14 +336,14 @@ def _far_window() -> dict[str, str]:
 
 @case("dispatch", "POST", "/v1/rosters")
 async def _roster_create(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     body = {"unit_id": unit} | _far_window()
     return Call(rizhao(), "/v1/rosters", body, "roster.create", "roster", _created_id, RZ, "create")
 
 
 @case("dispatch", "DELETE", "/v1/rosters/{roster_id}")
 async def _roster_delete(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     roster = str((await w.org.post("/v1/rosters", {"unit_id": unit} | _far_window()))["id"])
     return Call(rizhao(), f"/v1/rosters/{roster}", None, "roster.delete", "roster", roster, RZ, "delete")
 
@@ -396,7 +400,7 @@ async def _patrol_step(w: World, task: dict[str, Any], path: str, body: Any = No
         r = await c.post(
             f"/v1/patrol/tasks/{task['id']}/{path}",
             json=body,
-            headers=bearer("patrol_officer", RZ, task["unit_id"]),
+            headers=crew_bearer("patrol_officer", RZ, task["unit_id"]),
         )
     assert r.status_code == 200, r.text
 
@@ -509,7 +513,7 @@ async def _feedback(w: World) -> Call:
 
 @case("dispatch", "POST", "/v1/patrol/location")
 async def _location(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     body = {"lat": 35.43, "lon": 119.55, "at": datetime.now(UTC).isoformat()}
     return Call(
         rizhao("patrol_officer", unit), "/v1/patrol/location", body, "unit.location", "unit", unit, RZ, "act"
@@ -661,7 +665,9 @@ async def test_a_replayed_patrol_action_is_recorded_once(dispatch_app: Any) -> N
     """A retry under the same Idempotency-Key replays the stored answer and changes nothing."""
     world = World({"dispatch": dispatch_app})
     task = await _task(world)
-    headers = bearer("patrol_officer", RZ, task["unit_id"]) | {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    headers = crew_bearer("patrol_officer", RZ, task["unit_id"]) | {
+        "Idempotency-Key": f"k-{uuid.uuid4().hex}"
+    }
     rids = [request_id(), request_id()]
     async with world.client("dispatch") as c:
         for rid in rids:

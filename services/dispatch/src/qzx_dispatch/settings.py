@@ -48,6 +48,12 @@ class DispatchSettings(CommonSettings):
         default=3600.0,
         description="How often each replica deletes expired idempotency keys (also once at start).",
     )
+    shared_credential_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A patrol officer acting from a second device (`X-Device-Id`) less than this many "
+        "seconds after the first one acted is recorded as a shared credential (`two_devices`).",
+    )
     history_weeks: int = Field(
         default=4, description="Weeks of alert history the demand estimate looks back."
     )
