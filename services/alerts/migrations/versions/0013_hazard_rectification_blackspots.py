@@ -3,18 +3,18 @@
 Hazards gain a type, an owner (the county, township or village that must act, by admin code, with
 its body and named person), a deadline, a workflow state and an escalation mark; every transition
 is a row of ``hazard_events`` (with its note and evidence URIs). Black spots are found from the
-accident facts and the violation counts alerts keeps from the topics it consumes
-(docs/decisions/0016-blackspot-facts-in-alerts.md): ``accident_points`` one row per accident,
-``violation_cells`` violations counted per ~100 m cell and day; an analysis run and its proposals.
+accident facts alerts keeps (``accident_facts``, alerts_0014) and the violation counts it keeps
+from violations.accepted.v1 (docs/decisions/0016-blackspot-facts-in-alerts.md): ``violation_cells``
+violations counted per ~100 m cell and day; an analysis run and its proposals.
 
 Revision ID: alerts_0013
-Revises: alerts_0012
+Revises: alerts_0014
 """
 
 from alembic import op
 
 revision = "alerts_0013"
-down_revision = "alerts_0012"
+down_revision = "alerts_0014"
 branch_labels = None
 depends_on = None
 
@@ -33,6 +33,7 @@ def upgrade() -> None:
             ADD COLUMN responsible_person varchar(100),
             ADD COLUMN deadline timestamptz,
             ADD COLUMN state_changed_at timestamptz NOT NULL DEFAULT now(),
+            ADD COLUMN rectified_at timestamptz,
             ADD COLUMN escalated_at timestamptz,
             ADD COLUMN supervised_by varchar(12)
         """
@@ -63,21 +64,6 @@ def upgrade() -> None:
         """
     )
     op.execute(f"CREATE INDEX hazard_events_hazard ON {S}.hazard_events (hazard_id, id)")
-    op.execute(
-        f"""
-        CREATE TABLE {S}.accident_points (
-            accident_id varchar(128) PRIMARY KEY,
-            occurred_at timestamptz NOT NULL,
-            lat double precision NOT NULL,
-            lon double precision NOT NULL,
-            admin_code varchar(6) NOT NULL,
-            severity varchar(16) NOT NULL,
-            injured integer NOT NULL,
-            killed integer NOT NULL
-        )
-        """
-    )
-    op.execute(f"CREATE INDEX accident_points_when ON {S}.accident_points (occurred_at, admin_code)")
     op.execute(
         f"""
         CREATE TABLE {S}.violation_cells (
@@ -142,13 +128,12 @@ def downgrade() -> None:
     op.execute(f"DROP TABLE {S}.blackspot_proposals")
     op.execute(f"DROP TABLE {S}.blackspot_runs")
     op.execute(f"DROP TABLE {S}.violation_cells")
-    op.execute(f"DROP TABLE {S}.accident_points")
     op.execute(f"DROP TABLE {S}.hazard_events")
     op.execute(
         f"""
         ALTER TABLE {S}.hazards
             DROP COLUMN hazard_type, DROP COLUMN state, DROP COLUMN owner_code, DROP COLUMN owner_name,
             DROP COLUMN responsible_body, DROP COLUMN responsible_person, DROP COLUMN deadline,
-            DROP COLUMN state_changed_at, DROP COLUMN escalated_at, DROP COLUMN supervised_by
+            DROP COLUMN state_changed_at, DROP COLUMN rectified_at, DROP COLUMN escalated_at, DROP COLUMN supervised_by
         """
     )

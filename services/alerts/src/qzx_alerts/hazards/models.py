@@ -34,6 +34,7 @@ class HazardRow(Base):
     responsible_person: Mapped[str | None] = mapped_column(String(100))
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rectified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     supervised_by: Mapped[str | None] = mapped_column(String(12))
     created_by: Mapped[str] = mapped_column(String(128))

@@ -85,6 +85,7 @@ class Hazard(HazardIn):
     responsible_person: str | None
     deadline: datetime | None
     state_changed_at: datetime
+    rectified_at: datetime | None = Field(description="When the owner reported it rectified")
     escalated_at: datetime | None = Field(description="When the overdue check put it under supervision")
     supervised_by: str | None = Field(description="The level above the owner that supervises (挂牌督办)")
     created_by: str

@@ -184,6 +184,10 @@ async def _step(
     now = datetime.now(UTC)
     row.state = transition.to
     row.state_changed_at = now
+    if transition.to == "rectified":
+        row.rectified_at = now  # the reports count rectifications by when the owner reported them
+    elif transition.to == "reopened":
+        row.rectified_at = None
     row.updated_at = now
     evidence = [str(uri) for uri in step.evidence]
     session.add(
