@@ -33,8 +33,8 @@ function splitPair(text) {
   for (let i = 0; i < text.length; i += 1) if (HAN.test(text[i])) last = i;
   const space = text.indexOf(" ", last);
   if (space < 0) return null;
-  const zh = text.slice(0, space).trim();
-  const en = text.slice(space + 1).trim();
+  const zh = text.slice(0, space).replace(/[\s·]+$/, "");
+  const en = text.slice(space + 1).replace(/^[\s·]+/, "");
   return en && /[A-Za-z]/.test(en) ? { zh, en } : null;
 }
 
