@@ -23,6 +23,12 @@ class DispatchSettings(CommonSettings):
     pending_retry_s: float = Field(
         default=10.0, description="A pending alert (no suitable unit free) is retried this often."
     )
+    preempt: bool = Field(
+        default=True,
+        description="A P1 alert that no free unit can take takes the best unit holding a lower-priority "
+        "task (not one on scene); the displaced task is cancelled and its alert re-queued.",
+    )
+    preempt_p2: bool = Field(default=False, description="P2 alerts pre-empt lower-priority tasks too.")
     workload_window_h: float = Field(
         default=8.0,
         description="A unit's workload is the tasks it was given in this window (the tie-breaker after "
