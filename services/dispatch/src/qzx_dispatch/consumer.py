@@ -21,11 +21,13 @@ from qzx_common.runtime import Runtime
 from qzx_common.topics import DISPATCH_GROUP
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.settings import DispatchSettings
+from qzx_dispatch.shifts import accidents
 from qzx_dispatch.tasks.intake_batch import intake_batch
 
 log = logging.getLogger(__name__)
 
 GROUP = DISPATCH_GROUP
+ACCIDENTS_GROUP = "qzx-dispatch-accidents"
 INTAKE = Counter("qzx_dispatch_alerts_total", "Alert versions consumed, by outcome", ["outcome"])
 
 
@@ -66,5 +68,16 @@ def alerts_handler(rt: Runtime, *, settings: DispatchSettings, clock: Clock) -> 
         for outcome, n in outcomes.items():
             INTAKE.labels(outcome).inc(n)
         rt.relay.wake()
+
+    return handle
+
+
+def accidents_handler(rt: Runtime) -> BatchHandler:
+    """accidents.accepted.v1 → the planner's accident layer (one transaction per batch)."""
+
+    async def handle(records: Sequence[ConsumerRecord]) -> None:
+        reports = accidents.read_reports([r.value for r in records])
+        async with transaction(rt.sessions) as session:
+            await accidents.store(session, reports)
 
     return handle

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.contracts.alerts import Alert, is_covert_hit
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import repository, service
+from qzx_dispatch.tasks import preempt, repository, service
 from qzx_dispatch.tasks.models import AlertRecord
 
 CLOSED = frozenset({"dismissed", "resolved"})
@@ -74,12 +74,15 @@ async def apply(session: AsyncSession, *, alert: Alert, settings: DispatchSettin
 async def try_assign(
     session: AsyncSession, *, row: AlertRecord, alert: Alert, settings: DispatchSettings, now: datetime
 ) -> str:
+    since = max(alert.last_seen, row.requeued_at or alert.last_seen)  # a re-queued alert's old tasks
     if await repository.active_for_alert(session, alert.id) is not None or await repository.handled_since(
-        session, alert.id, alert.last_seen
+        session, alert.id, since
     ):
         row.state = "handled"
         return "handled"
     result = await service.assign_alert(session, alert=alert, settings=settings, now=now)
+    if result.task is None:  # no free unit: a P1 may take one from lower-priority work
+        result = await preempt.take_busy_unit(session, alert=alert, settings=settings, now=now) or result
     row.attempts += 1
     if result.task is None:
         row.state = "pending"
