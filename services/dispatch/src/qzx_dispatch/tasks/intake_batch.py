@@ -5,8 +5,8 @@ already have tasks found, the free units of the batch's cities read once and eve
 from memory (``board``), the chosen units claimed, the tasks inserted, announced and audited. An alert
 no free unit suits is left pending, with the reason, as ``service.assign_alert`` leaves it (the
 deadline watcher retries it through that path). What this path cannot settle goes through
-``intake.apply``, the one-alert path, in the same transaction: a unit another transaction took
-meanwhile. The outcome of each alert is the one ``intake.intake`` would give."""
+``intake.apply``, the one-alert path, in the same transaction: an alert that may pre-empt a busy
+unit (``preempt``) when none is free, a unit another transaction took meanwhile. The outcome of each alert is the one ``intake.intake`` would give."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from qzx_common.contracts.tasks import Task
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import events, repository
+from qzx_dispatch.tasks import events, preempt, repository
 from qzx_dispatch.tasks.board import DutyBoard
 from qzx_dispatch.tasks.intake import CLOSED, COVERT_REASON, alert_values, apply
 from qzx_dispatch.tasks.models import TaskRow
@@ -55,9 +55,9 @@ async def intake_batch(
     outcomes["covert"] = len(batch.covert)
     covert = [(a.id, "handled", COVERT_REASON) for a in batch.covert]
     await repository.set_alert_states(session, covert, keep_reason=False)
-    active, recent = await repository.task_facts(
-        session, {a.id: a.last_seen for a in batch.closing + batch.new}
-    )
+    # As ``intake.try_assign``: tasks from before a re-queue (its unit pre-empted) no longer count.
+    since = {a.id: max(a.last_seen, fresh[a.id] or a.last_seen) for a in batch.closing + batch.new}
+    active, recent = await repository.task_facts(session, since)
     await _cancel_tasks(session, [a for a in batch.closing if a.id in active], settings, now)
     await repository.set_alert_states(
         session, [(a.id, "closed", None) for a in batch.closing], keep_reason=True
@@ -148,8 +148,10 @@ async def _assign(
     for alert, need in needs:
         rec = board.recommend(need, limit=CANDIDATES)
         if not rec.ranked:
-            # What ``assign_alert`` concludes when no unit suits: pending, retried by the watcher.
-            pending.append((alert.id, no_unit_reason(rec)))
+            if preempt.preempts(alert.priority.value, settings):
+                left.append(alert)  # it may take a unit from lower-priority work: the one-alert path
+            else:  # what ``assign_alert`` concludes: pending, retried by the watcher
+                pending.append((alert.id, no_unit_reason(rec)))
             continue
         chosen = rec.ranked[0]
         planned.append((alert, new_task(alert, chosen, need=need, rec=rec, skipped=[], now=now)))

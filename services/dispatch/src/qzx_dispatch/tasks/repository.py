@@ -330,21 +330,23 @@ _UPSERT_ALERTS = f"""
         first_seen = excluded.first_seen, last_seen = excluded.last_seen, payload = excluded.payload,
         updated_at = now()
     WHERE a.version < excluded.version
-    RETURNING a.alert_id
+    RETURNING a.alert_id, a.requeued_at
 """
 
 
-async def upsert_alerts(session: AsyncSession, rows: Sequence[dict[str, object]]) -> set[str]:
+async def upsert_alerts(
+    session: AsyncSession, rows: Sequence[dict[str, object]]
+) -> dict[str, datetime | None]:
     """``upsert_alert`` for many alerts (distinct ids, ``alert_values`` rows) in one statement: the
-    ids whose version was new (their rows are locked until commit)."""
+    ids whose version was new (their rows are locked until commit), with when each was re-queued."""
     if not rows:
-        return set()
+        return {}
     raw = await driver_connection(await session.connection())
     columns = ("alert_id", "version", "status", "priority", "kind", "admin_code", "first_seen", "last_seen")
     got = await raw.fetch(
         _UPSERT_ALERTS, *([r[c] for r in rows] for c in columns), [r["payload"] for r in rows]
     )
-    return {r[0] for r in got}
+    return {r[0]: r[1] for r in got}
 
 
 async def task_facts(session: AsyncSession, since_by_alert: dict[str, datetime]) -> tuple[set[str], set[str]]:
