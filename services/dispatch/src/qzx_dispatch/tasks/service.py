@@ -22,7 +22,7 @@ from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org.models import Unit
 from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import events, repository
+from qzx_dispatch.tasks import events, pending, repository
 from qzx_dispatch.tasks.intercept import points_ahead
 from qzx_dispatch.tasks.models import TaskRow
 from qzx_dispatch.tasks.recommend import (
@@ -212,6 +212,14 @@ async def close(
     task.reason = reason
     task.escalated = task.escalated or escalate
     await events.changed(session, task, now=now, settings=settings)
+    await unit_freed(session, unit_id=task.unit_id, now=now)
+
+
+async def unit_freed(session: AsyncSession, *, unit_id: str, now: datetime) -> None:
+    """The unit holds no task now: its city's pending alerts are tried at the next watcher tick."""
+    unit = await session.get(Unit, unit_id)
+    if unit is not None:
+        await pending.retry_now(session, city_code=unit.city_code, now=now)
 
 
 async def record_system(
