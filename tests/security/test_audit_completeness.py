@@ -536,6 +536,78 @@ def mutating_routes(app: Any) -> set[tuple[str, str]]:
     }
 
 
+HZ_TOWNSHIP = "370202001"  # 香港中路街道, 市南区
+HZ_VILLAGE = "370202001001"  # 云霄路社区
+
+
+def _assignment(owner: str = HZ_TOWNSHIP) -> dict[str, Any]:
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    return {
+        "owner_code": owner,
+        "responsible_body": "街道办",
+        "responsible_person": "李娜",
+        "deadline": deadline,
+    }
+
+
+async def _hazard_at(w: World, steps: list[str]) -> str:
+    """A hazard assigned to the township and moved through ``steps`` (start, complete, verify)."""
+    hazard = await _hazard(w)
+    async with w.client("alerts") as c:
+        boss = bearer("city_commander", "3702")
+        r = await c.post(f"/v1/hazards/{hazard}/assign", json=_assignment(), headers=boss)
+        assert r.status_code == 200, r.text
+        for step in steps:
+            r = await c.post(f"/v1/hazards/{hazard}/{step}", json={}, headers=boss)
+            assert r.status_code == 200, r.text
+    return hazard
+
+
+def _hazard_step(hazard: str, step: str, body: dict[str, Any], *, actor: Actor = QD_BOSS) -> Call:
+    return Call(
+        actor, f"/v1/hazards/{hazard}/{step}", body, f"hazard.{step}", "hazard", hazard, HZ_TOWNSHIP, "update"
+    )
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/assign")
+async def _hazard_assign(w: World) -> Call:
+    hazard = await _hazard(w)
+    return Call(
+        QD_BOSS,
+        f"/v1/hazards/{hazard}/assign",
+        _assignment(),
+        "hazard.assign",
+        "hazard",
+        hazard,
+        HZ_TOWNSHIP,
+        "update",
+    )
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/start")
+async def _hazard_start(w: World) -> Call:
+    township = Actor("city_commander", HZ_TOWNSHIP)
+    return _hazard_step(await _hazard_at(w, []), "start", {"note": "开工"}, actor=township)
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/complete")
+async def _hazard_complete(w: World) -> Call:
+    evidence = {"note": "已整改", "evidence": ["https://evidence.example/after.jpg"]}
+    return _hazard_step(await _hazard_at(w, ["start"]), "complete", evidence)
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/verify")
+async def _hazard_verify(w: World) -> Call:
+    return _hazard_step(await _hazard_at(w, ["start", "complete"]), "verify", {"note": "验收合格"})
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/reopen")
+async def _hazard_reopen(w: World) -> Call:
+    return _hazard_step(
+        await _hazard_at(w, ["start", "complete", "verify"]), "reopen", {"note": "再次发生事故"}
+    )
+
+
 async def test_every_mutating_route_has_an_audit_case(service_app: Any) -> None:
     name = _service(service_app)
     routes = mutating_routes(service_app)

@@ -1,5 +1,11 @@
 """alerts.v1 → dispatch: keep the latest version of every alert (the demand history too), and give
-each alert that needs action a task. Idempotent on (alert id, version)."""
+each alert that needs action a task. Idempotent on (alert id, version).
+
+``intake_batch`` applies a consumed batch in the caller's one transaction, a statement per step for
+the whole batch: the alerts upserted, the ones with tasks found, the free units ranked in memory
+(``board``), claimed, the tasks inserted and announced. An alert that path cannot settle (closing
+an alert with an active task, no free unit in memory, a unit taken by another transaction) goes
+through ``intake``'s one-alert path, in the same transaction."""
 
 from __future__ import annotations
 
@@ -36,6 +42,11 @@ async def intake(session: AsyncSession, *, alert: Alert, settings: DispatchSetti
     """Apply one alert version; returns what happened (for metrics and tests)."""
     if not await repository.upsert_alert(session, alert_values(alert)):
         return "stale"
+    return await apply(session, alert=alert, settings=settings, now=now)
+
+
+async def apply(session: AsyncSession, *, alert: Alert, settings: DispatchSettings, now: datetime) -> str:
+    """Act on an alert version just stored (its row is locked by the upsert)."""
     row = await repository.get_alert(session, alert.id, lock=True)
     assert row is not None
     if alert.status.value in CLOSED:
