@@ -85,11 +85,10 @@ async def test_a_batch_decides_what_alerts_one_by_one_decide(
             batched = await intake_batch(s, alerts=batch, settings=settings, now=now)
             by_batch = await decisions(s, batch)
             await s.rollback()
-    async with fresh.state.runtime.sessions() as s:
-        async with s.begin():
-            one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
-            by_one = await decisions(s, batch)
-            await s.rollback()
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
+        by_one = await decisions(s, batch)
+        await s.rollback()
     assert batched == one_by_one
     assert by_batch == by_one
     assert {"assigned", "pending", "handled", "closed", "covert"} <= set(batched)

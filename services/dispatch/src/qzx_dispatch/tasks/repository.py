@@ -335,9 +335,10 @@ async def task_facts(session: AsyncSession, since_by_alert: dict[str, datetime])
     raw = await driver_connection(await session.connection())
     got = await raw.fetch(
         f"""
-        SELECT v.alert_id, bool_or(t.{ACTIVE_SQL}), bool_or(t.created_at >= v.since)
+        SELECT v.alert_id, bool_or(t.{ACTIVE_SQL}), bool_or(t.created_at >= greatest(v.since, a.requeued_at))
         FROM unnest($1::text[], $2::timestamptz[]) AS v(alert_id, since)
         JOIN {SCHEMA}.tasks t ON t.alert_id = v.alert_id
+        JOIN {SCHEMA}.alerts a ON a.alert_id = v.alert_id  -- a re-queued alert's older tasks do not count
         GROUP BY v.alert_id
         """,
         list(since_by_alert),
