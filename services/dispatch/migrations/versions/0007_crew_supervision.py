@@ -47,7 +47,20 @@ CREATE TABLE {S}.task_events (
 );
 CREATE INDEX ix_task_events_task ON {S}.task_events (task_id, at);
 CREATE INDEX ix_task_events_at ON {S}.task_events (at DESC, id DESC);
-ALTER TABLE {S}.alerts ADD COLUMN requeued_at timestamptz
+ALTER TABLE {S}.alerts ADD COLUMN requeued_at timestamptz;
+ALTER TABLE {S}.alerts ADD COLUMN wait_escalated_at timestamptz;
+CREATE TABLE {S}.webhook_deliveries (
+    id varchar(40) PRIMARY KEY,
+    event_id varchar(40) NOT NULL,
+    body jsonb NOT NULL,
+    state varchar(16) NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts integer NOT NULL DEFAULT 0,
+    next_try_at timestamptz NOT NULL,
+    last_error text,
+    created_at timestamptz NOT NULL,
+    done_at timestamptz
+);
+CREATE INDEX ix_webhook_deliveries_due ON {S}.webhook_deliveries (next_try_at) WHERE state = 'pending'
 """
 
 
@@ -57,6 +70,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(f"DROP TABLE {S}.webhook_deliveries")
+    op.execute(f"ALTER TABLE {S}.alerts DROP COLUMN wait_escalated_at")
     op.execute(f"ALTER TABLE {S}.alerts DROP COLUMN requeued_at")
     op.execute(f"DROP TABLE {S}.task_events")
     op.execute(f"DROP TABLE {S}.credential_events")

@@ -46,6 +46,8 @@ class AlertRecord(Base):
     next_try_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Put back in the queue (its unit pre-empted) at: tasks older than this no longer handle it.
     requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its wait as a P1 was escalated (once per wait).
+    wait_escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (

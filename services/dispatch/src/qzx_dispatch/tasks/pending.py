@@ -3,9 +3,9 @@ listed for the dispatchers and retried at once when a unit of their city frees u
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.contracts.geo import code_prefix
@@ -50,3 +50,23 @@ async def waiting(
         q = q.where(tuple_(AlertRecord.priority, WAITING_SINCE, AlertRecord.alert_id) > tuple_(*after))
     q = q.order_by(AlertRecord.priority, WAITING_SINCE, AlertRecord.alert_id).limit(limit)
     return [(row, at) for row, at in (await session.execute(q)).all()]
+
+
+async def overdue_p1(
+    session: AsyncSession, *, now: datetime, wait: timedelta, limit: int
+) -> list[AlertRecord]:
+    """Pending P1 alerts waiting longer than ``wait`` whose current wait was not escalated yet
+    (locked, SKIP LOCKED: replicas share them)."""
+    q = (
+        select(AlertRecord)
+        .where(
+            AlertRecord.state == "pending",
+            AlertRecord.priority == "P1",
+            now - wait >= WAITING_SINCE,
+            or_(AlertRecord.wait_escalated_at.is_(None), AlertRecord.wait_escalated_at < WAITING_SINCE),
+        )
+        .order_by(WAITING_SINCE)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(q)).all())
