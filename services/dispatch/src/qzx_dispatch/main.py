@@ -17,6 +17,7 @@ from qzx_common.topics import ACCIDENTS_ACCEPTED, ALERTS
 from qzx_common.web.capacity import Capacity
 from qzx_common.web.serve import serve
 from qzx_common.web.service import service_app
+from qzx_dispatch.aid.router import router as aid_router
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import ACCIDENTS_GROUP, GROUP, accidents_handler, alerts_handler
 from qzx_dispatch.db import SCHEMA
@@ -108,7 +109,15 @@ def create_app(
         schema=SCHEMA,
         migrations=MIGRATIONS,
         start=start,
-        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router, supervision_router],
+        routers=[
+            org_router,
+            shifts_router,
+            tasks_router,
+            manual_router,
+            patrol_router,
+            supervision_router,
+            aid_router,
+        ],
     )
 
 

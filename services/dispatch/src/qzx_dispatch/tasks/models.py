@@ -81,6 +81,8 @@ class TaskRow(Base):
     # Why this unit: the chosen unit's figures, the runners-up and why they lost.
     reasons: Mapped[dict[str, Any]] = mapped_column(JSONB)
     previous_task_id: Mapped[str | None] = mapped_column(String(40))
+    # The admin code of the unit lent under mutual aid (another city's): that city sees the task too.
+    aid_admin_code: Mapped[str | None] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
     # The unit's change cursor at this task's latest change (what the patrol long-poll pages on).
     unit_seq: Mapped[int] = mapped_column(BigInteger)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -259,7 +259,9 @@ async def search(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[TaskRow]:
-    q = select(TaskRow).where(TaskRow.target_admin_code.startswith(jur))
+    q = select(TaskRow).where(
+        or_(TaskRow.target_admin_code.startswith(jur), TaskRow.aid_admin_code.startswith(jur))  # mutual aid
+    )
     if status:
         q = q.where(TaskRow.status.in_(status))
     if unit_id:
