@@ -88,6 +88,12 @@ async def test_a_p1_waiting_too_long_is_escalated_once_and_posted_signed(
     assert (payload["kind"], payload["alert_id"], payload["priority"]) == ("p1_waiting", alert.id, "P1")
     assert payload["task_id"] is None and "lacks breathalyser" in payload["reason"]
     assert await deliver(fresh) == {}
+    # Listed for the alert's city (what a console polls), not for another city.
+    listed = (await api(role="dispatcher", jur="3701").get("/v1/dispatch/escalations")).json()
+    assert [e["id"] for e in listed["items"]] == [payload["id"]] and listed["next_cursor"] is None
+    assert (await api(role="dispatcher", jur="3702").get("/v1/dispatch/escalations")).json()["items"] == []
+    r = await api(role="auditor", jur="37").get("/v1/dispatch/escalations", params={"kind": "sign_missed"})
+    assert r.status_code == 200 and r.json()["items"] == []
 
 
 async def test_missed_sign_for_and_feedback_each_raise_one_and_failures_retry_then_dead_letter(

@@ -7,9 +7,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from qzx_common.contracts.escalations import EscalationKind
 from qzx_common.web.auth import Principal
 from qzx_common.web.openapi import error_responses
-from qzx_common.web.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor, fetch_size, page
+from qzx_common.web.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+    fetch_size,
+    page,
+)
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
 from qzx_dispatch.manual import service
@@ -21,8 +31,8 @@ from qzx_dispatch.manual.schemas import (
     PendingList,
     Recommendations,
 )
-from qzx_dispatch.tasks import pending
-from qzx_dispatch.tasks.schemas import to_contract
+from qzx_dispatch.tasks import history, pending
+from qzx_dispatch.tasks.schemas import TaskEventPage, event_out, to_contract
 
 router = APIRouter(prefix="/v1/dispatch", tags=["tasks"])
 
@@ -64,6 +74,29 @@ async def pending_alerts(
         ],
         next_cursor=nxt,
     )
+
+
+@router.get("/escalations", response_model=TaskEventPage)
+async def escalations(
+    principal: Annotated[Principal, require(Action.tasks_read)],
+    session: Session,
+    kind: EscalationKind | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> TaskEventPage:
+    """The escalations raised under the caller's jurisdiction, newest first (what consoles show
+    besides ``dispatch.escalations.v1``; poll with ``since``)."""
+    rows = await history.search(
+        session,
+        jur=principal.jur,
+        kinds=[kind.value] if kind else [k.value for k in EscalationKind],
+        since=since,
+        after=decode_time_cursor(cursor),
+        limit=fetch_size(limit),
+    )
+    rows, nxt = page(rows, limit, lambda r: encode_time_cursor(r.at, r.id))
+    return TaskEventPage(items=[event_out(r) for r in rows], next_cursor=nxt)
 
 
 @router.get("/recommendations/{alert_id}", response_model=Recommendations, responses=error_responses(404))
