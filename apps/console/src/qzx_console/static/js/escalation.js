@@ -90,7 +90,7 @@ function render() {
   const open = [...items.values()].filter((i) => !acknowledged.has(i.key));
   banner.hidden = open.length === 0;
   if (!open.length) return;
-  open.sort((a, b) => String(a.at).localeCompare(String(b.at)));
+  open.sort((a, b) => String(b.at).localeCompare(String(a.at))); // the newest first
   fill(banner,
     h("b", {}, `⚠ ${t("升级 Escalation")} (${open.length})`),
     h("span", { class: "items" }, open.slice(0, 3).map((i) => h("a", {

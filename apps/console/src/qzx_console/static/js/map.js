@@ -41,6 +41,7 @@ export function initMap(geo) {
   map.createPane("labels").style.zIndex = 640;
   map.getPane("labels").style.pointerEvents = "none";
   view.map = map;
+  window.qzxMap = view; // for the browser tests and benchmarks
   const layers = {
     province: L.layerGroup().addTo(map),
     districts: L.layerGroup(),
