@@ -23,7 +23,7 @@ const DEVICE_KINDS = {
 };
 const HAZARDS_EVERY_MS = 60000;
 
-export const view = { map: null, layers: null, alertMarkers: new Map(), unitMarkers: new Map() };
+export const view = { map: null, layers: null, alertMarkers: new Map(), unitMarkers: new Map(), drawAlerts: (a) => drawAlerts(a) };
 let renderer = null;
 let queued = false;
 
