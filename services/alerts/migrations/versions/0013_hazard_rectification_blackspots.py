@@ -4,7 +4,7 @@ Hazards gain a type, an owner (the county, township or village that must act, by
 its body and named person), a deadline, a workflow state and an escalation mark; every transition
 is a row of ``hazard_events`` (with its note and evidence URIs). Black spots are found from the
 accident facts alerts keeps (``accident_facts``, alerts_0014) and the violation counts it keeps
-from violations.accepted.v1 (docs/decisions/0016-blackspot-facts-in-alerts.md): ``violation_cells``
+from violations.accepted.v1 (docs/decisions/0017-blackspot-facts-in-alerts.md): ``violation_cells``
 violations counted per ~100 m cell and day; an analysis run and its proposals.
 
 Revision ID: alerts_0013

@@ -34,6 +34,20 @@ CREATE TABLE {S}.credential_events (
 );
 CREATE INDEX ix_credential_events_at ON {S}.credential_events (at DESC, id DESC);
 CREATE INDEX ix_credential_events_admin ON {S}.credential_events (admin_code varchar_pattern_ops, at DESC);
+CREATE TABLE {S}.task_events (
+    id varchar(40) PRIMARY KEY,
+    kind varchar(32) NOT NULL,
+    alert_id varchar(128) NOT NULL,
+    task_id varchar(40),
+    priority varchar(2) NOT NULL,
+    reason text NOT NULL,
+    detail jsonb NOT NULL DEFAULT '{{}}',
+    admin_code varchar(12) NOT NULL,
+    at timestamptz NOT NULL
+);
+CREATE INDEX ix_task_events_task ON {S}.task_events (task_id, at);
+CREATE INDEX ix_task_events_at ON {S}.task_events (at DESC, id DESC);
+ALTER TABLE {S}.alerts ADD COLUMN requeued_at timestamptz
 """
 
 
@@ -43,5 +57,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(f"ALTER TABLE {S}.alerts DROP COLUMN requeued_at")
+    op.execute(f"DROP TABLE {S}.task_events")
     op.execute(f"DROP TABLE {S}.credential_events")
     op.execute(f"DROP TABLE {S}.patrol_devices")
