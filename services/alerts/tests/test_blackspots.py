@@ -245,10 +245,7 @@ async def test_violations_redelivered_are_counted_once(alerts: Any) -> None:
         for _ in range(5)
     ]
     topic = f"test-redelivery-{uuid.uuid4().hex[:8]}"
-    records = [
-        ConsumerRecord(topic, 0, i, 0, 0, None, v, None, 0, len(v), [])
-        for i, v in enumerate(values)
-    ]
+    records = [ConsumerRecord(topic, 0, i, 0, 0, None, v, None, 0, len(v), []) for i, v in enumerate(values)]
     for batch in (records, records, records[3:]):
         async with alerts.state.runtime.engine.begin() as conn:
             await cells.apply(conn, batch)
