@@ -677,6 +677,79 @@ async def _hazard_reopen(w: World) -> Call:
     )
 
 
+@case("alerts", "POST", "/v1/blackspots/runs")
+async def _blackspot_run(w: World) -> Call:
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    body = {
+        "admin_code": "370202",
+        "since": since.isoformat(),
+        "until": (since + timedelta(days=31)).isoformat(),
+    }
+    return Call(
+        QD_BOSS,
+        "/v1/blackspots/runs",
+        body,
+        "blackspot.run",
+        "blackspot_run",
+        _created_id,
+        "370202",
+        "create",
+    )
+
+
+async def _blackspot_proposal(w: World) -> str:
+    """A pending proposal of a finished run (what an analysis leaves), written directly."""
+    run_id = f"bsr-audit-{uuid.uuid4().hex[:10]}"
+    at = datetime(2024, 1, 5, tzinfo=UTC)
+    async with w.apps["alerts"].state.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO alerts.blackspot_runs (id, admin_prefix, period_from, period_to, status, progress, "
+                "params, requested_by) VALUES (:id, '370202', :at, :at, 'done', 1, '{}', 'audit-setup')"
+            ),
+            {"id": run_id, "at": at},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO alerts.blackspot_proposals (id, run_id, admin_code, lat, lon, radius_m, accidents, "
+                "injured, killed, violations, first_at, last_at, accident_ids, ledger) VALUES (:id, :run, '370202', "
+                "36.075, 120.385, 80, 4, 2, 0, 10, :at, :at, '[]', 'new')"
+            ),
+            {"id": f"{run_id}-0001", "run": run_id, "at": at},
+        )
+    return f"{run_id}-0001"
+
+
+@case("alerts", "POST", "/v1/blackspots/proposals/{proposal_id}/confirm")
+async def _blackspot_confirm(w: World) -> Call:
+    proposal = await _blackspot_proposal(w)
+    return Call(
+        QD_BOSS,
+        f"/v1/blackspots/proposals/{proposal}/confirm",
+        {"name": "事故多发点"},
+        "blackspot.confirm",
+        "blackspot_proposal",
+        proposal,
+        "370202",
+        "update",
+    )
+
+
+@case("alerts", "POST", "/v1/blackspots/proposals/{proposal_id}/reject")
+async def _blackspot_reject(w: World) -> Call:
+    proposal = await _blackspot_proposal(w)
+    return Call(
+        QD_BOSS,
+        f"/v1/blackspots/proposals/{proposal}/reject",
+        {"note": "施工"},
+        "blackspot.reject",
+        "blackspot_proposal",
+        proposal,
+        "370202",
+        "update",
+    )
+
+
 async def test_every_mutating_route_has_an_audit_case(service_app: Any) -> None:
     name = _service(service_app)
     routes = mutating_routes(service_app)
