@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_dev.simulator.accidents import AccidentGenerator
 from qzx_dev.simulator.generator import EventGenerator
 from qzx_dev.simulator.passages import PassageGenerator
 
@@ -62,7 +63,7 @@ class StreamStats:
 
 
 async def stream(
-    generator: EventGenerator | PassageGenerator,
+    generator: EventGenerator | PassageGenerator | AccidentGenerator,
     *,
     bootstrap: str,
     topic_prefix: str = "",
@@ -120,7 +121,11 @@ async def _reap(in_flight: deque[asyncio.Future[object]], *, keep: int) -> None:
 
 class Progress:
     def __init__(
-        self, stats: StreamStats, gen: EventGenerator | PassageGenerator, out: TextIO | None, every: float
+        self,
+        stats: StreamStats,
+        gen: EventGenerator | PassageGenerator | AccidentGenerator,
+        out: TextIO | None,
+        every: float,
     ) -> None:
         self.stats, self.gen, self.out, self.every = stats, gen, out, every
         self.last_at, self.last_sent = time.monotonic(), 0
@@ -141,7 +146,10 @@ class Progress:
         clock = f" · clock {at:%Y-%m-%d %H:%M} +08:00" if at else ""
         label = "done" if final else "sent"
         what = (
-            f"passages {s.sent:,} ({rate:,.0f}/s) hotlisted {self.gen.counts.hotlisted:,}"
+            f"accidents {s.sent:,} rural {self.gen.counts.rural:,} at hazard points "
+            f"{self.gen.counts.at_hazards:,} fatal {self.gen.counts.fatal:,}"
+            if isinstance(self.gen, AccidentGenerator)
+            else f"passages {s.sent:,} ({rate:,.0f}/s) hotlisted {self.gen.counts.hotlisted:,}"
             f" cloned plates {self.gen.counts.clones:,}"
             if isinstance(self.gen, PassageGenerator)
             else f"{s.sent:,} ({rate:,.0f}/s) dups {s.duplicates:,} bad {s.malformed:,}"
