@@ -35,11 +35,12 @@ class TokenBucket:
         self.tokens = self.capacity if rate else 0.0
         self.last = time.monotonic()
 
-    async def take(self, wanted: int) -> int:
-        """Wait for at least one token; return how many of ``wanted`` may go now."""
+    async def take(self, wanted: int, stop: asyncio.Event | None = None) -> int:
+        """Wait for at least one token; return how many of ``wanted`` may go now (0 once ``stop``
+        is set)."""
         if not self.rate:
             return wanted
-        while True:
+        while stop is None or not stop.is_set():
             now = time.monotonic()
             self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
             self.last = now
@@ -47,7 +48,9 @@ class TokenBucket:
                 granted = min(wanted, int(self.tokens))
                 self.tokens -= granted
                 return granted
-            await asyncio.sleep((1 - self.tokens) / self.rate)
+            # in short naps: a slow stream (accidents, a few a minute) still sees its stop soon
+            await asyncio.sleep(min(0.5, (1 - self.tokens) / self.rate))
+        return 0
 
 
 @dataclass
@@ -97,7 +100,7 @@ async def stream(
             wanted = MAX_CHUNK if count is None else min(MAX_CHUNK, count - stats.sent)
             if wanted <= 0:
                 break
-            for message in generator.batch(await bucket.take(wanted)):
+            for message in generator.batch(await bucket.take(wanted, stop)):
                 in_flight.append(await producer.send(topic, message.value, key=message.key))
                 stats.sent += 1
                 stats.duplicates += message.kind == "duplicate"
