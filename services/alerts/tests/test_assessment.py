@@ -101,8 +101,8 @@ async def known(alerts: Any) -> None:
             await conn.execute(
                 text(
                     "INSERT INTO alerts.hazards (id, name, lat, lon, radius_m, risk_level, status, admin_code, "
-                    "created_by, created_at, updated_at) VALUES (:id, '道口', 36.65, 117.12, 300, 'high', 'new', "
-                    "'370102', 'p-1', :at, :at) ON CONFLICT DO NOTHING"
+                    "owner_code, created_by, created_at, updated_at) VALUES (:id, '道口', 36.65, 117.12, 300, "
+                    "'high', 'new', '370102', '370102', 'p-1', :at, :at) ON CONFLICT DO NOTHING"
                 ),
                 {"id": hid, "at": created},
             )
@@ -217,7 +217,8 @@ async def test_league_csv(client: httpx.AsyncClient, known: None) -> None:
     rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
     header, items, total = rows[0], rows[1:-1], rows[-1]
     assert header[:4] == ["排名 rank", "区划代码 code", "名称 name", "考核得分 score"]
-    assert len(items) == 16 and items[0][0] == "1" and items[-1][:4] == ["16", "3701", "Jinan", "49.8"]
+    # Jinan's two hazards are open (identified), none past a deadline: rectification 0, on time 5
+    assert len(items) == 16 and items[0][0] == "1" and items[-1][:4] == ["16", "3701", "Jinan", "47.2"]
     jinan = dict(zip(header, items[-1], strict=True))
     assert (jinan["事故起数 accidents"], jinan["去年同期起数 accidents last year"]) == ("3", "4")
     assert (jinan["三下降 three declines"], jinan["见警管事率 road management rate"]) == ("否 no", "0.5")

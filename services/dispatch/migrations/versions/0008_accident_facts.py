@@ -12,7 +12,7 @@ Revises: dispatch_0005
 from alembic import op
 
 revision = "dispatch_0008"
-down_revision = "dispatch_0005"
+down_revision = "dispatch_0007"
 branch_labels = None
 depends_on = None
 

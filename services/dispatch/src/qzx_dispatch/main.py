@@ -30,6 +30,7 @@ from qzx_dispatch.settings import DispatchSettings, get_settings
 from qzx_dispatch.shifts.router import router as shifts_router
 from qzx_dispatch.shutdown import on_stop_signal
 from qzx_dispatch.state import DispatchState
+from qzx_dispatch.supervision.router import router as supervision_router
 from qzx_dispatch.tasks.events import CHANNEL
 from qzx_dispatch.tasks.router import router as tasks_router
 from qzx_dispatch.tasks.watcher import DeadlineWatcher
@@ -100,7 +101,7 @@ def create_app(
         schema=SCHEMA,
         migrations=MIGRATIONS,
         start=start,
-        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router],
+        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router, supervision_router],
     )
 
 

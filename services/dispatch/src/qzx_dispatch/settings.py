@@ -23,6 +23,12 @@ class DispatchSettings(CommonSettings):
     pending_retry_s: float = Field(
         default=10.0, description="A pending alert (no suitable unit free) is retried this often."
     )
+    preempt: bool = Field(
+        default=True,
+        description="A P1 alert that no free unit can take takes the best unit holding a lower-priority "
+        "task (not one on scene); the displaced task is cancelled and its alert re-queued.",
+    )
+    preempt_p2: bool = Field(default=False, description="P2 alerts pre-empt lower-priority tasks too.")
     workload_window_h: float = Field(
         default=8.0,
         description="A unit's workload is the tasks it was given in this window (the tie-breaker after "
@@ -47,6 +53,12 @@ class DispatchSettings(CommonSettings):
     idempotency_prune_every_s: float = Field(
         default=3600.0,
         description="How often each replica deletes expired idempotency keys (also once at start).",
+    )
+    shared_credential_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A patrol officer acting from a second device (`X-Device-Id`) less than this many "
+        "seconds after the first one acted is recorded as a shared credential (`two_devices`).",
     )
     history_weeks: int = Field(
         default=4, description="Weeks of alert history the demand estimate looks back."
