@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-BENCHES = ("ingest", "passages", "checkpoints", "alerts", "dispatch")
+BENCHES = ("ingest", "passages", "checkpoints", "alerts", "dispatch", "reports")
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
