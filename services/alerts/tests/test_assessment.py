@@ -97,14 +97,19 @@ async def known(alerts: Any) -> None:
                     "o": "ticketed" if dispatched else None,
                 },
             )
-        for hid, created in (("hz-asx-1", SEP), ("hz-asx-2", SEP - timedelta(days=30))):
+        # found this month and rectified in it; found in August, assigned, past its deadline
+        for hid, created, state, deadline, rectified in (
+            ("hz-asx-1", SEP, "rectified", SEP + timedelta(days=10), SEP + timedelta(days=3)),
+            ("hz-asx-2", SEP - timedelta(days=30), "assigned", SEP + timedelta(days=10), None),
+        ):
             await conn.execute(
                 text(
                     "INSERT INTO alerts.hazards (id, name, lat, lon, radius_m, risk_level, status, admin_code, "
-                    "owner_code, created_by, created_at, updated_at) VALUES (:id, '道口', 36.65, 117.12, 300, "
-                    "'high', 'new', '370102', '370102', 'p-1', :at, :at) ON CONFLICT DO NOTHING"
+                    "owner_code, state, deadline, rectified_at, created_by, created_at, updated_at) VALUES "
+                    "(:id, '道口', 36.65, 117.12, 300, 'high', 'new', '370102', '370102', :state, :deadline, "
+                    ":rectified, 'p-1', :at, :at) ON CONFLICT DO NOTHING"
                 ),
-                {"id": hid, "at": created},
+                {"id": hid, "at": created, "state": state, "deadline": deadline, "rectified": rectified},
             )
 
 
@@ -140,6 +145,7 @@ async def test_league_table_and_assessment(client: httpx.AsyncClient, known: Non
     assert (jinan["raised"], jinan["handled"], jinan["road_management_rate"]) == (2, 1, 0.5)
     assert (jinan["sign_for_rate"], jinan["feedback_rate"]) == (1.0, 1.0)
     assert jinan["hazards_found"] == 1  # the one created in August is not this month's
+    assert (jinan["hazards_rectified"], jinan["hazards_open"], jinan["hazards_overdue"]) == (1, 1, 1)
     # Qingdao: every decline earns its full weight (60); operations have nothing to measure (20)
     assert qingdao["assessment"] == {
         "score": 80.0,
@@ -173,9 +179,7 @@ async def test_league_table_and_assessment(client: httpx.AsyncClient, known: Non
     total = table["total"]
     assert (total["accidents"], total["raised"], total["hazards_found"]) == (4, 2, 1)
     assert rep["assessment"] == total["assessment"]
-    assert rep["hazards"]["found"] == 1
-    if not rep["hazards"]["workflow"]:
-        assert (rep["hazards"]["rectified"], rep["hazards"]["overdue"]) == (None, None)
+    assert rep["hazards"] == {"workflow": True, "found": 1, "rectified": 1, "open": 1, "overdue": 1}
 
 
 async def test_daily_and_weekly_same_period_last_year(client: httpx.AsyncClient, known: None) -> None:

@@ -73,6 +73,12 @@ class LaunchSettings(BaseSettings):
         description="Checkpoint passages the `make run` simulator sends a second: the day's mean, "
         "shaped by the hour (`simulator.passages.HOURLY`).",
     )
+    simulate_accident_rate: float = Field(
+        default=2.0,
+        ge=0,
+        description="Accident reports the `make run` simulator sends a minute (to accidents.reported.v1): "
+        "the week's mean, shaped by the hour and day (`simulator.accidents`).",
+    )
 
     def services(self) -> tuple[tuple[str, int], ...]:
         return (("ingest", self.ingest_port), ("alerts", self.alerts_port), ("dispatch", self.dispatch_port))
@@ -329,7 +335,10 @@ def _start_children(
     wait_ready("console", settings.console_port, console, launch.log_path("console"))
     if simulate:
         passage_rate = settings.simulate_passage_rate
-        _say(f"starting the camera simulator at {rate:g} events/s and {passage_rate:g} passages/s (mean)")
+        _say(
+            f"starting the camera simulator at {rate:g} events/s, {passage_rate:g} passages/s and "
+            f"{settings.simulate_accident_rate:g} accidents/min (means)"
+        )
         launch.spawn(
             "simulator",
             [
@@ -340,6 +349,8 @@ def _start_children(
                 str(rate),
                 "--passage-rate",
                 str(passage_rate),
+                "--accident-rate",
+                str(settings.simulate_accident_rate),
             ],
         )
         _say("starting the patrol-app simulator (units on duty sign, drive there, give feedback)")

@@ -21,7 +21,17 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-BENCHES = ("ingest", "passages", "checkpoints", "alerts", "dispatch", "dispatch_intake", "console", "blackspots")
+BENCHES = (
+    "ingest",
+    "passages",
+    "checkpoints",
+    "alerts",
+    "dispatch",
+    "dispatch_intake",
+    "console",
+    "blackspots",
+    "reports",
+)
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:

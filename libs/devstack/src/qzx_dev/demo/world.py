@@ -37,6 +37,14 @@ HAZARDS = (
     (60, "Zibo long downhill section", 800, "medium", "stock"),
     (120, "Weifang accident-prone bend", 500, "low", "stock"),
 )
+# The road feature an accident at each hazard point has (the simulator's accidents cluster there).
+HAZARD_FEATURES = {
+    "Jinan G2 junction with level crossing": "level_crossing",
+    "Jinan rural road market": "road_market",
+    "Qingdao school gate crossing": "school_zone",
+    "Zibo long downhill section": "curve",
+    "Weifang accident-prone bend": "curve",
+}
 HOTLIST = (
     # (plate, priority, reason, covert, owner)
     ("鲁A9Z001", "P1", "vehicle used in a hit-and-run", False, "370100"),

@@ -10,7 +10,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from qzx_common.topics import CAMERA_PASSAGES, CAMERA_VIOLATIONS
+from qzx_common.topics import ACCIDENTS_REPORTED, CAMERA_PASSAGES, CAMERA_VIOLATIONS
+from qzx_dev.simulator.accidents import AccidentGenerator, weekly_factor
 from qzx_dev.simulator.clock import parse_clock
 from qzx_dev.simulator.generator import EventGenerator
 from qzx_dev.simulator.passages import DEMO_HOTLISTED, PassageGenerator, daily_factor
@@ -32,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         "by the hour of the simulated day (0: none)",
     )
     p.add_argument("--passages-only", action="store_true", help="send passages only, no violations")
+    p.add_argument(
+        "--accident-rate",
+        type=float,
+        default=0.0,
+        help="also send accident reports to accidents.reported.v1 at this mean rate a minute, shaped "
+        "by the hour and day (rural commute peaks, market mornings; 0: none)",
+    )
     p.add_argument(
         "--hotlisted",
         default=",".join(DEMO_HOTLISTED),
@@ -74,6 +82,8 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None
         parser.error("--dup-share + --bad-share must stay below 1")
     if args.passage_rate < 0:
         parser.error("--passage-rate must be >= 0")
+    if args.accident_rate < 0:
+        parser.error("--accident-rate must be >= 0")
     if args.count is not None and args.count < 0:
         parser.error("--count must be >= 0")
 
@@ -120,6 +130,22 @@ async def run(args: argparse.Namespace) -> int:
                 rate=rate,
                 topic_name=CAMERA_PASSAGES,
                 shape=daily_factor if rate else None,
+                **common,
+            )
+        )
+    if args.accident_rate > 0:
+        accidents = AccidentGenerator(seed=args.seed, clock=clock)
+        print(
+            f"simulate: accidents to {args.topic_prefix}{ACCIDENTS_REPORTED}, mean {args.accident_rate:g}/min "
+            "by the hour and day, a quarter at the demo hazard points",
+            file=sys.stderr,
+        )
+        streams.append(
+            stream(
+                accidents,
+                rate=args.accident_rate / 60,
+                topic_name=ACCIDENTS_REPORTED,
+                shape=weekly_factor,
                 **common,
             )
         )

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.topics import CAMERA_VIOLATIONS
+from qzx_dev.simulator.accidents import AccidentGenerator
 from qzx_dev.simulator.generator import EventGenerator
 from qzx_dev.simulator.passages import PassageGenerator
 
@@ -34,11 +35,12 @@ class TokenBucket:
         self.tokens = self.capacity if rate else 0.0
         self.last = time.monotonic()
 
-    async def take(self, wanted: int) -> int:
-        """Wait for at least one token; return how many of ``wanted`` may go now."""
+    async def take(self, wanted: int, stop: asyncio.Event | None = None) -> int:
+        """Wait for at least one token; return how many of ``wanted`` may go now (0 once ``stop``
+        is set)."""
         if not self.rate:
             return wanted
-        while True:
+        while stop is None or not stop.is_set():
             now = time.monotonic()
             self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
             self.last = now
@@ -46,7 +48,9 @@ class TokenBucket:
                 granted = min(wanted, int(self.tokens))
                 self.tokens -= granted
                 return granted
-            await asyncio.sleep((1 - self.tokens) / self.rate)
+            # in short naps: a slow stream (accidents, a few a minute) still sees its stop soon
+            await asyncio.sleep(min(0.5, (1 - self.tokens) / self.rate))
+        return 0
 
 
 @dataclass
@@ -62,7 +66,7 @@ class StreamStats:
 
 
 async def stream(
-    generator: EventGenerator | PassageGenerator,
+    generator: EventGenerator | PassageGenerator | AccidentGenerator,
     *,
     bootstrap: str,
     topic_prefix: str = "",
@@ -96,7 +100,7 @@ async def stream(
             wanted = MAX_CHUNK if count is None else min(MAX_CHUNK, count - stats.sent)
             if wanted <= 0:
                 break
-            for message in generator.batch(await bucket.take(wanted)):
+            for message in generator.batch(await bucket.take(wanted, stop)):
                 in_flight.append(await producer.send(topic, message.value, key=message.key))
                 stats.sent += 1
                 stats.duplicates += message.kind == "duplicate"
@@ -120,7 +124,11 @@ async def _reap(in_flight: deque[asyncio.Future[object]], *, keep: int) -> None:
 
 class Progress:
     def __init__(
-        self, stats: StreamStats, gen: EventGenerator | PassageGenerator, out: TextIO | None, every: float
+        self,
+        stats: StreamStats,
+        gen: EventGenerator | PassageGenerator | AccidentGenerator,
+        out: TextIO | None,
+        every: float,
     ) -> None:
         self.stats, self.gen, self.out, self.every = stats, gen, out, every
         self.last_at, self.last_sent = time.monotonic(), 0
@@ -141,7 +149,10 @@ class Progress:
         clock = f" · clock {at:%Y-%m-%d %H:%M} +08:00" if at else ""
         label = "done" if final else "sent"
         what = (
-            f"passages {s.sent:,} ({rate:,.0f}/s) hotlisted {self.gen.counts.hotlisted:,}"
+            f"accidents {s.sent:,} rural {self.gen.counts.rural:,} at hazard points "
+            f"{self.gen.counts.at_hazards:,} fatal {self.gen.counts.fatal:,}"
+            if isinstance(self.gen, AccidentGenerator)
+            else f"passages {s.sent:,} ({rate:,.0f}/s) hotlisted {self.gen.counts.hotlisted:,}"
             f" cloned plates {self.gen.counts.clones:,}"
             if isinstance(self.gen, PassageGenerator)
             else f"{s.sent:,} ({rate:,.0f}/s) dups {s.duplicates:,} bad {s.malformed:,}"

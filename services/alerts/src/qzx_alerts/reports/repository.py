@@ -3,7 +3,7 @@ accident_facts for accidents, hazards for the ledger)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -20,48 +20,61 @@ _RAISED = f"first_seen >= $1 AND first_seen < $2 AND admin_code LIKE $3 || '%' A
 
 
 async def event_counts(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int, top: int
 ) -> dict[str, Any]:
+    """The period's events by violation, local hour, local day and city, and the ``top`` devices
+    (hotspots), in one scan of the period's sightings: two hashed grouping sets, by (UTC hour,
+    city) and by (device, violation); hours and days are read off the UTC hours, the violations
+    summed over the devices (integer keys hash without a sort; a sort spilled to disk)."""
     rows = await raw.fetch(
         f"""
-        SELECT 'violation' AS dim, violation AS k, count(*) AS n FROM {SCHEMA}.sightings WHERE {_IN}
-        GROUP BY violation
-        UNION ALL
-        SELECT 'hour', extract(hour FROM {_LOCAL})::int::text, count(*) FROM {SCHEMA}.sightings WHERE {_IN}
-        GROUP BY 2
-        UNION ALL
-        SELECT 'day', to_char({_LOCAL}, 'YYYY-MM-DD'), count(*) FROM {SCHEMA}.sightings WHERE {_IN} GROUP BY 2
-        UNION ALL
-        SELECT 'city', left(admin_code, 4) || '00', count(*) FROM {SCHEMA}.sightings WHERE {_IN}
-        GROUP BY 2
+        SELECT GROUPING(hour, city) AS by_device, hour, city, device_id, violation, count(*) AS n,
+               min(admin_code) AS admin_code, avg(lat) AS lat, avg(lon) AS lon
+        FROM (SELECT floor(extract(epoch FROM captured_at) / 3600)::bigint AS hour,
+                     left(admin_code, 4) AS city, device_id, violation, admin_code, lat, lon
+              FROM {SCHEMA}.sightings WHERE {_IN}) AS s
+        GROUP BY GROUPING SETS ((hour, city), (device_id, violation))
         """,
         start,
         end,
         prefix,
-        float(offset_s),
     )
     out: dict[str, dict[str, int]] = {"violation": {}, "hour": {}, "day": {}, "city": {}}
+    devices: dict[str, dict[str, Any]] = {}
     for r in rows:
-        out[r["dim"]][r["k"]] = r["n"]
-    return out
+        if not r["by_device"]:
+            local = datetime.fromtimestamp(r["hour"] * 3600 + offset_s, UTC)
+            for dim, key in (
+                ("hour", str(local.hour)),
+                ("day", f"{local:%Y-%m-%d}"),
+                ("city", r["city"] + "00"),
+            ):
+                out[dim][key] = out[dim].get(key, 0) + r["n"]
+            continue
+        out["violation"][r["violation"]] = out["violation"].get(r["violation"], 0) + r["n"]
+        dev = devices.setdefault(r["device_id"], {"device_id": r["device_id"], "by": {}, "at": []})
+        dev["by"][r["violation"]] = r["n"]
+        dev["at"].append((r["admin_code"], r["lat"], r["lon"], r["n"]))
+    return out | {"hotspots": _hotspots(devices, top)}
 
 
-async def hotspots(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, limit: int
-) -> list[dict[str, Any]]:
-    rows = await raw.fetch(
-        f"""
-        SELECT device_id, min(admin_code) AS admin_code, avg(lat) AS lat, avg(lon) AS lon, count(*) AS count,
-               mode() WITHIN GROUP (ORDER BY violation) AS top_violation
-        FROM {SCHEMA}.sightings WHERE {_IN}
-        GROUP BY device_id ORDER BY count(*) DESC, device_id LIMIT $4
-        """,
-        start,
-        end,
-        prefix,
-        limit,
-    )
-    return [dict(r) for r in rows]
+def _hotspots(devices: dict[str, dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """The busiest devices (ties by id), each with its commonest violation (ties by name)."""
+    spots = []
+    for dev in devices.values():
+        count = sum(dev["by"].values())
+        spots.append(
+            {
+                "device_id": dev["device_id"],
+                "admin_code": min(a for a, *_ in dev["at"]),
+                "lat": sum(lat * n for _, lat, _, n in dev["at"]) / count,
+                "lon": sum(lon * n for _, _, lon, n in dev["at"]) / count,
+                "count": count,
+                "top_violation": min(dev["by"], key=lambda v: (-dev["by"][v], v)),
+            }
+        )
+    spots.sort(key=lambda s: (-s["count"], s["device_id"]))
+    return spots[:top]
 
 
 async def repeat_offenders(

@@ -60,9 +60,12 @@ def _seconds(value: Any) -> float | None:
 async def _figures(
     raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int
 ) -> dict[str, Any]:
-    events = await repository.event_counts(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
+    events = await repository.event_counts(
+        raw, start=start, end=end, prefix=prefix, offset_s=offset_s, top=TOP
+    )
     a = await repository.alert_figures(raw, start=start, end=end, prefix=prefix)
     return {
+        "hotspots": events["hotspots"],
         "events": {
             "total": sum(events["violation"].values()),
             "by_violation": dict(sorted(events["violation"].items())),
@@ -108,6 +111,8 @@ async def build_report(
     prev_start, prev_end = bounds(previous_day(period, start.date()))
     now = await _figures(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
     before = await _figures(raw, start=prev_start, end=prev_end, prefix=prefix, offset_s=offset_s)
+    hotspots = now.pop("hotspots")
+    before.pop("hotspots")
     last_year = bounds(league.year_before(period, start.date()))
     table, total, workflow = await league.league_and_total(
         raw, now=(start, end), last_year=last_year, prefix=prefix
@@ -130,7 +135,7 @@ async def build_report(
             "items": table,
             "total": total,
         },
-        "hotspots": await repository.hotspots(raw, start=start, end=end, prefix=prefix, limit=TOP),
+        "hotspots": hotspots,
         "repeat_offenders": await repository.repeat_offenders(
             raw, start=start, end=end, prefix=prefix, limit=TOP
         ),
