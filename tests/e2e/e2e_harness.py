@@ -221,9 +221,20 @@ class System:
 
     # --- identities and clients ---------------------------------------------------------------
 
-    def token(self, *, role: str = "province_commander", jur: str = "37", unit_id: str | None = None) -> str:
+    def token(
+        self,
+        *,
+        role: str = "province_commander",
+        jur: str = "37",
+        unit_id: str | None = None,
+        sub: str | None = None,
+    ) -> str:
         return mint_token(
-            secret=self.secret, sub=f"e2e-{role}-{unit_id or jur}", role=role, jur=jur, unit_id=unit_id
+            secret=self.secret,
+            sub=sub or f"e2e-{role}-{unit_id or jur}",
+            role=role,
+            jur=jur,
+            unit_id=unit_id,
         )
 
     def client(self, service: str, **identity: Any) -> httpx.AsyncClient:
@@ -237,9 +248,16 @@ class System:
         self.clients.append(c)
         return c
 
-    def phone(self, unit_id: str, admin_code: str) -> httpx.AsyncClient:
-        """The patrol app of ``unit_id``: a patrol officer's token bound to the unit."""
-        return self.client("dispatch", role="patrol_officer", jur=admin_code[:4], unit_id=unit_id)
+    async def phone(self, unit_id: str, admin_code: str) -> httpx.AsyncClient:
+        """The patrol app of ``unit_id``, signed in as a sworn member of its crew (patrol actions are
+        one person's on the unit's current roster; the demo rosters crew every active member)."""
+        r = await self.client("dispatch").get(f"/v1/units/{unit_id}")
+        assert r.status_code == 200, r.text
+        sworn = [m["id"] for m in r.json()["members"] if m["kind"] == "sworn"]
+        assert sworn, f"unit {unit_id} has no sworn member"
+        return self.client(
+            "dispatch", role="patrol_officer", jur=admin_code[:4], unit_id=unit_id, sub=sworn[0]
+        )
 
     def sse(self) -> SseReader:
         return SseReader(self.alerts_url, self.token())

@@ -115,7 +115,7 @@ async def test_drunk_driver_at_23h_goes_round_the_whole_loop(system: System) -> 
     changed = asyncio.Event()
     watches = []
     for u in units:
-        phone = system.phone(u["id"], u["admin_code"])
+        phone = await system.phone(u["id"], u["admin_code"])
         watches.append(PhoneWatch(phone, u["id"], await cursor_of(phone), changed))
     sse = system.sse()
     background = [asyncio.create_task(sse.run())] + [asyncio.create_task(w.run()) for w in watches]
@@ -332,7 +332,7 @@ async def test_unsigned_p1_task_is_reassigned_and_escalated_at_its_deadline(syst
     (first,) = await eventually(lambda: tasks_of(dispatch, alert["id"]), timeout=15, interval=0.05)
     assert first["status"] == "assigned" and not first["escalated"]
     await assert_suitable(dispatch, first, city="370300", capability="breathalyser")
-    old_phone = system.phone(first["unit_id"], "3703")
+    old_phone = await system.phone(first["unit_id"], "3703")
     cursor = await cursor_of(old_phone)
 
     # Nobody signs. Time reaches the sign-by deadline; the running deadline watcher acts.
@@ -363,7 +363,7 @@ async def test_unsigned_p1_task_is_reassigned_and_escalated_at_its_deadline(syst
     # Both phones learn what changed for them.
     _, seen = await phone_sees(old_phone, alert_id=alert["id"], cursor=cursor)
     assert seen["id"] == old["id"] and seen["status"] == "reassigned"
-    _, given = await phone_sees(system.phone(new["unit_id"], "3703"), alert_id=alert["id"], cursor=0)
+    _, given = await phone_sees(await system.phone(new["unit_id"], "3703"), alert_id=alert["id"], cursor=0)
     assert given["id"] == new["id"] and given["status"] == "assigned"
 
 

@@ -105,6 +105,23 @@ async def new_alerts(alerts_app: Any, *spots: dict[str, Any]) -> list[dict[str, 
 # -- dispatch ------------------------------------------------------------------------------------
 
 
+# Every unit the Org builders made: unit id → its ids (crew_member looks up who may act for it).
+CREWS: dict[str, dict[str, Any]] = {}
+
+
+def crew_member(unit_id: str, role: str = "patrol_officer") -> str:
+    """The officer of the unit's crew a patrol token of ``role`` names: its sworn officer, or its
+    first auxiliary (patrol actions are signed by one person on the unit's current roster)."""
+    unit = CREWS[unit_id]
+    return str(
+        unit["aux"] if role == "auxiliary_officer" or unit["sworn"] not in unit["members"] else unit["sworn"]
+    )
+
+
+def crew_bearer(role: str, jur: str, unit_id: str) -> dict[str, str]:
+    return bearer(role, jur, unit_id, sub=crew_member(unit_id, role))
+
+
 class Org:
     """Officers, units and rosters through dispatch's management API (as a province commander)."""
 
@@ -158,6 +175,7 @@ class Org:
             "members": members,
             "roster": None,
         }
+        CREWS[unit_id] = out
         if on_duty:
             out["roster"] = await self.roster(unit_id, hours=(-1, 1))
         return out

@@ -22,6 +22,8 @@ from sec_world import (
     RIZHAO_SPOT,
     Org,
     audit_rows,
+    crew_bearer,
+    crew_member,
     intake,
     make_alert,
     new_alerts,
@@ -114,7 +116,9 @@ RZ = "371102"  # dispatch's cases act in Rizhao, where no other test dispatches
 
 
 def rizhao(role: str = "city_commander", unit_id: str | None = None) -> Actor:
-    return Actor(role, "371102" if unit_id else "3711", unit_id)
+    if unit_id is None:
+        return Actor(role, "3711")
+    return Actor(role, "371102", unit_id, sub=crew_member(unit_id, role))  # patrol: one of its crew
 
 
 # -- ingest --------------------------------------------------------------------------------------
@@ -319,7 +323,7 @@ async def _unit_create(w: World) -> Call:
 
 @case("dispatch", "PATCH", "/v1/units/{unit_id}")
 async def _unit_update(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     return Call(
         rizhao(), f"/v1/units/{unit}", {"call_sign": "renamed"}, "unit.update", "unit", unit, RZ, "update"
     )
@@ -332,14 +336,14 @@ def _far_window() -> dict[str, str]:
 
 @case("dispatch", "POST", "/v1/rosters")
 async def _roster_create(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     body = {"unit_id": unit} | _far_window()
     return Call(rizhao(), "/v1/rosters", body, "roster.create", "roster", _created_id, RZ, "create")
 
 
 @case("dispatch", "DELETE", "/v1/rosters/{roster_id}")
 async def _roster_delete(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     roster = str((await w.org.post("/v1/rosters", {"unit_id": unit} | _far_window()))["id"])
     return Call(rizhao(), f"/v1/rosters/{roster}", None, "roster.delete", "roster", roster, RZ, "delete")
 
@@ -396,7 +400,7 @@ async def _patrol_step(w: World, task: dict[str, Any], path: str, body: Any = No
         r = await c.post(
             f"/v1/patrol/tasks/{task['id']}/{path}",
             json=body,
-            headers=bearer("patrol_officer", RZ, task["unit_id"]),
+            headers=crew_bearer("patrol_officer", RZ, task["unit_id"]),
         )
     assert r.status_code == 200, r.text
 
@@ -509,7 +513,7 @@ async def _feedback(w: World) -> Call:
 
 @case("dispatch", "POST", "/v1/patrol/location")
 async def _location(w: World) -> Call:
-    unit = (await w.org.unit(RIZHAO_SPOT, on_duty=False))["unit"]
+    unit = (await w.org.unit(RIZHAO_SPOT))["unit"]  # on duty: only its crew on the roster may report
     body = {"lat": 35.43, "lon": 119.55, "at": datetime.now(UTC).isoformat()}
     return Call(
         rizhao("patrol_officer", unit), "/v1/patrol/location", body, "unit.location", "unit", unit, RZ, "act"
@@ -530,6 +534,78 @@ def mutating_routes(app: Any) -> set[tuple[str, str]]:
         if route.path.startswith("/v1/")
         for method in route.methods & MUTATING
     }
+
+
+HZ_TOWNSHIP = "370202001"  # 香港中路街道, 市南区
+HZ_VILLAGE = "370202001001"  # 云霄路社区
+
+
+def _assignment(owner: str = HZ_TOWNSHIP) -> dict[str, Any]:
+    deadline = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    return {
+        "owner_code": owner,
+        "responsible_body": "街道办",
+        "responsible_person": "李娜",
+        "deadline": deadline,
+    }
+
+
+async def _hazard_at(w: World, steps: list[str]) -> str:
+    """A hazard assigned to the township and moved through ``steps`` (start, complete, verify)."""
+    hazard = await _hazard(w)
+    async with w.client("alerts") as c:
+        boss = bearer("city_commander", "3702")
+        r = await c.post(f"/v1/hazards/{hazard}/assign", json=_assignment(), headers=boss)
+        assert r.status_code == 200, r.text
+        for step in steps:
+            r = await c.post(f"/v1/hazards/{hazard}/{step}", json={}, headers=boss)
+            assert r.status_code == 200, r.text
+    return hazard
+
+
+def _hazard_step(hazard: str, step: str, body: dict[str, Any], *, actor: Actor = QD_BOSS) -> Call:
+    return Call(
+        actor, f"/v1/hazards/{hazard}/{step}", body, f"hazard.{step}", "hazard", hazard, HZ_TOWNSHIP, "update"
+    )
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/assign")
+async def _hazard_assign(w: World) -> Call:
+    hazard = await _hazard(w)
+    return Call(
+        QD_BOSS,
+        f"/v1/hazards/{hazard}/assign",
+        _assignment(),
+        "hazard.assign",
+        "hazard",
+        hazard,
+        HZ_TOWNSHIP,
+        "update",
+    )
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/start")
+async def _hazard_start(w: World) -> Call:
+    township = Actor("city_commander", HZ_TOWNSHIP)
+    return _hazard_step(await _hazard_at(w, []), "start", {"note": "开工"}, actor=township)
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/complete")
+async def _hazard_complete(w: World) -> Call:
+    evidence = {"note": "已整改", "evidence": ["https://evidence.example/after.jpg"]}
+    return _hazard_step(await _hazard_at(w, ["start"]), "complete", evidence)
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/verify")
+async def _hazard_verify(w: World) -> Call:
+    return _hazard_step(await _hazard_at(w, ["start", "complete"]), "verify", {"note": "验收合格"})
+
+
+@case("alerts", "POST", "/v1/hazards/{hazard_id}/reopen")
+async def _hazard_reopen(w: World) -> Call:
+    return _hazard_step(
+        await _hazard_at(w, ["start", "complete", "verify"]), "reopen", {"note": "再次发生事故"}
+    )
 
 
 async def test_every_mutating_route_has_an_audit_case(service_app: Any) -> None:
@@ -589,7 +665,9 @@ async def test_a_replayed_patrol_action_is_recorded_once(dispatch_app: Any) -> N
     """A retry under the same Idempotency-Key replays the stored answer and changes nothing."""
     world = World({"dispatch": dispatch_app})
     task = await _task(world)
-    headers = bearer("patrol_officer", RZ, task["unit_id"]) | {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    headers = crew_bearer("patrol_officer", RZ, task["unit_id"]) | {
+        "Idempotency-Key": f"k-{uuid.uuid4().hex}"
+    }
     rids = [request_id(), request_id()]
     async with world.client("dispatch") as c:
         for rid in rids:

@@ -62,7 +62,7 @@ async def test_an_auxiliary_only_unit_gets_persuasion_but_never_enforcement(
     assert await intake(dispatch_app, ebike) == "assigned"
     task = await task_for(dispatch, ebike.id)
     assert task is not None and (task["unit_id"], task["enforcement"]) == (aux_unit["unit"], False)
-    phone = bearer("auxiliary_officer", "370502", aux_unit["unit"])
+    phone = bearer("auxiliary_officer", "370502", aux_unit["unit"], sub=aux_unit["aux"])
     assert (await dispatch.post(f"/v1/patrol/tasks/{task['id']}/sign", headers=phone)).status_code == 200
     r = await dispatch.post(
         f"/v1/patrol/tasks/{task['id']}/feedback", json={"outcome": "warned"}, headers=phone
@@ -163,10 +163,10 @@ async def test_an_auxiliary_signs_and_closes_enforcement_only_with_a_sworn_offic
     r = await _act(dispatch, dispatch_app, phone, task["id"], "feedback", {"outcome": "ticketed"})
     assert (r.status_code, r.json()["error"]) == (403, "auxiliary_without_sworn")
     assert (await _task(dispatch, task["id"]))["status"] == "signed"
-    # With no shift at all, there is no sworn officer on the roster either.
+    # With no shift at all, the auxiliary is on no crew: nobody may act for the unit.
     await org.drop_roster(unit["roster"])
     r = await _act(dispatch, dispatch_app, phone, task["id"], "feedback", {"outcome": "ticketed"})
-    assert (r.status_code, r.json()["error"]) == (403, "auxiliary_without_sworn")
+    assert (r.status_code, r.json()["error"]) == (403, "not_on_crew")
     unit["roster"] = await org.roster(unit["unit"], hours=(-1, 1), crew=[unit["sworn"], unit["aux"]])
     r = await _act(dispatch, dispatch_app, phone, task["id"], "feedback", {"outcome": "ticketed"})
     assert r.status_code == 200 and (r.json()["status"], r.json()["outcome"]) == ("resolved", "ticketed")

@@ -16,6 +16,7 @@ from sec_world import (
     QINGDAO_SPOT,
     Org,
     audit_rows,
+    crew_bearer,
     intake,
     make_alert,
     request_id,
@@ -32,7 +33,7 @@ PROVINCE = bearer("province_commander")
 
 
 def patrol(role: str, unit_id: str, jur: str = "370202") -> dict[str, str]:
-    return bearer(role, jur, unit_id)
+    return crew_bearer(role, jur, unit_id)
 
 
 @pytest.fixture(scope="module")

@@ -224,6 +224,16 @@ def _matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
     return True
 
 
+# The identity provider (JWKS, token endpoint) and the OpenTelemetry collector, for every pod.
+AUTH_AND_TRACES = {
+    ("identity", 443),
+    ("identity", 8080),
+    ("identity", 8443),
+    ("monitoring", 4317),
+    ("monitoring", 4318),
+}
+
+
 def _egress_destinations(resources: list[dict[str, Any]], labels: dict[str, str]) -> set[tuple[str, int]]:
     """(namespace or pod name, port) pairs a pod with ``labels`` may send to."""
     allowed = set()
@@ -301,9 +311,9 @@ def policy_violations(resources: list[dict[str, Any]]) -> list[str]:
             probes = [c.get(p, {}).get("httpGet", {}).get("path") for p in ("livenessProbe", "startupProbe")]
             if probes != ["/livez", "/livez"]:
                 bad.append(f"{name}: liveness does not see a dead consumer (/livez)")
-            want = {("kube-system", 53), ("kafka", 9092), ("database", 5432)}
+            want = {("kube-system", 53), ("kafka", 9092), ("database", 5432), *AUTH_AND_TRACES}
             if (got := _egress_destinations(resources, labels)) != want:
-                bad.append(f"{name}: egress {sorted(got)} is not only DNS, Kafka and PostgreSQL")
+                bad.append(f"{name}: egress {sorted(got)} is not only DNS, Kafka, PostgreSQL, IdP, OTLP")
     migrate = jobs.get("qzx-migrate")
     if migrate is None or pod_spec(migrate)["containers"][0]["command"] != ["qzx", "migrate"]:
         bad.append("no Job running `qzx migrate`")
@@ -311,9 +321,9 @@ def policy_violations(resources: list[dict[str, Any]]) -> list[str]:
         bad.append(f"more than one image: {sorted(images)}")
     if "console" in deployments:
         labels = deployments["console"]["spec"]["template"]["metadata"]["labels"]
-        want = {("kube-system", 53), *((n, p) for n, p in SERVICES.items())}
+        want = {("kube-system", 53), *((n, p) for n, p in SERVICES.items()), *AUTH_AND_TRACES}
         if (got := _egress_destinations(resources, labels)) != want:
-            bad.append(f"console: egress {sorted(got)} is not only DNS and the three services")
+            bad.append(f"console: egress {sorted(got)} is not only DNS, the three services, IdP, OTLP")
     policies = by_kind(resources, "NetworkPolicy").values()
     if not any(
         p["spec"]["podSelector"] == {}
@@ -359,7 +369,7 @@ def test_the_rules_catch_a_broken_deployment(rendered: dict[str, list[dict[str, 
     assert "ingest: automountServiceAccountToken is not false" in found
     assert "alerts: no startupProbe" in found
     assert "dispatch: HPA allows 50 consumers for 12 partitions" in found
-    assert "egress" in found and "is not only DNS, Kafka and PostgreSQL" in found
+    assert "egress" in found and "is not only DNS, Kafka, PostgreSQL, IdP, OTLP" in found
 
 
 def test_production_replicates_topics_and_takes_its_secrets_from_a_generator(

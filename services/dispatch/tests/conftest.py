@@ -79,7 +79,8 @@ async def fresh(dispatch: Any, clock: OffsetClock, stack: Stack) -> AsyncIterato
         await conn.execute(
             "TRUNCATE dispatch.tasks, dispatch.alerts, dispatch.rosters, dispatch.unit_members, "
             "dispatch.unit_locations, dispatch.units, dispatch.idempotency_keys, dispatch.shift_plans, "
-            "dispatch.officers CASCADE"
+            "dispatch.officers, dispatch.patrol_devices, dispatch.credential_events, "
+            "dispatch.accident_facts CASCADE"
         )
     finally:
         await conn.close()
@@ -125,6 +126,12 @@ class Org:
     def __init__(self, client: httpx.AsyncClient, clock: OffsetClock) -> None:
         self.client = client
         self.clock = clock
+        self.crews: dict[str, dict[str, str]] = {}  # unit id → kind → one officer of its crew
+
+    def member(self, unit_id: str, kind: str = "sworn") -> str:
+        """An officer of the unit's crew (on its roster when the unit was built on duty): the ``sub``
+        of a patrol token that may act for the unit."""
+        return self.crews[unit_id][kind]
 
     async def officer(
         self, kind: str = "sworn", admin_code: str = "370102", bound_to: str | None = None
@@ -154,8 +161,10 @@ class Org:
         lead = await self.officer("sworn", admin_code)
         crew = [lead] if sworn else [await self.officer("auxiliary", admin_code, bound_to=lead)]
         crew.append(await self.officer("auxiliary", admin_code, bound_to=lead))
+        unit_key = unit_id or f"U-{uuid.uuid4().hex[:8]}"
+        self.crews[unit_key] = {"auxiliary": crew[-1]} | ({"sworn": lead} if sworn else {})
         body = {
-            "id": unit_id or f"U-{uuid.uuid4().hex[:8]}",
+            "id": unit_key,
             "call_sign": f"unit {next(_serial)}",
             "admin_code": admin_code,
             "vehicle": vehicle,

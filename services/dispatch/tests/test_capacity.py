@@ -26,7 +26,7 @@ async def test_long_polls_past_the_cap_get_503_with_retry_after_and_places_come_
         dispatch.state.service, "long_polls", Capacity("long-polls", limit=2, retry_after_s=7)
     )
     unit = await org.unit()
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     held = [
         asyncio.create_task(phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 3})) for _ in range(2)
     ]

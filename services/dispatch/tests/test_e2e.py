@@ -82,7 +82,7 @@ async def test_the_whole_loop_over_the_broker(
     await produce(producer, stack, warm)
     await eventually(lambda: alert_seen(fresh, warm.id), timeout=30)
 
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     cursor = (await phone.get("/v1/patrol/tasks", params={"cursor": 0})).json()["cursor"]
     alert = make_alert(priority="P1")
     started = time.monotonic()

@@ -32,7 +32,7 @@ async def test_keys_older_than_the_retention_are_pruned_and_younger_ones_still_r
 ) -> None:
     assert fresh.state.settings.idempotency_retention_h == 7 * 24
     unit = await org.unit()
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     await assign(fresh, make_alert(), clock=clock)
     url = f"/v1/patrol/tasks/{(await phone.get('/v1/patrol/tasks')).json()['tasks'][0]['id']}"
     old, young = uuid.uuid4().hex, uuid.uuid4().hex

@@ -58,7 +58,7 @@ async def test_a_missed_feedback_deadline_escalates_once(
 ) -> None:
     unit = await org.unit()
     await assign(fresh, make_alert(feedback_deadline_s=600), clock=clock)
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     task = (await phone.get("/v1/patrol/tasks")).json()["tasks"][0]
     assert (await phone.post(f"/v1/patrol/tasks/{task['id']}/sign")).status_code == 200
     clock.advance(599)
@@ -100,7 +100,7 @@ async def test_manual_reassign_to_a_named_unit_checks_the_rules(
     assert (
         await other_city.post(f"/v1/tasks/{body['task']['id']}/reassign", json={"reason": "mine"})
     ).status_code == 404
-    patrol = api(role="patrol_officer", jur="3701", unit_id=good)
+    patrol = api(role="patrol_officer", jur="3701", unit_id=good, sub=org.member(good))
     assert (
         await patrol.post(f"/v1/tasks/{body['task']['id']}/reassign", json={"reason": "mine"})
     ).status_code == 403

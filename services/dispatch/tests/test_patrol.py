@@ -28,7 +28,7 @@ async def test_a_waiting_long_poll_returns_within_a_second_of_the_assignment(
     fresh: Any, api: Api, org: Org, clock: OffsetClock
 ) -> None:
     unit = await org.unit()
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     first = (await phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 0})).json()
     assert first == {"tasks": [], "cursor": 0}
     poll = asyncio.create_task(phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 20}))
@@ -45,7 +45,7 @@ async def test_a_waiting_long_poll_returns_within_a_second_of_the_assignment(
 
 async def test_a_held_long_poll_is_counted_while_it_waits(fresh: Any, api: Api, org: Org) -> None:
     unit = await org.unit()
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     before = REGISTRY.get_sample_value("qzx_patrol_long_polls") or 0.0
     poll = asyncio.create_task(phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 2}))
     await asyncio.sleep(0.5)
@@ -58,7 +58,7 @@ async def test_a_wait_with_no_change_holds_and_then_returns_the_same_cursor(
     fresh: Any, api: Api, org: Org
 ) -> None:
     unit = await org.unit()
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     started = time.monotonic()
     body = (await phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 1})).json()
     assert time.monotonic() - started >= 0.9
@@ -84,7 +84,7 @@ async def test_an_offline_phone_gets_exactly_what_changed_since_its_cursor(
     fresh: Any, api: Api, org: Org, clock: OffsetClock
 ) -> None:
     unit = await org.unit()
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     dispatcher = api(role="dispatcher", jur="3701")
     a = make_alert()
     await assign(fresh, a, clock=clock)
@@ -114,7 +114,7 @@ async def test_sign_status_feedback_each_idempotent_under_its_key(
     fresh: Any, api: Api, org: Org, clock: OffsetClock
 ) -> None:
     unit = await org.unit()
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     await assign(fresh, make_alert(), clock=clock)
     task = (await phone.get("/v1/patrol/tasks")).json()["tasks"][0]
     url = f"/v1/patrol/tasks/{task['id']}"
@@ -153,8 +153,8 @@ async def test_patrol_roles_see_and_touch_only_their_own_unit(
     mine = await org.unit()
     theirs = await org.unit(lat=36.9)
     await assign(fresh, make_alert(), clock=clock)
-    me = api(role="patrol_officer", jur="3701", unit_id=mine)
-    them = api(role="patrol_officer", jur="3701", unit_id=theirs)
+    me = api(role="patrol_officer", jur="3701", unit_id=mine, sub=org.member(mine))
+    them = api(role="patrol_officer", jur="3701", unit_id=theirs, sub=org.member(theirs))
     task = (await me.get("/v1/patrol/tasks")).json()["tasks"][0]
     assert (await them.get("/v1/patrol/tasks")).json()["tasks"] == []
     r = await them.post(f"/v1/patrol/tasks/{task['id']}/sign")
@@ -204,7 +204,7 @@ async def test_an_auxiliary_only_unit_gets_ebike_persuasion_and_closes_it(
     assert await assign(fresh, drunk, clock=clock) == "pending"
     ebike = make_alert(violations=["ebike_wrong_way"], priority="P3", plate=None)
     assert await assign(fresh, ebike, clock=clock) == "assigned"
-    auxiliary = api(role="auxiliary_officer", jur="3701", unit_id=unit)
+    auxiliary = api(role="auxiliary_officer", jur="3701", unit_id=unit, sub=org.member(unit, "auxiliary"))
     [task] = (await auxiliary.get("/v1/patrol/tasks")).json()["tasks"]
     assert task["alert_id"] == ebike.id and task["enforcement"] is False
     assert (await auxiliary.post(f"/v1/patrol/tasks/{task['id']}/sign")).status_code == 200
@@ -217,7 +217,7 @@ async def test_location_updates_keep_the_newest_and_steer_assignment(
 ) -> None:
     near_home = await org.unit(lat=36.66, lon=117.13)
     roaming = await org.unit(lat=37.0, lon=117.5)
-    phone = api(role="patrol_officer", jur="3701", unit_id=roaming)
+    phone = api(role="patrol_officer", jur="3701", unit_id=roaming, sub=org.member(roaming))
     now = clock.now()
     r = await phone.post("/v1/patrol/location", json={"lat": 36.6512, "lon": 117.1201, "at": now.isoformat()})
     assert r.status_code == 200 and r.json()["applied"] is True
@@ -230,3 +230,52 @@ async def test_location_updates_keep_the_newest_and_steer_assignment(
     board = (await api(role="dispatcher", jur="3701").get("/v1/units/board")).json()
     states = {u["unit_id"]: u["state"] for u in board["units"]}
     assert states == {roaming: "busy", near_home: "available"}
+
+
+async def test_only_a_crew_member_on_the_current_roster_may_act_for_the_unit(
+    fresh: Any, api: Api, org: Org, clock: OffsetClock
+) -> None:
+    unit = await org.unit()
+    other = await org.unit(lat=36.9)
+    await assign(fresh, make_alert(), clock=clock)
+    crew = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
+    task = (await crew.get("/v1/patrol/tasks")).json()["tasks"][0]
+    here = {"lat": 36.65, "lon": 117.12, "at": clock.now().isoformat()}
+    # A token naming the unit but someone not on its crew: a stranger, another unit's officer.
+    for sub in ("someone-else", org.member(other)):
+        phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=sub)
+        for r in (
+            await phone.post(f"/v1/patrol/tasks/{task['id']}/sign"),
+            await phone.post("/v1/patrol/location", json=here),
+        ):
+            assert (r.status_code, r.json()["error"]) == (403, "not_on_crew"), r.text
+    # The crew's own officer after the shift is over is not on the current roster either.
+    clock.advance(8 * 3600)
+    r = await crew.post(f"/v1/patrol/tasks/{task['id']}/sign")
+    assert (r.status_code, r.json()["error"]) == (403, "not_on_crew")
+    clock.advance(-8 * 3600)
+    r = await crew.post(f"/v1/patrol/tasks/{task['id']}/sign")
+    assert r.status_code == 200 and r.json()["status"] == "signed"
+
+
+async def test_a_patrol_token_claiming_sworn_for_an_auxiliary_still_needs_a_sworn_officer(
+    fresh: Any, api: Api, org: Org, clock: OffsetClock
+) -> None:
+    """The officer record decides who is an auxiliary, not the token's role claim."""
+    unit = await org.unit(on_duty=False)
+    aux = org.member(unit, "auxiliary")
+    now = clock.now()
+    r = await api(role="city_commander", jur="3701").post(
+        "/v1/rosters",
+        json={
+            "unit_id": unit,
+            "starts_at": (now - timedelta(hours=1)).isoformat(),
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "crew": [org.member(unit), aux],
+        },
+    )
+    assert r.status_code == 201, r.text
+    await assign(fresh, make_alert(), clock=clock)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=aux)
+    task = (await phone.get("/v1/patrol/tasks")).json()["tasks"][0]
+    assert (await phone.post(f"/v1/patrol/tasks/{task['id']}/sign")).status_code == 200

@@ -98,7 +98,7 @@ async def test_a_held_long_poll_answers_at_once_when_the_process_is_told_to_stop
     process: Process,
 ) -> None:
     unit = await org.unit()
-    bearer = token(dispatch_settings, role="patrol_officer", jur="3701", unit_id=unit)
+    bearer = token(dispatch_settings, role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     headers = {"Authorization": f"Bearer {bearer}"}
     async with httpx.AsyncClient(base_url=process.base_url, headers=headers, timeout=40) as phone:
         first = (await phone.get("/v1/patrol/tasks", params={"cursor": 0, "wait": 0})).json()
@@ -127,7 +127,7 @@ async def test_a_held_long_poll_answers_at_once_when_the_process_is_told_to_stop
     # Nothing is lost: the answered cursor brings the phone the task assigned after the stop.
     alert = make_alert()
     assert await assign(fresh, alert, clock=clock) == "assigned"
-    phone = api(role="patrol_officer", jur="3701", unit_id=unit)
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
     later = (
         await phone.get("/v1/patrol/tasks", params={"cursor": answer.json()["cursor"], "wait": 5})
     ).json()

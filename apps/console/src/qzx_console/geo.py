@@ -1,7 +1,9 @@
-"""The province's cities for the console map (the contract's table plus the Chinese names)."""
+"""The province's cities and camera catalogue for the console map (the contract's tables, plus the
+cities' Chinese names)."""
 
 from __future__ import annotations
 
+from qzx_common.contracts.devices import DEVICES
 from qzx_common.contracts.geo import CITIES, LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, PROVINCE_CODE
 
 NAMES_ZH = {
@@ -38,4 +40,21 @@ def cities_payload() -> dict[str, object]:
             }
             for c in CITIES
         ],
+    }
+
+
+def devices_payload() -> dict[str, object]:
+    return {
+        "items": [
+            {
+                "device_id": d.device_id,
+                "kind": d.kind,
+                "lat": d.lat,
+                "lon": d.lon,
+                "admin_code": d.admin_code,
+                "road": d.road,
+                "km": d.km,
+            }
+            for d in DEVICES
+        ]
     }

@@ -73,6 +73,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def cities() -> dict[str, object]:
         return geo.cities_payload()
 
+    @app.get("/api/geo/devices")
+    async def devices() -> dict[str, object]:
+        """The camera and checkpoint catalogue (reference data shared by every service)."""
+        return geo.devices_payload()
+
     if settings.console_token:  # `qzx dev` only: a token for scripts; the pages sign in
         token = settings.console_token
 

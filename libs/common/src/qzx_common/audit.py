@@ -8,6 +8,7 @@ so that a city auditor sees the changes made in that city.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,7 +61,53 @@ async def record(
     ``context`` names the person (or the system, or the exchange partner) acting.
     ``admin_code`` is the target's jurisdiction (scopes what city auditors see).
     """
+    await record_many(
+        db,
+        schema=schema,
+        context=context,
+        entries=[AuditEntry(action, target_type, target_id, before, after, admin_code)],
+    )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One change for ``record_many``: what was done to which target, in whose jurisdiction."""
+
+    action: str
+    target_type: str
+    target_id: str
+    before: Any = None
+    after: Any = None
+    admin_code: str | None = None
+
+
+async def record_many(
+    db: AsyncSession | AsyncConnection, *, schema: str, context: AuditContext, entries: Sequence[AuditEntry]
+) -> None:
+    """``record`` for many changes by the same actor, in one round trip (a consumer's batch)."""
+    if not entries:
+        return
     principal = context.principal
+    who = {
+        "actor": context.actor_name,
+        "role": principal.role.value if principal else None,
+        "unit_id": principal.unit_id if principal else None,
+        "jur": principal.jur if principal else None,
+        "request_id": context.request_id,
+        "client_addr": context.client_address,
+    }
+    rows = [
+        who
+        | {
+            "action": e.action,
+            "target_type": e.target_type,
+            "target_id": e.target_id,
+            "admin_code": e.admin_code,
+            "before": _json(e.before),
+            "after": _json(e.after),
+        }
+        for e in entries
+    ]
     await db.execute(
         text(
             f'INSERT INTO "{schema}".audit_log (actor, role, unit_id, jur, action, target_type, target_id, '
@@ -68,20 +115,7 @@ async def record(
             ":target_type, :target_id, :admin_code, CAST(:before AS jsonb), CAST(:after AS jsonb), "
             ":request_id, :client_addr)"
         ),
-        {
-            "actor": context.actor_name,
-            "role": principal.role.value if principal else None,
-            "unit_id": principal.unit_id if principal else None,
-            "jur": principal.jur if principal else None,
-            "action": action,
-            "target_type": target_type,
-            "target_id": target_id,
-            "admin_code": admin_code,
-            "before": _json(before),
-            "after": _json(after),
-            "request_id": context.request_id,
-            "client_addr": context.client_address,
-        },
+        rows[0] if len(rows) == 1 else rows,  # a list: one executemany round trip
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from qzx_alerts.alerts.stream import ChangeTail
 from qzx_alerts.consumer import Scoring
 from qzx_alerts.db import SCHEMA
+from qzx_alerts.divisions.reference import Divisions
 from qzx_alerts.scoring.rules import Rules
 from qzx_alerts.settings import AlertsSettings
 from qzx_alerts.state import AlertsState
@@ -36,6 +37,10 @@ def settings(request: Request) -> AlertsSettings:
 
 def scoring(request: Request) -> Scoring:
     return state(request).scoring
+
+
+def divisions(request: Request) -> Divisions:
+    return state(request).divisions
 
 
 def rules(request: Request) -> Rules:
@@ -74,6 +79,7 @@ RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[AlertsSettings, Depends(settings)]
 ScoringDep = Annotated[Scoring, Depends(scoring)]
 RulesDep = Annotated[Rules, Depends(rules)]
+DivisionsDep = Annotated[Divisions, Depends(divisions)]
 ChangeTailDep = Annotated[ChangeTail, Depends(change_tail)]
 SseStreams = Annotated[Capacity, Depends(sse_streams)]
 Audit = Annotated[AuditContext, Depends(audit_context)]

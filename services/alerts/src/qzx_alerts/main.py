@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,8 +22,11 @@ from qzx_alerts.consumer import (
     tasks_handler,
 )
 from qzx_alerts.db import SCHEMA
+from qzx_alerts.divisions import reference as divisions
+from qzx_alerts.divisions.router import router as divisions_router
 from qzx_alerts.exchange.router import router as exchange_router
 from qzx_alerts.hazards.cache import HazardCache
+from qzx_alerts.hazards.overdue import check_periodically
 from qzx_alerts.hazards.router import router as hazards_router
 from qzx_alerts.hotlists.router import router as hotlists_router
 from qzx_alerts.reports.router import router as reports_router
@@ -54,6 +58,14 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         try:
             published = change_relay(rt, retention_s=settings.change_log_retention_h * 3600)
             rt.run_beside(published.run(), name="alerts-change-relay", stop=published.stop)
+            overdue_stop = asyncio.Event()
+            rt.run_beside(
+                check_periodically(
+                    rt.sessions, every_s=settings.hazard_overdue_check_s, stopping=overdue_stop
+                ),
+                name="hazard-overdue-check",
+                stop=overdue_stop.set,
+            )
             if rt.sampler is not None:  # the change log's backlog and the alert gauges on /metrics
                 rt.sampler.watch(published)
                 rt.sampler.probe(sample_alerts)
@@ -72,6 +84,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 sse_streams=Capacity(
                     "SSE streams", limit=settings.sse_max_streams, retry_after_s=settings.sse_retry_after_s
                 ),
+                divisions=divisions.load(),
             )
         finally:
             await notifier.stop()
@@ -83,7 +96,14 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
         migrations=MIGRATIONS,
         session_sql=SESSION_SQL,
         start=start,
-        routers=[alerts_router, hotlists_router, hazards_router, reports_router, exchange_router],
+        routers=[
+            alerts_router,
+            hotlists_router,
+            hazards_router,
+            divisions_router,
+            reports_router,
+            exchange_router,
+        ],
     )
 
 

@@ -51,6 +51,13 @@ class AlertsSettings(CommonSettings):
         "passages.accepted.v1 for clone detection (the least recently seen go first).",
     )
 
+    hazard_overdue_check_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the overdue check puts hazards past their rectification deadline under "
+        "supervision (挂牌督办); every replica runs it, each hazard is escalated once.",
+    )
+
 
 @lru_cache
 def get_settings() -> AlertsSettings:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from qzx_alerts.alerts.stream import ChangeTail
 from qzx_alerts.consumer import Scoring
+from qzx_alerts.divisions.reference import Divisions
 from qzx_alerts.scoring.rules import Rules
 from qzx_alerts.settings import AlertsSettings
 from qzx_common.kafka.logrelay import LogRelay
@@ -21,3 +22,4 @@ class AlertsState(ServiceState):
     change_tail: ChangeTail
     change_relay: LogRelay
     sse_streams: Capacity  # held console streams (QZX_SSE_MAX_STREAMS)
+    divisions: Divisions  # the province's official division codes and names

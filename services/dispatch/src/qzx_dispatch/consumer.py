@@ -1,4 +1,4 @@
-"""alerts.v1 → intake, one transaction per alert, then (the runner) commit the batch's offsets.
+"""alerts.v1 → intake, one transaction per consumed batch, then (the runner) commit its offsets.
 
 A value that is not an Alert is handed to the runner as rejected (``RecordsRejected``): it is
 dead-lettered and the batch goes on. An intake that fails raises: the runner retries what is
@@ -21,11 +21,13 @@ from qzx_common.runtime import Runtime
 from qzx_common.topics import DISPATCH_GROUP
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks.intake import intake
+from qzx_dispatch.shifts import accidents
+from qzx_dispatch.tasks.intake_batch import intake_batch
 
 log = logging.getLogger(__name__)
 
 GROUP = DISPATCH_GROUP
+ACCIDENTS_GROUP = "qzx-dispatch-accidents"
 INTAKE = Counter("qzx_dispatch_alerts_total", "Alert versions consumed, by outcome", ["outcome"])
 
 
@@ -51,17 +53,31 @@ def latest_versions(records: Sequence[ConsumerRecord]) -> list[Alert]:
 
 def alerts_handler(rt: Runtime, *, settings: DispatchSettings, clock: Clock) -> BatchHandler:
     async def handle(records: Sequence[ConsumerRecord]) -> None:
-        # One transaction per alert: each task is committed (and its unit's long-poll woken) as soon
-        # as it is made. A redelivered batch is harmless: versions already applied are "stale".
-        for alert in latest_versions(records):
-            try:
-                async with transaction(rt.sessions) as session:
-                    outcome = await intake(session, alert=alert, settings=settings, now=clock.now())
-            except Exception:
-                INTAKE.labels("failed").inc()
-                log.warning("alert intake failed", extra={"alert_id": alert.id}, exc_info=True)
-                raise
-            INTAKE.labels(outcome).inc()
-            rt.relay.wake()
+        # One transaction per batch (``intake_batch``): the batch's tasks are committed, and their
+        # units' long-polls woken, together. A redelivered batch is harmless: versions already
+        # applied are "stale". A failure rolls the whole batch back, and the runner retries it or
+        # splits it down to the record that fails alone.
+        alerts = latest_versions(records)
+        try:
+            async with transaction(rt.sessions) as session:
+                outcomes = await intake_batch(session, alerts=alerts, settings=settings, now=clock.now())
+        except Exception:
+            INTAKE.labels("failed").inc(len(alerts))
+            log.warning("alert batch intake failed", extra={"alerts": len(alerts)}, exc_info=True)
+            raise
+        for outcome, n in outcomes.items():
+            INTAKE.labels(outcome).inc(n)
+        rt.relay.wake()
+
+    return handle
+
+
+def accidents_handler(rt: Runtime) -> BatchHandler:
+    """accidents.accepted.v1 → the planner's accident layer (one transaction per batch)."""
+
+    async def handle(records: Sequence[ConsumerRecord]) -> None:
+        reports = accidents.read_reports([r.value for r in records])
+        async with transaction(rt.sessions) as session:
+            await accidents.store(session, reports)
 
     return handle

@@ -13,12 +13,12 @@ from fastapi import FastAPI
 from qzx_common.db import transaction
 from qzx_common.runtime import Runtime
 from qzx_common.settings import to_plain_url
-from qzx_common.topics import ALERTS
+from qzx_common.topics import ACCIDENTS_ACCEPTED, ALERTS
 from qzx_common.web.capacity import Capacity
 from qzx_common.web.serve import serve
 from qzx_common.web.service import service_app
 from qzx_dispatch.clock import Clock, SystemClock
-from qzx_dispatch.consumer import GROUP, alerts_handler
+from qzx_dispatch.consumer import ACCIDENTS_GROUP, GROUP, accidents_handler, alerts_handler
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.manual.router import router as manual_router
 from qzx_dispatch.org import reference
@@ -30,6 +30,7 @@ from qzx_dispatch.settings import DispatchSettings, get_settings
 from qzx_dispatch.shifts.router import router as shifts_router
 from qzx_dispatch.shutdown import on_stop_signal
 from qzx_dispatch.state import DispatchState
+from qzx_dispatch.supervision.router import router as supervision_router
 from qzx_dispatch.tasks.events import CHANNEL
 from qzx_dispatch.tasks.router import router as tasks_router
 from qzx_dispatch.tasks.watcher import DeadlineWatcher
@@ -73,6 +74,7 @@ def create_app(
             rt.consume(
                 topics=[ALERTS], group=GROUP, handle=alerts_handler(rt, settings=settings, clock=clock)
             )
+            rt.consume(topics=[ACCIDENTS_ACCEPTED], group=ACCIDENTS_GROUP, handle=accidents_handler(rt))
         try:
             with on_stop_signal(notifier.drain):
                 yield DispatchState(
@@ -99,7 +101,7 @@ def create_app(
         schema=SCHEMA,
         migrations=MIGRATIONS,
         start=start,
-        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router],
+        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router, supervision_router],
     )
 
 

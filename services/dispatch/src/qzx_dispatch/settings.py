@@ -23,6 +23,12 @@ class DispatchSettings(CommonSettings):
     pending_retry_s: float = Field(
         default=10.0, description="A pending alert (no suitable unit free) is retried this often."
     )
+    preempt: bool = Field(
+        default=True,
+        description="A P1 alert that no free unit can take takes the best unit holding a lower-priority "
+        "task (not one on scene); the displaced task is cancelled and its alert re-queued.",
+    )
+    preempt_p2: bool = Field(default=False, description="P2 alerts pre-empt lower-priority tasks too.")
     workload_window_h: float = Field(
         default=8.0,
         description="A unit's workload is the tasks it was given in this window (the tie-breaker after "
@@ -48,8 +54,38 @@ class DispatchSettings(CommonSettings):
         default=3600.0,
         description="How often each replica deletes expired idempotency keys (also once at start).",
     )
+    shared_credential_window_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A patrol officer acting from a second device (`X-Device-Id`) less than this many "
+        "seconds after the first one acted is recorded as a shared credential (`two_devices`).",
+    )
     history_weeks: int = Field(
         default=4, description="Weeks of alert history the demand estimate looks back."
+    )
+    demand_violation_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the violation load (alerts) in a shift plan's demand."
+    )
+    demand_accident_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the accident risk in a shift plan's demand."
+    )
+    accident_unit_hours: dict[str, float] = Field(
+        default={"property_only": 0.5, "injury": 1.5, "fatal": 3.0},
+        description="Unit-hours of presence one past accident of each severity asks for at the same hour "
+        "of the week (JSON object, severity → hours).",
+    )
+    rural_peak_hours: list[int] = Field(
+        default=[6, 7, 17, 18],
+        description="Local hours of the rural commute peaks (workers' and farmers' early and evening "
+        "travel), JSON list.",
+    )
+    rural_peak_factor: float = Field(
+        default=1.5, ge=0, description="Multiplier on a rural accident's weight in the rural commute peaks."
+    )
+    market_days: list[int] = Field(
+        default=[1, 6, 11, 16, 21, 26],
+        description="Days of the month that are rural market days (集日, JSON list; [] for none): "
+        "road-market accidents on them weigh on the plan's market days, by hour of day.",
     )
     http_keepalive_s: int = Field(
         default=75, description="HTTP keep-alive timeout (patrol apps reuse connections between long-polls)."

@@ -37,6 +37,7 @@ class Action(StrEnum):
     tasks_reassign = "tasks:reassign"
     patrol_act = "patrol:act"
     audit_read = "audit:read"
+    supervision_read = "supervision:read"
     passages_read = "passages:read"
     accidents_read = "accidents:read"
     accidents_report = "accidents:report"
@@ -68,6 +69,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.tasks_reassign: frozenset({_P, _C, _D}),
     Action.patrol_act: frozenset({_PO, _AX}),
     Action.audit_read: frozenset({_P, _AU}),
+    # Shared-credential signs of patrol officers: the auditors and the commanders who supervise them.
+    Action.supervision_read: frozenset({_P, _C, _AU}),
     # Every vehicle's movements: the command roles, not patrol (a covert target's trail stays off phones).
     Action.passages_read: frozenset({_P, _C, _D, _AU}),
     Action.accidents_read: frozenset({_P, _C, _D, _AU, _PO}),

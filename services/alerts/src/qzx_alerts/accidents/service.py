@@ -1,6 +1,7 @@
 """accidents.accepted.v1 → alerts: an injury or fatal accident is one P1 alert of kind ``accident``
 (named after the accident, so a redelivery updates the same alert and never opens another); a
-property-only accident is not an alert."""
+property-only accident is not an alert. Every accident's facts are kept (``accident_facts``) for
+the reports and black-spot analysis, in the same transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from qzx_alerts.accidents.factors import KIND, responds, score_accident
+from qzx_alerts.accidents.repository import store_facts
 from qzx_alerts.alerts.service import apply_proposals
 from qzx_alerts.scoring.domain import Proposal
 from qzx_alerts.scoring.rules import Rules
@@ -65,6 +67,8 @@ def proposal(report: AccidentReport, rules: Rules) -> Proposal | None:
 
 
 async def apply_accidents(conn: AsyncConnection, *, reports: Sequence[AccidentReport], rules: Rules) -> int:
-    """Fold the batch's accidents into alerts (published on the change log); how many were written."""
+    """Keep the batch's facts and fold its accidents into alerts (published on the change log); how
+    many alerts were written."""
+    await store_facts(conn, reports)
     proposals = [p for r in reports if (p := proposal(r, rules)) is not None]
     return await apply_proposals(conn, proposals=proposals, rules=rules)

@@ -1,4 +1,5 @@
-"""Report figures, computed in SQL over alerts' own tables (sightings for events, alerts for the loop)."""
+"""Report figures, computed in SQL over alerts' own tables (sightings for events, alerts for the loop,
+accident_facts for accidents, hazards for the ledger)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncpg
 
 from qzx_alerts.alerts.columns import NOT_COVERT_HIT_SQL
 from qzx_alerts.db import SCHEMA
+from qzx_common.contracts.accidents import MAJOR_ACCIDENT_DEATHS
 
 # Local wall-clock time of a timestamptz, for a fixed offset in seconds ($4).
 _LOCAL = "((captured_at AT TIME ZONE 'UTC') + make_interval(secs => $4))"
@@ -127,3 +129,118 @@ async def alert_figures(
     for r in by:
         breakdown[r["dim"]][r["k"]] = r["n"]
     return dict(row) | {"by": breakdown}
+
+
+# Accidents of a period by the child jurisdiction they happened in (``left(admin_code, $4)``).
+_ACCIDENTS_IN = "occurred_at >= $1 AND occurred_at < $2 AND admin_code LIKE $3 || '%'"
+
+
+async def accidents_by_area(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int
+) -> dict[str, dict[str, int]]:
+    rows = await raw.fetch(
+        f"""
+        SELECT left(admin_code, $4) AS code, count(*) AS accidents, sum(injured) AS injured,
+               sum(killed) AS killed, count(*) FILTER (WHERE killed >= {MAJOR_ACCIDENT_DEATHS}) AS major,
+               count(*) FILTER (WHERE rural) AS rural, count(*) FILTER (WHERE ebike_involved) AS ebike,
+               count(*) FILTER (WHERE severity = 'property_only') AS property_only,
+               count(*) FILTER (WHERE severity = 'injury') AS injury,
+               count(*) FILTER (WHERE severity = 'fatal') AS fatal
+        FROM {SCHEMA}.accident_facts WHERE {_ACCIDENTS_IN}
+        GROUP BY 1
+        """,
+        start,
+        end,
+        prefix,
+        child_len,
+    )
+    return {r["code"]: {k: int(v) for k, v in r.items() if k != "code"} for r in rows}
+
+
+async def accidents_by_hour(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int
+) -> list[int]:
+    rows = await raw.fetch(
+        f"""
+        SELECT extract(hour FROM (occurred_at AT TIME ZONE 'UTC') + make_interval(secs => $4))::int AS h,
+               count(*) AS n
+        FROM {SCHEMA}.accident_facts WHERE {_ACCIDENTS_IN} GROUP BY 1
+        """,
+        start,
+        end,
+        prefix,
+        float(offset_s),
+    )
+    by = {r["h"]: r["n"] for r in rows}
+    return [by.get(h, 0) for h in range(24)]
+
+
+async def loop_by_area(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int
+) -> dict[str, dict[str, int]]:
+    """The command loop of the alerts raised in the period, by child jurisdiction."""
+    rows = await raw.fetch(
+        f"""
+        SELECT left(admin_code, $4) AS code, count(*) AS raised,
+               count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
+               count(*) FILTER (WHERE signed_at IS NOT NULL) AS signed,
+               count(*) FILTER (WHERE status = 'resolved' AND outcome IS NOT NULL) AS feedback,
+               count(*) FILTER (WHERE status = 'resolved') AS handled
+        FROM {SCHEMA}.alerts WHERE {_RAISED}
+        GROUP BY 1
+        """,
+        start,
+        end,
+        prefix,
+        child_len,
+    )
+    return {r["code"]: {k: int(v) for k, v in r.items() if k != "code"} for r in rows}
+
+
+# The hazard workflow (identified → assigned → rectifying → rectified → verified, or reopened):
+# the states that count as rectified, and the columns the figures need. Until the ledger has
+# these columns only hazards found are counted (the others are null).
+RECTIFIED_STATES = ("rectified", "verified")
+WORKFLOW_COLUMNS = {"state", "deadline", "rectified_at"}
+
+
+async def hazard_workflow(raw: asyncpg.Connection) -> bool:
+    """Whether the hazard ledger has the workflow columns."""
+    names = await raw.fetch(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'hazards'",
+        SCHEMA,
+    )
+    return {r["column_name"] for r in names} >= WORKFLOW_COLUMNS
+
+
+async def hazards_by_area(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int, workflow: bool
+) -> dict[str, dict[str, int | None]]:
+    """Hazards found in the period (created in it); with the workflow, those rectified in it, and
+    at the period's end those open (not rectified) and, of those, overdue (past their deadline)."""
+    done = ", ".join(f"'{s}'" for s in RECTIFIED_STATES)
+    workflow_sql = (
+        f"""count(*) FILTER (WHERE state IN ({done}) AND rectified_at >= $1 AND rectified_at < $2),
+            count(*) FILTER (WHERE created_at < $2 AND state NOT IN ({done})),
+            count(*) FILTER (WHERE created_at < $2 AND state NOT IN ({done}) AND deadline < $2)"""
+        if workflow
+        else "NULL::bigint, NULL::bigint, NULL::bigint"
+    )
+    rows = await raw.fetch(
+        f"""
+        SELECT left(admin_code, $4) AS code,
+               count(*) FILTER (WHERE created_at >= $1 AND created_at < $2) AS found,
+               {workflow_sql}
+        FROM {SCHEMA}.hazards WHERE admin_code LIKE $3 || '%'
+        GROUP BY 1
+        """,
+        start,
+        end,
+        prefix,
+        child_len,
+    )
+    figures = (
+        {"found": r[1], "rectified": r[2], "open": r[3], "overdue": r[4]} | {"code": r[0]} for r in rows
+    )
+    # an area whose hazards are all outside the period (and none open) is not in its league
+    return {f.pop("code"): f for f in figures if any(f.values())}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from qzx_alerts.alerts.router import scope
 from qzx_alerts.deps import Connection, RulesDep
 from qzx_alerts.reports.charts import monthly_png
+from qzx_alerts.reports.export import league_csv
 from qzx_alerts.reports.service import Period, build_report
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.jurisdiction import ADMIN_PREFIX_PATTERN
@@ -50,6 +51,30 @@ async def monthly_charts(
     )
     png = await asyncio.to_thread(monthly_png, report)
     return Response(png, media_type="image/png")
+
+
+@router.get(
+    "/{period}.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **AUTHENTICATED},
+)
+async def league_table_csv(
+    period: Period,
+    principal: Annotated[Principal, require(Action.reports_read)],
+    conn: Connection,
+    rules: RulesDep,
+    day: Day = None,
+    admin_code: AdminCode = None,
+) -> Response:
+    """The period's league table (cities, or a city's counties) as CSV, ranked, with the total."""
+    prefix = scope(principal, admin_code)
+    report = await build_report(conn, period=period, day=_day(rules, day), prefix=prefix, rules=rules)
+    name = f"qzx-{period}-{prefix}-{report['from']:%Y%m%d}.csv"
+    return Response(
+        league_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.get("/{period}", responses=AUTHENTICATED)

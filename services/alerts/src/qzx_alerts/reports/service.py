@@ -1,7 +1,9 @@
 """Reports for the daily watch, weekly scheduling and monthly analysis: what happened (events by
 violation, hour, city; hotspots; repeat offenders), how the loop performed (sign-for and feedback
 rates, times to sign and resolve, road management rate = alerts handled / alerts raised), and the
-trend against the previous period of the same kind. Periods are local calendar days, ISO weeks
+trend against the previous period of the same kind; accidents against the same period last year,
+hazards, the league table of the cities (or counties) and the assessment score (reports.league,
+reports.assessment, docs/assessment.md). Periods are local calendar days, ISO weeks
 (Monday first) and calendar months.
 
 Definitions: an alert belongs to the period it was first seen in; *dispatched* had a task,
@@ -17,7 +19,7 @@ from typing import Any, Literal
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from qzx_alerts.reports import repository
+from qzx_alerts.reports import league, repository
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.geo import CITY_BY_CODE
 from qzx_common.db import driver_connection
@@ -106,6 +108,13 @@ async def build_report(
     prev_start, prev_end = bounds(previous_day(period, start.date()))
     now = await _figures(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
     before = await _figures(raw, start=prev_start, end=prev_end, prefix=prefix, offset_s=offset_s)
+    last_year = bounds(league.year_before(period, start.date()))
+    table, total, workflow = await league.league_and_total(
+        raw, now=(start, end), last_year=last_year, prefix=prefix
+    )
+    accident_hours = await repository.accidents_by_hour(
+        raw, start=start, end=end, prefix=prefix, offset_s=offset_s
+    )
     return {
         "period": period,
         "from": start,
@@ -113,6 +122,14 @@ async def build_report(
         "admin_code": prefix,
         "utc_offset": rules.utc_offset,
         **now,
+        "accidents": league.accident_section(total, by_hour=accident_hours, last_year=last_year),
+        "hazards": league.hazard_section(total, workflow=workflow),
+        "assessment": total["assessment"],
+        "league": {
+            "level": "city" if league.child_len(prefix) == 4 else "county",
+            "items": table,
+            "total": total,
+        },
         "hotspots": await repository.hotspots(raw, start=start, end=end, prefix=prefix, limit=TOP),
         "repeat_offenders": await repository.repeat_offenders(
             raw, start=start, end=end, prefix=prefix, limit=TOP

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
+from qzx_common.db import transaction
 from qzx_common.metrics import LONG_POLLS
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import InvalidRequest
@@ -21,12 +23,39 @@ from qzx_dispatch.patrol.schemas import (
     PatrolTasks,
     StatusRequest,
 )
+from qzx_dispatch.supervision.service import observe
 from qzx_dispatch.tasks.models import TaskRow
 from qzx_dispatch.tasks.schemas import to_contract
 
 router = APIRouter(prefix="/v1/patrol", tags=["patrol"])
 Patrol = Annotated[Principal, require(Action.patrol_act)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)]
+DEVICE_ID = r"^[\x21-\x7e]{1,128}$"
+
+
+async def observed_signer(
+    request: Request,
+    principal: Patrol,
+    rt: RuntimeDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    device_id: Annotated[str | None, Header(alias="X-Device-Id", pattern=DEVICE_ID)] = None,
+) -> Principal:
+    """The patrol caller, after the signs of a shared credential its action shows are recorded
+    (committed on their own: kept when the action is refused, e.g. ``not_on_crew``)."""
+    async with transaction(rt.sessions) as s:
+        await observe(
+            s,
+            principal=principal,
+            device_id=device_id,
+            action=f"{request.method} {request.url.path}",
+            now=clock.now(),
+            window=timedelta(seconds=settings.shared_credential_window_s),
+        )
+    return principal
+
+
+Signer = Annotated[Principal, Depends(observed_signer)]
 
 
 @router.get("/tasks", response_model=PatrolTasks)
@@ -82,7 +111,7 @@ async def _once(
 async def sign(
     task_id: str,
     request: Request,
-    principal: Patrol,
+    principal: Signer,
     audit_context: Audit,
     session: Session,
     settings: SettingsDep,
@@ -111,7 +140,7 @@ async def set_status(
     task_id: str,
     body: StatusRequest,
     request: Request,
-    principal: Patrol,
+    principal: Signer,
     audit_context: Audit,
     session: Session,
     settings: SettingsDep,
@@ -140,7 +169,7 @@ async def feedback(
     task_id: str,
     body: FeedbackRequest,
     request: Request,
-    principal: Patrol,
+    principal: Signer,
     audit_context: Audit,
     session: Session,
     settings: SettingsDep,
@@ -168,7 +197,7 @@ async def feedback(
 
 @router.post("/location", response_model=LocationResult)
 async def location(
-    body: LocationRequest, principal: Patrol, audit_context: Audit, session: Session, clock: ClockDep
+    body: LocationRequest, principal: Signer, audit_context: Audit, session: Session, clock: ClockDep
 ) -> LocationResult:
     applied = await service.report_location(
         session,

@@ -83,6 +83,34 @@ async def long_poll(
                 pass
 
 
+_CREW_KIND = text(
+    f"SELECT o.kind FROM {SCHEMA}.rosters r JOIN {SCHEMA}.officers o ON o.id = :sub AND o.active "
+    "WHERE r.unit_id = :u AND r.starts_at <= :now AND r.ends_at > :now AND :sub = ANY(r.crew) LIMIT 1"
+)
+
+
+async def crew_kind(session: AsyncSession, *, principal: Principal, now: datetime) -> str | None:
+    """``sworn`` | ``auxiliary``: the token's person, active and on the crew of the token's unit's
+    current roster; None when not (a shared or borrowed credential, or an officer off shift)."""
+    if principal.unit_id is None:
+        return None
+    kind = await session.scalar(_CREW_KIND, {"sub": principal.sub, "u": principal.unit_id, "now": now})
+    return None if kind is None else str(kind)
+
+
+async def require_crew(session: AsyncSession, *, principal: Principal, now: datetime) -> bool:
+    """The signer of a patrol action is one person on the unit's current crew (403 ``not_on_crew``
+    otherwise); True when that person is an auxiliary (by the token's role or the officer record)."""
+    kind = await crew_kind(session, principal=principal, now=now)
+    if kind is None:
+        raise Forbidden(
+            f"{principal.sub} is not on the current roster crew of unit {principal.unit_id}: "
+            "patrol actions are signed by a crew member in person",
+            code="not_on_crew",
+        )
+    return kind == "auxiliary" or principal.role == Role.auxiliary_officer
+
+
 async def sworn_on_board(session: AsyncSession, *, unit_id: str, now: datetime) -> bool:
     got = await session.scalar(
         text(
@@ -106,7 +134,8 @@ async def act(
     note: str | None = None,
     audit_context: AuditContext,
 ) -> TaskRow:
-    """sign | en_route | on_scene | feedback, by the unit that holds the task."""
+    """sign | en_route | on_scene | feedback, by a crew member of the unit that holds the task."""
+    auxiliary = await require_crew(session, principal=principal, now=now)
     task = await repository.get_task(session, task_id, lock=True)
     if task is None or task.unit_id != principal.unit_id:
         raise NotFound(f"no task {task_id!r} for your unit", code="task_not_found")
@@ -118,7 +147,7 @@ async def act(
     if (
         action in ("sign", "feedback")
         and task.enforcement
-        and principal.role == Role.auxiliary_officer
+        and auxiliary
         and not await sworn_on_board(session, unit_id=task.unit_id, now=now)
     ):
         raise Forbidden(
@@ -165,6 +194,7 @@ async def report_location(
     unit = await session.get(Unit, unit_id) if unit_id is not None else None
     if unit_id is None or unit is None:
         raise NotFound(f"no unit {unit_id!r}", code="unit_not_found")
+    await require_crew(session, principal=principal, now=now)
     upsert = insert(UnitLocation).values(unit_id=unit_id, lat=lat, lon=lon, at=at)
     stmt = upsert.on_conflict_do_update(
         index_elements=[UnitLocation.unit_id],

@@ -17,6 +17,7 @@ def render(result: dict[str, Any], *, title: str) -> bytes:
     covered = [c["covered"] for c in result["coverage"]]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, height_ratios=[3, 1])
     try:
+        _layers(top, result["coverage"], hours)
         top.step(hours, demand, where="post", label="demand (units)", color="tab:red")
         top.step(hours, covered, where="post", label="on duty (units)", color="tab:blue")
         short = [h for h, d, c in zip(hours, demand, covered, strict=True) if c < d]
@@ -42,3 +43,19 @@ def render(result: dict[str, Any], *, title: str) -> bytes:
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def _layers(ax: Any, coverage: list[dict[str, Any]], hours: list[int]) -> None:
+    """The history-based demand's two layers, stacked: violation load under accident risk."""
+    if coverage and coverage[0].get("violations") is not None:
+        violations = [c["violations"] for c in coverage]
+        accidents = [c["accidents"] for c in coverage]
+        ax.stackplot(
+            hours,
+            violations,
+            accidents,
+            step="post",
+            labels=["violation load", "accident risk"],
+            colors=["#f2c38f", "#e89aa0"],
+            alpha=0.7,
+        )

@@ -17,7 +17,9 @@ class PlanRequest(BaseModel):
     )
     hours: int = Field(default=168, ge=1, le=336)
     demand: list[Annotated[float, Field(ge=0, le=1000)]] | None = Field(
-        default=None, max_length=336, description="units needed per hour; default: from alert history"
+        default=None,
+        max_length=336,
+        description="units needed per hour; default: from the alert and accident history",
     )
     shift_hours: int = Field(default=8, ge=2, le=16)
     start_hours: list[Annotated[int, Field(ge=0, le=23)]] | None = Field(
@@ -54,6 +56,12 @@ class HourCoverage(BaseModel):
     at: datetime
     demand: int
     covered: int
+    violations: float | None = Field(
+        default=None, description="units the violation load asks for (history-based demand only)"
+    )
+    accidents: float | None = Field(
+        default=None, description="units the accident risk asks for (history-based demand only)"
+    )
 
 
 class PlanOut(BaseModel):

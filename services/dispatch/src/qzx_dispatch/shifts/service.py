@@ -48,23 +48,20 @@ async def create_plan(
         raise InvalidRequest(f"admin_code: no jurisdiction {data.admin_code}", code="unknown_jurisdiction")
     start_date = data.start_date or local_date(now) + timedelta(days=1)
     start = local_midnight(start_date)
+    layers: dict[str, list[float]] | None = None
     if data.demand is not None:
         demand, source = [math.ceil(d - 1e-9) for d in data.demand], "request"
     else:
-        counts = await demand_model.history(
+        layers = await demand_layers(
             session,
             prefix=visible_prefix(principal, data.admin_code),
-            until=now,
-            weeks=settings.history_weeks,
-        )
-        demand = demand_model.curve(
-            counts,
             start=start,
-            hours=data.hours,
-            weeks=settings.history_weeks,
-            utilisation=data.utilisation,
-            min_units=data.min_units,
-            handling=data.handling_hours,
+            now=now,
+            data=data,
+            settings=settings,
+        )
+        demand = demand_model.units_needed(
+            list(layers.values()), utilisation=data.utilisation, min_units=data.min_units
         )
         source = "history"
     problem = PlanInput(
@@ -89,6 +86,7 @@ async def create_plan(
         "starts": [{"hour": h, "units": k} for h, k in sorted(result.starts.items())],
         "coverage": [
             {"hour": h, "demand": d, "covered": c}
+            | ({k: round(v[h] / data.utilisation, 3) for k, v in layers.items()} if layers else {})
             for h, (d, c) in enumerate(zip(demand, result.coverage, strict=True))
         ],
         "uncovered_hours": result.uncovered_hours,
@@ -123,6 +121,37 @@ async def create_plan(
     return row
 
 
+async def demand_layers(
+    session: AsyncSession,
+    *,
+    prefix: str,
+    start: datetime,
+    now: datetime,
+    data: PlanRequest,
+    settings: DispatchSettings,
+) -> dict[str, list[float]]:
+    """The demand's two layers in unit-hours per hour, each already weighted (shifts.demand)."""
+    weeks = settings.history_weeks
+    counts = await demand_model.history(session, prefix=prefix, until=now, weeks=weeks)
+    weights = demand_model.AccidentWeights(
+        unit_hours=settings.accident_unit_hours,
+        rural_peak_hours=frozenset(settings.rural_peak_hours),
+        rural_peak_factor=settings.rural_peak_factor,
+        market_days=frozenset(settings.market_days),
+    )
+    accidents = await demand_model.accident_history(
+        session, prefix=prefix, until=now, weeks=weeks, market_days=weights.market_days
+    )
+    load = demand_model.violation_load(
+        counts, start=start, hours=data.hours, weeks=weeks, handling=data.handling_hours
+    )
+    risk = demand_model.accident_risk(accidents, start=start, hours=data.hours, weights=weights)
+    return {
+        "violations": [settings.demand_violation_weight * x for x in load],
+        "accidents": [settings.demand_accident_weight * x for x in risk],
+    }
+
+
 def plan_out(row: ShiftPlan) -> PlanOut:
     r = row.result
     start = local_midnight(datetime.fromisoformat(r["start_date"]).date())
@@ -141,7 +170,14 @@ def plan_out(row: ShiftPlan) -> PlanOut:
         unit_hours=r["unit_hours"],
         starts=[Start(hour=s["hour"], at=at(s["hour"]), units=s["units"]) for s in r["starts"]],
         coverage=[
-            HourCoverage(hour=c["hour"], at=at(c["hour"]), demand=c["demand"], covered=c["covered"])
+            HourCoverage(
+                hour=c["hour"],
+                at=at(c["hour"]),
+                demand=c["demand"],
+                covered=c["covered"],
+                violations=c.get("violations"),
+                accidents=c.get("accidents"),
+            )
             for c in r["coverage"]
         ],
         uncovered_hours=r["uncovered_hours"],

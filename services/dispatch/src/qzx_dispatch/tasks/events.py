@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common import serde
+from qzx_common.kafka.outbox import enqueue
+from qzx_common.kafka.publish import OutboxMessage
 from qzx_common.topics import DISPATCH_TASKS
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.settings import DispatchSettings
@@ -46,4 +49,22 @@ async def announce(session: AsyncSession, row: TaskRow, *, settings: DispatchSet
             "channel": CHANNEL,
             "payload": f"{row.unit_id}:{row.unit_seq}",
         },
+    )
+
+
+async def announce_many(
+    session: AsyncSession, rows: Sequence[TaskRow], *, settings: DispatchSettings
+) -> None:
+    """``announce`` for a batch of new tasks: the outbox rows in one COPY, the NOTIFYs in one statement."""
+    if not rows:
+        return
+    topic = settings.topic(DISPATCH_TASKS)
+    await enqueue(
+        await session.connection(),
+        schema=SCHEMA,
+        messages=[OutboxMessage(topic, serde.dumps(to_contract(r)), key=r.id.encode()) for r in rows],
+    )
+    await session.execute(
+        text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
+        {"channel": CHANNEL, "payloads": [f"{r.unit_id}:{r.unit_seq}" for r in rows]},
     )

@@ -44,6 +44,8 @@ class AlertRecord(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_reason: Mapped[str | None] = mapped_column(Text)
     next_try_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Put back in the queue (its unit pre-empted) at: tasks older than this no longer handle it.
+    requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
@@ -99,4 +101,26 @@ class TaskRow(Base):
             "feedback_by",
             postgresql_where=text("status IN ('signed', 'en_route', 'on_scene') AND NOT escalated"),
         ),
+    )
+
+
+class TaskEvent(Base):
+    """What happened to an alert's dispatch besides a task's own changes: a pre-emption (on both
+    tasks), a re-queued alert, an escalation. Read by ``GET /v1/tasks/{id}/events``."""
+
+    __tablename__ = "task_events"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    alert_id: Mapped[str] = mapped_column(String(128))
+    task_id: Mapped[str | None] = mapped_column(String(40))
+    priority: Mapped[str] = mapped_column(String(2))
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    admin_code: Mapped[str] = mapped_column(String(12))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_task_events_task", "task_id", "at"),
+        Index("ix_task_events_at", "at", "id"),
     )

@@ -290,3 +290,128 @@ async def changed_for_unit(
         .limit(limit)
     )
     return list((await session.scalars(q)).all())
+
+
+# -- the consumer's batch: one statement for many alerts -------------------------------------------
+
+_UPSERT_ALERTS = f"""
+    INSERT INTO {SCHEMA}.alerts AS a (alert_id, version, status, priority, kind, violations, admin_code,
+                                      first_seen, last_seen, payload, updated_at)
+    SELECT v.alert_id, v.version, v.status, v.priority, v.kind,
+           ARRAY(SELECT jsonb_array_elements_text(v.payload::jsonb -> 'violations')),
+           v.admin_code, v.first_seen, v.last_seen, v.payload::jsonb, now()
+    FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::timestamptz[], $8::timestamptz[], $9::text[])
+         AS v(alert_id, version, status, priority, kind, admin_code, first_seen, last_seen, payload)
+    ON CONFLICT (alert_id) DO UPDATE SET
+        version = excluded.version, status = excluded.status, priority = excluded.priority,
+        kind = excluded.kind, violations = excluded.violations, admin_code = excluded.admin_code,
+        first_seen = excluded.first_seen, last_seen = excluded.last_seen, payload = excluded.payload,
+        updated_at = now()
+    WHERE a.version < excluded.version
+    RETURNING a.alert_id
+"""
+
+
+async def upsert_alerts(session: AsyncSession, rows: Sequence[dict[str, object]]) -> set[str]:
+    """``upsert_alert`` for many alerts (distinct ids, ``alert_values`` rows) in one statement: the
+    ids whose version was new (their rows are locked until commit)."""
+    if not rows:
+        return set()
+    raw = await driver_connection(await session.connection())
+    columns = ("alert_id", "version", "status", "priority", "kind", "admin_code", "first_seen", "last_seen")
+    got = await raw.fetch(
+        _UPSERT_ALERTS, *([r[c] for r in rows] for c in columns), [r["payload"] for r in rows]
+    )
+    return {r[0] for r in got}
+
+
+async def task_facts(session: AsyncSession, since_by_alert: dict[str, datetime]) -> tuple[set[str], set[str]]:
+    """Of these alerts, those with an active task, and those with a task made since the given time
+    (``active_for_alert`` and ``handled_since`` for many, unlocked: the caller holds the alert rows,
+    which serialise their intake)."""
+    if not since_by_alert:
+        return set(), set()
+    raw = await driver_connection(await session.connection())
+    got = await raw.fetch(
+        f"""
+        SELECT v.alert_id, bool_or(t.{ACTIVE_SQL}), bool_or(t.created_at >= v.since)
+        FROM unnest($1::text[], $2::timestamptz[]) AS v(alert_id, since)
+        JOIN {SCHEMA}.tasks t ON t.alert_id = v.alert_id
+        GROUP BY v.alert_id
+        """,
+        list(since_by_alert),
+        list(since_by_alert.values()),
+    )
+    return {r[0] for r in got if r[1]}, {r[0] for r in got if r[2]}
+
+
+async def duty_board(
+    session: AsyncSession, *, cities: Sequence[str], now: datetime, since: datetime, unit_scope: str = "37"
+) -> list[Candidate]:
+    """Every unit on duty in the cities with its workload (tasks since ``since``) when it is free."""
+    raw = await driver_connection(await session.connection())
+    rows = await raw.fetch(
+        _DUTY + "SELECT id, city_code, vehicle, capabilities, status, lat, lon, has_sworn, busy, "
+        f"CASE WHEN status = 'available' AND NOT busy THEN (SELECT count(*) FROM {SCHEMA}.tasks t "
+        "WHERE t.unit_id = duty.id AND t.created_at > $4) ELSE 0 END FROM duty",
+        now,
+        sorted(cities),
+        unit_scope,
+        since,
+    )
+    return [
+        Candidate(r[0], r[1], r[2], frozenset(r[3]), r[5], r[6], r[4], r[8], bool(r[7]), r[9]) for r in rows
+    ]
+
+
+async def claim_units(session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, int]:
+    """``claim_unit`` for many: the units locked (available, idle, nobody else holding them) with
+    their bumped cursors."""
+    if not unit_ids:
+        return {}
+    raw = await driver_connection(await session.connection())
+    got = await raw.fetch(
+        f"UPDATE {SCHEMA}.units SET change_seq = change_seq + 1 WHERE id IN ("
+        f"SELECT u.id FROM {SCHEMA}.units u WHERE u.id = ANY($1::text[]) AND u.status = 'available' "
+        f"AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.tasks t WHERE t.unit_id = u.id AND t.{ACTIVE_SQL}) "
+        "ORDER BY u.id FOR UPDATE OF u SKIP LOCKED) RETURNING id, change_seq",
+        list(unit_ids),
+    )
+    return {r[0]: r[1] for r in got}
+
+
+async def insert_tasks(session: AsyncSession, rows: Sequence[TaskRow]) -> set[str]:
+    """``insert_task`` for many: the ids inserted (the others met a partial unique index)."""
+    if not rows:
+        return set()
+    columns = [c.key for c in TaskRow.__table__.columns]
+    stmt = insert(TaskRow).on_conflict_do_nothing().returning(TaskRow.id)
+    got = await session.execute(stmt, [{c: getattr(r, c) for c in columns} for r in rows])
+    return set(got.scalars().all())
+
+
+async def set_alert_states(
+    session: AsyncSession, states: Sequence[tuple[str, str, str | None]], *, keep_reason: bool
+) -> None:
+    """(alert id, state, reason) for many alerts; ``keep_reason``: leave ``last_reason`` as it is."""
+    if not states:
+        return
+    reason = "" if keep_reason else ", last_reason = :reason"
+    await session.execute(
+        text(f"UPDATE {SCHEMA}.alerts SET state = :state{reason} WHERE alert_id = :alert_id"),
+        [{"alert_id": a, "state": st, "reason": why} for a, st, why in states],
+    )
+
+
+async def record_attempts(session: AsyncSession, alert_ids: Sequence[str]) -> None:
+    """These alerts were given a task: handled, one more attempt, nothing left to retry."""
+    if not alert_ids:
+        return
+    await session.execute(
+        text(
+            f"UPDATE {SCHEMA}.alerts SET state = 'handled', last_reason = NULL, next_try_at = NULL, "
+            "attempts = attempts + 1 WHERE alert_id = ANY(CAST(:ids AS text[]))"
+        ),
+        {"ids": list(alert_ids)},
+    )

@@ -18,12 +18,14 @@ from qzx_common.web.pagination import (
 )
 from qzx_common.web.permissions import Action, require
 from qzx_dispatch.deps import Audit, ClockDep, Session, SettingsDep
-from qzx_dispatch.tasks import repository, service
+from qzx_dispatch.tasks import history, repository, service
 from qzx_dispatch.tasks.schemas import (
     ReassignRequest,
     ReassignResult,
     TaskDetail,
+    TaskEventList,
     TaskList,
+    event_out,
     to_contract,
     to_detail,
 )
@@ -71,6 +73,18 @@ async def get_task(
     if row is None or not principal.sees(row.target_admin_code):
         raise NotFound(f"no task {task_id!r}", code="task_not_found")
     return to_detail(row)
+
+
+@router.get("/{task_id}/events", response_model=TaskEventList)
+async def task_events(
+    task_id: str, principal: Annotated[Principal, require(Action.tasks_read)], session: Session
+) -> TaskEventList:
+    """The task's history besides its own changes (pre-emptions, its alert re-queued, escalations)."""
+    row = await repository.get_task(session, task_id)
+    if row is None or not principal.sees(row.target_admin_code):
+        raise NotFound(f"no task {task_id!r}", code="task_not_found")
+    events = await history.of_task(session, task_id=row.id, alert_id=row.alert_id)
+    return TaskEventList(items=[event_out(e) for e in events])
 
 
 @router.post("/{task_id}/reassign", response_model=ReassignResult)

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from qzx_common.contracts.tasks import InterceptPoint, Target, Task
-from qzx_dispatch.tasks.models import TaskRow
+from qzx_dispatch.tasks.models import TaskEvent, TaskRow
 
 # The row's columns are the contract's fields, but for the target (``target_<field>`` columns)
 # and the intercept point (one JSON column).
@@ -50,3 +50,27 @@ class ReassignRequest(BaseModel):
 class ReassignResult(BaseModel):
     previous: Task
     task: Task
+
+
+class TaskEventOut(BaseModel):
+    """A task event: ``preempted`` (this task's unit was taken; ``detail.by_task_id``), ``preempting``
+    (this task took a busy unit; ``detail.displaced_task_id``), ``requeued`` (the alert went back to
+    the pending queue), or an escalation (``p1_waiting``, ``sign_missed``, ``feedback_missed``)."""
+
+    id: str
+    kind: str
+    alert_id: str
+    task_id: str | None
+    priority: str
+    reason: str
+    detail: dict[str, Any]
+    admin_code: str
+    at: datetime
+
+
+def event_out(row: TaskEvent) -> TaskEventOut:
+    return TaskEventOut.model_validate(row, from_attributes=True)
+
+
+class TaskEventList(BaseModel):
+    items: list[TaskEventOut]

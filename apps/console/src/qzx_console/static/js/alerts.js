@@ -1,6 +1,7 @@
 // The live alert list: the first page from GET /v1/alerts (and a filtered page when filters are
 // set), then every change from the SSE stream (event `alert`), resumed with Last-Event-ID.
 
+import { t } from "./i18n.js";
 import { api, emit, on, openStream } from "./api.js";
 import { $, age, errorBox, fill, h, notAvailable } from "./dom.js";
 import {
@@ -59,10 +60,10 @@ export function initAlerts() {
 function buildFilters() {
   const form = $("#filters");
   const options = {
-    status: ["全部状态 Status", Object.entries(ALERT_STATUS)],
-    priority: ["全部级别 Priority", PRIORITIES.map((p) => [p, PRIORITY_LABEL[p]])],
-    violation: ["全部违法 Violation", Object.entries(VIOLATIONS)],
-    city: ["全部城市 City", cities.list.map((c) => [c.code, `${c.name_zh} ${c.name}`])],
+    status: [t("全部状态 Status"), Object.entries(ALERT_STATUS).map(([k, v]) => [k, t(v)])],
+    priority: [t("全部级别 Priority"), PRIORITIES.map((p) => [p, t(PRIORITY_LABEL[p])])],
+    violation: [t("全部违法 Violation"), Object.entries(VIOLATIONS).map(([k, v]) => [k, t(v)])],
+    city: [t("全部城市 City"), cities.list.map((c) => [c.code, t(`${c.name_zh} ${c.name}`)])],
   };
   for (const [name, [label, entries]] of Object.entries(options)) {
     fill(form.elements[name], h("option", { value: "" }, label),
@@ -97,7 +98,7 @@ async function load({ all = false } = {}) {
     scheduleRender();
   } catch (err) {
     const list = $("#alert-list");
-    fill(list, err.unavailable ? notAvailable("告警服务 alerts service", err) : errorBox(err, "GET /v1/alerts"));
+    fill(list, err.unavailable ? notAvailable(t("告警服务 alerts service"), err) : errorBox(err, "GET /v1/alerts"));
   }
 }
 
@@ -137,8 +138,8 @@ function restartStream(onceStarted) {
         onceStarted();
       }
       state.className = `live ${kind}`;
-      const text = { live: "实时 LIVE", connecting: "连接中 connecting", reconnecting: "重连 reconnecting" };
-      state.textContent = text[kind] || "中断 stream down";
+      const text = { live: t("实时 LIVE"), connecting: t("连接中 connecting"), reconnecting: t("重连 reconnecting") };
+      state.textContent = text[kind] || t("中断 stream down");
       state.title = detail && detail.detail ? `${detail.code}: ${detail.detail}` : detail || "";
     },
   });
@@ -173,10 +174,10 @@ function scheduleRender() {
 
 function render() {
   const alerts = visibleAlerts();
-  $("#alerts-count").textContent = `${alerts.length} 条 shown · ${store.alerts.size} loaded`;
+  $("#alerts-count").textContent = t({ zh: `显示 ${alerts.length} 条 · 已载 ${store.alerts.size}`, en: `${alerts.length} shown · ${store.alerts.size} loaded` });
   const list = $("#alert-list");
   if (!alerts.length) {
-    fill(list, h("p", { class: "empty" }, "暂无告警 no alerts match"));
+    fill(list, h("p", { class: "empty" }, t("暂无告警 no alerts match")));
     return;
   }
   fill(list, alerts.slice(0, MAX_SHOWN).map(row));
@@ -198,8 +199,8 @@ function row(a) {
   h("span", { class: `badge ${a.priority?.toLowerCase()}` }, a.priority),
   h("span", { class: "score" }, h("b", {}, Math.round(a.score ?? 0)),
     h("i", { style: { width: `${Math.max(0, Math.min(100, a.score ?? 0))}%` } })),
-  h("span", { class: "plate" }, plates || "无牌 —"),
-  h("span", { class: "chips" }, (a.violations || []).map((v) => h("em", { title: VIOLATIONS[v] || v }, short(VIOLATIONS, v)))),
+  h("span", { class: "plate" }, plates || t("无牌 —")),
+  h("span", { class: "chips" }, (a.violations || []).map((v) => h("em", { title: v }, short(VIOLATIONS, v)))),
   h("span", { class: "city" }, cityName(a.admin_code).split(" ")[0]),
   h("span", { class: `status s-${a.status}` }, short(ALERT_STATUS, a.status)),
   h("span", { class: "age", "data-ts": a.first_seen }, age(a.first_seen)));

@@ -1,9 +1,10 @@
 // The selected alert: why it scored what it did (factors), the events behind it, its task, and
 // the actions the signed-in role may take (actions.js).
 
+import { t } from "./i18n.js";
 import { ApiError, api, on } from "./api.js";
 import { $, age, dateTime, errorBox, fill, h, notAvailable, num } from "./dom.js";
-import { ALERT_STATUS, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, cityName, short } from "./labels.js";
+import { ALERT_STATUS, FACTOR_NAMES, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, cityName, factorText, short } from "./labels.js";
 import { store } from "./alerts.js";
 import { actionsFor } from "./actions.js";
 
@@ -14,7 +15,7 @@ let refreshTimer = null;
 export function initDetail() {
   on("token", () => {
     current = null;
-    fill($("#detail"), h("p", { class: "empty" }, "选择一条告警 · select an alert"));
+    fill($("#detail"), h("p", { class: "empty" }, t("选择一条告警 · select an alert")));
   });
   on("select", (id) => show(id));
   on("selected-updated", () => {
@@ -26,7 +27,7 @@ export function initDetail() {
 async function show(id, { quiet = false } = {}) {
   current = id;
   const box = $("#detail");
-  if (!quiet) fill(box, h("p", { class: "empty" }, "加载中 loading…"));
+  if (!quiet) fill(box, h("p", { class: "empty" }, t("加载中 loading…")));
   let alert;
   try {
     alert = await api("alerts", `/v1/alerts/${encodeURIComponent(id)}`);
@@ -38,8 +39,8 @@ async function show(id, { quiet = false } = {}) {
   const events = h("div", { class: "events" }, h("p", { class: "muted" }, "…"));
   const task = h("div", { class: "task" });
   const actions = h("div", {});
-  fill(box, summary(alert), factorList(alert), section("处置 Actions", null, actions),
-    section("处置任务 Task", null, task), section("关联事件 Events", alert.count ?? alert.event_ids?.length, events));
+  fill(box, summary(alert), factorList(alert), section(t("处置 Actions"), null, actions),
+    section(t("处置任务 Task"), null, task), section(t("关联事件 Events"), alert.count ?? alert.event_ids?.length, events));
   loadEvents(alert, events);
   const shown = await loadTask(alert, task);
   if (current === id) fill(actions, await actionsFor(alert, shown, () => show(id, { quiet: true })));
@@ -51,41 +52,41 @@ function section(title, count, body) {
 
 function summary(a) {
   const loc = a.location || {};
-  const plates = a.plates && a.plates.length ? a.plates.join(" · ") : a.plate || "无牌 no plate";
+  const plates = a.plates && a.plates.length ? a.plates.join(" · ") : a.plate || t("无牌 no plate");
   return h("div", { class: `summary ${a.priority?.toLowerCase()}` },
     h("div", { class: "score-big" }, h("b", {}, Math.round(a.score ?? 0)), h("small", {}, "/100")),
     h("div", { class: "who" },
       h("div", {}, h("span", { class: `badge ${a.priority?.toLowerCase()}` }, a.priority), " ",
         h("span", { class: "plate big" }, plates)),
-      h("div", { class: "muted" }, KINDS[a.kind] || a.kind || "", " · ",
-        (a.violations || []).map((v) => VIOLATIONS[v] || v).join(", ")),
-      h("div", {}, h("span", { class: `status s-${a.status}` }, ALERT_STATUS[a.status] || a.status),
+      h("div", { class: "muted" }, short(KINDS, a.kind), " · ",
+        (a.violations || []).map((v) => short(VIOLATIONS, v)).join(", ")),
+      h("div", {}, h("span", { class: `status s-${a.status}` }, short(ALERT_STATUS, a.status)),
         h("span", { class: "muted mono" }, `  ${a.id}`))),
     h("dl", { class: "meta" },
-      h("dt", {}, "城市 City"), h("dd", {}, cityName(a.admin_code), h("small", { class: "muted" }, ` ${a.admin_code}`)),
-      h("dt", {}, "位置 Place"), h("dd", {}, [loc.road, loc.km != null ? `K${num(loc.km, 1)}` : null].filter(Boolean).join(" ") || "—",
+      h("dt", {}, t("城市 City")), h("dd", {}, cityName(a.admin_code), h("small", { class: "muted" }, ` ${a.admin_code}`)),
+      h("dt", {}, t("位置 Place")), h("dd", {}, [loc.road, loc.km != null ? `K${num(loc.km, 1)}` : null].filter(Boolean).join(" ") || "—",
         h("small", { class: "muted" }, ` ${num(loc.lat, 3)}, ${num(loc.lon, 3)}`)),
-      h("dt", {}, "首次 First"), h("dd", {}, dateTime(a.first_seen), h("small", { class: "muted" }, ` (${age(a.first_seen)} ago)`)),
-      h("dt", {}, "最近 Last"), h("dd", {}, dateTime(a.last_seen), h("small", { class: "muted" }, ` · ${a.count ?? 1}×`))));
+      h("dt", {}, t("首次 First")), h("dd", {}, dateTime(a.first_seen), h("small", { class: "muted" }, t({ zh: ` (${age(a.first_seen)}前)`, en: ` (${age(a.first_seen)} ago)` }))),
+      h("dt", {}, t("最近 Last")), h("dd", {}, dateTime(a.last_seen), h("small", { class: "muted" }, ` · ${a.count ?? 1}×`))));
 }
 
 function factorList(a) {
   const factors = [...(a.factors || [])].sort((x, y) => Math.abs(y.contribution) - Math.abs(x.contribution));
   const scale = Math.max(1, ...factors.map((f) => Math.abs(f.contribution || 0)));
   const total = factors.reduce((sum, f) => sum + (f.contribution || 0), 0);
-  return section("评分因子 Why this score", factors.length,
+  return section(t("评分因子 Why this score"), factors.length,
     factors.length
       ? h("div", { class: "factors" }, factors.map((f) => h("div", { class: "factor" },
-        h("span", { class: "fname", title: f.name }, f.name),
+        h("span", { class: "fname", title: f.name }, short(FACTOR_NAMES, f.name)),
         h("span", { class: "fbar" }, h("i", {
           class: f.contribution < 0 ? "neg" : "",
           style: { width: `${(Math.abs(f.contribution || 0) / scale) * 100}%` },
         })),
         h("span", { class: "fcontrib" }, `${f.contribution >= 0 ? "+" : ""}${num(f.contribution, 1)}`),
         h("span", { class: "fvalue", title: "value" }, formatValue(f.value)),
-        h("span", { class: "fwhy" }, f.why))),
-      h("div", { class: "factor-total muted" }, `Σ ${num(total, 1)} → score ${num(a.score, 1)}`))
-      : h("p", { class: "muted" }, "无因子 no factors"));
+        h("span", { class: "fwhy", title: f.why }, factorText(f, a)))),
+      h("div", { class: "factor-total muted" }, `Σ ${num(total, 1)} → ${t("评分 score")} ${num(a.score, 1)}`))
+      : h("p", { class: "muted" }, t("无因子 no factors")));
 }
 
 function formatValue(value) {
@@ -102,7 +103,7 @@ async function loadEvents(alert, box) {
       ids.map((id) => api("ingest", `/v1/violations/${encodeURIComponent(id)}`)));
     events = results.map((r, i) => (r.status === "fulfilled" ? r.value : { event_id: ids[i], error: r.reason }));
   }
-  if (!events.length) return fill(box, h("p", { class: "muted" }, "无事件 no events"));
+  if (!events.length) return fill(box, h("p", { class: "muted" }, t("无事件 no events")));
   events = [...events].sort((a, b) => String(b.captured_at || "").localeCompare(String(a.captured_at || "")));
   fill(box, events.slice(0, MAX_EVENTS).map(eventRow),
     (alert.event_ids || []).length > MAX_EVENTS ? h("p", { class: "muted" }, `… ${alert.event_ids.length - MAX_EVENTS} more`) : null);
@@ -140,38 +141,38 @@ export function measurements(m) {
 async function loadTask(alert, box) {
   try {
     const page = await api("dispatch", "/v1/tasks", { query: { alert_id: alert.id, limit: 1 } });
-    const t = page.items[0];
-    if (!t) {
-      fill(box, h("p", { class: "muted" }, "未派单 no task yet"));
+    const task = page.items[0];
+    if (!task) {
+      fill(box, h("p", { class: "muted" }, t("未派单 no task yet")));
       return null;
     }
-    fill(box, taskCard(t));
-    return t;
+    fill(box, taskCard(task));
+    return task;
   } catch (err) {
     fill(box, h("p", { class: "mono" }, alert.task_id || ""),
-      err.unavailable ? notAvailable("调度服务 dispatch", err) : errorBox(err, "GET /v1/tasks"));
+      err.unavailable ? notAvailable(t("调度服务 dispatch"), err) : errorBox(err, "GET /v1/tasks"));
     return null;
   }
 }
 
-function taskCard(t) {
-  const reasons = t.reasons || {};
+function taskCard(task) {
+  const reasons = task.reasons || {};
   const chosen = reasons.chosen;
   const runnersUp = Array.isArray(reasons.runners_up) ? reasons.runners_up : [];
   return h("div", { class: "task-card" },
-    h("div", {}, h("span", { class: `tstatus t-${t.status}` }, TASK_STATUS[t.status] || t.status), " ",
-      h("b", {}, t.unit_id), " ", t.escalated ? h("span", { class: "badge p1" }, "升级 escalated") : null),
-    h("div", { class: "muted" }, t.summary),
+    h("div", {}, h("span", { class: `tstatus t-${task.status}` }, short(TASK_STATUS, task.status)), " ",
+      h("b", {}, task.unit_id), " ", task.escalated ? h("span", { class: "badge p1" }, t("升级 escalated")) : null),
+    h("div", { class: "muted" }, task.summary),
     h("dl", { class: "meta" },
-      h("dt", {}, "签收时限 Sign by"), h("dd", {}, dateTime(t.sign_by)),
-      h("dt", {}, "反馈 Outcome"), h("dd", {}, t.outcome ? OUTCOMES[t.outcome] || t.outcome : "—", t.note ? ` · ${t.note}` : ""),
-      t.intercept_point ? [h("dt", {}, "拦截点 Intercept"), h("dd", {},
-        `${t.intercept_point.device_id || ""} ${num(t.intercept_point.lat, 3)}, ${num(t.intercept_point.lon, 3)}`)] : null,
-      reasons.needs ? [h("dt", {}, "所需 Needs"), h("dd", {}, [...reasons.needs, reasons.enforcement ? "sworn officer" : null].filter(Boolean).join(", ") || "—")] : null,
-      chosen ? [h("dt", {}, "选派 Chosen"), h("dd", {}, unitFigures(chosen))] : null,
-      t.reason ? [h("dt", {}, "变更 Change"), h("dd", {}, t.reason)] : null),
+      h("dt", {}, t("签收时限 Sign by")), h("dd", {}, dateTime(task.sign_by)),
+      h("dt", {}, t("反馈 Outcome")), h("dd", {}, task.outcome ? short(OUTCOMES, task.outcome) : "—", task.note ? ` · ${task.note}` : ""),
+      task.intercept_point ? [h("dt", {}, t("拦截点 Intercept")), h("dd", {},
+        `${task.intercept_point.device_id || ""} ${num(task.intercept_point.lat, 3)}, ${num(task.intercept_point.lon, 3)}`)] : null,
+      reasons.needs ? [h("dt", {}, t("所需 Needs")), h("dd", {}, [...reasons.needs, reasons.enforcement ? "sworn officer" : null].filter(Boolean).join(", ") || "—")] : null,
+      chosen ? [h("dt", {}, t("选派 Chosen")), h("dd", {}, unitFigures(chosen))] : null,
+      task.reason ? [h("dt", {}, t("变更 Change")), h("dd", {}, task.reason)] : null),
     runnersUp.length
-      ? h("div", { class: "runners" }, h("small", { class: "muted" }, "备选 Runners-up"),
+      ? h("div", { class: "runners" }, h("small", { class: "muted" }, t("备选 Runners-up")),
         runnersUp.slice(0, 3).map((r) => h("div", { class: "small" }, h("b", {}, r.unit_id), ` ${unitFigures({ ...r, unit_id: null })} — ${r.why || ""}`)))
       : null);
 }

@@ -1,5 +1,6 @@
 // The dispatch panel: the unit status board (per city) and the task list, polled.
 
+import { t } from "./i18n.js";
 import { api, emit, on } from "./api.js";
 import { $, age, errorBox, fill, h, notAvailable } from "./dom.js";
 import { OUTCOMES, TASK_STATUS, cities, cityOf, short } from "./labels.js";
@@ -8,7 +9,7 @@ const UNITS_EVERY_MS = 10000;
 const TASKS_EVERY_MS = 4000;
 const ACTIVE = new Set(["assigned", "signed", "en_route", "on_scene"]);
 const UNIT_STATES = {
-  available: "空闲 available", busy: "执勤 on task", off_duty: "下班 off duty", unavailable: "不可用 unavailable",
+  available: t("空闲 available"), busy: t("执勤 on task"), off_duty: t("下班 off duty"), unavailable: t("不可用 unavailable"),
 };
 
 export function initDispatch() {
@@ -80,7 +81,7 @@ async function loadUnits() {
     renderBoard(box, units);
   } catch (err) {
     $("#units-summary").textContent = "";
-    fill(box, err.unavailable ? notAvailable("调度服务 dispatch: units", err) : errorBox(err, "GET /v1/units/board"));
+    fill(box, err.unavailable ? notAvailable(t("调度服务 dispatch: units"), err) : errorBox(err, "GET /v1/units/board"));
   }
 }
 
@@ -94,13 +95,13 @@ function renderBoard(box, units) {
     byCity.get(code).push(u);
   }
   $("#units-summary").textContent =
-    `${units.length} · ${counts.available} 空闲 free · ${counts.busy} 执勤 busy · ${counts.off_duty} 下班 off`;
-  if (!units.length) return fill(box, h("p", { class: "empty" }, "无警力 no units"));
+    t({ zh: `${units.length} · 空闲 ${counts.available} · 执勤 ${counts.busy} · 下班 ${counts.off_duty}`, en: `${units.length} · ${counts.available} free · ${counts.busy} busy · ${counts.off_duty} off` });
+  if (!units.length) return fill(box, h("p", { class: "empty" }, t("无警力 no units")));
   fill(box, [...byCity.entries()].filter(([, list]) => list.length).map(([code, list]) => {
     const city = cities.byCode.get(code);
     const free = list.filter((u) => u.board_status === "available").length;
     return h("div", { class: "board-row" },
-      h("span", { class: "bcity" }, city ? city.name_zh : code),
+      h("span", { class: "bcity" }, city ? t(`${city.name_zh} ${city.name}`) : code),
       h("span", { class: "tiles" }, list.sort(byState).map((u) => h("i", {
         class: `tile u-${u.board_status}`,
         title: `${u.call_sign || u.id} · ${UNIT_STATES[u.board_status]} · ${u.vehicle || ""} ${(u.capabilities || []).join(", ")}${u.task ? ` · task ${u.task.id} ${u.task.status}` : ""}`,
@@ -118,35 +119,35 @@ async function loadTasks() {
   try {
     const tasks = itemsOf(await api("dispatch", "/v1/tasks", { query: { limit: 50 } }), "tasks");
     emit("tasks", tasks);
-    const active = tasks.filter((t) => ACTIVE.has(t.status));
+    const active = tasks.filter((task) => ACTIVE.has(task.status));
     const late = active.filter(isOverdue).length;
     $("#tasks-summary").textContent =
-      `${active.length} 在办 active${late ? ` · ${late} 超时 overdue` : ""}${tasks.length >= 50 ? " (latest 50)" : ""}`;
-    if (!tasks.length) return fill(box, h("p", { class: "empty" }, "暂无任务 no tasks"));
+      t({ zh: `在办 ${active.length}${late ? ` · 超时 ${late}` : ""}${tasks.length >= 50 ? "（最近 50 条）" : ""}`, en: `${active.length} active${late ? ` · ${late} overdue` : ""}${tasks.length >= 50 ? " (latest 50)" : ""}` });
+    if (!tasks.length) return fill(box, h("p", { class: "empty" }, t("暂无任务 no tasks")));
     tasks.sort((a, b) => Number(ACTIVE.has(b.status)) - Number(ACTIVE.has(a.status))
       || String(a.priority).localeCompare(String(b.priority)));
     fill(box, tasks.map(taskRow));
   } catch (err) {
     $("#tasks-summary").textContent = "";
-    fill(box, err.unavailable ? notAvailable("调度服务 dispatch: tasks", err) : errorBox(err, "GET /v1/tasks"));
+    fill(box, err.unavailable ? notAvailable(t("调度服务 dispatch: tasks"), err) : errorBox(err, "GET /v1/tasks"));
   }
 }
 
-function isOverdue(t) {
-  return t.status === "assigned" && t.sign_by && Date.parse(t.sign_by) < Date.now();
+function isOverdue(task) {
+  return task.status === "assigned" && task.sign_by && Date.parse(task.sign_by) < Date.now();
 }
 
-function taskRow(t) {
-  const overdue = isOverdue(t);
+function taskRow(task) {
+  const overdue = isOverdue(task);
   return h("div", {
-    class: `task-row ${ACTIVE.has(t.status) ? "" : "closed"}`, role: "button", tabindex: 0,
-    title: `${t.id} → alert ${t.alert_id}`, onclick: () => emit("select", t.alert_id),
+    class: `task-row ${ACTIVE.has(task.status) ? "" : "closed"}`, role: "button", tabindex: 0,
+    title: `${task.id} → alert ${task.alert_id}`, onclick: () => emit("select", task.alert_id),
   },
-  h("span", { class: `badge ${String(t.priority).toLowerCase()}` }, t.priority),
-  h("span", { class: `tstatus t-${t.status}` }, short(TASK_STATUS, t.status)),
-  h("span", { class: "unit-id" }, t.unit_id),
-  h("span", { class: "summary-text" }, t.summary || ""),
-  h("span", { class: overdue ? "age overdue" : "age muted", "data-ts": t.created_at || t.updated_at },
-    age(t.created_at || t.updated_at)),
-  t.outcome ? h("span", { class: "outcome" }, short(OUTCOMES, t.outcome)) : null);
+  h("span", { class: `badge ${String(task.priority).toLowerCase()}` }, task.priority),
+  h("span", { class: `tstatus t-${task.status}` }, short(TASK_STATUS, task.status)),
+  h("span", { class: "unit-id" }, task.unit_id),
+  h("span", { class: "summary-text" }, task.summary || ""),
+  h("span", { class: overdue ? "age overdue" : "age muted", "data-ts": task.created_at || task.updated_at },
+    age(task.created_at || task.updated_at)),
+  task.outcome ? h("span", { class: "outcome" }, short(OUTCOMES, task.outcome)) : null);
 }

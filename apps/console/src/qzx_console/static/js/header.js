@@ -1,17 +1,18 @@
 // The header: counters, service health, clock, the token in use, and toasts.
 
+import { locale, t } from "./i18n.js";
 import { claims, currentToken, on, signOut } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import { OPEN_STATUSES, PRIORITIES } from "./labels.js";
 
 const SERVICES = ["ingest", "alerts", "dispatch"];
 const ROLES = {
-  province_commander: "省级指挥 province commander",
-  city_commander: "市级指挥 city commander",
-  dispatcher: "调度员 dispatcher",
-  patrol_officer: "民警 patrol officer",
-  auxiliary_officer: "辅警 auxiliary",
-  auditor: "审计 auditor",
+  province_commander: t("省级指挥 province commander"),
+  city_commander: t("市级指挥 city commander"),
+  dispatcher: t("调度员 dispatcher"),
+  patrol_officer: t("民警 patrol officer"),
+  auxiliary_officer: t("辅警 auxiliary"),
+  auditor: t("审计 auditor"),
 };
 let dlq = null;
 let lastStore = null;
@@ -43,9 +44,9 @@ function renderCounters() {
   }
   fill($("#counters"),
     PRIORITIES.map((p) => h("div", { class: `counter ${p.toLowerCase()}`, title: `open ${p} alerts among those loaded` },
-      h("b", {}, lastStore ? open[p] : "–"), h("span", {}, `${p} 在办`))),
+      h("b", {}, lastStore ? open[p] : "–"), h("span", {}, t({ zh: `${p} 在办`, en: `${p} open` })))),
     h("div", { class: "counter dlq", title: "dead letters (first page)" },
-      h("b", {}, dlq ? `${dlq.count}${dlq.more ? "+" : ""}` : "–"), h("span", {}, "死信 DLQ")));
+      h("b", {}, dlq ? `${dlq.count}${dlq.more ? "+" : ""}` : "–"), h("span", {}, t("死信 DLQ"))));
 }
 
 async function checkServices() {
@@ -63,8 +64,8 @@ async function checkServices() {
 
 function tickClock() {
   const now = new Date();
-  fill($("#clock"), h("b", {}, now.toLocaleTimeString("zh-CN", { hour12: false })),
-    h("small", {}, now.toLocaleDateString("zh-CN", { year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" })));
+  fill($("#clock"), h("b", {}, now.toLocaleTimeString(locale, { hour12: false })),
+    h("small", {}, now.toLocaleDateString(locale, { year: "numeric", month: "2-digit", day: "2-digit", weekday: "short" })));
 }
 
 function renderWho() {
@@ -72,14 +73,14 @@ function renderWho() {
   const c = currentToken() ? claims() : null;
   if (!c) {
     el.className = "who bad";
-    el.textContent = currentToken() ? "无法解析令牌 unreadable token" : "无令牌 no token";
+    el.textContent = currentToken() ? t("无法解析令牌 unreadable token") : t("无令牌 no token");
     return;
   }
   const left = c.exp ? c.exp * 1000 - Date.now() : null;
-  const expiry = left === null ? "no exp" : left <= 0 ? "已过期 expired" : `${Math.floor(left / 3600000)}h${String(Math.floor((left % 3600000) / 60000)).padStart(2, "0")} left`;
+  const expiry = left === null ? "no exp" : left <= 0 ? t("已过期 expired") : `${Math.floor(left / 3600000)}h${String(Math.floor((left % 3600000) / 60000)).padStart(2, "0")} left`;
   el.className = `who ${left !== null && left <= 0 ? "bad" : ""}`;
   fill(el, h("b", {}, ROLES[c.role] || c.role),
-    h("small", {}, `辖区 jur ${c.jur} · ${c.sub}${c.unit_id ? ` · ${c.unit_id}` : ""} · ${expiry}`));
+    h("small", {}, `${t("辖区 jur")} ${c.jur} · ${c.sub}${c.unit_id ? ` · ${c.unit_id}` : ""} · ${expiry}`));
   el.title = `${c.role} · jur ${c.jur} · sub ${c.sub} · ${expiry}`;
 }
 

@@ -1,6 +1,7 @@
 // Start-up: the city table, the panels, then the signed-in token (which makes every panel load).
 
 import { loadToken } from "./api.js";
+import { lang, setLang, translatePage } from "./i18n.js";
 import { initAlerts } from "./alerts.js";
 import { initDetail } from "./detail.js";
 import { initDispatch } from "./dispatch.js";
@@ -19,6 +20,10 @@ async function loadGeo() {
 }
 
 async function start() {
+  translatePage();
+  const switcher = document.querySelector("#lang");
+  switcher.textContent = lang === "en" ? "中文" : "English";
+  switcher.addEventListener("click", () => setLang(lang === "en" ? "zh" : "en"));
   initHeader();
   try {
     initMap(await loadGeo());

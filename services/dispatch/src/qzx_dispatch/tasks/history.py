@@ -1,0 +1,53 @@
+"""Task events: what happened to an alert's dispatch besides a task's own changes (a pre-emption,
+a re-queued alert, an escalation), stored for the task history and the supervisors."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from qzx_dispatch.tasks.models import TaskEvent
+
+
+async def add(
+    session: AsyncSession,
+    *,
+    kind: str,
+    alert_id: str,
+    task_id: str | None,
+    priority: str,
+    reason: str,
+    admin_code: str,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+) -> TaskEvent:
+    row = TaskEvent(
+        id="E" + uuid.uuid4().hex,
+        kind=kind,
+        alert_id=alert_id,
+        task_id=task_id,
+        priority=priority,
+        reason=reason,
+        detail=detail or {},
+        admin_code=admin_code,
+        at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def of_task(session: AsyncSession, *, task_id: str, alert_id: str) -> list[TaskEvent]:
+    """The task's events and its alert's (re-queued, waiting), oldest first."""
+    q = (
+        select(TaskEvent)
+        .where(
+            or_(TaskEvent.task_id == task_id, (TaskEvent.alert_id == alert_id) & TaskEvent.task_id.is_(None))
+        )
+        .order_by(TaskEvent.at, TaskEvent.id)
+    )
+    return list((await session.scalars(q)).all())
