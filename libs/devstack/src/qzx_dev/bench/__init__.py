@@ -21,7 +21,16 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-BENCHES = ("ingest", "passages", "checkpoints", "alerts", "dispatch", "blackspots")
+BENCHES = (
+    "ingest",
+    "passages",
+    "checkpoints",
+    "alerts",
+    "dispatch",
+    "dispatch_intake",
+    "console",
+    "blackspots",
+)
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
