@@ -14,6 +14,7 @@ from qzx_console.main import STATIC
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 HAN = re.compile(r"[\u4e00-\u9fff]")
+DICTS = ("VIOLATIONS", "ALERT_STATUS", "TASK_STATUS", "OUTCOMES", "KINDS", "FACTOR_NAMES", "PRIORITY_LABEL")
 
 SCRIPT = """
 globalThis.localStorage = { getItem: () => process.argv[1], setItem() {} };
@@ -46,11 +47,12 @@ def _render(lang: str) -> dict:
 
 def test_every_code_label_has_a_chinese_and_an_english_half() -> None:
     zh, en = _render("zh"), _render("en")
-    for dict_name in ("VIOLATIONS", "ALERT_STATUS", "TASK_STATUS", "OUTCOMES", "KINDS", "FACTOR_NAMES", "PRIORITY_LABEL"):
+    for dict_name in DICTS:
         for code, text in zh[dict_name].items():
             assert HAN.search(text), (dict_name, code, text)
             assert not HAN.search(en[dict_name][code]) and en[dict_name][code], (dict_name, code)
-    assert zh["VIOLATIONS"]["drunk_driving"] == "酒驾醉驾" and en["VIOLATIONS"]["drunk_driving"] == "Drunk driving"
+    assert zh["VIOLATIONS"]["drunk_driving"] == "酒驾醉驾"
+    assert en["VIOLATIONS"]["drunk_driving"] == "Drunk driving"
 
 
 def test_a_factor_is_explained_from_its_code_and_value_in_both_languages() -> None:

@@ -2,9 +2,11 @@
 in, a drunk-driving event appears on the queue, the dispatcher dispatches it from the ranked
 recommendations, the officer's phone receives it, signs and gives feedback while offline, flushes
 when the network returns, and the console shows the loop closed; a city commander of another city
-sees none of it. Screenshots (desktop and phone size) go to $QZX_SCREENSHOT_DIR when it is set
-(`QZX_SCREENSHOT_DIR=docs make test PYTEST_ARGS=tests/e2e/test_browser.py` refreshes the README's),
-else to the test's temporary directory, so a test run leaves the working tree as it was.
+sees none of it; an escalated task raises the escalation banner; the English switch renders the
+page from the same codes. Every page is shot at desktop (1440×900) and phone (360×740) size into
+$QZX_SCREENSHOT_DIR when it is set (`QZX_SCREENSHOT_DIR=docs/screenshots make test
+PYTEST_ARGS=tests/e2e/test_browser.py` refreshes the README's), else into the test's temporary
+directory, so a test run leaves the working tree as it was. One browser serves the module.
 
 Everyone signs in through the development identity provider; the services verify its RS256 tokens
 against its JWKS, as under `make run`.
@@ -31,13 +33,24 @@ from qzx_dev.idp.app import create_app as idp_app
 from qzx_dev.testing import eventually
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
-DESKTOP = {"width": 1600, "height": 1000}
+DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 360, "height": 740}
 
 
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
     return Path(os.environ.get("QZX_SCREENSHOT_DIR") or tmp_path)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Any]:
+    executable = chromium()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        yield launched
+        await launched.close()
 
 
 def chromium() -> str:
@@ -49,14 +62,14 @@ def chromium() -> str:
     pytest.skip(reason)
 
 
-@pytest.fixture
-async def site(system: System, tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture(scope="module")
+async def site(system: System, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """The console in front of the three services, all verifying the identity provider's tokens."""
     apps = (system.ingest, system.alerts, system.dispatch)
     saved = [(app.state.settings, getattr(app.state, "qzx_auth", None)) for app in apps]
     async with AsyncExitStack() as stack:
         idp = await stack.enter_async_context(
-            Served(idp_app(IdpSettings(dev_idp_key_file=tmp_path / "k.pem")))
+            Served(idp_app(IdpSettings(dev_idp_key_file=tmp_path_factory.mktemp("idp") / "k.pem")))
         )
         for app in apps:  # as `qzx dev` configures them (the HS256 tokens of other tests still pass)
             app.state.settings = app.state.settings.model_copy(update={"jwt_jwks_url": f"{idp}/jwks"})
@@ -85,10 +98,9 @@ async def sign_in(page: Any, site: str, path: str, username: str) -> None:
     await page.wait_for_url(f"{site}{path}")
 
 
-async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: System, shots: Path) -> None:
-    executable = chromium()
-    from playwright.async_api import async_playwright
-
+async def test_the_loop_from_the_queue_to_the_phone_and_back(
+    site: str, system: System, shots: Path, browser: Any
+) -> None:
     plate = new_plate("A")
     event = camera_event(
         device("370102-BC-0003"),
@@ -97,8 +109,7 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         captured_at=datetime.now(UTC) - timedelta(seconds=30),
         measurements={"bac_mg_100ml": 95},
     )
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+    if True:  # one browser for the module (the fixture)
         desk = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
         console = await desk.new_page()
         await sign_in(console, site, "/", "dispatcher-3701")
@@ -115,7 +126,9 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         await row.click()
         detail = console.locator("#detail")
         await detail.locator(".factor").first.wait_for()
-        assert "95" in await detail.inner_text()
+        assert "醉酒驾驶：血液酒精 95 mg/100mL" in await detail.inner_text()  # built from the factor's code
+        alert_id = await row.get_attribute("title")
+        await console.wait_for_function("id => window.qzxMap.alertMarkers.has(id)", arg=alert_id)
 
         # Dispatch it from the ranked recommendations (a P1 already got the best unit on arrival:
         # then the dispatcher reassigns it, from the same recommendations), with a reason.
@@ -147,6 +160,27 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         assert await audit.locator("#detail .actions form").count() == 0
 
         assert "nearest breathalyser car (by dispatcher-3701)" in (task["reason"] or "")
+
+        # The auditor's page in English: the same codes, the other language, kept across a reload.
+        await audit.click("#lang")
+        await audit.locator("#alerts-title", has_text="Alerts").wait_for()
+        assert "Drunk driving" in await audit.locator(".alert-row", has_text=plate).inner_text()
+        await audit.reload()
+        await audit.locator("#alerts-title", has_text="Alerts").wait_for()
+        assert await audit.locator("#tabs a[data-view=audit]").count() == 1  # the auditor's page
+        assert await audit.locator("#tabs a[data-view=shifts]").count() == 0  # not the planner's
+
+        # Escalating the task (with a reason) raises the banner on the dispatcher's page.
+        escalate = detail.locator("form[data-action=escalate]")
+        await escalate.locator("input[name=reason]").fill("签收超时 no sign-for yet")
+        await escalate.locator("button[type=submit]").click()
+        banner = console.locator("#escalation")
+        await banner.filter(has_text=unit).wait_for(timeout=15000)
+        await banner.locator("button[data-action=acknowledge]").click()
+        await console.wait_for_function(
+            "unit => { const b = document.querySelector('#escalation'); return b.hidden || !b.textContent.includes(unit); }",
+            arg=unit,
+        )
 
         # The officer's phone: a sworn officer of that unit signs in and receives the task.
         officer = next(o for o in officers() if o.unit_id == unit and o.role.value == "patrol_officer")
@@ -194,4 +228,47 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(site: str, system: 
         assert "济南" not in await other.locator("#alert-list").inner_text()
         # The same page would list it if it were visible: the dispatcher's page still does.
         assert plate in await console.locator("#alert-list").inner_text()
-        await browser.close()
+        for context in (desk, mobile, audit.context, other.context):
+            await context.close()
+
+
+PAGES = ["overview", "pending", "hotlists", "hazards", "shifts", "reports", "dossier", "audit"]
+
+
+async def test_every_page_at_desktop_and_phone_size(site: str, shots: Path, browser: Any) -> None:
+    """A province commander's console, every tab, both sizes (the README shows them); the sign-in
+    page too. Each page must render its content, not an error box."""
+    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = await context.new_page()
+    await page.goto(f"{site}/sign-in")
+    await page.screenshot(path=str(shots / "sign-in-desktop.png"))
+    await sign_in(page, site, "/", "commander-37")
+    await page.wait_for_selector("#stream-state.live")
+    await page.locator(".alert-row").first.wait_for(timeout=20000)
+    plate = (await page.locator(".alert-row .plate").first.inner_text()).split(" ")[0]
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        await page.set_viewport_size(viewport)
+        for name in PAGES:
+            await page.goto(f"{site}/#/{name}" + (f"?plate={plate}" if name == "dossier" else ""))
+            await page.locator(f"#tabs a.active[data-view={name}]").wait_for()
+            view = page.locator(f"#view-{name}")
+            if name == "shifts":
+                await view.locator("form[data-action=plan] button").click()
+                await view.locator(".chart canvas").wait_for(timeout=20000)
+            elif name == "reports":
+                await view.locator(".kpis").wait_for()
+            elif name == "dossier":
+                await view.locator(".dossier-part").first.wait_for()
+            elif name == "audit":
+                await view.locator("table.data").wait_for()
+            elif name != "overview":
+                await view.locator("table.data, .empty, .empty-state").first.wait_for()
+            await page.wait_for_timeout(300)  # charts and the map draw on the next frames
+            assert await view.locator(".error-box").count() == 0, name
+            await page.screenshot(path=str(shots / f"{name}-{size}.png"))
+    await context.close()
+    phone = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, locale="zh-CN")
+    sign_in_page = await phone.new_page()
+    await sign_in_page.goto(f"{site}/sign-in")
+    await sign_in_page.screenshot(path=str(shots / "sign-in-phone.png"))
+    await phone.close()

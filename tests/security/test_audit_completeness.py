@@ -449,6 +449,75 @@ async def _dispatch(w: World) -> Call:
     )
 
 
+QD_AID = {
+    "lat": 36.40,
+    "lon": 120.70,
+    "admin_code": "370203",
+    "road": "G15",
+    "km": 40.0,
+}  # far from Qingdao's tests
+
+
+async def _aid(w: World) -> dict[str, Any]:
+    """A proposal that Rizhao borrow a Qingdao unit (on duty, far from the other tests' spots)."""
+    alert_id, _ = await _waiting_alert(w)
+    unit = (await w.org.unit(QD_AID, capabilities=("breathalyser",)))["unit"]
+    async with w.client("dispatch") as c:
+        r = await c.post(
+            "/v1/dispatch/mutual-aid",
+            json={"alert_id": alert_id, "unit_id": unit, "reason": "Rizhao's units are all out"},
+            headers=bearer("dispatcher", "3711"),
+        )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+@case("dispatch", "POST", "/v1/dispatch/mutual-aid")
+async def _aid_propose(w: World) -> Call:
+    alert_id, _ = await _waiting_alert(w)
+    unit = (await w.org.unit(QD_AID, on_duty=False))["unit"]
+    return Call(
+        rizhao("dispatcher"),
+        "/v1/dispatch/mutual-aid",
+        {"alert_id": alert_id, "unit_id": unit, "reason": "Rizhao's units are all out"},
+        "mutual_aid.propose",
+        "mutual_aid",
+        lambda r: str(r.json()["id"]),
+        RZ,
+        "create",
+    )
+
+
+@case("dispatch", "POST", "/v1/dispatch/mutual-aid/{aid_id}/accept")
+async def _aid_accept(w: World) -> Call:
+    aid = await _aid(w)
+    return Call(
+        Actor("city_commander", "3702"),
+        f"/v1/dispatch/mutual-aid/{aid['id']}/accept",
+        {"reason": "car free"},
+        "mutual_aid.accept",
+        "mutual_aid",
+        aid["id"],
+        "370203",
+        "update",
+    )
+
+
+@case("dispatch", "POST", "/v1/dispatch/mutual-aid/{aid_id}/decline")
+async def _aid_decline(w: World) -> Call:
+    aid = await _aid(w)
+    return Call(
+        Actor("city_commander", "3702"),
+        f"/v1/dispatch/mutual-aid/{aid['id']}/decline",
+        {"reason": "needed at home"},
+        "mutual_aid.decline",
+        "mutual_aid",
+        aid["id"],
+        "370203",
+        "update",
+    )
+
+
 @case("dispatch", "POST", "/v1/dispatch/escalate")
 async def _escalate(w: World) -> Call:
     task = await _task(w)
@@ -605,6 +674,79 @@ async def _hazard_verify(w: World) -> Call:
 async def _hazard_reopen(w: World) -> Call:
     return _hazard_step(
         await _hazard_at(w, ["start", "complete", "verify"]), "reopen", {"note": "再次发生事故"}
+    )
+
+
+@case("alerts", "POST", "/v1/blackspots/runs")
+async def _blackspot_run(w: World) -> Call:
+    since = datetime(2024, 1, 1, tzinfo=UTC)
+    body = {
+        "admin_code": "370202",
+        "since": since.isoformat(),
+        "until": (since + timedelta(days=31)).isoformat(),
+    }
+    return Call(
+        QD_BOSS,
+        "/v1/blackspots/runs",
+        body,
+        "blackspot.run",
+        "blackspot_run",
+        _created_id,
+        "370202",
+        "create",
+    )
+
+
+async def _blackspot_proposal(w: World) -> str:
+    """A pending proposal of a finished run (what an analysis leaves), written directly."""
+    run_id = f"bsr-audit-{uuid.uuid4().hex[:10]}"
+    at = datetime(2024, 1, 5, tzinfo=UTC)
+    async with w.apps["alerts"].state.runtime.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO alerts.blackspot_runs (id, admin_prefix, period_from, period_to, status, progress, "
+                "params, requested_by) VALUES (:id, '370202', :at, :at, 'done', 1, '{}', 'audit-setup')"
+            ),
+            {"id": run_id, "at": at},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO alerts.blackspot_proposals (id, run_id, admin_code, lat, lon, radius_m, accidents, "
+                "injured, killed, violations, first_at, last_at, accident_ids, ledger) VALUES (:id, :run, '370202', "
+                "36.075, 120.385, 80, 4, 2, 0, 10, :at, :at, '[]', 'new')"
+            ),
+            {"id": f"{run_id}-0001", "run": run_id, "at": at},
+        )
+    return f"{run_id}-0001"
+
+
+@case("alerts", "POST", "/v1/blackspots/proposals/{proposal_id}/confirm")
+async def _blackspot_confirm(w: World) -> Call:
+    proposal = await _blackspot_proposal(w)
+    return Call(
+        QD_BOSS,
+        f"/v1/blackspots/proposals/{proposal}/confirm",
+        {"name": "事故多发点"},
+        "blackspot.confirm",
+        "blackspot_proposal",
+        proposal,
+        "370202",
+        "update",
+    )
+
+
+@case("alerts", "POST", "/v1/blackspots/proposals/{proposal_id}/reject")
+async def _blackspot_reject(w: World) -> Call:
+    proposal = await _blackspot_proposal(w)
+    return Call(
+        QD_BOSS,
+        f"/v1/blackspots/proposals/{proposal}/reject",
+        {"note": "施工"},
+        "blackspot.reject",
+        "blackspot_proposal",
+        proposal,
+        "370202",
+        "update",
     )
 
 

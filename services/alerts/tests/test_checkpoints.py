@@ -3,6 +3,7 @@ passages (unit), and the sightings rebuilt from passages.accepted.v1 after a res
 
 from __future__ import annotations
 
+import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,8 +13,10 @@ import pytest
 
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry
 from qzx_alerts.checkpoints.rebuild import rebuild
-from qzx_alerts.checkpoints.service import Checked, Matcher
+from qzx_alerts.checkpoints.service import Checked, Matcher, seen_of, sighting_of
 from qzx_alerts.checkpoints.sightings import Last, LastSightings
+from qzx_alerts.scoring.correlation import clone_proposals, device_pair
+from qzx_alerts.scoring.correlation import passage as reference_passage
 from qzx_alerts.scoring.domain import HotlistHit
 from qzx_alerts.scoring.rules import load_rules
 from qzx_common.contracts.alerts import Priority
@@ -112,6 +115,49 @@ def test_impossible_travel_between_checkpoints_is_plate_fraud_and_plausible_trav
     m.check(0, passage("鲁A66666", "370102-CK-0001", NOW - timedelta(hours=3)), out, now_ts=NOW.timestamp())
     m.check(0, passage("鲁A66666", "370202-CK-0001", NOW), out, now_ts=NOW.timestamp())
     assert out.proposals == [] and len(out.passages) == 1 and len(m.learned) == 1
+
+
+def test_a_sighting_packed_reads_back_whole() -> None:
+    s = LastSightings(max_plates=10)
+    own = Last("370102-CK-0001-000042", "370102-CK-0001", 36.6, 117.1, "370102", 1.7e9 + 0.25)
+    foreign = Last("gw-7f3a", "370102-CK-0001", 36.6, 117.1, "370102", 1.7e9)  # no device prefix
+    s.put(0, "鲁A12345", own)
+    s.put(1, "鲁A12345", foreign)
+    assert s.get(0, "鲁A12345") == own and s.get(1, "鲁A12345") == foreign
+    assert len(s.places.places) == 1  # the place held once
+
+
+def test_the_matcher_decides_as_the_clone_and_passage_rules_do() -> None:
+    """The matcher's float-only path against ``clone_proposals`` and ``passage`` on the objects,
+    over random passages of a few plates at checkpoints near and far, learning as it goes."""
+    rng = random.Random(21)
+    devices = [d for d in DEVICE_BY_ID if "-CK-" in d][:12]
+    m, raised = matcher(), 0
+    for n in range(3000):
+        plate = f"鲁A{rng.randrange(5):05d}"
+        p = passage(plate, rng.choice(devices), NOW - timedelta(seconds=rng.uniform(0, 6 * 3600)))
+        last = m.sightings.get(0, plate)
+        clones, step, seen = m.observe(0, p)
+        assert seen == last
+        if (
+            last is None
+            or last.passage_id == p.passage_id
+            or abs(p.captured_at.timestamp() - last.ts) > RULES.clone.window_s
+        ):
+            assert (clones, step) == ([], None)
+            continue
+        s, other = sighting_of(p), seen_of(last, plate)
+        expected = clone_proposals(s, other, m.learned.get(device_pair(s.device_id, other.device_id)), RULES)
+        assert [c.dedup_key for c in clones] == [c.dedup_key for c in expected], n
+        if not expected:
+            reference = reference_passage(s, [other], m.learned, RULES)
+            assert (step is None) == (reference is None), n
+            if step is not None and reference is not None:
+                assert step[0] == reference[0] and step[1] == pytest.approx(reference[1], abs=1e-3), n
+        if step is not None:
+            m.learn(*step)
+        raised += len(clones)
+    assert m.learned and raised  # the run learned travel times and raised findings
 
 
 @pytest.mark.db

@@ -4,6 +4,7 @@ the supervision list, and jurisdiction scoping at township and village level."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from qzx_alerts.hazards.overdue import check_once
+from qzx_alerts.hazards.overdue import check_once, check_periodically
 
 pytestmark = [pytest.mark.db]
 
@@ -241,3 +242,31 @@ async def test_divisions_name_the_townships_and_villages(client: httpx.AsyncClie
     assert county["parent"]["name"] == "市南区" and len(county["items"]) >= 10
     assert all(d["level"] == "township" for d in county["items"])
     assert (await client.get("/v1/divisions/370202999")).status_code == 404
+
+
+async def test_the_periodic_check_escalates_on_its_own_and_stops(
+    alerts: Any, client: httpx.AsyncClient
+) -> None:
+    hazard = await _new_hazard(client)
+    assert (
+        await client.post(f"/v1/hazards/{hazard['id']}/assign", json=_assignment(TOWNSHIP))
+    ).status_code == 200
+    async with alerts.state.runtime.engine.begin() as conn:  # its deadline passes
+        await conn.execute(
+            text("UPDATE alerts.hazards SET deadline = now() - interval '1 minute' WHERE id = :id"),
+            {"id": hazard["id"]},
+        )
+    stopping = asyncio.Event()
+    loop = asyncio.create_task(
+        check_periodically(alerts.state.runtime.sessions, every_s=0.05, stopping=stopping)
+    )
+    try:
+        for _ in range(100):
+            if (await client.get(f"/v1/hazards/{hazard['id']}")).json()["escalated_at"]:
+                break
+            await asyncio.sleep(0.05)
+        got = (await client.get(f"/v1/hazards/{hazard['id']}")).json()
+        assert got["escalated_at"] is not None and got["supervised_by"] == COUNTY
+    finally:
+        stopping.set()
+        await asyncio.wait_for(loop, timeout=5)

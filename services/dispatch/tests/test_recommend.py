@@ -3,15 +3,17 @@ availability, jurisdiction and neighbours, travel time then workload, reserve, p
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
 
-from qzx_common.contracts.devices import DEVICES
+from qzx_common.contracts.devices import DEVICES, Device
+from qzx_common.contracts.geo import CITY_BY_CODE
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks.intercept import angle_between, bearing_deg, heading, points_ahead
 from qzx_dispatch.tasks.recommend import Candidate, recommend
-from qzx_dispatch.tasks.rules import deadlines, is_enforcement, is_moving, needs
+from qzx_dispatch.tasks.rules import TARGET_SPEED_KMH, deadlines, is_enforcement, is_moving, needs
 from qzx_dispatch.tasks.service import build_need
 
 from .conftest import make_alert
@@ -158,6 +160,48 @@ def test_heading_from_the_previous_sighting_and_intercept_points_ahead() -> None
     rec = recommend([behind, at_checkpoint], need)
     assert rec.ranked[0].unit_id == "ahead" and rec.ranked[0].in_time
     assert rec.ranked[0].point is not None and rec.ranked[0].point.device_id == spoke[-1].device_id
+
+
+def test_an_inbound_or_outbound_passage_heads_toward_or_away_from_the_city_centre() -> None:
+    cur = [d for d in DEVICES if d.admin_code == "370102"][3]
+    where = {"lat": cur.lat, "lon": cur.lon, "admin_code": cur.admin_code, "road": cur.road, "device_id": cur.device_id}  # fmt: skip
+    city = CITY_BY_CODE["370100"]
+    away = bearing_deg(city.lat, city.lon, cur.lat, cur.lon)
+    for direction, expected in (("outbound", away), ("inbound", (away + 180) % 360)):
+        factor = {
+            "name": "direction",
+            "value": direction,
+            "contribution": 0,
+            "why": f"travelling {direction}",
+        }
+        alert = make_alert(kind="hotlist_hit", factors=[factor], event_ids=["p-1"], location=where)
+        h = heading(alert)
+        assert h is not None and angle_between(h, expected) < 1, direction
+
+
+def test_the_checkpoints_on_the_vehicles_road_come_first_with_its_road_time() -> None:
+    """Heading east on G2 at km 10: the G2 checkpoint 15 km on is where it passes, though a
+    provincial road's checkpoint is nearer in a straight line; behind it or off the cone, none."""
+
+    def at(device_id: str, lon: float, road: str, km: float, lat: float = 36.6) -> Device:
+        return Device(device_id, "checkpoint", lat, lon, "370102", road, km)
+
+    deg_per_km = 1 / (111.32 * math.cos(math.radians(36.6)))
+    devices = [
+        at("G2-ahead", 117.0 + 15 * deg_per_km, "G2", 25.0),
+        at("S101-near", 117.0 + 5 * deg_per_km, "S101", 3.0),
+        at("G2-behind", 117.0 - 8 * deg_per_km, "G2", 2.0),
+        at("north", 117.0, "S102", 4.0, lat=36.6 + 0.05),
+    ]
+    heading_east = {"name": "heading_deg", "value": 90, "contribution": 0, "why": "heading 90°"}
+    alert = make_alert(
+        kind="hotlist_hit",
+        factors=[heading_east],
+        location={"lat": 36.6, "lon": 117.0, "road": "G2", "km": 10.0, "device_id": "here"},
+    )
+    ahead = points_ahead(alert, limit=3, devices=devices)
+    assert [p.device_id for p in ahead] == ["G2-ahead", "S101-near"]
+    assert ahead[0].target_eta_s == pytest.approx(15 / TARGET_SPEED_KMH["expressway"] * 3600)
 
 
 def test_deadlines_come_from_the_alert_else_priority_defaults() -> None:

@@ -4,6 +4,7 @@ migration's SECURITY DEFINER function)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from qzx_common.contracts.passage_reader import read_passage
 from qzx_common.topics import CAMERA_PASSAGES, CAMERA_PASSAGES_DLQ, PASSAGES_ACCEPTED
 from qzx_common.web.auth import mint_token
 from qzx_dev.samples import make_passage
@@ -227,3 +229,25 @@ class _Record:
     def __init__(self, value: bytes, offset: int) -> None:
         self.value, self.key, self.offset = value, None, offset
         self.topic, self.partition, self.timestamp = CAMERA_PASSAGES, 0, 0
+
+
+async def test_passages_another_writer_stores_meanwhile_are_skipped(ingest: Any) -> None:
+    """The batch's look-up misses what a concurrent writer has not committed yet; its COPY then
+    meets those keys, and the batch is stored the slower way, each passage once."""
+    engine = ingest.state.runtime.engine
+    tag = uuid.uuid4().hex[:8]
+    rows = [read_passage(orjson.dumps(make_passage(passage_id=f"{tag}-{i}"))) for i in range(5)]
+    async with engine.connect() as other:
+        tx = await other.begin()
+        assert len(await repository.insert_new(other, rows[:2])) == 2
+        async with engine.begin() as conn:
+            storing = asyncio.create_task(repository.insert_new(conn, rows))
+            await asyncio.sleep(0.5)  # looked up (nothing seen), COPYing: waits on the two keys
+            await tx.commit()
+            new = await storing
+    assert new == {(r.passage_id, r.captured_at) for r in rows[2:]}
+    async with engine.begin() as conn:
+        count = await conn.scalar(
+            text("SELECT count(*) FROM ingest.passages WHERE passage_id LIKE :t"), {"t": f"{tag}-%"}
+        )
+    assert count == 5

@@ -4,7 +4,7 @@ Hazards gain a type, an owner (the county, township or village that must act, by
 its body and named person), a deadline, a workflow state and an escalation mark; every transition
 is a row of ``hazard_events`` (with its note and evidence URIs). Black spots are found from the
 accident facts alerts keeps (``accident_facts``, alerts_0014) and the violation counts it keeps
-from violations.accepted.v1 (docs/decisions/0016-blackspot-facts-in-alerts.md): ``violation_cells``
+from violations.accepted.v1 (docs/decisions/0017-blackspot-facts-in-alerts.md): ``violation_cells``
 violations counted per ~100 m cell and day; an analysis run and its proposals.
 
 Revision ID: alerts_0013
@@ -76,6 +76,18 @@ def upgrade() -> None:
         )
         """
     )
+    # The next offset of each violations.accepted.v1 partition counted into the cells, written in
+    # the same transaction as the counts: a redelivered batch is not counted twice.
+    op.execute(
+        f"""
+        CREATE TABLE {S}.violation_cell_offsets (
+            topic varchar(255) NOT NULL,
+            partition integer NOT NULL,
+            next_offset bigint NOT NULL,
+            PRIMARY KEY (topic, partition)
+        )
+        """
+    )
     op.execute(
         f"""
         CREATE TABLE {S}.blackspot_runs (
@@ -86,12 +98,14 @@ def upgrade() -> None:
             status varchar(12) NOT NULL,
             progress double precision NOT NULL DEFAULT 0,
             stage varchar(64),
+            params jsonb NOT NULL,
             error text,
             accidents integer,
             violation_cells integer,
             proposals integer,
             requested_by varchar(128) NOT NULL,
             created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now(),
             finished_at timestamptz
         )
         """
@@ -122,11 +136,15 @@ def upgrade() -> None:
         """
     )
     op.execute(f"CREATE INDEX blackspot_proposals_run ON {S}.blackspot_proposals (run_id, id)")
+    op.execute(
+        f"CREATE INDEX blackspot_proposals_pending ON {S}.blackspot_proposals (admin_code) WHERE decision = 'pending'"
+    )
 
 
 def downgrade() -> None:
     op.execute(f"DROP TABLE {S}.blackspot_proposals")
     op.execute(f"DROP TABLE {S}.blackspot_runs")
+    op.execute(f"DROP TABLE {S}.violation_cell_offsets")
     op.execute(f"DROP TABLE {S}.violation_cells")
     op.execute(f"DROP TABLE {S}.hazard_events")
     op.execute(

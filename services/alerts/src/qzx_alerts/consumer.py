@@ -11,6 +11,7 @@ from aiokafka import ConsumerRecord
 
 from qzx_alerts.accidents.service import apply_accidents, read_reports
 from qzx_alerts.alerts.lifecycle import apply_task_batch
+from qzx_alerts.blackspots import cells
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.scoring.pipeline import InFlight, ScoringPipeline
@@ -81,6 +82,16 @@ def consume_accidents(rt: Runtime, rules: Rules, published: LogRelay) -> None:
         published.wake()
 
     rt.consume(topics=[ACCIDENTS_ACCEPTED], group=ACCIDENTS_GROUP, handle=handle, prepare=prepare)
+
+
+def consume_violation_cells(rt: Runtime) -> None:
+    """violations.accepted.v1 → violations per cell and day (black spots), in a group of its own."""
+
+    async def handle(records: Sequence[ConsumerRecord]) -> None:
+        async with rt.engine.begin() as conn:
+            await cells.apply(conn, records)
+
+    rt.consume(topics=[VIOLATIONS_ACCEPTED], group=cells.GROUP, handle=handle)
 
 
 def change_relay(rt: Runtime, *, retention_s: float) -> LogRelay:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from qzx_alerts.alerts.stream import ChangeTail
+from qzx_alerts.blackspots.jobs import BlackspotJobs
 from qzx_alerts.consumer import Scoring
 from qzx_alerts.db import SCHEMA
 from qzx_alerts.divisions.reference import Divisions
@@ -41,6 +42,10 @@ def scoring(request: Request) -> Scoring:
 
 def divisions(request: Request) -> Divisions:
     return state(request).divisions
+
+
+def blackspot_jobs(request: Request) -> BlackspotJobs:
+    return state(request).blackspot_jobs
 
 
 def rules(request: Request) -> Rules:
@@ -80,6 +85,7 @@ SettingsDep = Annotated[AlertsSettings, Depends(settings)]
 ScoringDep = Annotated[Scoring, Depends(scoring)]
 RulesDep = Annotated[Rules, Depends(rules)]
 DivisionsDep = Annotated[Divisions, Depends(divisions)]
+BlackspotJobsDep = Annotated[BlackspotJobs, Depends(blackspot_jobs)]
 ChangeTailDep = Annotated[ChangeTail, Depends(change_tail)]
 SseStreams = Annotated[Capacity, Depends(sse_streams)]
 Audit = Annotated[AuditContext, Depends(audit_context)]

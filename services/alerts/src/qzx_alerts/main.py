@@ -12,12 +12,15 @@ from fastapi import FastAPI
 from qzx_alerts.alerts.metrics import sample_alerts
 from qzx_alerts.alerts.router import router as alerts_router
 from qzx_alerts.alerts.stream import ChangeNotifier, ChangeTail
+from qzx_alerts.blackspots.jobs import BlackspotJobs
+from qzx_alerts.blackspots.router import router as blackspots_router
 from qzx_alerts.checkpoints import consumer as checkpoints
 from qzx_alerts.consumer import (
     TASKS_GROUP,
     Scoring,
     change_relay,
     consume_accidents,
+    consume_violation_cells,
     consume_violations,
     tasks_handler,
 )
@@ -66,12 +69,15 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 name="hazard-overdue-check",
                 stop=overdue_stop.set,
             )
+            jobs = BlackspotJobs(rt.engine)
+            rt.run_beside(jobs.run(), name="blackspot-jobs", stop=jobs.stop)
             if rt.sampler is not None:  # the change log's backlog and the alert gauges on /metrics
                 rt.sampler.watch(published)
                 rt.sampler.probe(sample_alerts)
             if consume:
                 consume_violations(rt, scoring, published)
                 consume_accidents(rt, rules, published)
+                consume_violation_cells(rt)
                 rt.consume(topics=[DISPATCH_TASKS], group=TASKS_GROUP, handle=tasks_handler(rt, published))
                 await checkpoints.start(rt, settings, rules, published)
             yield AlertsState(
@@ -85,6 +91,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                     "SSE streams", limit=settings.sse_max_streams, retry_after_s=settings.sse_retry_after_s
                 ),
                 divisions=divisions.load(),
+                blackspot_jobs=jobs,
             )
         finally:
             await notifier.stop()
@@ -100,6 +107,7 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
             alerts_router,
             hotlists_router,
             hazards_router,
+            blackspots_router,
             divisions_router,
             reports_router,
             exchange_router,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qzx_alerts.alerts.stream import ChangeTail
+from qzx_alerts.blackspots.jobs import BlackspotJobs
 from qzx_alerts.consumer import Scoring
 from qzx_alerts.divisions.reference import Divisions
 from qzx_alerts.scoring.rules import Rules
@@ -23,3 +24,4 @@ class AlertsState(ServiceState):
     change_relay: LogRelay
     sse_streams: Capacity  # held console streams (QZX_SSE_MAX_STREAMS)
     divisions: Divisions  # the province's official division codes and names
+    blackspot_jobs: BlackspotJobs

@@ -1,4 +1,4 @@
-"""dispatch: the accidents the shift planner's demand weighs (docs/decisions/0017)
+"""dispatch: the accidents the shift planner's demand weighs (docs/decisions/0016)
 
 dispatch consumes accidents.accepted.v1 (group ``qzx-dispatch-accidents``) and keeps, of each
 accident, what the demand's accident layer needs: when and where, severity, rural, and whether it

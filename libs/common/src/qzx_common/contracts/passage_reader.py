@@ -157,12 +157,18 @@ def _read_canonical(raw: bytes) -> PassageRow | None:
 LOCATION_FIELDS = ("lat", "lon", "admin_code", "road", "km")
 
 
+_IN_LOCATION = frozenset(LOCATION_FIELDS)
+
+
 def passage_dict(row: PassageRow) -> dict[str, Any]:
     """The passage as the contract spells it, nulls left out (``captured_at`` still a datetime)."""
-    values = row._asdict()
-    location = {k: values.pop(k) for k in LOCATION_FIELDS}
-    values["location"] = {k: v for k, v in location.items() if v is not None}
-    return {k: v for k, v in values.items() if v is not None}
+    out: dict[str, Any] = {}
+    location: dict[str, Any] = {}
+    for name, value in zip(COLUMNS, row, strict=True):  # one pass: it runs for every passage
+        if value is not None:
+            (location if name in _IN_LOCATION else out)[name] = value
+    out["location"] = location
+    return out
 
 
 def passage_json(row: PassageRow) -> bytes:

@@ -21,7 +21,18 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-BENCHES = ("ingest", "passages", "checkpoints", "alerts", "dispatch", "reports")
+BENCHES = (
+    "ingest",
+    "passages",
+    "checkpoints",
+    "passage_queries",
+    "alerts",
+    "dispatch",
+    "dispatch_intake",
+    "console",
+    "blackspots",
+    "reports",
+)
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:
@@ -38,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="qzx bench")
     parser.add_argument("only", nargs="*", help=f"benchmarks to run, of {', '.join(BENCHES)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller data sets, for a smoke run")
+    parser.add_argument(
+        "--passages",
+        type=int,
+        help="passages stored for the passage-query benchmark (its default 2,000,000; issue 21 sets 100,000,000)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.only) - set(BENCHES)
     if unknown:
@@ -48,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     try:
         for name in args.only or BENCHES:
-            failures += _run_one(name, quick=args.quick, env=env)
+            extra = ["--passages", str(args.passages)] if args.passages and name == "passage_queries" else []
+            failures += _run_one(name, quick=args.quick, env=env, extra=extra)
     finally:
         for server in stack:
             server.stop()
@@ -72,13 +89,13 @@ def _embedded_stack(env: dict[str, str]) -> list[Any]:
     return started
 
 
-def _run_one(name: str, *, quick: bool, env: dict[str, str]) -> int:
+def _run_one(name: str, *, quick: bool, env: dict[str, str], extra: list[str]) -> int:
     module = f"qzx_dev.bench.{name}"
     if importlib.util.find_spec(module) is None:
         print(f"== {name}: not available", flush=True)
         return 0
     print(f"\n== benchmark: {name}", flush=True)
     started = time.monotonic()
-    code = subprocess.call([sys.executable, "-m", module, *(["--quick"] if quick else [])], env=env)
+    code = subprocess.call([sys.executable, "-m", module, *(["--quick"] if quick else []), *extra], env=env)
     print(f"== {name}: exit {code} after {time.monotonic() - started:.0f}s", flush=True)
     return int(code != 0)

@@ -8,7 +8,10 @@
 (b) the matcher (``qzx_alerts.main.create_app`` in-process, all its consumers running): from the
     first batch checked to the last, each passage looked up in the in-memory hotlist index and
     compared with its plate's last sighting, the alerts it raises and the travel times it learns
-    written. Also: the time to load the index from ``alerts.hotlists`` and the memory it takes.
+    written. Also: the time to load the index from ``alerts.hotlists`` and the memory it takes;
+(c) a starting matcher's rebuild of the last sightings from the same topic;
+and the memory of the clone-detection state for ``--state-plates`` distinct plates (measured first,
+in the process's own memory), scaled to the 20,000,000 plates issue 21 sets.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from qzx_dev.simulator.plates import DIGITS, LETTERS
 
 TARGET_RATE = 50_000
 SERIAL = DIGITS + LETTERS
+STATE_GOAL_PLATES = 20_000_000  # issue 21: their state < 4 GiB, rebuilt after a restart < 60 s
+STATE_GOAL_MIB = 4096
+REBUILD_GOAL_S = 60
 HOTLISTED = 20  # of the simulated plates, on the hotlist (the rest of the entries match nothing)
 
 
@@ -103,6 +109,41 @@ async def index_load(db: str) -> tuple[float, float, int]:
         await conn.close()
 
 
+def state_footprint(plates: int, *, partitions: int = 12) -> tuple[float, float]:
+    """(MiB, seconds) of the clone-detection state holding ``plates`` distinct plates' last
+    sightings over ``partitions`` partitions, at the simulated province's 2,000 checkpoints."""
+    from qzx_alerts.checkpoints.sightings import Last, LastSightings
+
+    rng = random.Random(3)
+    devices = [(f"37{c:02d}02-CK-{d:04d}", 36 + c / 10, 117 + d / 1000, f"37{c:02d}02") for c in range(1, 18) for d in range(118)]  # fmt: skip
+    serials = (f"鲁{LETTERS[i % 20]}{i // 20:05d}" for i in range(plates))  # distinct plates
+    base = time.time() - 3600
+    before, started = rss_mib(), time.perf_counter()
+    state = LastSightings(max_plates=plates)
+    for n, plate in enumerate(serials):
+        device, lat, lon, admin = devices[rng.randrange(len(devices))]
+        state.put(n % partitions, plate, Last(f"{device}-{n:010d}", device, lat, lon, admin, base + n / 1000))
+    took = time.perf_counter() - started
+    mib = rss_mib() - before
+    assert len(state) == plates
+    return mib, took
+
+
+async def rebuild_rate(bootstrap: str, topic: str) -> float:
+    """Passages per second a starting matcher replays into its last sightings."""
+    from qzx_alerts.checkpoints.index import HotlistIndex
+    from qzx_alerts.checkpoints.rebuild import rebuild
+    from qzx_alerts.checkpoints.service import Matcher
+    from qzx_alerts.checkpoints.sightings import LastSightings
+    from qzx_alerts.scoring.rules import load_rules
+
+    rules = load_rules()
+    fresh = Matcher(index=HotlistIndex(), sightings=LastSightings(max_plates=STATE_GOAL_PLATES), learned={}, rules=rules)  # fmt: skip
+    started = time.perf_counter()
+    n = await rebuild(bootstrap=bootstrap, topic=topic, matcher=fresh, window_s=rules.clone.window_s)
+    return n / (time.perf_counter() - started)
+
+
 def alerts_app(db: str, bootstrap: str, prefix: str, *, consume: bool = True) -> Any:
     from qzx_alerts.main import create_app
     from qzx_alerts.settings import AlertsSettings
@@ -163,6 +204,8 @@ async def run(*, n: int, entries: int, server_url: str, bootstrap: str) -> dict[
                 r["matcher_rate"] = await matcher(n)
             r["hits"], r["clone_findings"] = hits() - h0, frauds() - f0
             r["alerts"] = await conn.fetchval("SELECT count(*) FROM alerts.alerts")
+            say("(c) rebuilding the last sightings from the topic, as after a restart")
+            r["rebuild_rate"] = await rebuild_rate(bootstrap, topic)
         finally:
             await conn.close()
     r["matcher_vs_raw_consume"] = r["matcher_rate"] / r["raw_consume_rate"]
@@ -177,11 +220,20 @@ def table(r: dict[str, Any]) -> str:
         ("(b) matcher, passages checked", f"{r['matcher_rate']:>10,.0f} /s       (target >= {TARGET_RATE:,}; clone detection on)"),
         ("ratio (b) / (a) raw consume", f"{r['matcher_vs_raw_consume']:>10.2f}"),
         ("raised", f"{r['hits']:,.0f} hotlist hits, {r['clone_findings']:,.0f} clone findings, {r['alerts']:,} alerts"),
+        ("clone state, measured", f"{r['state_plates']:,} plates: {r['state_mib']:,.0f} MiB ({r['state_bytes_per_plate']:.0f} B a plate), filled in {r['state_fill_s']:.1f} s"),
+        ("clone state, 20M plates", f"{r['state_goal_mib']:>10,.0f} MiB     (goal < {STATE_GOAL_MIB:,}; linear in plates)"),
+        ("(c) rebuild from the topic", f"{r['rebuild_rate']:>10,.0f} passages/s"),
+        ("rebuild, 20M plates", f"{r['rebuild_goal_s']:>10,.0f} s       (goal < {REBUILD_GOAL_S}; at least one passage a plate in the window)"),
     ]  # fmt: skip
     width = max(len(k) for k, _ in lines)
     body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
     verdict = "meets" if r["matcher_rate"] >= TARGET_RATE else "MISSES"
-    return f"checkpoint-watch benchmark\n{body}\n  => {verdict} the {TARGET_RATE:,}/s target"
+    state = "meets" if r["state_goal_mib"] < STATE_GOAL_MIB else "MISSES"
+    rebuilt = "meets" if r["rebuild_goal_s"] < REBUILD_GOAL_S else "MISSES"
+    return (
+        f"checkpoint-watch benchmark\n{body}\n  => {verdict} the {TARGET_RATE:,}/s target; {state} the "
+        f"{STATE_GOAL_MIB:,} MiB state goal; {rebuilt} the {REBUILD_GOAL_S} s rebuild goal"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,11 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="50,000 passages")
     parser.add_argument("--passages", type=int, help="passages to pre-fill (default 200,000)")
     parser.add_argument("--entries", type=int, default=1_000_000, help="hotlist entries (default 1,000,000)")
+    parser.add_argument("--state-plates", type=int, help="plates in the clone-state measurement (default 1,000,000)")  # fmt: skip
     args = parser.parse_args(argv)
     n = args.passages or (50_000 if args.quick else 200_000)
+    plates = args.state_plates or (200_000 if args.quick else 1_000_000)
+    say(f"clone state of {plates:,} plates")  # first: the process's memory is still its own
+    mib, fill_s = state_footprint(plates)
     with servers() as (server_url, bootstrap):
         results = run_async(run(n=n, entries=args.entries, server_url=server_url, bootstrap=bootstrap))
-    results["quick"] = args.quick
+    results |= {"quick": args.quick, "state_plates": plates, "state_mib": mib, "state_fill_s": fill_s}
+    results["state_bytes_per_plate"] = mib * 2**20 / plates
+    results["state_goal_mib"] = mib / plates * STATE_GOAL_PLATES
+    results["rebuild_goal_s"] = STATE_GOAL_PLATES / results["rebuild_rate"]
     print(table(results), flush=True)
     say(f"results written to {write_json(results, name='checkpoints')}")
     return 0

@@ -34,14 +34,10 @@ class Account:
 
 def staff() -> list[Account]:
     """Commanders, dispatchers and auditors: the province's and one of each per city."""
+    province = PROVINCE_CODE[:2]  # a token's jur is an admin-code prefix: "37", never "370000"
     people = [
-        Account(
-            f"commander-{PROVINCE_CODE}",
-            "省指挥长 province commander",
-            Role.province_commander,
-            PROVINCE_CODE,
-        ),
-        Account(f"auditor-{PROVINCE_CODE}", "省审计员 province auditor", Role.auditor, PROVINCE_CODE),
+        Account(f"commander-{province}", "省指挥长 province commander", Role.province_commander, province),
+        Account(f"auditor-{province}", "省审计员 province auditor", Role.auditor, province),
     ]
     for city in CITIES:
         jur = city.code[:4]

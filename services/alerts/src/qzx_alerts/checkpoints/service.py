@@ -13,12 +13,12 @@ from prometheus_client import Counter
 
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry
 from qzx_alerts.checkpoints.sightings import Last, LastSightings
-from qzx_alerts.scoring.correlation import Learned, Pair, Seen, clone_proposals, device_pair, passage
+from qzx_alerts.scoring.correlation import Learned, Pair, Seen, believable_s, clone_proposals, device_pair
 from qzx_alerts.scoring.domain import Factor, Proposal, Sighting, factor, hit_key
 from qzx_alerts.scoring.factors import finish, hotlist
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.alerts import HOTLIST_HIT
-from qzx_common.contracts.geo import city_code
+from qzx_common.contracts.geo import city_code, haversine_km
 from qzx_common.contracts.passage_reader import PassageRow
 
 PASSAGES = Counter("qzx_alerts_passages_total", "Passages checked, and what they raised", ["outcome"])
@@ -135,8 +135,7 @@ class Matcher:
             PASSAGES.labels("hotlist_hit").inc()
             out.proposals.append(hit_proposal(p, entries, self.rules))
             out.linked[p.passage_id] = linked_passage(p)
-        last = self.sightings.get(partition, p.plate)
-        clones, step = self.observe(partition, p)
+        clones, step, last = self.observe(partition, p)
         if clones:
             PASSAGES.labels("plate_fraud").inc()
             out.proposals.extend(clones)
@@ -147,23 +146,36 @@ class Matcher:
             out.passages.append(step)
             self.learn(*step)
 
-    def observe(self, partition: int, p: PassageRow) -> tuple[list[Proposal], tuple[Pair, float] | None]:
+    def observe(
+        self, partition: int, p: PassageRow
+    ) -> tuple[list[Proposal], tuple[Pair, float] | None, Last | None]:
         """Compare ``p`` with its plate's last sighting and keep it as the last: the clone findings,
-        or the plausible passage between them."""
+        or the plausible passage between them; and that last sighting."""
         assert p.plate is not None
         ts = p.captured_at.timestamp()
         last = self.sightings.get(partition, p.plate)
         self.sightings.put(
             partition, p.plate, Last(p.passage_id, p.device_id, p.lat, p.lon, p.admin_code, ts)
         )
-        if last is None or last.passage_id == p.passage_id or abs(ts - last.ts) > self.rules.clone.window_s:
-            return [], None
-        s, other = sighting_of(p), seen_of(last, p.plate)
-        pair = device_pair(s.device_id, other.device_id)
-        clones = clone_proposals(s, other, self.learned.get(pair), self.rules)
-        if clones:
-            return clones, None
-        return [], passage(s, [other], self.learned, self.rules)
+        if (
+            last is None
+            or last.device_id == p.device_id  # neither a clone nor a passage between two devices
+            or last.passage_id == p.passage_id
+            or abs(ts - last.ts) > self.rules.clone.window_s
+        ):
+            return [], None, last
+        # The common case decided on plain floats; the sightings are built for a finding only
+        # (``clone_proposals`` and ``passage`` decide alike: the same distance, gap and bar).
+        pair = device_pair(p.device_id, last.device_id)
+        distance = haversine_km(p.lat, p.lon, last.lat, last.lon)
+        gap = ts - last.ts
+        bar = believable_s(distance, self.learned.get(pair), self.rules)
+        if distance >= self.rules.clone.min_distance_km and abs(gap) < bar:
+            clones = clone_proposals(
+                sighting_of(p), seen_of(last, p.plate), self.learned.get(pair), self.rules
+            )
+            return clones, None, last
+        return [], ((pair, gap) if gap > 0 and gap >= bar else None), last
 
     def learn(self, pair: Pair, seconds: float) -> None:
         fastest, samples = self.learned.get(pair, (seconds, 0))

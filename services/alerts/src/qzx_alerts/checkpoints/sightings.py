@@ -1,13 +1,20 @@
 """Each plate's last sighting, held with the partition that owns the plate (passages.accepted.v1 is
-keyed by plate, so one partition carries all of a plate's passages), bounded in memory."""
+keyed by plate, so one partition carries all of a plate's passages), bounded in memory.
+
+A province has tens of millions of plates, so the state is compact: the plate as UTF-8 bytes, and
+the sighting packed in one bytes value (the place's number, the time, the passage id, the id's
+device prefix left out when it has one) against a table of places (device and position), each held
+once. About 160 bytes a plate, where a tuple of Python objects took about 500 (docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
+import struct
 from typing import NamedTuple
 
 
 class Last(NamedTuple):
-    """A plate's last sighting, as small as a clone check allows."""
+    """A plate's last sighting, as a clone check reads it."""
 
     passage_id: str
     device_id: str
@@ -17,6 +24,27 @@ class Last(NamedTuple):
     ts: float  # unix seconds
 
 
+Place = tuple[str, float, float, str]  # device_id, lat, lon, admin_code
+
+# place number, capture time, whether the passage id is "<device id>-<rest>" (only the rest kept)
+_HEAD = struct.Struct("<Id?")
+
+
+class Places:
+    """Each distinct (device, position) once, numbered: a sighting refers to it by number."""
+
+    def __init__(self) -> None:
+        self.number: dict[Place, int] = {}
+        self.places: list[Place] = []
+
+    def of(self, place: Place) -> int:
+        n = self.number.get(place)
+        if n is None:
+            n = self.number[place] = len(self.places)
+            self.places.append(place)
+        return n
+
+
 class LastSightings:
     """partition → plate → last sighting. Each partition keeps at most ``max_plates``: a plate seen
     again moves to the end, and the least recently seen go first (a plate unseen for longer than
@@ -24,18 +52,36 @@ class LastSightings:
 
     def __init__(self, *, max_plates: int) -> None:
         self.max_plates = max_plates
-        self.partitions: dict[int, dict[str, Last]] = {}
+        self.partitions: dict[int, dict[bytes, bytes]] = {}
+        self.places = Places()
 
     def __len__(self) -> int:
         return sum(len(p) for p in self.partitions.values())
 
     def get(self, partition: int, plate: str) -> Last | None:
-        return self.partitions.get(partition, {}).get(plate)
+        packed = self.partitions.get(partition, {}).get(plate.encode())
+        return None if packed is None else self._unpack(packed)
 
     def put(self, partition: int, plate: str, last: Last) -> None:
         plates = self.partitions.setdefault(partition, {})
-        if (kept := plates.pop(plate, None)) is not None and kept.ts > last.ts:
-            last = kept  # an earlier passage delivered late: the later one stays the last
-        plates[plate] = last
+        key = plate.encode()
+        kept = plates.pop(key, None)
+        if kept is not None and _HEAD.unpack_from(kept)[1] > last.ts:
+            plates[key] = kept  # an earlier passage delivered late: the later one stays the last
+        else:
+            plates[key] = self._pack(last)
         while len(plates) > self.max_plates:
             del plates[next(iter(plates))]
+
+    def _pack(self, last: Last) -> bytes:
+        place = self.places.of((last.device_id, last.lat, last.lon, last.admin_code))
+        prefix = last.device_id + "-"
+        short = last.passage_id.startswith(prefix)
+        rest = last.passage_id[len(prefix) :] if short else last.passage_id
+        return _HEAD.pack(place, last.ts, short) + rest.encode()
+
+    def _unpack(self, packed: bytes) -> Last:
+        place, ts, short = _HEAD.unpack_from(packed)
+        device_id, lat, lon, admin_code = self.places.places[place]
+        rest = packed[_HEAD.size :].decode()
+        return Last(f"{device_id}-{rest}" if short else rest, device_id, lat, lon, admin_code, ts)

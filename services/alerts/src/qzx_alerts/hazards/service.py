@@ -337,3 +337,68 @@ async def escalate_overdue(session: AsyncSession, *, now: datetime) -> list[str]
         )
     await session.flush()
     return [e[0] for e in escalated]
+
+
+async def identify(
+    session: AsyncSession, *, data: HazardIn, actor: str, detail: dict[str, object]
+) -> HazardRow:
+    """A hazard found by black-spot analysis and confirmed by ``actor`` (the caller audits the
+    confirmation); its history starts with the finding."""
+    _ensure_in_area(data.admin_code, data.lat, data.lon)
+    now = datetime.now(UTC)
+    row = HazardRow(
+        id=f"hz-{uuid.uuid4().hex[:16]}",
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+        state="identified",
+        state_changed_at=now,
+        owner_code=data.admin_code,
+        **data.model_dump(),
+    )
+    session.add(row)
+    await session.flush()  # the hazard before its history (no ORM relationship orders them)
+    session.add(
+        HazardEventRow(
+            hazard_id=row.id,
+            kind="identify",
+            from_state=None,
+            to_state="identified",
+            actor=actor,
+            note=data.note,
+            evidence=[],
+            detail=detail,
+            at=now,
+        )
+    )
+    await session.flush()
+    return row
+
+
+async def add_evidence(
+    session: AsyncSession, *, row: HazardRow, actor: str, note: str | None, detail: dict[str, object]
+) -> HazardRow:
+    """A known hazard (存量) gains the evidence of a confirmed black spot; its state is unchanged
+    (the supervising level reopens a verified one with it)."""
+    now = datetime.now(UTC)
+    row.status = "stock"
+    row.updated_at = now
+    session.add(
+        HazardEventRow(
+            hazard_id=row.id,
+            kind="evidence",
+            from_state=row.state,
+            to_state=row.state,
+            actor=actor,
+            note=note,
+            evidence=[],
+            detail=detail,
+            at=now,
+        )
+    )
+    await session.flush()
+    return row
+
+
+def snapshot(row: HazardRow) -> dict[str, object]:
+    return _snapshot(row)

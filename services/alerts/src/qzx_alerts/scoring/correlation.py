@@ -52,6 +52,11 @@ def _learned_bar(distance_km: float, learned: Learned | None, rules: Rules) -> t
     return bar, False
 
 
+def believable_s(distance_km: float, learned: Learned | None, rules: Rules) -> float:
+    """The shortest believable time between two devices ``distance_km`` apart."""
+    return _learned_bar(distance_km, learned, rules)[0]
+
+
 def travel_bar_s(distance_km: float, learned: Learned | None, rules: Rules) -> tuple[float, str]:
     """The shortest believable time between two devices, and how it was found."""
     c = rules.clone

@@ -1,5 +1,5 @@
 """accidents.accepted.v1 → dispatch.accident_facts: the accident layer of the shift planner's
-demand (docs/decisions/0017: dispatch keeps its own copy rather than ask alerts)."""
+demand (docs/decisions/0016: dispatch keeps its own copy rather than ask alerts)."""
 
 from __future__ import annotations
 

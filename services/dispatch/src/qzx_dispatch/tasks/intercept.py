@@ -1,17 +1,23 @@
-"""Intercept points for moving targets: the next checkpoint(s) on the vehicle's heading.
+"""Intercept points for moving targets: the next checkpoint(s) on the vehicle's route.
 
-The heading comes from, in order: a ``heading_deg`` factor on the alert; the previous sighting
-(event ids start with the id of the device that produced them); else outbound from the city centre
-(a vehicle that runs usually leaves town along the spoke it was seen on).
+The heading comes from, in order: a ``heading_deg`` factor on the alert (a checkpoint's compass
+direction of travel); a ``direction`` factor of inbound/outbound (toward or away from the city
+centre); the previous sighting (event ids start with the id of the device that produced them); else
+outbound from the city centre (a vehicle that runs usually leaves town along the spoke it was seen on).
+
+The checkpoints ahead are those within a cone of the heading; the ones on the road the vehicle was
+seen on come first, ordered by road kilometre (it passes them unless it turns off), then the others
+by distance. The vehicle's time to each is its road distance at the road's target speed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qzx_common.contracts.alerts import Alert
-from qzx_common.contracts.devices import DEVICE_BY_ID, DEVICES
+from qzx_common.contracts.devices import DEVICE_BY_ID, DEVICES, Device
 from qzx_common.contracts.geo import CITY_BY_CODE, city_code, haversine_km
 from qzx_dispatch.tasks.rules import DETOUR, TARGET_SPEED_KMH, road_class
 
@@ -57,6 +63,13 @@ def heading(alert: Alert) -> float | None:
         if f.name == "heading_deg" and isinstance(f.value, int | float) and not isinstance(f.value, bool):
             return float(f.value) % 360.0
     loc = alert.location
+    city = CITY_BY_CODE.get(city_code(loc.admin_code))
+    away = None
+    if city is not None and haversine_km(city.lat, city.lon, loc.lat, loc.lon) > MIN_AHEAD_KM:
+        away = bearing_deg(city.lat, city.lon, loc.lat, loc.lon)
+    direction = next((f.value for f in alert.factors if f.name == "direction"), None)
+    if away is not None and direction in ("inbound", "outbound"):
+        return away if direction == "outbound" else (away + 180.0) % 360.0
     sightings = [d for d in (device_of_event(e) for e in alert.event_ids) if d]
     current = loc.device_id or (sightings[-1] if sightings else None)
     previous = next((d for d in reversed(sightings) if d != current), None)
@@ -64,30 +77,33 @@ def heading(alert: Alert) -> float | None:
         p = DEVICE_BY_ID[previous]
         if haversine_km(p.lat, p.lon, loc.lat, loc.lon) > MIN_AHEAD_KM:
             return bearing_deg(p.lat, p.lon, loc.lat, loc.lon)
-    city = CITY_BY_CODE.get(city_code(loc.admin_code))
-    if city is not None and haversine_km(city.lat, city.lon, loc.lat, loc.lon) > MIN_AHEAD_KM:
-        return bearing_deg(city.lat, city.lon, loc.lat, loc.lon)
-    return None
+    return away
 
 
-def points_ahead(alert: Alert, *, limit: int = 2) -> list[Point]:
-    """Up to ``limit`` checkpoints ahead of the vehicle, nearest first, with its ETA at each."""
+def points_ahead(alert: Alert, *, limit: int = 2, devices: Sequence[Device] = DEVICES) -> list[Point]:
+    """Up to ``limit`` checkpoints ahead of the vehicle, those on its road first (nearest by road
+    kilometre), then the nearest others, with its ETA at each."""
     h = heading(alert)
     if h is None:
         return []
     loc = alert.location
-    ahead = []
-    for d in DEVICES:
+    on_road: list[tuple[float, Device]] = []
+    off_road: list[tuple[float, Device]] = []
+    for d in devices:
         if d.kind not in INTERCEPT_KINDS or d.device_id == loc.device_id:
             continue
         km = haversine_km(loc.lat, loc.lon, d.lat, d.lon)
-        if (
+        if not (
             MIN_AHEAD_KM < km <= MAX_AHEAD_KM
             and angle_between(bearing_deg(loc.lat, loc.lon, d.lat, d.lon), h) <= CONE_DEG
         ):
-            ahead.append((km, d))
-    ahead.sort(key=lambda x: x[0])
+            continue
+        if loc.road is not None and d.road == loc.road:
+            on_road.append((abs(d.km - loc.km) if loc.km is not None else km, d))
+        else:
+            off_road.append((km * DETOUR, d))  # straight line × the usual detour
+    chosen = sorted(on_road, key=lambda x: x[0]) + sorted(off_road, key=lambda x: x[0])
     return [
-        Point(d.device_id, d.lat, d.lon, d.road, km * DETOUR / TARGET_SPEED_KMH[road_class(d.road)] * 3600.0)
-        for km, d in ahead[:limit]
+        Point(d.device_id, d.lat, d.lon, d.road, road_km / TARGET_SPEED_KMH[road_class(d.road)] * 3600.0)
+        for road_km, d in chosen[:limit]
     ]

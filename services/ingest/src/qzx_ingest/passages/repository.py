@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -17,9 +18,15 @@ from qzx_ingest.passages.models import PassageRow as StoredPassage
 # The day a partition holds runs midnight to midnight here (China has one zone and no DST).
 PARTITION_TZ = "Asia/Shanghai"
 
-# A batch is COPYed (binary, the cheapest way in) into this scratch table, created once per
-# connection (``create_engine(session_sql=...)``), then inserted with ON CONFLICT, which COPY into
-# the table itself cannot do.
+# A batch's passages already stored (a camera's replay, a redelivery) are looked up first, and the
+# rest COPYed (binary) straight into the partitioned table: about 0.9 × raw COPY against 0.7 for a
+# scratch table and INSERT … ON CONFLICT (docs/benchmarks.md). Only when another writer stored some
+# of them meanwhile (two consumers during a rebalance) does the batch take that slower way.
+_STORED = (
+    f"SELECT p.passage_id, p.captured_at FROM {SCHEMA}.passages p "
+    "JOIN unnest($1::text[], $2::timestamptz[]) AS u(id, at) ON p.passage_id = u.id AND p.captured_at = u.at"
+)
+# The scratch table of that way, created once per connection (``create_engine(session_sql=...)``).
 STAGE = "passage_stage"
 _TYPES = {"captured_at": "timestamptz", "lane": "smallint", "speed_kmh": "float8", "lat": "float8"}
 _TYPES |= {"lon": "float8", "km": "float8", "confidence": "float8"}
@@ -30,13 +37,33 @@ _INSERT = (
     "ON CONFLICT DO NOTHING RETURNING passage_id, captured_at"
 )
 
+Key = tuple[str, datetime]
 
-async def insert_new(conn: AsyncConnection, rows: Sequence[PassageRow]) -> set[tuple[str, datetime]]:
+
+async def insert_new(conn: AsyncConnection, rows: Sequence[PassageRow]) -> set[Key]:
     """Store the passages not stored yet, in the caller's transaction; returns the keys
     (passage_id, captured_at) of those that were new."""
     if not rows:
         return set()
     raw = await driver_connection(conn)
+    stored = {(r[0], r[1]) for r in await raw.fetch(_STORED, *_key_columns(rows))}
+    new = [r for r in rows if (r.passage_id, r.captured_at) not in stored]
+    if not new:
+        return set()
+    try:
+        async with raw.transaction():  # a savepoint: a conflict leaves the rest of the transaction
+            await raw.copy_records_to_table("passages", schema_name=SCHEMA, records=new, columns=COLUMNS)
+    except asyncpg.UniqueViolationError:
+        return await _insert_skipping_stored(raw, new)
+    return {(r.passage_id, r.captured_at) for r in new}
+
+
+def _key_columns(rows: Sequence[PassageRow]) -> tuple[list[str], list[datetime]]:
+    return [r.passage_id for r in rows], [r.captured_at for r in rows]
+
+
+async def _insert_skipping_stored(raw: asyncpg.Connection, rows: Sequence[PassageRow]) -> set[Key]:
+    """Through the scratch table with ON CONFLICT: what a concurrent writer stored is skipped."""
     await raw.copy_records_to_table(STAGE, records=rows, columns=COLUMNS)
     new = await raw.fetch(_INSERT)
     await raw.execute(f"TRUNCATE {STAGE}")  # a second batch in the same transaction starts empty

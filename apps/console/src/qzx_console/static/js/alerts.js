@@ -50,7 +50,8 @@ export function initAlerts() {
   on("select", (id) => {
     store.selected = id;
     revealSelected = true;
-    history.replaceState(null, "", `#alert=${encodeURIComponent(id)}`);
+    // The address names the selection only on the overview: a page's own address (#/…) stays.
+    if (!location.hash.startsWith("#/")) history.replaceState(null, "", `#alert=${encodeURIComponent(id)}`);
     scheduleRender();
   });
   on("alert-changed", (alert) => upsert(alert));
@@ -125,11 +126,12 @@ function restartStream(onceStarted) {
   let started = false;
   stream = openStream("alerts", "/v1/alerts/stream", {
     onEvent(type, data) {
-      if (type !== "alert") return;
+      if (type !== "alert" && type !== "escalation") return;
       try {
-        upsert(JSON.parse(data));
+        if (type === "escalation") emit("escalation", JSON.parse(data));
+        else upsert(JSON.parse(data));
       } catch (err) {
-        console.warn("unreadable alert event", err, data);
+        console.warn(`unreadable ${type} event`, err, data);
       }
     },
     onState(kind, detail) {

@@ -146,7 +146,9 @@ async function loadTask(alert, box) {
       fill(box, h("p", { class: "muted" }, t("未派单 no task yet")));
       return null;
     }
-    fill(box, taskCard(task));
+    const history = h("div", { class: "task-history" });
+    fill(box, taskCard(task), history);
+    loadHistory(task, history);
     return task;
   } catch (err) {
     fill(box, h("p", { class: "mono" }, alert.task_id || ""),
@@ -175,6 +177,22 @@ function taskCard(task) {
       ? h("div", { class: "runners" }, h("small", { class: "muted" }, t("备选 Runners-up")),
         runnersUp.slice(0, 3).map((r) => h("div", { class: "small" }, h("b", {}, r.unit_id), ` ${unitFigures({ ...r, unit_id: null })} — ${r.why || ""}`)))
       : null);
+}
+
+const EVENT_KINDS = {
+  preempted: "被抢占 pre-empted", preempting: "抢占 pre-empting", requeued: "回到待派 re-queued", escalated: "升级 escalated",
+};
+
+// The task's history besides its own changes (pre-emptions, re-queueing, escalations).
+async function loadHistory(task, box) {
+  try {
+    const page = await api("dispatch", `/v1/tasks/${encodeURIComponent(task.id)}/events`);
+    if (!page.items.length) return;
+    fill(box, h("small", { class: "muted" }, t("经过 History")), page.items.map((e) => h("div", { class: "small" },
+      h("span", { class: "mono" }, dateTime(e.at)), " ", h("b", {}, short(EVENT_KINDS, e.kind)), e.reason ? ` · ${e.reason}` : "")));
+  } catch {
+    /* older dispatch without the history route: the card stands alone */
+  }
 }
 
 function unitFigures(r) {

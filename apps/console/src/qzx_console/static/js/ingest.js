@@ -37,7 +37,7 @@ async function loadViolations() {
 
 async function loadDlq() {
   const box = $("#dlq");
-  if ((claims()?.jur || "").replace(/0+$/, "").length > 2) { // dead letters carry every city's raw data: province-wide roles only
+  if ((claims()?.jur || "").length > 2) { // dead letters carry every city's raw data: province-wide roles only (jur "37")
     emit("dlq", null);
     return fill(box, h("p", { class: "empty" }, t("死信仅省级可见 dead letters: province-wide roles only")));
   }
@@ -54,6 +54,7 @@ async function loadDlq() {
   } catch (err) {
     emit("dlq", null);
     $("#ingest-summary").textContent = "";
+    if (err.code === "province_scope_required") return fill(box, h("p", { class: "empty" }, t("死信仅省级可见 dead letters: province-wide roles only")));
     fill(box, err.unavailable ? notAvailable(t("接入服务 ingest: DLQ"), err) : errorBox(err, "GET /v1/dlq"));
   }
 }

@@ -9,6 +9,8 @@ import { initHeader, toast } from "./header.js";
 import { initIngest } from "./ingest.js";
 import { cities } from "./labels.js";
 import { initMap } from "./map.js";
+import { initEscalation } from "./escalation.js";
+import { initViews } from "./views.js";
 
 async function loadGeo() {
   const res = await fetch("/api/geo/cities");
@@ -34,6 +36,8 @@ async function start() {
   initDetail();
   initDispatch();
   initIngest();
+  initEscalation();
+  initViews();
   loadToken();
 }
 

@@ -23,7 +23,7 @@ const DEVICE_KINDS = {
 };
 const HAZARDS_EVERY_MS = 60000;
 
-export const view = { map: null, layers: null, alertMarkers: new Map(), unitMarkers: new Map() };
+export const view = { map: null, layers: null, alertMarkers: new Map(), unitMarkers: new Map(), drawAlerts: (a) => drawAlerts(a) };
 let renderer = null;
 let queued = false;
 
@@ -41,6 +41,7 @@ export function initMap(geo) {
   map.createPane("labels").style.zIndex = 640;
   map.getPane("labels").style.pointerEvents = "none";
   view.map = map;
+  window.qzxMap = view; // for the browser tests and benchmarks
   const layers = {
     province: L.layerGroup().addTo(map),
     districts: L.layerGroup(),

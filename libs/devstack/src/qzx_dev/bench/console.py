@@ -1,0 +1,323 @@
+"""Console benchmark, in the real browser (Debian's chromium through Playwright): the console
+served as in production in front of a stand-in upstream that holds a queue of 5,000 alerts.
+
+- first load: navigation to the alert list rendered (its first page) with the map's markers, beside
+  the raw baseline of loading the sign-in page from the same console;
+- SSE update: an alert written to the stream until its row is in the page, beside the raw baseline
+  of the same event read by a bare fetch() reader in the same page (no proxy, no render);
+- map frame time while panning and zooming with 10,000 points, beside the same map with none.
+
+Targets (issue #19): first load < 1 s, an update rendered < 100 ms after arrival, frames < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import shutil
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+from qzx_common.contracts.geo import CITIES
+from qzx_dev.embedded import free_port
+
+QUEUE = 5000
+POINTS = 10_000
+UPDATES = 40
+
+
+def say(text: str) -> None:
+    print(f"[bench console {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def alert(i: int, *, now: datetime) -> dict[str, Any]:
+    city = CITIES[i % len(CITIES)]
+    seen = (now - timedelta(seconds=i * 3)).isoformat()
+    return {
+        "id": f"bench-{i:06d}",
+        "kind": "violation",
+        "status": "new",
+        "priority": f"P{1 + i % 4}",
+        "score": 40 + i % 60,
+        "factors": [],
+        "violations": ["speeding"],
+        "plate": f"鲁B{i:05d}",
+        "admin_code": f"{city.code[:4]}02",
+        "location": {
+            "lat": city.lat + (i % 50) / 200,
+            "lon": city.lon + (i % 37) / 150,
+            "admin_code": f"{city.code[:4]}02",
+        },
+        "first_seen": seen,
+        "last_seen": seen,
+        "count": 1,
+        "event_ids": [],
+        "task_id": None,
+        "version": 1,
+        "updated_at": seen,
+    }
+
+
+class Upstream:
+    """Stands in for ingest, alerts and dispatch: the queue, an event stream the bench writes to."""
+
+    def __init__(self) -> None:
+        now = datetime.now(UTC)
+        self.alerts = [alert(i, now=now) for i in range(QUEUE)]
+        self.streams: list[asyncio.Queue[str]] = []
+
+    def push(self, event: str) -> None:
+        for q in self.streams:
+            q.put_nowait(event)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+        empty: dict[str, Any] = {"items": [], "next_cursor": None}
+
+        @app.get("/v1/alerts")
+        async def alerts(limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+            start = int(cursor or 0)
+            page = self.alerts[start : start + limit]
+            more = start + limit < len(self.alerts)
+            return {"items": page, "next_cursor": str(start + limit) if more else None}
+
+        async def events(request: Request) -> AsyncIterator[bytes]:
+            q: asyncio.Queue[str] = asyncio.Queue()
+            self.streams.append(q)
+            try:
+                yield b": hello\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        yield (await asyncio.wait_for(q.get(), 1.0)).encode()
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"
+            finally:
+                self.streams.remove(q)
+
+        @app.get("/v1/alerts/stream")
+        async def stream(request: Request) -> StreamingResponse:
+            return StreamingResponse(events(request), media_type="text/event-stream")
+
+        @app.get("/raw/stream")  # the baseline reader's: the same events, straight from here
+        async def raw(request: Request) -> StreamingResponse:
+            return StreamingResponse(
+                events(request), media_type="text/event-stream", headers={"Access-Control-Allow-Origin": "*"}
+            )
+
+        @app.get("/readyz")
+        async def ready() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.get("/v1/alerts/{alert_id}")
+        async def one(alert_id: str) -> dict[str, Any]:
+            return next((a for a in self.alerts if a["id"] == alert_id), self.alerts[0])
+
+        for path in ("/v1/units", "/v1/units/board", "/v1/tasks", "/v1/violations", "/v1/hazards", "/v1/dlq"):
+            app.add_api_route(path, lambda: empty, methods=["GET"])
+        return app
+
+
+async def serve(app: Any, stack: AsyncExitStack) -> str:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+
+    async def stop() -> None:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+    stack.push_async_callback(stop)
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    return f"http://127.0.0.1:{port}"
+
+
+def fake_token() -> str:
+    """The stand-in upstream checks nothing; the page reads the role from the claims."""
+    claims = {"sub": "bench", "role": "dispatcher", "jur": "37", "exp": int(time.time()) + 3600}
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"e30.{body}.bench"
+
+
+POINTS_JS = """(count) => {
+  const alerts = [];
+  for (let i = 0; i < count; i += 1) {
+    alerts.push({ id: `pt-${i}`, priority: `P${1 + (i % 4)}`, status: "new",
+      location: { lat: 34.6 + (i * 7919 % 3600) / 1000, lon: 115.2 + (i * 104729 % 7000) / 1000 } });
+  }
+  window.qzxMap.drawAlerts(alerts);
+  window.frames = [];
+  let last = performance.now();
+  window.recording = true;
+  const tick = (now) => {
+    window.frames.push(now - last);
+    last = now;
+    if (window.recording) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+WATCH_JS = """(plates) => {
+  window.rendered = {};
+  new MutationObserver(() => {
+    for (const row of document.querySelectorAll("#alert-list .alert-row .plate")) {
+      const p = row.textContent;
+      if (plates.includes(p) && !(p in window.rendered)) window.rendered[p] = Date.now();
+    }
+  }).observe(document.querySelector("#alert-list"), { childList: true, subtree: true });
+}"""
+
+RAW_JS = """async (url) => {
+  window.raw = {};
+  const res = await fetch(url);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      for (const m of value.matchAll(/"plate": ?"([^"]+)"/g)) if (!(m[1] in window.raw)) window.raw[m[1]] = Date.now();
+    }
+  })();
+}"""
+
+
+async def frame_times(page: Any, points: int) -> list[float]:
+    """Frame intervals while a person drags the map about and zooms with the wheel."""
+    box = await page.locator("#map").bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.evaluate(POINTS_JS, points)
+    await page.wait_for_timeout(300)
+    for dx, dy in ((120, 60), (-160, -40), (60, -80)):
+        await page.mouse.move(x, y)
+        await page.mouse.down()
+        await page.mouse.move(x + dx, y + dy, steps=20)
+        await page.mouse.up()
+        await page.mouse.move(x, y)
+        await page.mouse.wheel(0, -240)
+        await page.wait_for_timeout(350)
+        await page.mouse.wheel(0, 240)
+        await page.wait_for_timeout(350)
+    frames: list[float] = await page.evaluate("window.recording = false, window.frames.slice(3)")
+    await page.evaluate("window.qzxMap.drawAlerts([])")
+    return frames
+
+
+def chromium() -> str | None:
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    return executable if Path(executable).exists() else None
+
+
+async def run(quick: bool, executable: str) -> int:
+    from playwright.async_api import async_playwright
+
+    from qzx_console.main import create_app
+    from qzx_console.settings import ConsoleSettings
+
+    upstream = Upstream()
+    async with AsyncExitStack() as stack:
+        up = await serve(upstream.app(), stack)
+        console = await serve(
+            create_app(ConsoleSettings(ingest_url=up, alerts_url=up, dispatch_url=up, log_json=False)), stack
+        )
+        pw = await stack.enter_async_context(async_playwright())
+        browser = await pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        stack.push_async_callback(browser.close)
+        context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+        await context.add_init_script(
+            f"sessionStorage.setItem('qzx.console.token', {json.dumps(fake_token())})"
+        )
+        page = await context.new_page()
+
+        loads, baselines = [], []
+        for _ in range(2 if quick else 5):
+            await page.goto(f"{console}/sign-in")
+            baselines.append(
+                await page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+            )
+            await page.goto(f"{console}/")
+            await page.wait_for_function(
+                "document.querySelectorAll('#alert-list .alert-row').length >= 300 && window.qzxMap.alertMarkers.size >= 500",
+                polling="raf",
+            )
+            loads.append(await page.evaluate("performance.now()"))
+        say(f"first load with {QUEUE} alerts queued: {loads}")
+
+        await page.wait_for_selector("#stream-state.live")
+        plates = [f"鲁U{i:05d}" for i in range(UPDATES)]
+        await page.evaluate(WATCH_JS, plates)
+        await page.evaluate(RAW_JS, f"{up}/raw/stream")
+        await asyncio.sleep(0.5)
+        sent: dict[str, float] = {}
+        now = datetime.now(UTC)
+        for i, plate in enumerate(plates):
+            a = alert(QUEUE + i, now=now) | {"plate": plate, "priority": "P1", "id": f"upd-{i}"}
+            sent[plate] = time.time() * 1000
+            upstream.push(f"id: {i}\nevent: alert\ndata: {json.dumps(a, ensure_ascii=False)}\n\n")
+            await asyncio.sleep(0.1)
+        with contextlib.suppress(Exception):  # a loaded machine may need a while; a lost one never comes
+            await page.wait_for_function(
+                "n => Object.keys(window.rendered).length >= n", arg=UPDATES, timeout=10000
+            )
+        rendered = await page.evaluate("window.rendered")
+        raw = await page.evaluate("window.raw")
+        update = [rendered[p] - sent[p] for p in plates if p in rendered]
+        delivery = [raw[p] - sent[p] for p in plates if p in raw]
+
+        frames = await frame_times(page, POINTS)
+        empty = await frame_times(page, 0)
+
+    rows = [
+        ("first load, 5,000 queued (ms, median)", pct(loads, 50), pct(baselines, 50), 1000),
+        ("SSE update rendered (ms, p50)", pct(update, 50), pct(delivery, 50), None),
+        ("SSE update rendered (ms, p99)", pct(update, 99), pct(delivery, 99), 100),
+        ("map frame, 10,000 points (ms, p50)", pct(frames, 50), pct(empty, 50), None),
+        ("map frame, 10,000 points (ms, p95)", pct(frames, 95), pct(empty, 95), 50),
+    ]
+    print(f"{'console (chromium)':<40} {'measured':>10} {'baseline':>10} {'ratio':>7}  target")
+    for name, value, base, target in rows:
+        ratio = value / base if base and base == base and base > 0 else float("nan")
+        verdict = "" if target is None else ("ok" if value < target else "MISSED")
+        print(
+            f"{name:<40} {value:>10.1f} {base:>10.1f} {ratio:>7.2f}  {'' if target is None else f'< {target} ms {verdict}'}"
+        )
+    print(
+        f"updates rendered {len(update)}/{UPDATES}; baselines: the sign-in page's load, a bare fetch() reader, the empty map"
+    )
+    # A missed target is reported, not fatal (a shared machine's noise); a lost update is a bug.
+    return 1 if len(update) < UPDATES else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qzx_dev.bench.console")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    executable = chromium()
+    if executable is None:
+        print("console benchmark: no chromium (apt-get install chromium): skipped")
+        return 0
+    return asyncio.run(run(args.quick, executable))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
