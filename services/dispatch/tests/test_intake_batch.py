@@ -62,7 +62,9 @@ async def test_a_batch_decides_what_alerts_one_by_one_decide(
     earlier, to_dismiss = make_alert(), make_alert(location={"lat": 36.69})
     assert await assign(fresh, earlier, clock=clock) == "assigned"
     assert await assign(fresh, to_dismiss, clock=clock) == "assigned"
+    # The dismissal first: a batch cancels before it assigns (the unit it frees serves the batch).
     batch = [
+        bump(to_dismiss, status="dismissed", dismiss_reason="test"),
         make_alert(),
         make_alert(priority="P3", violations=["speeding"]),
         make_alert(violations=["overload"], location={"lat": 36.653}),
@@ -73,23 +75,21 @@ async def test_a_batch_decides_what_alerts_one_by_one_decide(
             factors=[{"name": "hotlist", "value": COVERT, "contribution": 0, "why": "covert"}],
         ),
         bump(earlier, count=2),
-        bump(to_dismiss, status="dismissed", dismiss_reason="test"),
         make_alert(location={"lat": 36.07, "lon": 120.38, "admin_code": "370202"}),
         make_alert(priority="P4", violations=["speeding"]),
         make_alert(priority="P2"),
         make_alert(priority="P1", violations=["speeding"]),
     ]
     settings, now = fresh.state.settings, clock.now()
-    async with fresh.state.runtime.sessions() as s:  # rolled back: the same world for both runs
-        async with s.begin():
-            batched = await intake_batch(s, alerts=batch, settings=settings, now=now)
-            by_batch = await decisions(s, batch)
-            await s.rollback()
-    async with fresh.state.runtime.sessions() as s:
-        async with s.begin():
-            one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
-            by_one = await decisions(s, batch)
-            await s.rollback()
+    # Each run rolled back: the same world for both.
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        batched = await intake_batch(s, alerts=batch, settings=settings, now=now)
+        by_batch = await decisions(s, batch)
+        await s.rollback()
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
+        by_one = await decisions(s, batch)
+        await s.rollback()
     assert batched == one_by_one
     assert by_batch == by_one
     assert {"assigned", "pending", "handled", "closed", "covert"} <= set(batched)

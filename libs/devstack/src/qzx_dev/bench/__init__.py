@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-BENCHES = ("ingest", "passages", "checkpoints", "alerts", "dispatch", "console")
+BENCHES = ("ingest", "passages", "checkpoints", "alerts", "dispatch", "dispatch_intake", "console")
 
 
 def run_async(main: Coroutine[Any, Any, T]) -> T:

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common import serde
+from qzx_common.contracts.tasks import Task
 from qzx_common.kafka.outbox import enqueue
 from qzx_common.kafka.publish import OutboxMessage
 from qzx_common.topics import DISPATCH_TASKS
@@ -28,6 +29,21 @@ async def changed(session: AsyncSession, row: TaskRow, *, now: datetime, setting
     row.updated_at = now
     await session.flush()
     await announce(session, row, settings=settings)
+
+
+async def changed_many(
+    session: AsyncSession, rows: Sequence[TaskRow], *, now: datetime, settings: DispatchSettings
+) -> None:
+    """``changed`` for many tasks (of distinct units), a statement per step."""
+    if not rows:
+        return
+    seqs = await repository.next_seqs(session, [r.unit_id for r in rows])
+    for row in rows:
+        row.unit_seq = seqs[row.unit_id]
+        row.version += 1
+        row.updated_at = now
+    await session.flush()
+    await announce_many(session, rows, settings=settings)
 
 
 _ANNOUNCE = text(
@@ -53,17 +69,22 @@ async def announce(session: AsyncSession, row: TaskRow, *, settings: DispatchSet
 
 
 async def announce_many(
-    session: AsyncSession, rows: Sequence[TaskRow], *, settings: DispatchSettings
+    session: AsyncSession,
+    rows: Sequence[TaskRow],
+    *,
+    settings: DispatchSettings,
+    contracts: Sequence[Task] | None = None,
 ) -> None:
-    """``announce`` for a batch of new tasks: the outbox rows in one COPY, the NOTIFYs in one statement."""
+    """``announce`` for many tasks (``contracts``: theirs, when the caller has them already): the
+    outbox rows in one COPY, the NOTIFYs in one statement."""
     if not rows:
         return
     topic = settings.topic(DISPATCH_TASKS)
-    await enqueue(
-        await session.connection(),
-        schema=SCHEMA,
-        messages=[OutboxMessage(topic, serde.dumps(to_contract(r)), key=r.id.encode()) for r in rows],
-    )
+    tasks = contracts if contracts is not None else [to_contract(r) for r in rows]
+    messages = [
+        OutboxMessage(topic, serde.dumps(t), key=r.id.encode()) for r, t in zip(rows, tasks, strict=True)
+    ]
+    await enqueue(await session.connection(), schema=SCHEMA, messages=messages)
     await session.execute(
         text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
         {"channel": CHANNEL, "payloads": [f"{r.unit_id}:{r.unit_seq}" for r in rows]},

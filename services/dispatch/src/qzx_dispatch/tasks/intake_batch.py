@@ -2,11 +2,11 @@
 
 The steps: the alerts upserted (the fresh versions' rows stay locked until commit), the ones that
 already have tasks found, the free units of the batch's cities read once and every alert ranked
-from memory (``board``), the chosen units claimed, the tasks inserted, announced and audited. What
-this path cannot settle goes through ``intake.apply``, the one-alert path, in the same transaction:
-closing an alert whose task is active, an alert no free unit in memory suits (the one-alert path
-decides pending, reserve and whatever else applies when nobody is free), a unit another
-transaction took meanwhile. The outcome of each alert is the one ``intake.intake`` would give."""
+from memory (``board``), the chosen units claimed, the tasks inserted, announced and audited. An alert
+no free unit suits is left pending, with the reason, as ``service.assign_alert`` leaves it (the
+deadline watcher retries it through that path). What this path cannot settle goes through
+``intake.apply``, the one-alert path, in the same transaction: an alert that may pre-empt a busy
+unit (``preempt``) when none is free, a unit another transaction took meanwhile. The outcome of each alert is the one ``intake.intake`` would give."""
 
 from __future__ import annotations
 
@@ -19,13 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from qzx_common.audit import AuditContext, AuditEntry, record_many
 from qzx_common.contracts.alerts import Alert, is_covert_hit
+from qzx_common.contracts.tasks import Task
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import events, repository
+from qzx_dispatch.tasks import events, preempt, repository
 from qzx_dispatch.tasks.board import DutyBoard
 from qzx_dispatch.tasks.intake import CLOSED, COVERT_REASON, alert_values, apply
 from qzx_dispatch.tasks.models import TaskRow
+from qzx_dispatch.tasks.recommend import no_unit_reason
 from qzx_dispatch.tasks.rules import LOW_PRIORITIES
 from qzx_dispatch.tasks.schemas import to_contract
 from qzx_dispatch.tasks.service import CANDIDATES, build_need, new_task
@@ -53,21 +55,23 @@ async def intake_batch(
     outcomes["covert"] = len(batch.covert)
     covert = [(a.id, "handled", COVERT_REASON) for a in batch.covert]
     await repository.set_alert_states(session, covert, keep_reason=False)
-    active, recent = await repository.task_facts(
-        session, {a.id: a.last_seen for a in batch.closing + batch.new}
+    # As ``intake.try_assign``: tasks from before a re-queue (its unit pre-empted) no longer count.
+    since = {a.id: max(a.last_seen, fresh[a.id] or a.last_seen) for a in batch.closing + batch.new}
+    active, recent = await repository.task_facts(session, since)
+    await _cancel_tasks(session, [a for a in batch.closing if a.id in active], settings, now)
+    await repository.set_alert_states(
+        session, [(a.id, "closed", None) for a in batch.closing], keep_reason=True
     )
-    one_by_one = [a for a in batch.closing if a.id in active]
-    done = [a for a in batch.closing if a.id not in active]
-    await repository.set_alert_states(session, [(a.id, "closed", None) for a in done], keep_reason=True)
-    outcomes["closed"] = len(done)
+    outcomes["closed"] = len(batch.closing)
     handled = [a for a in batch.new if a.id in active or a.id in recent]
     await repository.set_alert_states(session, [(a.id, "handled", None) for a in handled], keep_reason=True)
     outcomes["handled"] = len(handled)
-    made, left = await _assign(
+    made, pending, left = await _assign(
         session, [a for a in batch.new if a.id not in active and a.id not in recent], settings, now
     )
     outcomes["assigned"] = len(made)
-    one_by_one += left
+    outcomes["pending"] = len(pending)
+    one_by_one = left
     order = {a.id: i for i, a in enumerate(alerts)}
     for alert in sorted(one_by_one, key=lambda a: order[a.id]):
         outcomes[await apply(session, alert=alert, settings=settings, now=now)] += 1
@@ -89,12 +93,42 @@ def _sort(alerts: Sequence[Alert]) -> _Sorted:
     return out
 
 
+async def _cancel_tasks(
+    session: AsyncSession, closing: list[Alert], settings: DispatchSettings, now: datetime
+) -> None:
+    """The active tasks of alerts dismissed or resolved: cancelled (``service.close``), announced, audited."""
+    if not closing:
+        return
+    status = {a.id: a.status.value for a in closing}
+    tasks = await repository.active_for_alerts(session, list(status))
+    for task in tasks:
+        task.status, task.reason = "cancelled", f"alert {status[task.alert_id]}"
+    await events.changed_many(session, tasks, now=now, settings=settings)
+    await _audit(session, "system:intake", "task.cancel", tasks, [to_contract(t) for t in tasks])
+
+
+async def _audit(
+    session: AsyncSession, actor: str, action: str, tasks: Sequence[TaskRow], contracts: Sequence[Task]
+) -> None:
+    """``service.record_system`` for many tasks (with their contracts)."""
+    await record_many(
+        session,
+        schema=SCHEMA,
+        context=AuditContext.system(actor),
+        entries=[
+            AuditEntry(action, "task", t.id, after=c, admin_code=audit_scope(t.target_admin_code))
+            for t, c in zip(tasks, contracts, strict=True)
+        ],
+    )
+
+
 async def _assign(
     session: AsyncSession, alerts: list[Alert], settings: DispatchSettings, now: datetime
-) -> tuple[list[TaskRow], list[Alert]]:
-    """Tasks for the alerts a free unit suits, from memory; the alerts left to the one-alert path."""
+) -> tuple[list[TaskRow], list[tuple[str, str]], list[Alert]]:
+    """From memory: tasks for the alerts a free unit suits, (alert id, reason) for those none
+    suits; and the alerts left to the one-alert path."""
     if not alerts:
-        return [], []
+        return [], [], []
     needs = [(a, build_need(a, settings=settings)) for a in alerts]
     # The reserve rule counts a city's free units: serialise its decisions as ``service.rank`` does.
     reserve_cities = sorted(
@@ -110,10 +144,14 @@ async def _assign(
     )
     planned: list[tuple[Alert, TaskRow]] = []
     left: list[Alert] = []
+    pending: list[tuple[str, str]] = []
     for alert, need in needs:
         rec = board.recommend(need, limit=CANDIDATES)
         if not rec.ranked:
-            left.append(alert)
+            if preempt.preempts(alert.priority.value, settings):
+                left.append(alert)  # it may take a unit from lower-priority work: the one-alert path
+            else:  # what ``assign_alert`` concludes: pending, retried by the watcher
+                pending.append((alert.id, no_unit_reason(rec)))
             continue
         chosen = rec.ranked[0]
         planned.append((alert, new_task(alert, chosen, need=need, rec=rec, skipped=[], now=now)))
@@ -125,17 +163,11 @@ async def _assign(
     inserted = await repository.insert_tasks(session, [row for _, row in planned if row.unit_id in claimed])
     made = [row for _, row in planned if row.id in inserted]
     left += [alert for alert, row in planned if row.id not in inserted]
-    await events.announce_many(session, made, settings=settings)
-    await record_many(
-        session,
-        schema=SCHEMA,
-        context=AuditContext.system("system:assign"),
-        entries=[
-            AuditEntry(
-                "task.assign", "task", r.id, after=to_contract(r), admin_code=audit_scope(r.target_admin_code)
-            )
-            for r in made
-        ],
-    )
+    contracts = [to_contract(r) for r in made]
+    await events.announce_many(session, made, settings=settings, contracts=contracts)
+    await _audit(session, "system:assign", "task.assign", made, contracts)
     await repository.record_attempts(session, [r.alert_id for r in made])
-    return made, left
+    await repository.record_pending(
+        session, pending, retry_at=now + timedelta(seconds=settings.pending_retry_s)
+    )
+    return made, pending, left

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, select, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from qzx_common.db import before_key, driver_connection
 from qzx_dispatch.db import SCHEMA
@@ -156,6 +159,24 @@ async def next_seq(session: AsyncSession, unit_id: str) -> int:
     )
     assert seq is not None, f"unit {unit_id} vanished"
     return int(seq)
+
+
+async def next_seqs(session: AsyncSession, unit_ids: Sequence[str]) -> dict[str, int]:
+    """``next_seq`` for many units, in one statement."""
+    raw = await driver_connection(await session.connection())
+    got = await raw.fetch(
+        f"UPDATE {SCHEMA}.units SET change_seq = change_seq + 1 WHERE id = ANY($1::text[]) RETURNING id, change_seq",
+        list(unit_ids),
+    )
+    seqs = {r[0]: r[1] for r in got}
+    assert len(seqs) == len(set(unit_ids)), "a unit vanished"
+    return seqs
+
+
+async def active_for_alerts(session: AsyncSession, alert_ids: Sequence[str]) -> list[TaskRow]:
+    """``active_for_alert`` for many, locked."""
+    q = select(TaskRow).where(TaskRow.alert_id.in_(alert_ids), TaskRow.status.in_(ACTIVE))
+    return list((await session.scalars(q.order_by(TaskRow.id).with_for_update())).all())
 
 
 async def city_lock(session: AsyncSession, city: str) -> None:
@@ -309,21 +330,23 @@ _UPSERT_ALERTS = f"""
         first_seen = excluded.first_seen, last_seen = excluded.last_seen, payload = excluded.payload,
         updated_at = now()
     WHERE a.version < excluded.version
-    RETURNING a.alert_id
+    RETURNING a.alert_id, a.requeued_at
 """
 
 
-async def upsert_alerts(session: AsyncSession, rows: Sequence[dict[str, object]]) -> set[str]:
+async def upsert_alerts(
+    session: AsyncSession, rows: Sequence[dict[str, object]]
+) -> dict[str, datetime | None]:
     """``upsert_alert`` for many alerts (distinct ids, ``alert_values`` rows) in one statement: the
-    ids whose version was new (their rows are locked until commit)."""
+    ids whose version was new (their rows are locked until commit), with when each was re-queued."""
     if not rows:
-        return set()
+        return {}
     raw = await driver_connection(await session.connection())
     columns = ("alert_id", "version", "status", "priority", "kind", "admin_code", "first_seen", "last_seen")
     got = await raw.fetch(
         _UPSERT_ALERTS, *([r[c] for r in rows] for c in columns), [r["payload"] for r in rows]
     )
-    return {r[0] for r in got}
+    return {r[0]: r[1] for r in got}
 
 
 async def task_facts(session: AsyncSession, since_by_alert: dict[str, datetime]) -> tuple[set[str], set[str]]:
@@ -381,14 +404,39 @@ async def claim_units(session: AsyncSession, unit_ids: Sequence[str]) -> dict[st
     return {r[0]: r[1] for r in got}
 
 
+def _array_type(t: TypeEngine[Any]) -> str:
+    for kind, name in ((Boolean, "bool"), (BigInteger, "int8"), (Integer, "int4"), (Float, "float8")):
+        if isinstance(t, kind):
+            return name
+    return "timestamptz" if isinstance(t, DateTime) else "text"  # strings, and JSON as text
+
+
+@functools.cache
+def _insert_tasks_sql() -> str:
+    """INSERT … SELECT FROM unnest(one array per column): JSON columns travel as text."""
+    columns = list(TaskRow.__table__.columns)
+    arrays = ", ".join(f"${i}::{_array_type(c.type)}[]" for i, c in enumerate(columns, 1))
+    picks = ", ".join(f"v.{c.name}::jsonb" if isinstance(c.type, JSONB) else f"v.{c.name}" for c in columns)
+    names = ", ".join(c.name for c in columns)
+    return (
+        f"INSERT INTO {SCHEMA}.tasks ({names}) SELECT {picks} FROM unnest({arrays}) AS v({names}) "
+        "ON CONFLICT DO NOTHING RETURNING id"
+    )
+
+
 async def insert_tasks(session: AsyncSession, rows: Sequence[TaskRow]) -> set[str]:
-    """``insert_task`` for many: the ids inserted (the others met a partial unique index)."""
+    """``insert_task`` for many, in one statement: the ids inserted (the others met a partial
+    unique index)."""
     if not rows:
         return set()
-    columns = [c.key for c in TaskRow.__table__.columns]
-    stmt = insert(TaskRow).on_conflict_do_nothing().returning(TaskRow.id)
-    got = await session.execute(stmt, [{c: getattr(r, c) for c in columns} for r in rows])
-    return set(got.scalars().all())
+    raw = await driver_connection(await session.connection())
+    arrays = []
+    for c in TaskRow.__table__.columns:
+        values = [getattr(r, c.key) for r in rows]
+        if isinstance(c.type, JSONB):
+            values = [None if v is None else orjson.dumps(v).decode() for v in values]
+        arrays.append(values)
+    return {r[0] for r in await raw.fetch(_insert_tasks_sql(), *arrays)}
 
 
 async def set_alert_states(
@@ -401,6 +449,21 @@ async def set_alert_states(
     await session.execute(
         text(f"UPDATE {SCHEMA}.alerts SET state = :state{reason} WHERE alert_id = :alert_id"),
         [{"alert_id": a, "state": st, "reason": why} for a, st, why in states],
+    )
+
+
+async def record_pending(
+    session: AsyncSession, reasons: Sequence[tuple[str, str]], *, retry_at: datetime
+) -> None:
+    """(alert id, reason) for alerts no unit could take: pending, one more attempt, retried at ``retry_at``."""
+    if not reasons:
+        return
+    await session.execute(
+        text(
+            f"UPDATE {SCHEMA}.alerts SET state = 'pending', last_reason = :reason, next_try_at = :retry_at, "
+            "attempts = attempts + 1 WHERE alert_id = :alert_id"
+        ),
+        [{"alert_id": a, "reason": why, "retry_at": retry_at} for a, why in reasons],
     )
 
 
