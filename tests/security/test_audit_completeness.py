@@ -449,6 +449,75 @@ async def _dispatch(w: World) -> Call:
     )
 
 
+QD_AID = {
+    "lat": 36.40,
+    "lon": 120.70,
+    "admin_code": "370203",
+    "road": "G15",
+    "km": 40.0,
+}  # far from Qingdao's tests
+
+
+async def _aid(w: World) -> dict[str, Any]:
+    """A proposal that Rizhao borrow a Qingdao unit (on duty, far from the other tests' spots)."""
+    alert_id, _ = await _waiting_alert(w)
+    unit = (await w.org.unit(QD_AID, capabilities=("breathalyser",)))["unit"]
+    async with w.client("dispatch") as c:
+        r = await c.post(
+            "/v1/dispatch/mutual-aid",
+            json={"alert_id": alert_id, "unit_id": unit, "reason": "Rizhao's units are all out"},
+            headers=bearer("dispatcher", "3711"),
+        )
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+@case("dispatch", "POST", "/v1/dispatch/mutual-aid")
+async def _aid_propose(w: World) -> Call:
+    alert_id, _ = await _waiting_alert(w)
+    unit = (await w.org.unit(QD_AID, on_duty=False))["unit"]
+    return Call(
+        rizhao("dispatcher"),
+        "/v1/dispatch/mutual-aid",
+        {"alert_id": alert_id, "unit_id": unit, "reason": "Rizhao's units are all out"},
+        "mutual_aid.propose",
+        "mutual_aid",
+        lambda r: str(r.json()["id"]),
+        RZ,
+        "create",
+    )
+
+
+@case("dispatch", "POST", "/v1/dispatch/mutual-aid/{aid_id}/accept")
+async def _aid_accept(w: World) -> Call:
+    aid = await _aid(w)
+    return Call(
+        Actor("city_commander", "3702"),
+        f"/v1/dispatch/mutual-aid/{aid['id']}/accept",
+        {"reason": "car free"},
+        "mutual_aid.accept",
+        "mutual_aid",
+        aid["id"],
+        "370203",
+        "update",
+    )
+
+
+@case("dispatch", "POST", "/v1/dispatch/mutual-aid/{aid_id}/decline")
+async def _aid_decline(w: World) -> Call:
+    aid = await _aid(w)
+    return Call(
+        Actor("city_commander", "3702"),
+        f"/v1/dispatch/mutual-aid/{aid['id']}/decline",
+        {"reason": "needed at home"},
+        "mutual_aid.decline",
+        "mutual_aid",
+        aid["id"],
+        "370203",
+        "update",
+    )
+
+
 @case("dispatch", "POST", "/v1/dispatch/escalate")
 async def _escalate(w: World) -> Call:
     task = await _task(w)

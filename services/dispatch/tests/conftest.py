@@ -79,8 +79,8 @@ async def fresh(dispatch: Any, clock: OffsetClock, stack: Stack) -> AsyncIterato
         await conn.execute(
             "TRUNCATE dispatch.tasks, dispatch.alerts, dispatch.rosters, dispatch.unit_members, "
             "dispatch.unit_locations, dispatch.units, dispatch.idempotency_keys, dispatch.shift_plans, "
-            "dispatch.officers, dispatch.patrol_devices, dispatch.credential_events, "
-            "dispatch.accident_facts CASCADE"
+            "dispatch.officers, dispatch.patrol_devices, dispatch.credential_events, dispatch.task_events, "
+            "dispatch.webhook_deliveries, dispatch.accident_facts CASCADE"
         )
     finally:
         await conn.close()

@@ -88,3 +88,30 @@ async def test_no_preemption_of_equal_priority_on_scene_work_or_when_switched_of
         assert (await _only_task(dispatcher, p2_again.id))["unit_id"] == third
     finally:
         settings.preempt_p2 = False
+
+
+async def test_the_consumers_batch_intake_preempts_and_keeps_a_requeued_alert_in_the_queue(
+    fresh: Any, api: Api, org: Org, clock: OffsetClock
+) -> None:
+    """Through the batch path: a P1 no free unit suits takes the P3's unit, and the P3's next
+    version (``new`` again, from alerts) leaves it pending rather than handled by its old task."""
+    from qzx_common.db import transaction
+    from qzx_dispatch.tasks.intake_batch import intake_batch
+
+    from .conftest import bump
+
+    unit = await org.unit()
+    low = make_alert(priority="P3", violations=["speeding"], score=55.0)
+    urgent = make_alert()
+
+    async def batch(*alerts: Any) -> Any:
+        async with transaction(fresh.state.runtime.sessions) as s:
+            return await intake_batch(s, alerts=list(alerts), settings=fresh.state.settings, now=clock.now())
+
+    assert (await batch(low))["assigned"] == 1
+    assert (await batch(urgent))["assigned"] == 1
+    dispatcher = api(role="dispatcher", jur="3701")
+    assert (await _only_task(dispatcher, urgent.id))["unit_id"] == unit
+    assert (await batch(bump(low, count=2)))["pending"] == 1
+    [waiting] = (await dispatcher.get("/v1/dispatch/pending")).json()["items"]
+    assert waiting["alert_id"] == low.id and waiting["requeued"] is True

@@ -5,6 +5,7 @@ CAMERA_VIOLATIONS_DLQ = "camera.violations.v1.dlq"
 VIOLATIONS_ACCEPTED = "violations.accepted.v1"
 ALERTS = "alerts.v1"
 DISPATCH_TASKS = "dispatch.tasks.v1"
+DISPATCH_ESCALATIONS = "dispatch.escalations.v1"
 
 # Checkpoint watch: every vehicle a checkpoint reads (key device id, value VehiclePassage).
 CAMERA_PASSAGES = "camera.passages.v1"
@@ -34,7 +35,9 @@ CONSUMED = (
     ACCIDENTS_REPORTED,
     ACCIDENTS_ACCEPTED,
 )
-ALL_TOPICS = (*CONSUMED, *(dlq_topic(t) for t in CONSUMED))
+# Topics for clients outside the services (consoles, gateways): nobody inside consumes them.
+PUBLISHED = (DISPATCH_ESCALATIONS,)
+ALL_TOPICS = (*CONSUMED, *PUBLISHED, *(dlq_topic(t) for t in CONSUMED))
 PARTITIONS = 4
 
 # Consumer groups (before the topic prefix) and what each consumes: the services join them, and

@@ -47,7 +47,39 @@ CREATE TABLE {S}.task_events (
 );
 CREATE INDEX ix_task_events_task ON {S}.task_events (task_id, at);
 CREATE INDEX ix_task_events_at ON {S}.task_events (at DESC, id DESC);
-ALTER TABLE {S}.alerts ADD COLUMN requeued_at timestamptz
+ALTER TABLE {S}.alerts ADD COLUMN requeued_at timestamptz;
+ALTER TABLE {S}.alerts ADD COLUMN wait_escalated_at timestamptz;
+CREATE TABLE {S}.webhook_deliveries (
+    id varchar(40) PRIMARY KEY,
+    event_id varchar(40) NOT NULL,
+    body jsonb NOT NULL,
+    state varchar(16) NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts integer NOT NULL DEFAULT 0,
+    next_try_at timestamptz NOT NULL,
+    last_error text,
+    created_at timestamptz NOT NULL,
+    done_at timestamptz
+);
+CREATE INDEX ix_webhook_deliveries_due ON {S}.webhook_deliveries (next_try_at) WHERE state = 'pending';
+ALTER TABLE {S}.tasks ADD COLUMN aid_admin_code varchar(12);
+CREATE INDEX ix_tasks_aid_admin_code ON {S}.tasks (aid_admin_code varchar_pattern_ops)
+    WHERE aid_admin_code IS NOT NULL;
+CREATE TABLE {S}.mutual_aid (
+    id varchar(40) PRIMARY KEY,
+    alert_id varchar(128) NOT NULL,
+    unit_id varchar(64) NOT NULL REFERENCES {S}.units (id) ON DELETE CASCADE,
+    alert_admin_code varchar(12) NOT NULL,
+    unit_admin_code varchar(12) NOT NULL,
+    state varchar(16) NOT NULL DEFAULT 'proposed' CHECK (state IN ('proposed', 'accepted', 'declined')),
+    reason text NOT NULL,
+    proposed_by varchar(64) NOT NULL,
+    decided_by varchar(64),
+    decision_reason text,
+    task_id varchar(40),
+    created_at timestamptz NOT NULL,
+    decided_at timestamptz
+);
+CREATE INDEX ix_mutual_aid_created ON {S}.mutual_aid (created_at DESC, id DESC)
 """
 
 
@@ -57,6 +89,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(f"DROP TABLE {S}.mutual_aid")
+    op.execute(f"ALTER TABLE {S}.tasks DROP COLUMN aid_admin_code")
+    op.execute(f"DROP TABLE {S}.webhook_deliveries")
+    op.execute(f"ALTER TABLE {S}.alerts DROP COLUMN wait_escalated_at")
     op.execute(f"ALTER TABLE {S}.alerts DROP COLUMN requeued_at")
     op.execute(f"DROP TABLE {S}.task_events")
     op.execute(f"DROP TABLE {S}.credential_events")

@@ -17,9 +17,11 @@ from qzx_common.topics import ACCIDENTS_ACCEPTED, ALERTS
 from qzx_common.web.capacity import Capacity
 from qzx_common.web.serve import serve
 from qzx_common.web.service import service_app
+from qzx_dispatch.aid.router import router as aid_router
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import ACCIDENTS_GROUP, GROUP, accidents_handler, alerts_handler
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.escalations.webhook import WebhookDeliverer
 from qzx_dispatch.manual.router import router as manual_router
 from qzx_dispatch.org import reference
 from qzx_dispatch.org.router import router as org_router
@@ -49,6 +51,8 @@ def create_app(
     drive ``app.state.service.watcher.tick()`` themselves with a manual clock)."""
     settings = settings or get_settings()
     clock = clock or SystemClock()
+    if settings.escalation_webhook_url and not settings.escalation_webhook_secret:
+        raise ValueError("QZX_ESCALATION_WEBHOOK_URL needs QZX_ESCALATION_WEBHOOK_SECRET (the signing key)")
 
     @asynccontextmanager
     async def start(rt: Runtime) -> AsyncIterator[DispatchState]:
@@ -60,9 +64,11 @@ def create_app(
         watcher = DeadlineWatcher(
             sessions=rt.sessions, settings=settings, clock=clock, on_change=rt.relay.wake
         )
+        webhook = WebhookDeliverer(sessions=rt.sessions, settings=settings, clock=clock)
         background = []
         if watch:
             background.append(asyncio.create_task(watcher.run(), name="dispatch-deadline-watcher"))
+            background.append(asyncio.create_task(webhook.run(), name="escalation-webhook"))
         pruner = idempotency.prune_periodically(
             rt.sessions,
             retention=timedelta(hours=settings.idempotency_retention_h),
@@ -83,6 +89,7 @@ def create_app(
                     clock=clock,
                     notifier=notifier,
                     watcher=watcher,
+                    webhook=webhook,
                     long_polls=Capacity(
                         "long-polls",
                         limit=settings.long_poll_max_held,
@@ -92,6 +99,7 @@ def create_app(
         finally:
             stopping.set()
             watcher.stop()
+            webhook.stop()
             await asyncio.gather(*background, return_exceptions=True)
             await notifier.stop()
 
@@ -101,7 +109,15 @@ def create_app(
         schema=SCHEMA,
         migrations=MIGRATIONS,
         start=start,
-        routers=[org_router, shifts_router, tasks_router, manual_router, patrol_router, supervision_router],
+        routers=[
+            org_router,
+            shifts_router,
+            tasks_router,
+            manual_router,
+            patrol_router,
+            supervision_router,
+            aid_router,
+        ],
     )
 
 

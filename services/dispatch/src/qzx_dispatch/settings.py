@@ -29,6 +29,32 @@ class DispatchSettings(CommonSettings):
         "task (not one on scene); the displaced task is cancelled and its alert re-queued.",
     )
     preempt_p2: bool = Field(default=False, description="P2 alerts pre-empt lower-priority tasks too.")
+    escalate_p1_wait_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A P1 alert waiting this many seconds for a unit raises a `p1_waiting` escalation "
+        "(once per wait).",
+    )
+    escalation_webhook_url: str | None = Field(
+        default=None,
+        description="Where escalations are POSTed (an SMS or radio gateway), signed with "
+        "`QZX_ESCALATION_WEBHOOK_SECRET`; unset: no webhook.",
+    )
+    escalation_webhook_secret: str = Field(
+        default="",
+        description="The HMAC-SHA256 key of the escalation webhook's `X-Qzx-Signature`.",
+    )
+    escalation_webhook_attempts: int = Field(
+        default=8, ge=1, description="Attempts of one escalation's webhook delivery before it is dead."
+    )
+    escalation_webhook_backoff_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="The first retry's delay (seconds); it doubles on each further retry, at most 600 s.",
+    )
+    escalation_webhook_timeout_s: float = Field(
+        default=5.0, gt=0, description="Timeout of one webhook POST (seconds)."
+    )
     workload_window_h: float = Field(
         default=8.0,
         description="A unit's workload is the tasks it was given in this window (the tie-breaker after "

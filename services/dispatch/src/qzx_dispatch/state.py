@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from qzx_common.web.capacity import Capacity
 from qzx_common.web.service import ServiceState
 from qzx_dispatch.clock import Clock
+from qzx_dispatch.escalations.webhook import WebhookDeliverer
 from qzx_dispatch.patrol.notifier import UnitNotifier
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks.watcher import DeadlineWatcher
@@ -18,4 +19,5 @@ class DispatchState(ServiceState):
     clock: Clock
     notifier: UnitNotifier
     watcher: DeadlineWatcher
+    webhook: WebhookDeliverer  # escalation webhook deliveries (tests drive ``deliver_due``)
     long_polls: Capacity  # held patrol long-polls (QZX_LONG_POLL_MAX_HELD)

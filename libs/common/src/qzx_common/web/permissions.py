@@ -38,6 +38,7 @@ class Action(StrEnum):
     patrol_act = "patrol:act"
     audit_read = "audit:read"
     supervision_read = "supervision:read"
+    mutual_aid_accept = "mutual_aid:accept"
     passages_read = "passages:read"
     accidents_read = "accidents:read"
     accidents_report = "accidents:report"
@@ -71,6 +72,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.audit_read: frozenset({_P, _AU}),
     # Shared-credential signs of patrol officers: the auditors and the commanders who supervise them.
     Action.supervision_read: frozenset({_P, _C, _AU}),
+    # Lending a unit to a neighbouring city is its own city's commanders' decision.
+    Action.mutual_aid_accept: frozenset({_P, _C}),
     # Every vehicle's movements: the command roles, not patrol (a covert target's trail stays off phones).
     Action.passages_read: frozenset({_P, _C, _D, _AU}),
     Action.accidents_read: frozenset({_P, _C, _D, _AU, _PO}),

@@ -79,7 +79,11 @@ class DispatchApi:
         idempotency_key: str | None = None,
         timeout: float | None = None,
     ) -> Any:
-        headers = {"Authorization": f"Bearer {self.tokens.get(who)}"}
+        # One simulated phone per unit (dispatch records a person acting from two devices at once).
+        headers = {
+            "Authorization": f"Bearer {self.tokens.get(who)}",
+            "X-Device-Id": f"patrol-sim-{who.unit_id}",
+        }
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}

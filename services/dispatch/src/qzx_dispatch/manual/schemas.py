@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,3 +38,24 @@ class EscalateRequest(BaseModel):
 
     task_id: str = Field(min_length=1, max_length=64)
     reason: str = Field(min_length=3, max_length=500)
+
+
+class PendingAlert(BaseModel):
+    alert_id: str
+    priority: str
+    kind: str
+    violations: list[str]
+    plate: str | None
+    admin_code: str
+    first_seen: datetime
+    waiting_since: datetime = Field(description="first_seen, or when the alert was re-queued")
+    waited_s: float = Field(description="seconds since waiting_since")
+    reason: str | None = Field(description="why no unit took it at its last try")
+    requeued: bool = Field(description="its unit was pre-empted by a more urgent alert")
+    attempts: int
+    next_try_at: datetime | None
+
+
+class PendingList(BaseModel):
+    items: list[PendingAlert]
+    next_cursor: str | None

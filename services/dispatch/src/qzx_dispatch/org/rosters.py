@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from qzx_dispatch.org.schemas import (
     RosterOut,
 )
 from qzx_dispatch.org.units import check_crew
+from qzx_dispatch.tasks import pending
 
 MAX_SHIFT = timedelta(hours=16)
 
@@ -104,6 +105,9 @@ async def create_roster(
         source="manual",
         principal=principal,
     )
+    now = datetime.now(UTC)
+    if row.starts_at <= now < row.ends_at:  # on shift from now: the city's queue may move
+        await pending.retry_now(session, city_code=unit.city_code, now=now)
     await audit_change(
         session,
         "roster.create",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from qzx_dispatch.org.schemas import (
     UnitOut,
     UnitPatch,
 )
+from qzx_dispatch.tasks import pending
 
 
 async def unit_out(session: AsyncSession, units: list[Unit]) -> list[UnitOut]:
@@ -138,6 +140,8 @@ async def update_unit(
     for field, value in changes.items():
         setattr(row, field, value)
     await session.flush()
+    if changes.get("status") == "available" and before.status != "available":
+        await pending.retry_now(session, city_code=row.city_code, now=datetime.now(UTC))
     await audit_change(
         session,
         "unit.update",

@@ -21,6 +21,7 @@ from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import events, repository
 from qzx_dispatch.tasks.models import TaskRow
 from qzx_dispatch.tasks.schemas import to_contract
+from qzx_dispatch.tasks.service import unit_freed
 
 # action → (statuses it may start from, status it leads to)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -163,6 +164,8 @@ async def act(
     elif action == "feedback":
         task.outcome, task.note, task.resolved_at = (outcome.value if outcome else None), note, now
     await events.changed(session, task, now=now, settings=settings)
+    if target in CLOSED:
+        await unit_freed(session, unit_id=task.unit_id, now=now)
     await record(
         session,
         schema=SCHEMA,

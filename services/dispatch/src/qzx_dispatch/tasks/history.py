@@ -4,12 +4,14 @@ a re-queued alert, an escalation), stored for the task history and the superviso
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from qzx_common.db import before_key
 from qzx_dispatch.tasks.models import TaskEvent
 
 
@@ -50,4 +52,25 @@ async def of_task(session: AsyncSession, *, task_id: str, alert_id: str) -> list
         )
         .order_by(TaskEvent.at, TaskEvent.id)
     )
+    return list((await session.scalars(q)).all())
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    jur: str,
+    kinds: Sequence[str],
+    since: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[TaskEvent]:
+    """Events of these kinds under ``jur``, newest first."""
+    q = select(TaskEvent).where(
+        TaskEvent.kind.in_(kinds), TaskEvent.admin_code.startswith(jur, autoescape=True)
+    )
+    if since is not None:
+        q = q.where(TaskEvent.at >= since)
+    if after is not None:
+        q = q.where(before_key((TaskEvent.at, TaskEvent.id), after))
+    q = q.order_by(TaskEvent.at.desc(), TaskEvent.id.desc()).limit(limit)
     return list((await session.scalars(q)).all())

@@ -46,6 +46,8 @@ class AlertRecord(Base):
     next_try_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Put back in the queue (its unit pre-empted) at: tasks older than this no longer handle it.
     requeued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When its wait as a P1 was escalated (once per wait).
+    wait_escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
@@ -79,6 +81,8 @@ class TaskRow(Base):
     # Why this unit: the chosen unit's figures, the runners-up and why they lost.
     reasons: Mapped[dict[str, Any]] = mapped_column(JSONB)
     previous_task_id: Mapped[str | None] = mapped_column(String(40))
+    # The admin code of the unit lent under mutual aid (another city's): that city sees the task too.
+    aid_admin_code: Mapped[str | None] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(Text)
     # The unit's change cursor at this task's latest change (what the patrol long-poll pages on).
     unit_seq: Mapped[int] = mapped_column(BigInteger)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, select, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Integer, or_, select, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
@@ -280,7 +280,9 @@ async def search(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> list[TaskRow]:
-    q = select(TaskRow).where(TaskRow.target_admin_code.startswith(jur))
+    q = select(TaskRow).where(
+        or_(TaskRow.target_admin_code.startswith(jur), TaskRow.aid_admin_code.startswith(jur))  # mutual aid
+    )
     if status:
         q = q.where(TaskRow.status.in_(status))
     if unit_id:
@@ -358,9 +360,10 @@ async def task_facts(session: AsyncSession, since_by_alert: dict[str, datetime])
     raw = await driver_connection(await session.connection())
     got = await raw.fetch(
         f"""
-        SELECT v.alert_id, bool_or(t.{ACTIVE_SQL}), bool_or(t.created_at >= v.since)
+        SELECT v.alert_id, bool_or(t.{ACTIVE_SQL}), bool_or(t.created_at >= greatest(v.since, a.requeued_at))
         FROM unnest($1::text[], $2::timestamptz[]) AS v(alert_id, since)
         JOIN {SCHEMA}.tasks t ON t.alert_id = v.alert_id
+        JOIN {SCHEMA}.alerts a ON a.alert_id = v.alert_id  -- a re-queued alert's older tasks do not count
         GROUP BY v.alert_id
         """,
         list(since_by_alert),

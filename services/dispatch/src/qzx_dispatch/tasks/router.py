@@ -70,7 +70,7 @@ async def get_task(
     task_id: str, principal: Annotated[Principal, require(Action.tasks_read)], session: Session
 ) -> TaskDetail:
     row = await repository.get_task(session, task_id)
-    if row is None or not principal.sees(row.target_admin_code):
+    if row is None or not service.sees_task(principal, row):
         raise NotFound(f"no task {task_id!r}", code="task_not_found")
     return to_detail(row)
 
@@ -81,7 +81,7 @@ async def task_events(
 ) -> TaskEventList:
     """The task's history besides its own changes (pre-emptions, its alert re-queued, escalations)."""
     row = await repository.get_task(session, task_id)
-    if row is None or not principal.sees(row.target_admin_code):
+    if row is None or not service.sees_task(principal, row):
         raise NotFound(f"no task {task_id!r}", code="task_not_found")
     events = await history.of_task(session, task_id=row.id, alert_id=row.alert_id)
     return TaskEventList(items=[event_out(e) for e in events])

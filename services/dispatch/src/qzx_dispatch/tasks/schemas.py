@@ -74,3 +74,8 @@ def event_out(row: TaskEvent) -> TaskEventOut:
 
 class TaskEventList(BaseModel):
     items: list[TaskEventOut]
+
+
+class TaskEventPage(BaseModel):
+    items: list[TaskEventOut]
+    next_cursor: str | None

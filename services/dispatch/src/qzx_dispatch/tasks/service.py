@@ -22,7 +22,7 @@ from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org.models import Unit
 from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import events, repository
+from qzx_dispatch.tasks import events, pending, repository
 from qzx_dispatch.tasks.intercept import points_ahead
 from qzx_dispatch.tasks.models import TaskRow
 from qzx_dispatch.tasks.recommend import (
@@ -58,11 +58,17 @@ def neighbour_cities(home: str, radius_km: float) -> set[str]:
 
 
 def build_need(
-    alert: Alert, *, settings: DispatchSettings, exclude: frozenset[str] = frozenset(), unit_scope: str = "37"
+    alert: Alert,
+    *,
+    settings: DispatchSettings,
+    exclude: frozenset[str] = frozenset(),
+    unit_scope: str = "37",
+    extra_cities: frozenset[str] = frozenset(),
 ) -> Need:
+    """``extra_cities``: cities whose units may take it besides its own (an accepted mutual aid)."""
     home = city_code(alert.location.admin_code)
     moving = is_moving(alert)
-    cities = {home} | (neighbour_cities(home, settings.neighbour_km) if moving else set())
+    cities = {home} | (neighbour_cities(home, settings.neighbour_km) if moving else set()) | extra_cities
     return Need(
         priority=alert.priority,
         capabilities=needs(alert),
@@ -153,10 +159,13 @@ async def assign_alert(
     previous: TaskRow | None = None,
     reason: str | None = None,
     unit_scope: str = "37",
+    extra_cities: frozenset[str] = frozenset(),
 ) -> Assignment:
     """Create a task for the best free unit under ``unit_scope`` (or ``only_unit``); ``previous``
     must already be closed."""
-    need = build_need(alert, settings=settings, exclude=exclude, unit_scope=unit_scope)
+    need = build_need(
+        alert, settings=settings, exclude=exclude, unit_scope=unit_scope, extra_cities=extra_cities
+    )
     rec = await rank(session, need=need, now=now, settings=settings)
     ranked = rec.ranked
     if only_unit is not None:
@@ -182,6 +191,11 @@ async def assign_alert(
             continue
         await events.announce(session, row, settings=settings)
         return Assignment(row)
+
+
+def sees_task(principal: Principal, task: TaskRow) -> bool:
+    """The task's city, and the city whose unit took it under mutual aid, both see it."""
+    return principal.sees(task.target_admin_code) or principal.sees(task.aid_admin_code)
 
 
 async def _why_not(
@@ -212,6 +226,14 @@ async def close(
     task.reason = reason
     task.escalated = task.escalated or escalate
     await events.changed(session, task, now=now, settings=settings)
+    await unit_freed(session, unit_id=task.unit_id, now=now)
+
+
+async def unit_freed(session: AsyncSession, *, unit_id: str, now: datetime) -> None:
+    """The unit holds no task now: its city's pending alerts are tried at the next watcher tick."""
+    unit = await session.get(Unit, unit_id)
+    if unit is not None:
+        await pending.retry_now(session, city_code=unit.city_code, now=now)
 
 
 async def record_system(

@@ -1,5 +1,5 @@
 """The closed loop's clock: missed sign-by → next best unit and escalation; missed feedback →
-escalation; pending alerts → another try. One short transaction per item, rows taken with
+escalation; pending alerts → another try; a P1 waiting too long → escalation. One short transaction per item, rows taken with
 ``SKIP LOCKED`` so several replicas share the work."""
 
 from __future__ import annotations
@@ -8,15 +8,17 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qzx_common.contracts.alerts import Alert
+from qzx_common.contracts.escalations import EscalationKind
 from qzx_common.db import transaction
 from qzx_dispatch.clock import Clock
+from qzx_dispatch.escalations import service as escalations
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import events, intake, repository, service
+from qzx_dispatch.tasks import events, intake, pending, repository, service
 from qzx_dispatch.tasks.models import TaskRow
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class DeadlineWatcher:
             ("sign_by", self._sign_by),
             ("feedback_by", self._feedback_by),
             ("pending", self._pending),
+            ("p1_waiting", self._p1_waiting),
         ):
             for _ in range(PER_TICK):
                 async with transaction(self.sessions) as s:
@@ -85,6 +88,9 @@ class DeadlineWatcher:
             result = await service.reassign(
                 s, task=task, alert=alert, reason=reason, settings=self.settings, now=now, escalate=True
             )
+        await escalations.task_missed(
+            s, kind=EscalationKind.sign_missed, task=task, reason=reason, now=now, settings=self.settings
+        )
         if result.task is not None:
             await self._audit(s, "task.escalate_reassign", result.task, before=task)
             return "reassigned"
@@ -105,6 +111,14 @@ class DeadlineWatcher:
         task.escalated = True
         task.reason = f"feedback-by missed by unit {task.unit_id}"
         await events.changed(s, task, now=now, settings=self.settings)
+        await escalations.task_missed(
+            s,
+            kind=EscalationKind.feedback_missed,
+            task=task,
+            reason=task.reason,
+            now=now,
+            settings=self.settings,
+        )
         await self._audit(s, "task.escalate", task)
         return "escalated"
 
@@ -118,6 +132,26 @@ class DeadlineWatcher:
             row.state = "closed" if alert.status.value in intake.CLOSED else "handled"
             return "dropped"
         return await intake.try_assign(s, row=row, alert=alert, settings=self.settings, now=now)
+
+    async def _p1_waiting(self, s: AsyncSession, now: datetime) -> str | None:
+        wait = timedelta(seconds=self.settings.escalate_p1_wait_s)
+        rows = await pending.overdue_p1(s, now=now, wait=wait, limit=1)
+        if not rows:
+            return None
+        row = rows[0]
+        row.wait_escalated_at = now
+        waited = (now - (row.requeued_at or row.first_seen)).total_seconds()
+        await escalations.raise_escalation(
+            s,
+            kind=EscalationKind.p1_waiting,
+            alert_id=row.alert_id,
+            priority=row.priority,
+            admin_code=row.admin_code,
+            reason=f"P1 waiting {waited:.0f} s for a unit: {row.last_reason or 'no unit yet'}",
+            now=now,
+            settings=self.settings,
+        )
+        return "escalated"
 
     async def _audit(
         self, s: AsyncSession, action: str, task: TaskRow, before: TaskRow | None = None
