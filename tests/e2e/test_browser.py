@@ -169,7 +169,8 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
         assert "Drunk driving" in await audit.locator(".alert-row", has_text=plate).inner_text()
         await audit.reload()
         await audit.locator("#alerts-title", has_text="Alerts").wait_for()
-        assert await audit.locator("#tabs a[data-view=audit]").count() == 1  # the auditor's page
+        # The tabs are filled once the role's permissions are known (after the alerts title).
+        await audit.locator("#tabs a[data-view=audit]").wait_for()  # the auditor's page
         assert await audit.locator("#tabs a[data-view=shifts]").count() == 0  # not the planner's
 
         # Escalating the task (with a reason) raises the banner on the dispatcher's page.
@@ -215,6 +216,27 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
 
         done = await eventually(resolved, timeout=15)
         assert done["outcome"] == "intercepted" and done["note"] == "已查获 BAC 95"
+
+        # The phone sent its installation's id through the console's proxy: the same officer acting
+        # from a second device right after is recorded as a shared credential against that id.
+        phone_device = await phone.evaluate("localStorage.getItem('qzx.patrol.device')")
+        assert phone_device
+        second = system.client(
+            "dispatch", role="patrol_officer", jur="3701", unit_id=unit, sub=officer.username
+        )
+        here = {"lat": 36.66, "lon": 117.0, "at": system.clock.now().isoformat()}
+        moved = await second.post(
+            "/v1/patrol/location", json=here, headers={"X-Device-Id": "e2e-second-phone"}
+        )
+        assert moved.status_code == 200, moved.text
+        supervisor = system.client("dispatch", role="auditor", jur="3701")
+        seen = (
+            await supervisor.get(
+                "/v1/supervision/credential-events",
+                params={"kind": "two_devices", "officer_id": officer.username},
+            )
+        ).json()["items"]
+        assert (seen[0]["device_id"], seen[0]["other_device_id"]) == ("e2e-second-phone", phone_device)
 
         # The console shows the loop closed.
         await row.click()

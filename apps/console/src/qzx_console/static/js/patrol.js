@@ -11,6 +11,7 @@ import { fill, h } from "./dom.js";
 const STATE_KEY = "qzx.patrol.state"; // {cursor, tasks} of this unit
 const QUEUE_KEY = "qzx.patrol.queue"; // [{key, task_id, action, body}]
 const LANG_KEY = "qzx.lang";
+const DEVICE_KEY = "qzx.patrol.device"; // this installation's id, sent as X-Device-Id (shared-credential detection)
 const WAIT_S = 25;
 const OPEN = new Set(["assigned", "signed", "en_route", "on_scene"]);
 const NEXT = { // status → the actions an officer may take from it
@@ -48,8 +49,18 @@ function save() {
   localStorage.setItem(QUEUE_KEY, JSON.stringify(queue));
 }
 
+// Kept across sign-ins and reloads: dispatch tells one person's two phones apart by it.
+function deviceId() {
+  let id = localStorage.getItem(DEVICE_KEY);
+  if (!id) {
+    id = crypto.randomUUID();
+    localStorage.setItem(DEVICE_KEY, id);
+  }
+  return id;
+}
+
 async function call(method, path, { body, key } = {}) {
-  const headers = { Authorization: `Bearer ${currentToken()}` };
+  const headers = { Authorization: `Bearer ${currentToken()}`, "X-Device-Id": deviceId() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (key) headers["Idempotency-Key"] = key;
   const res = await fetch(`/api/dispatch${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
