@@ -2,7 +2,8 @@
 in, a drunk-driving event appears on the queue, the dispatcher dispatches it from the ranked
 recommendations, the officer's phone receives it, signs and gives feedback while offline, flushes
 when the network returns, and the console shows the loop closed; a city commander of another city
-sees none of it; an escalated task raises the escalation banner; the English switch renders the
+sees none of it; an escalated task raises the escalation banner, and so does a P1 that waits
+for a unit; the English switch renders the
 page from the same codes. Every page is shot at desktop (1440×900) and phone (360×740) size into
 $QZX_SCREENSHOT_DIR when it is set (`QZX_SCREENSHOT_DIR=docs/screenshots make test
 PYTEST_ARGS=tests/e2e/test_browser.py` refreshes the README's), else into the test's temporary
@@ -254,6 +255,63 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
         assert plate in await console.locator("#alert-list").inner_text()
         for context in (desk, mobile, audit.context, other.context):
             await context.close()
+
+
+@pytest.fixture
+async def binzhou_without_breathalysers(system: System) -> AsyncIterator[None]:
+    """Binzhou (3716, which no other end-to-end test uses) with every breathalyser unit marked
+    unavailable, and dispatch's watcher escalating a P1 after 2 s of waiting instead of 120 s;
+    both put back afterwards (the waiting alert then gets a unit on the watcher's next retry)."""
+    org = system.client("dispatch", role="province_commander", jur="37")
+    r = await org.get("/v1/units", params={"admin_code": "3716", "capability": "breathalyser", "limit": 200})
+    assert r.status_code == 200, r.text
+    units = [u["id"] for u in r.json()["items"] if u["status"] == "available"]
+    assert units, "the demo organisation has breathalyser units in Binzhou"
+    watcher = system.dispatch.state.service.watcher
+    settings = watcher.settings
+    for unit in units:
+        assert (await org.patch(f"/v1/units/{unit}", json={"status": "unavailable"})).status_code == 200
+    watcher.settings = settings.model_copy(update={"escalate_p1_wait_s": 2.0})
+    try:
+        yield
+    finally:
+        watcher.settings = settings
+        for unit in units:
+            await org.patch(f"/v1/units/{unit}", json={"status": "available"})
+
+
+async def test_a_p1_that_waits_raises_the_banner_by_itself(
+    site: str, system: System, browser: Any, binzhou_without_breathalysers: None
+) -> None:
+    """No free unit can take a drunk driver in Binzhou: the alert waits, dispatch's watcher raises a
+    p1_waiting escalation once the (shortened) wait is over, and the city dispatcher's console
+    shows it in the banner without anyone escalating anything."""
+    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    console = await context.new_page()
+    await sign_in(console, site, "/", "dispatcher-3716")
+    await console.wait_for_selector("#stream-state.live")
+    plate = new_plate("M")
+    await system.camera(
+        camera_event(
+            device("371602-BC-0003"),
+            plate=plate,
+            violation="drunk_driving",
+            captured_at=datetime.now(UTC) - timedelta(seconds=10),
+            measurements={"bac_mg_100ml": 120},
+        )
+    )
+    row = console.locator(".alert-row", has_text=plate)
+    await row.wait_for(timeout=20000)
+    alert_id = await row.get_attribute("title")
+    waiting = console.locator(f"#escalation a[data-kind=p1_waiting][href='#alert={alert_id}']")
+    await waiting.wait_for(timeout=20000)  # the watcher's tick, then the banner's 5 s poll
+    assert "P1" in await waiting.inner_text()
+    listed = await system.client("dispatch", role="dispatcher", jur="3716").get(
+        "/v1/dispatch/escalations", params={"kind": "p1_waiting"}
+    )
+    assert [e["alert_id"] for e in listed.json()["items"]].count(alert_id) == 1, listed.text
+    assert "s-new" in (await row.locator(".status").get_attribute("class") or "")  # still no unit
+    await context.close()
 
 
 PAGES = ["overview", "pending", "hotlists", "hazards", "shifts", "reports", "dossier", "audit"]
