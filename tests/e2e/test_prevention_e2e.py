@@ -20,6 +20,7 @@ import pytest
 from e2e_harness import System
 
 from qzx_common.contracts.samples import make_accident
+from qzx_common.topics import GROUPS
 from qzx_dev.testing import eventually
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.timeout(120)]
@@ -219,3 +220,10 @@ async def test_the_monthly_report_shows_the_three_declines_and_the_city_league(s
     r = await province.get("/v1/reports/monthly", params={"date": "2022-05-20", "admin_code": "3707"})
     own = r.json()["accidents"]
     assert own["three_declines"] == {"accidents": True, "injured": True, "killed": True, "all": True}
+
+
+async def test_every_running_consumer_group_is_one_reconcile_checks(system: System) -> None:
+    """`qzx reconcile` reads the lag of the groups in GROUPS: each group a service runs is there,
+    with the topic it consumes."""
+    running = {r.group_id.removeprefix(system.topic_prefix): r.topics for r in system.runners()}
+    assert running == {g: [system.topic(t)] for g, t in GROUPS.items()}

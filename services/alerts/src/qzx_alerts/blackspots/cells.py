@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qzx_alerts.blackspots.analysis import cell_of
 from qzx_alerts.db import SCHEMA
 from qzx_common.kafka.runner import RecordsRejected
+from qzx_common.topics import ALERTS_BLACKSPOTS_GROUP
 
-GROUP = "qzx-alerts-blackspots"
+GROUP = ALERTS_BLACKSPOTS_GROUP
 CellKey = tuple[date, int, int]
 
 
