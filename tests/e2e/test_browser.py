@@ -32,7 +32,9 @@ from qzx_dev.idp.app import IdpSettings
 from qzx_dev.idp.app import create_app as idp_app
 from qzx_dev.testing import eventually
 
-pytestmark = [pytest.mark.db, pytest.mark.kafka]
+# The first test also pays for the session's whole system (migrations, consumers joining): on a
+# shared 2-core machine that alone has taken 77 s, so the module gets twice the default limit.
+pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.timeout(600)]
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 360, "height": 740}
 

@@ -42,7 +42,8 @@ async def observed_signer(
     device_id: Annotated[str | None, Header(alias="X-Device-Id", pattern=DEVICE_ID)] = None,
 ) -> Principal:
     """The patrol caller, after the signs of a shared credential its action shows are recorded
-    (committed on their own: kept when the action is refused, e.g. ``not_on_crew``)."""
+    (committed on their own: kept when the action is refused, e.g. ``not_on_crew``). Routes
+    declare it before ``Session``, so its connection is back in the pool before theirs is taken."""
     async with transaction(rt.sessions) as s:
         await observe(
             s,

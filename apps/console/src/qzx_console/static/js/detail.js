@@ -7,6 +7,7 @@ import { $, age, dateTime, errorBox, fill, h, notAvailable, num } from "./dom.js
 import { ALERT_STATUS, FACTOR_NAMES, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, cityName, factorText, short } from "./labels.js";
 import { store } from "./alerts.js";
 import { actionsFor } from "./actions.js";
+import { ESCALATION_KINDS } from "./escalation.js";
 
 const MAX_EVENTS = 8;
 let current = null; // id being shown
@@ -181,6 +182,7 @@ function taskCard(task) {
 
 const EVENT_KINDS = {
   preempted: "被抢占 pre-empted", preempting: "抢占 pre-empting", requeued: "回到待派 re-queued", escalated: "升级 escalated",
+  ...ESCALATION_KINDS,
 };
 
 // The task's history besides its own changes (pre-emptions, re-queueing, escalations).

@@ -1,7 +1,8 @@
 // The escalation banner (with a sound): a P1 never waits silently. It shows
-// - tasks dispatch marks escalated (a missed sign-for or feedback deadline, or a dispatcher's
-//   escalation), polled from GET /v1/tasks?escalated=true;
-// - escalation events pushed on the alert stream (event `escalation`, from dispatch);
+// - dispatch's escalations (a P1 pending too long, a missed sign-by, a missed feedback deadline),
+//   polled from GET /v1/dispatch/escalations?since=…;
+// - tasks escalated by hand (a dispatcher's escalation), polled from GET /v1/tasks?escalated=true;
+// - escalation events pushed on the alert stream (event `escalation`), should alerts relay them;
 // - P1 alerts still `new` (no unit) for longer than P1_WAIT_S, from the live store.
 // Acknowledging hides what is shown until something new arrives.
 
@@ -19,6 +20,7 @@ const acknowledged = new Set();
 let audio = null;
 let muted = localStorage.getItem(MUTE_KEY) === "1";
 let polling = null;
+let served = false; // dispatch raises p1_waiting itself: the page's own P1 watch then stands down
 
 export function initEscalation() {
   on("token", async () => {
@@ -37,7 +39,27 @@ export function initEscalation() {
   setInterval(render, 1000);
 }
 
+export const ESCALATION_KINDS = {
+  p1_waiting: "P1 待派超时 P1 waiting", sign_missed: "签收超时 sign-for missed", feedback_missed: "反馈超时 feedback missed",
+};
+const SINCE_MS = 30 * 60 * 1000; // what a console opened now still shows
+
+async function pollEscalations() {
+  try {
+    const since = new Date(Date.now() - SINCE_MS).toISOString();
+    const page = await api("dispatch", "/v1/dispatch/escalations", { query: { since, limit: 50 } });
+    served = true;
+    for (const e of page.items) {
+      add({ key: `escalation:${e.id}`, kind: e.kind, alert_id: e.alert_id, at: e.at,
+        text: `${e.priority || ""} ${t(ESCALATION_KINDS[e.kind] || e.kind)}${e.unit_id || e.detail?.unit_id ? ` · ${e.unit_id || e.detail.unit_id}` : ""}${e.reason ? ` · ${e.reason}` : ""}` });
+    }
+  } catch {
+    /* an older dispatch without the route, or dispatch down: the other sources still count */
+  }
+}
+
 async function pollTasks() {
+  pollEscalations();
   try {
     const page = await api("dispatch", "/v1/tasks", { query: { escalated: "true", limit: 20 } });
     for (const task of page.items) {
@@ -51,6 +73,10 @@ async function pollTasks() {
 }
 
 function waitingP1s(store) {
+  if (served) {
+    for (const key of items.keys()) if (key.startsWith("p1:")) items.delete(key);
+    return render();
+  }
   const now = Date.now();
   for (const a of store.alerts.values()) {
     const key = `p1:${a.id}`;

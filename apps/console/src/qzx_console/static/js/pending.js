@@ -1,9 +1,9 @@
-// The pending queue: alerts waiting for a unit, with why they wait and for how long
-// (GET /v1/dispatch/pending). Where dispatch does not serve that path yet (404) the page says so
-// and shows the alerts still `new` from the live store instead of nothing.
+// The pending queue: alerts waiting for a unit, P1 first then the longest waiting, with why they
+// wait, for how long and when dispatch tries again (GET /v1/dispatch/pending). A dispatch that does
+// not serve that path (an older version: 404) gets an empty state that says so.
 
 import { ApiError, api, emit } from "./api.js";
-import { age, errorBox, fill, h, notAvailable } from "./dom.js";
+import { age, clockTime, errorBox, fill, h, notAvailable } from "./dom.js";
 import { t } from "./i18n.js";
 import { VIOLATIONS, cityName, short } from "./labels.js";
 import { table } from "./table.js";
@@ -38,15 +38,14 @@ export function render(box) {
   timer = setInterval(refresh, EVERY_MS);
 }
 
-// Field names as dispatch's pending items carry them, with the alert's own as fallbacks.
-const waitedSince = (r) => r.waiting_since || r.queued_at || r.since || r.first_seen || r.created_at;
 const COLUMNS = [
-  { label: "级别 Priority", cell: (r) => h("span", { class: `badge ${String(r.priority || "").toLowerCase()}` }, r.priority || "—") },
-  { label: "号牌 Plate", class: "plate", cell: (r) => r.plate ? h("a", { href: `#/dossier?plate=${encodeURIComponent(r.plate)}` }, r.plate) : "—" },
+  { label: "级别 Priority", cell: (r) => h("span", { class: `badge ${String(r.priority).toLowerCase()}` }, r.priority) },
+  { label: "号牌 Plate", class: "plate", cell: (r) => (r.plate ? h("a", { href: `#/dossier?plate=${encodeURIComponent(r.plate)}` }, r.plate) : "—") },
   { label: "违法 Violations", cell: (r) => (r.violations || []).map((v) => short(VIOLATIONS, v)).join(", ") },
   { label: "城市 City", cell: (r) => cityName(r.admin_code) },
-  { label: "等待 Waited", class: "mono", cell: (r) => (r.waited_s != null ? age(new Date(Date.now() - r.waited_s * 1000).toISOString()) : age(waitedSince(r))) },
-  { label: "原因 Reason", cell: (r) => r.reason || r.waiting_reason || "—" },
-  { label: "重试 Retries", class: "mono", cell: (r) => r.attempts ?? r.retries ?? "—" },
-  { label: "", cell: (r) => h("a", { href: `#alert=${encodeURIComponent(r.alert_id || r.id)}`, onclick: () => setTimeout(() => emit("select", r.alert_id || r.id)) }, t("研判 open")) },
+  { label: "等待 Waited", class: "mono", cell: (r) => h("span", { "data-ts": r.waiting_since }, age(r.waiting_since)) },
+  { label: "原因 Reason", cell: (r) => [r.requeued ? h("span", { class: "badge p2" }, t("被抢占回队 re-queued")) : null, " ", r.reason || "—"] },
+  { label: "尝试 Tries", class: "mono", cell: (r) => r.attempts },
+  { label: "下次 Next try", class: "mono", cell: (r) => (r.next_try_at ? clockTime(r.next_try_at) : "—") },
+  { label: "", cell: (r) => h("a", { href: `#alert=${encodeURIComponent(r.alert_id)}`, onclick: () => setTimeout(() => emit("select", r.alert_id)) }, t("研判 open")) },
 ];

@@ -6,13 +6,13 @@ each accident's point. ``accident_facts`` holds those columns of each AccidentRe
 consumes from accidents.accepted.v1, written in the same transaction as its alert (alerts never
 reads ingest's schema). (admin_code, occurred_at) serves a jurisdiction's period.
 
-Revision ID: alerts_0014
+Revision ID: alerts_0013
 Revises: alerts_0012
 """
 
 from alembic import op
 
-revision = "alerts_0014"
+revision = "alerts_0013"
 down_revision = "alerts_0012"
 branch_labels = None
 depends_on = None

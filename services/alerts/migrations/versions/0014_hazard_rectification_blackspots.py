@@ -3,18 +3,18 @@
 Hazards gain a type, an owner (the county, township or village that must act, by admin code, with
 its body and named person), a deadline, a workflow state and an escalation mark; every transition
 is a row of ``hazard_events`` (with its note and evidence URIs). Black spots are found from the
-accident facts alerts keeps (``accident_facts``, alerts_0014) and the violation counts it keeps
+accident facts alerts keeps (``accident_facts``, alerts_0013) and the violation counts it keeps
 from violations.accepted.v1 (docs/decisions/0017-blackspot-facts-in-alerts.md): ``violation_cells``
 violations counted per ~100 m cell and day; an analysis run and its proposals.
 
-Revision ID: alerts_0013
-Revises: alerts_0014
+Revision ID: alerts_0014
+Revises: alerts_0013
 """
 
 from alembic import op
 
-revision = "alerts_0013"
-down_revision = "alerts_0014"
+revision = "alerts_0014"
+down_revision = "alerts_0013"
 branch_labels = None
 depends_on = None
 
