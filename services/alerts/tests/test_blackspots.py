@@ -223,6 +223,21 @@ async def test_runs_and_proposals_stay_in_their_jurisdiction(known_world: str, c
             },
         )
         assert r.status_code == 403 and r.json()["error"] == "out_of_jurisdiction"
+    # Black spots are a county-and-above tool (accident facts carry county codes): a township
+    # neither runs one nor sees the county's proposals, only the hazards assigned to it.
+    async with client_for(role="city_commander", jur=COUNTY + "001") as town:
+        r = await town.post(
+            "/v1/blackspots/runs",
+            json={
+                "admin_code": COUNTY,
+                "since": MARCH.isoformat(),
+                "until": (MARCH + timedelta(days=1)).isoformat(),
+            },
+        )
+        assert r.status_code == 403 and r.json()["error"] == "blackspots_county_and_above"
+        assert (await town.get("/v1/blackspots/proposals", params={"run_id": run["id"]})).json()[
+            "items"
+        ] == []
     async with client_for(role="dispatcher", jur="3702") as dispatcher:
         r = await dispatcher.post("/v1/blackspots/runs", json={})
         assert r.status_code == 403
