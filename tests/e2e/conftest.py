@@ -60,7 +60,10 @@ async def system(e2e_place: Place) -> AsyncIterator[System]:
         "log_json": False,
     }
     ingest_settings = IngestSettings(**common)
-    alerts_settings = AlertsSettings(**common, sse_poll_s=0.5, sse_heartbeat_s=5.0)
+    # The hazard overdue check runs often: a deadline a few seconds ahead escalates within the test.
+    alerts_settings = AlertsSettings(
+        **common, sse_poll_s=0.5, sse_heartbeat_s=5.0, hazard_overdue_check_s=0.5
+    )
     # The watcher runs as in production (a short tick), on a clock the missed-sign-by test moves
     # forward; the demo organisation (units on duty around the clock in every city) is seeded
     # through the API below, as `make run` seeds it.

@@ -1,6 +1,7 @@
 """Fuzzing through the real topics: the three services as processes, mutated camera messages
 (``qzx_dev.fuzz.camera``) mixed with valid ones onto the camera topic, the same payloads through
-the exchange endpoint, then garbage onto the topics alerts and dispatch consume.
+the exchange endpoint, then valid accidents (each twice) onto accidents.reported.v1 and garbage onto the topics ingest,
+alerts and dispatch consume.
 
 Each camera message ends stored, dead-lettered with a reason, or dropped as a duplicate, and the
 counts add up (in = stored + dead-lettered + duplicates, `qzx reconcile` clean); every valid one is
@@ -25,8 +26,16 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from qzx_common.contracts.samples import make_accident
 from qzx_common.reconcile.topics import read_range
-from qzx_common.topics import ALERTS, CAMERA_VIOLATIONS, DISPATCH_TASKS, VIOLATIONS_ACCEPTED
+from qzx_common.topics import (
+    ACCIDENTS_ACCEPTED,
+    ACCIDENTS_REPORTED,
+    ALERTS,
+    CAMERA_VIOLATIONS,
+    DISPATCH_TASKS,
+    VIOLATIONS_ACCEPTED,
+)
 from qzx_common.web.exchange import sign_headers
 from qzx_dev.faults.deployment import Deployment, deployment
 from qzx_dev.fuzz.camera import CameraFuzz, FuzzMessage
@@ -41,8 +50,15 @@ EXCHANGE_ITEMS = max(200, MESSAGES // 10)
 GARBAGE = max(100, MESSAGES // 50)  # onto each internal topic
 PARTNER = {"fuzz": {"secret": "fuzz-partner-secret-0123456789", "admin_prefix": "37"}}
 EXCHANGE_PATH = "/v1/exchange/violations"
-# Which schema's consumer dead-letters what it cannot take from each internal topic.
-CONSUMER_OF = {VIOLATIONS_ACCEPTED: "alerts", DISPATCH_TASKS: "alerts", ALERTS: "dispatch"}
+# Which schemas' consumers dead-letter what they cannot take from each internal topic.
+CONSUMER_OF = {
+    VIOLATIONS_ACCEPTED: ("alerts",),
+    DISPATCH_TASKS: ("alerts",),
+    ALERTS: ("dispatch",),
+    ACCIDENTS_REPORTED: ("ingest",),
+    ACCIDENTS_ACCEPTED: ("alerts", "dispatch"),
+}
+ACCIDENTS = 20  # valid reports onto accidents.reported.v1, each sent twice
 
 
 async def send(d: Deployment, topic: str, values: list[tuple[bytes | None, bytes]]) -> None:
@@ -73,6 +89,16 @@ async def stored_ids(d: Deployment) -> set[str]:
     conn = await asyncpg.connect(d.database_url)
     try:
         return {r[0] for r in await conn.fetch("SELECT event_id FROM ingest.violations")}
+    finally:
+        await conn.close()
+
+
+async def accident_count(d: Deployment) -> int:
+    conn = await asyncpg.connect(d.database_url)
+    try:
+        return int(
+            await conn.fetchval("SELECT count(*) FROM ingest.accidents WHERE accident_id LIKE '370102-FZ-%'")
+        )
     finally:
         await conn.close()
 
@@ -161,9 +187,18 @@ async def test_fuzzed_messages_all_end_stored_or_dead_lettered_and_the_consumers
         assert totals["items"] > 0
         print(f"fuzz: exchange {totals}")
 
+        # Valid accidents on their topic, each twice (a redelivering reporter): stored once each,
+        # and forwarded, so the accident topics have real records for the garbage to break.
+        reports = [
+            orjson.dumps(make_accident(accident_id=f"370102-FZ-{SEED}-{i:04d}")) for i in range(ACCIDENTS)
+        ]
+        await send(d, d.prefix + ACCIDENTS_REPORTED, [(None, v) for v in reports + reports])
+        await d.settled(timeout=180)
+        assert await accident_count(d) == ACCIDENTS
+
         rng = random.Random(SEED)
-        for topic, schema in CONSUMER_OF.items():
-            before = len(await dead_letters(d, schema, topic))
+        for topic, schemas in CONSUMER_OF.items():
+            before = {s: len(await dead_letters(d, s, topic)) for s in schemas}
             # Raw garbage no reader can take: every piece dead-lettered. Real records with a field
             # broken: dead-lettered, or applied where the consumer does not read that field (its
             # input was validated upstream); either way consumed, nothing stuck.
@@ -171,11 +206,14 @@ async def test_fuzzed_messages_all_end_stored_or_dead_lettered_and_the_consumers
             broken = garbage(rng, GARBAGE, sample=await one_record(d, topic))
             await send(d, d.prefix + topic, [(None, v) for v in raw + broken])
             await d.settled(timeout=180)  # every group caught up, nothing unaccounted
-            letters = await dead_letters(d, schema, topic)
-            assert len(letters) - before >= GARBAGE, f"{topic}: {len(letters) - before} of {GARBAGE}"
-            assert all(r["error"] for r in letters)
-            print(
-                f"fuzz: {topic} {GARBAGE} raw garbage + {GARBAGE} broken records: "
-                f"{len(letters) - before} dead-lettered by {schema}, the rest applied"
-            )
+            for schema in schemas:
+                letters = await dead_letters(d, schema, topic)
+                new = len(letters) - before[schema]
+                assert new >= GARBAGE, f"{topic} by {schema}: {new} of {GARBAGE}"
+                assert all(r["error"] for r in letters)
+                print(
+                    f"fuzz: {topic} {GARBAGE} raw garbage + {GARBAGE} broken records: "
+                    f"{new} dead-lettered by {schema}, the rest applied"
+                )
+        assert await accident_count(d) == ACCIDENTS  # garbage stored no accident
         assert_running(d)

@@ -223,6 +223,21 @@ async def test_runs_and_proposals_stay_in_their_jurisdiction(known_world: str, c
             },
         )
         assert r.status_code == 403 and r.json()["error"] == "out_of_jurisdiction"
+    # Black spots are a county-and-above tool (accident facts carry county codes): a township
+    # neither runs one nor sees the county's proposals, only the hazards assigned to it.
+    async with client_for(role="city_commander", jur=COUNTY + "001") as town:
+        r = await town.post(
+            "/v1/blackspots/runs",
+            json={
+                "admin_code": COUNTY,
+                "since": MARCH.isoformat(),
+                "until": (MARCH + timedelta(days=1)).isoformat(),
+            },
+        )
+        assert r.status_code == 403 and r.json()["error"] == "blackspots_county_and_above"
+        assert (await town.get("/v1/blackspots/proposals", params={"run_id": run["id"]})).json()[
+            "items"
+        ] == []
     async with client_for(role="dispatcher", jur="3702") as dispatcher:
         r = await dispatcher.post("/v1/blackspots/runs", json={})
         assert r.status_code == 403
@@ -265,3 +280,37 @@ async def test_violations_redelivered_are_counted_once(alerts: Any) -> None:
         async with alerts.state.runtime.engine.begin() as conn:
             await cells.apply(conn, [*records, bad])
     assert list(rejected.value.reasons) == [5]
+
+
+async def test_a_replayed_dead_letter_is_not_counted_again(alerts: Any) -> None:
+    """`qzx dlq replay` sends a letter's bytes back with ``qzx-replay-of``, at a new offset: the
+    event was counted when it first passed (another consumer dead-lettered it), so not again."""
+    lat, lon = 36.0444, 120.4222
+    value = orjson.dumps(
+        make_event(captured_at=MARCH, location={"lat": lat, "lon": lon, "admin_code": COUNTY})
+    )
+    other = orjson.dumps(
+        make_event(captured_at=MARCH, location={"lat": lat, "lon": lon, "admin_code": COUNTY})
+    )
+    topic = f"test-replay-{uuid.uuid4().hex[:8]}"
+    replay_of = [("qzx-replay-of", b"alerts/42")]
+    first = ConsumerRecord(topic, 0, 0, 0, 0, None, value, None, 0, len(value), [])
+    replayed = ConsumerRecord(topic, 0, 1, 0, 0, None, value, None, 0, len(value), replay_of)
+    garbage = ConsumerRecord(topic, 0, 2, 0, 0, None, b"{}", None, 0, 2, replay_of)  # skipped, not rejected
+    new = ConsumerRecord(topic, 0, 3, 0, 0, None, other, None, 0, len(other), [])
+    counted_per_batch = []
+    for batch in ([first], [replayed, garbage], [replayed, new]):
+        async with alerts.state.runtime.engine.begin() as conn:
+            counted_per_batch.append(await cells.apply(conn, batch))
+    assert counted_per_batch == [1, 0, 1]
+    lat_q, lon_q = cells.cell_of(lat, lon)
+    async with alerts.state.runtime.engine.connect() as conn:
+        counted = (
+            await conn.execute(
+                text(
+                    "SELECT violations FROM alerts.violation_cells WHERE day = '2024-03-01' AND lat_q = :a AND lon_q = :o"
+                ),
+                {"a": lat_q, "o": lon_q},
+            )
+        ).scalar_one()
+    assert counted == 2

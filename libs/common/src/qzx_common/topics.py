@@ -47,12 +47,24 @@ ALERTS_GROUP = "qzx-alerts"
 ALERTS_TASKS_GROUP = "qzx-alerts-tasks"
 DISPATCH_GROUP = "qzx-dispatch"
 ALERTS_PASSAGES_GROUP = "qzx-alerts-passages"
+INGEST_PASSAGES_GROUP = "qzx-ingest-passages"
+INGEST_ACCIDENTS_GROUP = "qzx-ingest-accidents"
+ALERTS_ACCIDENTS_GROUP = "qzx-alerts-accidents"
+# Counts violations per black-spot cell and day (a group of its own: it reads violations.accepted.v1
+# at its own pace, beside the alert scorer).
+ALERTS_BLACKSPOTS_GROUP = "qzx-alerts-blackspots"
+DISPATCH_ACCIDENTS_GROUP = "qzx-dispatch-accidents"
 GROUPS = {
     INGEST_GROUP: CAMERA_VIOLATIONS,
+    INGEST_PASSAGES_GROUP: CAMERA_PASSAGES,
+    INGEST_ACCIDENTS_GROUP: ACCIDENTS_REPORTED,
     ALERTS_GROUP: VIOLATIONS_ACCEPTED,
     ALERTS_TASKS_GROUP: DISPATCH_TASKS,
-    DISPATCH_GROUP: ALERTS,
     ALERTS_PASSAGES_GROUP: PASSAGES_ACCEPTED,
+    ALERTS_ACCIDENTS_GROUP: ACCIDENTS_ACCEPTED,
+    ALERTS_BLACKSPOTS_GROUP: VIOLATIONS_ACCEPTED,
+    DISPATCH_GROUP: ALERTS,
+    DISPATCH_ACCIDENTS_GROUP: ACCIDENTS_ACCEPTED,
 }
 
 # Dead-letter headers.

@@ -22,6 +22,7 @@ from qzx_common.runtime import Runtime
 from qzx_common.topics import (
     ACCIDENTS_ACCEPTED,
     ALERTS,
+    ALERTS_ACCIDENTS_GROUP,
     ALERTS_GROUP,
     ALERTS_TASKS_GROUP,
     VIOLATIONS_ACCEPTED,
@@ -29,7 +30,7 @@ from qzx_common.topics import (
 
 VIOLATIONS_GROUP = ALERTS_GROUP
 TASKS_GROUP = ALERTS_TASKS_GROUP
-ACCIDENTS_GROUP = "qzx-alerts-accidents"
+ACCIDENTS_GROUP = ALERTS_ACCIDENTS_GROUP
 
 
 @dataclass

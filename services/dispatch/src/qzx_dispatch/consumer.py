@@ -18,7 +18,7 @@ from qzx_common.contracts.events import describe_error
 from qzx_common.db import transaction
 from qzx_common.kafka.runner import BatchHandler, RecordsRejected
 from qzx_common.runtime import Runtime
-from qzx_common.topics import DISPATCH_GROUP
+from qzx_common.topics import DISPATCH_ACCIDENTS_GROUP, DISPATCH_GROUP
 from qzx_dispatch.clock import Clock
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.shifts import accidents
@@ -27,7 +27,7 @@ from qzx_dispatch.tasks.intake_batch import intake_batch
 log = logging.getLogger(__name__)
 
 GROUP = DISPATCH_GROUP
-ACCIDENTS_GROUP = "qzx-dispatch-accidents"
+ACCIDENTS_GROUP = DISPATCH_ACCIDENTS_GROUP
 INTAKE = Counter("qzx_dispatch_alerts_total", "Alert versions consumed, by outcome", ["outcome"])
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +44,31 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:  # no wheel for this platform: the services run on asyncio's loop too
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+@contextlib.contextmanager
+def servers(label: str, *, fast: bool = False) -> Iterator[tuple[str, str]]:
+    """(server URL, bootstrap) for one benchmark module: QZX_DATABASE_URL / QZX_KAFKA_BOOTSTRAP
+    (``qzx bench`` exports its stack's), else embedded servers started here and stopped after."""
+    from qzx_dev.embedded import free_port, start_broker, start_postgres
+
+    state = Path(tempfile.mkdtemp(prefix=f"qzx-bench-{label}-"))
+    started: list[Any] = []
+    try:
+        server = os.environ.get("QZX_DATABASE_URL")
+        if not server:
+            pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=state / "pg.log", fast=fast)
+            started.append(pg)
+            server = pg.url()
+        bootstrap = os.environ.get("QZX_KAFKA_BOOTSTRAP")
+        if not bootstrap:
+            broker = start_broker(port=free_port(), log_path=state / "broker.log")
+            started.append(broker)
+            bootstrap = broker.bootstrap
+        yield server, bootstrap
+    finally:
+        for process in reversed(started):
+            process.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,8 +31,8 @@ import orjson
 
 from qzx_common.contracts.geo import CITIES
 from qzx_common.settings import to_asyncpg_url, to_plain_url
-from qzx_dev.bench import run_async
-from qzx_dev.bench.ingest import fresh_database, servers, write_json
+from qzx_dev.bench import run_async, servers
+from qzx_dev.bench.ingest import fresh_database, write_json
 
 TARGET_S = 60.0
 YEAR = datetime(2025, 1, 1, tzinfo=UTC)
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     accidents = args.accidents or (3_000 if args.quick else 30_000)
     violations = args.violations or (1_000_000 if args.quick else 10_000_000)
-    with servers() as (server_url, _bootstrap):
+    with servers("blackspots") as (server_url, _bootstrap):
         results = run_async(run(accidents=accidents, violations=violations, server_url=server_url))
     results["quick"] = args.quick
     print(table(results), flush=True)

@@ -31,8 +31,8 @@ from qzx_common.contracts.passage_reader import passage_json, read_passage
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import PASSAGES_ACCEPTED
-from qzx_dev.bench import run_async
-from qzx_dev.bench.ingest import fresh_database, prefill, servers, write_json
+from qzx_dev.bench import run_async, servers
+from qzx_dev.bench.ingest import fresh_database, prefill, write_json
 from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import SimMessage, StepClock
 from qzx_dev.simulator.passages import PassageGenerator
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     plates = args.state_plates or (200_000 if args.quick else 1_000_000)
     say(f"clone state of {plates:,} plates")  # first: the process's memory is still its own
     mib, fill_s = state_footprint(plates)
-    with servers() as (server_url, bootstrap):
+    with servers("checkpoints") as (server_url, bootstrap):
         results = run_async(run(n=n, entries=args.entries, server_url=server_url, bootstrap=bootstrap))
     results |= {"quick": args.quick, "state_plates": plates, "state_mib": mib, "state_fill_s": fill_s}
     results["state_bytes_per_plate"] = mib * 2**20 / plates

@@ -29,11 +29,11 @@ from typing import Any
 import asyncpg
 
 from qzx_common.settings import to_plain_url
-from qzx_dev.bench import run_async
+from qzx_dev.bench import run_async, servers
 
 # -- (a) the plan --------------------------------------------------------------------------------
 from qzx_dev.bench.dispatch_longpoll import bench_long_poll
-from qzx_dev.bench.dispatch_stack import fresh_database, pct, say, seed_units, stack
+from qzx_dev.bench.dispatch_stack import fresh_database, pct, say, seed_units
 
 TARGETS = {"plan_s": 2.0, "assign_p99_ms": 50.0, "delivery_p99_s": 1.0, "rss_gib": 1.0}
 
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     say("(a) one-week shift plan")
     results |= bench_plan()
-    with stack() as (server, bootstrap):
+    with servers("dispatch", fast=True) as (server, bootstrap):
         say("(b) assignment with 2,000 units on duty")
         results |= run_async(bench_assign(server, units=2000, rounds=rounds))
         say(f"(c) {clients} long-polling clients")

@@ -31,8 +31,8 @@ import orjson
 from aiokafka import ConsumerRecord
 
 from qzx_common.settings import to_plain_url
-from qzx_dev.bench import run_async
-from qzx_dev.bench.dispatch_stack import fresh_database, say, seed_units, stack
+from qzx_dev.bench import run_async, servers
+from qzx_dev.bench.dispatch_stack import fresh_database, say, seed_units
 
 TARGET_PER_S = 2000.0
 VIOLATIONS = (["speeding"], ["drunk_driving"], ["red_light"], ["wrong_way"], ["illegal_parking"])
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="write a cProfile of the intake run here")
     args = parser.parse_args(argv)
     alerts = args.alerts or (5000 if args.quick else 30000)
-    with stack() as (server, bootstrap):
+    with servers("dispatch-intake", fast=True) as (server, bootstrap):
         results = run_async(
             bench_intake(server, bootstrap, alerts=alerts, units=args.units, profile=args.profile)
         )

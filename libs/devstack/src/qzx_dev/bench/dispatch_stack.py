@@ -3,15 +3,11 @@ shift (``bench.dispatch`` and ``bench.dispatch_longpoll`` share them)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import sys
-import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -33,29 +29,6 @@ def pct(values: list[float], q: float) -> float:
 
 
 # -- the stack -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def stack() -> Any:
-    from qzx_dev.embedded import free_port, start_broker, start_postgres
-
-    state = Path(tempfile.mkdtemp(prefix="qzx-bench-dispatch-"))
-    started: list[Any] = []
-    try:
-        server = os.environ.get("QZX_DATABASE_URL")
-        if not server:
-            pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=state / "pg.log", fast=True)
-            started.append(pg)
-            server = pg.url()
-        bootstrap = os.environ.get("QZX_KAFKA_BOOTSTRAP")
-        if not bootstrap:
-            broker = start_broker(port=free_port(), log_path=state / "broker.log")
-            started.append(broker)
-            bootstrap = broker.bootstrap
-        yield server, bootstrap
-    finally:
-        for proc in reversed(started):
-            proc.stop()
 
 
 def fresh_database(server: str) -> tuple[str, str]:

@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -36,7 +35,7 @@ from qzx_common.contracts.events import ViolationEvent
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import CAMERA_VIOLATIONS
-from qzx_dev.bench import run_async
+from qzx_dev.bench import run_async, servers
 from qzx_dev.bench.ingest_pipeline import latency, naive, pipeline, say
 from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import EventGenerator, SimMessage
@@ -47,32 +46,6 @@ GOAL_RATIO = 0.4  # of the slower raw baseline
 
 
 # --- the stack ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def servers() -> Any:
-    """(server URL, bootstrap): from QZX_DATABASE_URL / QZX_KAFKA_BOOTSTRAP, else embedded ones."""
-    from qzx_dev.embedded import free_port, start_broker, start_postgres
-
-    state = Path(tempfile.mkdtemp(prefix="qzx-bench-ingest-"))
-    started: list[Any] = []
-    try:
-        server_url = os.environ.get("QZX_DATABASE_URL")
-        if not server_url:
-            say("starting embedded PostgreSQL")
-            pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=state / "pg.log")
-            started.append(pg)
-            server_url = pg.url()
-        bootstrap = os.environ.get("QZX_KAFKA_BOOTSTRAP")
-        if not bootstrap:
-            say("starting embedded broker")
-            broker = start_broker(port=free_port(), log_path=state / "broker.log")
-            started.append(broker)
-            bootstrap = broker.bootstrap
-        yield server_url, bootstrap
-    finally:
-        for s in reversed(started):
-            s.stop()
 
 
 @contextlib.asynccontextmanager
@@ -275,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (20_000 if args.quick else 200_000)
     naive_events = min(events, args.naive_events or (1_000 if args.quick else 5_000))
     seconds = args.latency_seconds or (5 if args.quick else 20)
-    with servers() as (server_url, bootstrap):
+    with servers("ingest") as (server_url, bootstrap):
         results = run_async(
             run(
                 events=events,

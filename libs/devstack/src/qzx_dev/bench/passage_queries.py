@@ -35,8 +35,8 @@ import httpx
 from qzx_common.contracts.passage_reader import COLUMNS, PassageRow
 from qzx_common.settings import to_plain_url
 from qzx_common.web.auth import mint_token
-from qzx_dev.bench import run_async
-from qzx_dev.bench.ingest import fresh_database, ingest_app, servers, write_json
+from qzx_dev.bench import run_async, servers
+from qzx_dev.bench.ingest import fresh_database, ingest_app, write_json
 from qzx_dev.bench.passages import migrate_and_partition
 from qzx_dev.simulator.plates import LETTERS
 
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     n = args.passages or (500_000 if args.quick else 2_000_000)
-    with servers() as (server_url, bootstrap):
+    with servers("passage-queries") as (server_url, bootstrap):
         results = run_async(run(n=n, server_url=server_url, bootstrap=bootstrap))
     results["quick"] = args.quick
     print(table(results), flush=True)

@@ -29,8 +29,8 @@ from qzx_common.contracts.passage_reader import COLUMNS, read_passage
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import to_asyncpg_url, to_plain_url
 from qzx_common.topics import CAMERA_PASSAGES
-from qzx_dev.bench import run_async
-from qzx_dev.bench.ingest import fresh_database, ingest_app, prefill, servers, write_json
+from qzx_dev.bench import run_async, servers
+from qzx_dev.bench.ingest import fresh_database, ingest_app, prefill, write_json
 from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import SimMessage
 
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, help="passages to pre-fill (default 300,000)")
     args = parser.parse_args(argv)
     n = args.passages or (30_000 if args.quick else 300_000)
-    with servers() as (server_url, bootstrap):
+    with servers("passages") as (server_url, bootstrap):
         results = run_async(run(n=n, server_url=server_url, bootstrap=bootstrap))
     results["quick"] = args.quick
     if results["stored_rows"] != results["distinct_valid"]:

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from qzx_dev.bench.alerts_data import VIOLATIONS, devices, log, pct, plates, settle
@@ -246,34 +244,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qzx_dev.bench.reports")
     parser.add_argument("--quick", action="store_true", help="smaller data sets")
     args = parser.parse_args(argv)
-    import os
-
     from qzx_common.settings import to_asyncpg_url, to_plain_url
-    from qzx_dev.bench import run_async
-    from qzx_dev.embedded import create_database, drop_database, free_port, start_broker, start_postgres
+    from qzx_dev.bench import run_async, servers
+    from qzx_dev.embedded import create_database, drop_database
 
-    started: list[Any] = []
-    state = Path(tempfile.mkdtemp(prefix="qzx-bench-reports-"))
-    try:
-        server = os.environ.get("QZX_DATABASE_URL")
-        if not server:
-            pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=state / "pg.log")
-            started.append(pg)
-            server = pg.url()
-        bootstrap = os.environ.get("QZX_KAFKA_BOOTSTRAP")
-        if not bootstrap:
-            broker = start_broker(port=free_port(), log_path=state / "broker.log")
-            started.append(broker)
-            bootstrap = broker.bootstrap
+    with servers("reports") as (server, bootstrap):
         name = f"qzx_bench_reports_{uuid.uuid4().hex[:8]}"
         db = create_database(server, name)
         try:
             run_async(run(args.quick, to_plain_url(db), to_asyncpg_url(db), bootstrap))
         finally:
             drop_database(server, name)
-    finally:
-        for s in reversed(started):
-            s.stop()
     return 0
 
 

@@ -1,7 +1,8 @@
 """violations.accepted.v1 → violations counted per cell and UTC day (``violation_cells``), the
 violation layer of black-spot analysis: a year of a province is millions of events, its cells a
 few hundred thousand rows. Its own consumer group, off the scoring path. Each partition's next
-offset is stored with the counts in one transaction, so a redelivered batch is not counted twice."""
+offset is stored with the counts in one transaction, so a redelivered batch is not counted twice;
+a dead letter replayed onto the topic (`qzx dlq replay`) is not counted at all (``is_replay``)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from qzx_alerts.blackspots.analysis import cell_of
 from qzx_alerts.db import SCHEMA
 from qzx_common.kafka.runner import RecordsRejected
+from qzx_common.topics import ALERTS_BLACKSPOTS_GROUP, HEADER_REPLAY_OF
 
-GROUP = "qzx-alerts-blackspots"
+GROUP = ALERTS_BLACKSPOTS_GROUP
 CellKey = tuple[date, int, int]
 
 
@@ -29,13 +31,25 @@ def _cell_of(value: bytes | None) -> tuple[CellKey, str]:
     return (datetime.fromisoformat(event["captured_at"]).date(), lat_q, lon_q), str(where["admin_code"])
 
 
-def cells_of(records: Sequence[ConsumerRecord]) -> list[tuple[CellKey, str]]:
-    """Each record's cell and admin code; ``RecordsRejected`` names what is no accepted event
-    (ingest checked every one: such a value comes from elsewhere)."""
-    found, rejected = [], {}
+def is_replay(record: ConsumerRecord) -> bool:
+    """A dead letter `qzx dlq replay` sent back (it carries ``qzx-replay-of``). Its event was
+    counted already when it first passed: another consumer of the topic dead-lettered it, not
+    this one, whose only rejection is a value that is no accepted event, and the replay sends
+    those same bytes again. So replays are skipped here, whichever consumer's letter they are
+    and however often they are replayed (``--force``)."""
+    return any(name == HEADER_REPLAY_OF for name, _ in record.headers or ())
+
+
+def cells_of(records: Sequence[ConsumerRecord]) -> dict[int, tuple[CellKey, str]]:
+    """Each record's cell and admin code by its index, replays left out (never counted);
+    ``RecordsRejected`` names what is no accepted event (ingest checked every one: such a value
+    comes from elsewhere)."""
+    found, rejected = {}, {}
     for i, record in enumerate(records):
+        if is_replay(record):
+            continue
         try:
-            found.append(_cell_of(record.value))
+            found[i] = _cell_of(record.value)
         except (ValueError, KeyError, TypeError) as exc:
             rejected[i] = f"not an accepted violation event: {type(exc).__name__}: {exc}"
     if rejected:
@@ -64,10 +78,9 @@ async def apply(conn: AsyncConnection, records: Sequence[ConsumerRecord]) -> int
     fresh = await _unseen(conn, records)
     counts: Counter[CellKey] = Counter()
     codes: dict[CellKey, str] = {}
-    for i, (key, admin_code) in enumerate(found):
-        if i in fresh:
-            counts[key] += 1
-            codes.setdefault(key, admin_code)  # a cell on a county line is counted in the first seen
+    for key, admin_code in (found[i] for i in sorted(fresh & found.keys())):
+        counts[key] += 1
+        codes.setdefault(key, admin_code)  # a cell on a county line is counted in the first seen
     if counts:
         await conn.execute(
             text(

@@ -41,7 +41,8 @@ async def start_run(
 ) -> Run:
     """事故多发点分析 Black-spot analysis of a jurisdiction (province, city or county) over a
     period (at most 366 days), in the background: poll `GET /v1/blackspots/runs/{id}` for its
-    progress, then list its proposals."""
+    progress, then list its proposals. A county-and-above tool: a township or village token gets
+    403 `blackspots_county_and_above` (it sees the hazards its county assigns to it)."""
     row = await service.request_run(session, principal=principal, data=body, audit_context=audit_context)
     after_commit.add_task(jobs.start, row.id)  # after the commit: the job reads the run's row
     return Run.model_validate(row)

@@ -25,7 +25,7 @@ from qzx_alerts.hazards.schemas import HazardIn
 from qzx_common import audit
 from qzx_common.audit import AuditContext
 from qzx_common.web.auth import Principal, ensure_sees
-from qzx_common.web.errors import Conflict, NotFound
+from qzx_common.web.errors import Conflict, Forbidden, NotFound
 
 log = logging.getLogger(__name__)
 ACCIDENT_IDS_KEPT = 200  # a proposal lists at most this many of its accidents
@@ -39,9 +39,19 @@ def _proposal_snapshot(row: ProposalRow) -> dict[str, object]:
     return Proposal.model_validate(row).model_dump(mode="json")
 
 
+COUNTY_CODE_LEN = 6  # 37 (province), 4 digits a city, 6 a county; townships 9, villages 12
+
+
 async def request_run(
     session: AsyncSession, *, principal: Principal, data: RunIn, audit_context: AuditContext
 ) -> RunRow:
+    if len(principal.jur) > COUNTY_CODE_LEN:
+        # Accident facts carry county codes: below the county a run has nothing of its own to
+        # analyse. The county confirms and assigns; the township and village see the hazard then.
+        raise Forbidden(
+            "事故多发点分析由县级及以上开展 / black-spot analysis is a county-and-above tool",
+            code="blackspots_county_and_above",
+        )
     ensure_sees(principal, data.admin_code)
     now = datetime.now(UTC)
     row = RunRow(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -63,15 +63,19 @@ class CityUnits:
 class DutyBoard:
     cities: dict[str, CityUnits]
     free: Counter[str] = field(default_factory=Counter)  # available, idle units per city
+    held: dict[str, tuple[str, str]] = field(default_factory=dict)  # busy unit → its task's status, priority
 
     @classmethod
     async def load(
         cls, session: AsyncSession, *, cities: Iterable[str], now: datetime, since: datetime
     ) -> DutyBoard:
         by_city: dict[str, list[Candidate]] = {}
-        for c in await repository.duty_board(session, cities=sorted(set(cities)), now=now, since=since):
+        held: dict[str, tuple[str, str]] = {}
+        for c, task in await repository.duty_board(session, cities=sorted(set(cities)), now=now, since=since):
             by_city.setdefault(c.city_code, []).append(c)
-        board = cls({city: CityUnits(units) for city, units in by_city.items()})
+            if task is not None:
+                held[c.unit_id] = task
+        board = cls({city: CityUnits(units) for city, units in by_city.items()}, held=held)
         for city, units in board.cities.items():
             board.free[city] = int((units.available & ~units.busy).sum())
         return board
@@ -83,8 +87,19 @@ class DutyBoard:
             return self._rank_fixed(next(iter(need.cities)), need, limit=limit)
         return self._rank_any(need, limit=limit)
 
-    def take(self, unit: Candidate) -> None:
-        """``unit`` holds a task from now on (for the rest of the batch)."""
+    def may_displace(self, need: Need, *, statuses: Collection[str]) -> bool:
+        """Whether a unit in the need's cities holds a task in ``statuses`` of a lower priority
+        than the need's (what pre-emption could take; False: it certainly takes nothing)."""
+        return any(
+            task[0] in statuses and task[1] > need.priority.value
+            for city in need.cities
+            for c in (self.cities[city].units if city in self.cities else ())
+            if (task := self.held.get(c.unit_id)) is not None
+        )
+
+    def take(self, unit: Candidate, *, priority: str) -> None:
+        """``unit`` holds a new task of ``priority`` from now on (for the rest of the batch)."""
+        self.held[unit.unit_id] = ("assigned", priority)
         units = self.cities[unit.city_code]
         i = units.position[unit.unit_id]
         if units.available[i] and not units.busy[i]:

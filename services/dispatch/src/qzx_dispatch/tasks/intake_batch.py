@@ -148,14 +148,16 @@ async def _assign(
     for alert, need in needs:
         rec = board.recommend(need, limit=CANDIDATES)
         if not rec.ranked:
-            if preempt.preempts(alert.priority.value, settings):
+            if preempt.preempts(alert.priority.value, settings) and board.may_displace(
+                need, statuses=preempt.DISPLACEABLE
+            ):
                 left.append(alert)  # it may take a unit from lower-priority work: the one-alert path
             else:  # what ``assign_alert`` concludes: pending, retried by the watcher
                 pending.append((alert.id, no_unit_reason(rec)))
             continue
         chosen = rec.ranked[0]
         planned.append((alert, new_task(alert, chosen, need=need, rec=rec, skipped=[], now=now)))
-        board.take(chosen.candidate)
+        board.take(chosen.candidate, priority=alert.priority.value)
     claimed = await repository.claim_units(session, [row.unit_id for _, row in planned])
     for _, row in planned:
         if row.unit_id in claimed:

@@ -374,20 +374,27 @@ async def task_facts(session: AsyncSession, since_by_alert: dict[str, datetime])
 
 async def duty_board(
     session: AsyncSession, *, cities: Sequence[str], now: datetime, since: datetime, unit_scope: str = "37"
-) -> list[Candidate]:
-    """Every unit on duty in the cities with its workload (tasks since ``since``) when it is free."""
+) -> list[tuple[Candidate, tuple[str, str] | None]]:
+    """Every unit on duty in the cities with its workload (tasks since ``since``) when it is free,
+    and the (status, priority) of the active task it holds when it is busy."""
     raw = await driver_connection(await session.connection())
     rows = await raw.fetch(
         _DUTY + "SELECT id, city_code, vehicle, capabilities, status, lat, lon, has_sworn, busy, "
         f"CASE WHEN status = 'available' AND NOT busy THEN (SELECT count(*) FROM {SCHEMA}.tasks t "
-        "WHERE t.unit_id = duty.id AND t.created_at > $4) ELSE 0 END FROM duty",
+        "WHERE t.unit_id = duty.id AND t.created_at > $4) ELSE 0 END, "
+        f"(SELECT ARRAY[t.status, t.priority] FROM {SCHEMA}.tasks t WHERE busy AND t.unit_id = duty.id "
+        f"AND t.{ACTIVE_SQL} LIMIT 1) FROM duty",
         now,
         sorted(cities),
         unit_scope,
         since,
     )
     return [
-        Candidate(r[0], r[1], r[2], frozenset(r[3]), r[5], r[6], r[4], r[8], bool(r[7]), r[9]) for r in rows
+        (
+            Candidate(r[0], r[1], r[2], frozenset(r[3]), r[5], r[6], r[4], r[8], bool(r[7]), r[9]),
+            (r[10][0], r[10][1]) if r[10] else None,
+        )
+        for r in rows
     ]
 
 

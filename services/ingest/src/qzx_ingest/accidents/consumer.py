@@ -8,11 +8,11 @@ from aiokafka import ConsumerRecord
 
 from qzx_common.kafka.runner import ConsumerRunner
 from qzx_common.runtime import Runtime
-from qzx_common.topics import ACCIDENTS_REPORTED
+from qzx_common.topics import ACCIDENTS_REPORTED, INGEST_ACCIDENTS_GROUP
 from qzx_ingest.accidents import service
 from qzx_ingest.accidents.service import PreparedAccidents
 
-GROUP = "qzx-ingest-accidents"
+GROUP = INGEST_ACCIDENTS_GROUP
 REPORTER = "topic"
 
 

@@ -9,12 +9,12 @@ from aiokafka import ConsumerRecord
 
 from qzx_common.kafka.runner import ConsumerRunner
 from qzx_common.runtime import Runtime
-from qzx_common.topics import CAMERA_PASSAGES
+from qzx_common.topics import CAMERA_PASSAGES, INGEST_PASSAGES_GROUP
 from qzx_ingest.passages import service
 from qzx_ingest.passages.service import KnownPartitions, PreparedPassages
 from qzx_ingest.settings import IngestSettings
 
-GROUP = "qzx-ingest-passages"
+GROUP = INGEST_PASSAGES_GROUP
 
 
 def preparer(settings: IngestSettings) -> Callable[[Sequence[ConsumerRecord]], Awaitable[PreparedPassages]]:
