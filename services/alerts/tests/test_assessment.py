@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -74,7 +75,16 @@ KNOWN = [
 
 
 @pytest.fixture(scope="module")
-async def known(alerts: Any) -> None:
+async def known(alerts: Any) -> AsyncIterator[None]:
+    await _store_known(alerts)
+    yield
+    # The raw hazards sit where other modules' events happen: scoring must not see them after.
+    async with alerts.state.runtime.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM alerts.hazards WHERE id LIKE 'hz-asx-%'"))
+    alerts.state.service.scoring.hazards.invalidate()
+
+
+async def _store_known(alerts: Any) -> None:
     async with alerts.state.runtime.engine.begin() as conn:
         await store_facts(conn, KNOWN)
         await store_facts(conn, KNOWN[:2])  # a redelivery: stored once
