@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,6 +69,22 @@ def servers(label: str, *, fast: bool = False) -> Iterator[tuple[str, str]]:
     finally:
         for process in reversed(started):
             process.stop()
+
+
+def run_on_fresh_database(label: str, bench: Callable[[str, str, str], Coroutine[Any, Any, None]]) -> None:
+    """``bench(plain URL, asyncpg URL, bootstrap)`` on a database of its own, dropped after."""
+    import uuid
+
+    from qzx_common.settings import to_asyncpg_url, to_plain_url
+    from qzx_dev.embedded import create_database, drop_database
+
+    with servers(label) as (server, bootstrap):
+        name = f"qzx_bench_{label}_{uuid.uuid4().hex[:8]}"
+        db = create_database(server, name)
+        try:
+            run_async(bench(to_plain_url(db), to_asyncpg_url(db), bootstrap))
+        finally:
+            drop_database(server, name)
 
 
 def main(argv: list[str] | None = None) -> int:

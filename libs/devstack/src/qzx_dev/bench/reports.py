@@ -20,9 +20,9 @@ servers for what is unset.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -244,17 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qzx_dev.bench.reports")
     parser.add_argument("--quick", action="store_true", help="smaller data sets")
     args = parser.parse_args(argv)
-    from qzx_common.settings import to_asyncpg_url, to_plain_url
-    from qzx_dev.bench import run_async, servers
-    from qzx_dev.embedded import create_database, drop_database
+    from qzx_dev.bench import run_on_fresh_database
 
-    with servers("reports") as (server, bootstrap):
-        name = f"qzx_bench_reports_{uuid.uuid4().hex[:8]}"
-        db = create_database(server, name)
-        try:
-            run_async(run(args.quick, to_plain_url(db), to_asyncpg_url(db), bootstrap))
-        finally:
-            drop_database(server, name)
+    run_on_fresh_database("reports", functools.partial(run, args.quick))
     return 0
 
 
