@@ -78,8 +78,10 @@ def _published(request: Request) -> None:
         state(request).change_relay.wake()
 
 
-Session = Annotated[AsyncSession, Depends(session)]
-Connection = Annotated[AsyncConnection, Depends(connection)]
+# scope="function": the commit happens before the response is sent, so a failed commit is an error
+# answer and work handed to BackgroundTasks (a black-spot run reading its row) sees what was committed.
+Session = Annotated[AsyncSession, Depends(session, scope="function")]
+Connection = Annotated[AsyncConnection, Depends(connection, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 SettingsDep = Annotated[AlertsSettings, Depends(settings)]
 ScoringDep = Annotated[Scoring, Depends(scoring)]

@@ -29,7 +29,7 @@ async def session(request: Request) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-Session = Annotated[AsyncSession, Depends(session)]
+Session = Annotated[AsyncSession, Depends(session, scope="function")]  # committed before the response
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Audit = Annotated[AuditContext, Depends(audit_context)]
 ExchangePartner = Annotated[Partner, Depends(exchange_partner(SCHEMA))]
