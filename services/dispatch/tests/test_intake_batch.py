@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from qzx_common.contracts.alerts import COVERT, HOTLIST_HIT, Alert
 from qzx_common.topics import ALERTS
@@ -93,6 +93,53 @@ async def test_a_batch_decides_what_alerts_one_by_one_decide(
     assert batched == one_by_one
     assert by_batch == by_one
     assert {"assigned", "pending", "handled", "closed", "covert"} <= set(batched)
+
+
+async def test_a_batch_preempts_what_alerts_one_by_one_preempt(
+    fresh: Any, org: Org, clock: OffsetClock
+) -> None:
+    """Every unit busy with lower-priority work: the batch's P1s take the units the one-alert path
+    gives them (the nearest first, the lowest displaced priority breaking ties), the displaced
+    alerts go back to the queue, and a P1 no holder suits (a weighing unit) is left pending."""
+    lows = []
+    for lat, priority in ((36.70, "P3"), (36.66, "P4"), (36.68, "P3"), (36.75, "P4")):
+        await org.unit(lat=lat, lon=117.12, capabilities=("breathalyser",))
+        low = make_alert(priority=priority, violations=["speeding"], location={"lat": lat})
+        assert await assign(fresh, low, clock=clock) == "assigned"
+        lows.append(low)
+    on_scene = (await org.unit(lat=36.651, lon=117.12, capabilities=("breathalyser",)),)
+    busy = make_alert(priority="P4", violations=["speeding"], location={"lat": 36.651})
+    assert await assign(fresh, busy, clock=clock) == "assigned"
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        await s.execute(update(TaskRow).where(TaskRow.unit_id.in_(on_scene)).values(status="on_scene"))
+    batch = [
+        make_alert(location={"lat": 36.652}),
+        make_alert(violations=["overload"], location={"lat": 36.69}),  # needs weighing
+        make_alert(location={"lat": 36.74}),
+        make_alert(priority="P2", location={"lat": 36.70}),  # P2s do not pre-empt by default
+        make_alert(location={"lat": 36.67}),
+    ]
+    settings, now = fresh.state.settings, clock.now()
+    watched = batch + lows + [busy]
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        batched = await intake_batch(s, alerts=batch, settings=settings, now=now)
+        by_batch = await decisions(s, watched)
+        await s.rollback()
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
+        by_one = await decisions(s, watched)
+        await s.rollback()
+    assert batched == one_by_one == {"assigned": 3, "pending": 2}
+    assert by_batch == by_one
+    # Each P1 took the nearest holder (36.66, 36.75, then 36.68); the P3 at 36.70 and the task
+    # on scene kept their units.
+    assert [by_batch[a.id][0] for a in [*lows, busy]] == [
+        "handled",
+        "pending",
+        "pending",
+        "pending",
+        "handled",
+    ]
 
 
 async def test_an_alert_the_batch_has_already_applied_is_stale(

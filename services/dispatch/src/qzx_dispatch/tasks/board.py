@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,22 +60,30 @@ class CityUnits:
         self.position = {c.unit_id: i for i, c in enumerate(self.units)}
 
 
+class Held(NamedTuple):
+    """The active task a busy unit holds."""
+
+    status: str
+    priority: str
+    task_id: str
+
+
 @dataclass
 class DutyBoard:
     cities: dict[str, CityUnits]
     free: Counter[str] = field(default_factory=Counter)  # available, idle units per city
-    held: dict[str, tuple[str, str]] = field(default_factory=dict)  # busy unit → its task's status, priority
+    held: dict[str, Held] = field(default_factory=dict)  # busy unit → its task
 
     @classmethod
     async def load(
         cls, session: AsyncSession, *, cities: Iterable[str], now: datetime, since: datetime
     ) -> DutyBoard:
         by_city: dict[str, list[Candidate]] = {}
-        held: dict[str, tuple[str, str]] = {}
+        held: dict[str, Held] = {}
         for c, task in await repository.duty_board(session, cities=sorted(set(cities)), now=now, since=since):
             by_city.setdefault(c.city_code, []).append(c)
             if task is not None:
-                held[c.unit_id] = task
+                held[c.unit_id] = Held(*task)
         board = cls({city: CityUnits(units) for city, units in by_city.items()}, held=held)
         for city, units in board.cities.items():
             board.free[city] = int((units.available & ~units.busy).sum())
@@ -87,19 +96,21 @@ class DutyBoard:
             return self._rank_fixed(next(iter(need.cities)), need, limit=limit)
         return self._rank_any(need, limit=limit)
 
-    def may_displace(self, need: Need, *, statuses: Collection[str]) -> bool:
-        """Whether a unit in the need's cities holds a task in ``statuses`` of a lower priority
-        than the need's (what pre-emption could take; False: it certainly takes nothing)."""
-        return any(
-            task[0] in statuses and task[1] > need.priority.value
-            for city in need.cities
+    def holders(self, need: Need, *, statuses: Collection[str]) -> list[tuple[Candidate, Held]]:
+        """The units in the need's cities holding a task in ``statuses`` of a lower priority than
+        the need's (what pre-emption could take)."""
+        return [
+            (c, task)
+            for city in sorted(need.cities)
             for c in (self.cities[city].units if city in self.cities else ())
             if (task := self.held.get(c.unit_id)) is not None
-        )
+            and task.status in statuses
+            and task.priority > need.priority.value
+        ]
 
-    def take(self, unit: Candidate, *, priority: str) -> None:
-        """``unit`` holds a new task of ``priority`` from now on (for the rest of the batch)."""
-        self.held[unit.unit_id] = ("assigned", priority)
+    def take(self, unit: Candidate, *, priority: str, task_id: str) -> None:
+        """``unit`` holds the new task ``task_id`` of ``priority`` from now on (for the rest of the batch)."""
+        self.held[unit.unit_id] = Held("assigned", priority, task_id)
         units = self.cities[unit.city_code]
         i = units.position[unit.unit_id]
         if units.available[i] and not units.busy[i]:
@@ -107,6 +118,15 @@ class DutyBoard:
         units.busy[i] = unit.busy = True
         units.workload[i] += 1
         unit.workload += 1
+
+    def release(self, unit: Candidate) -> None:
+        """``unit``'s task is cancelled: it is free again (for the rest of the batch)."""
+        del self.held[unit.unit_id]
+        units = self.cities[unit.city_code]
+        i = units.position[unit.unit_id]
+        if units.available[i] and units.busy[i]:
+            self.free[unit.city_code] += 1
+        units.busy[i] = unit.busy = False
 
     def _rank_any(self, need: Need, *, limit: int) -> Recommendation:
         excluded: Counter[str] = Counter()

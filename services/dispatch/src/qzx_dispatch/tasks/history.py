@@ -15,8 +15,7 @@ from qzx_common.db import before_key
 from qzx_dispatch.tasks.models import TaskEvent
 
 
-async def add(
-    session: AsyncSession,
+def event(
     *,
     kind: str,
     alert_id: str,
@@ -27,7 +26,7 @@ async def add(
     now: datetime,
     detail: dict[str, Any] | None = None,
 ) -> TaskEvent:
-    row = TaskEvent(
+    return TaskEvent(
         id="E" + uuid.uuid4().hex,
         kind=kind,
         alert_id=alert_id,
@@ -38,9 +37,19 @@ async def add(
         admin_code=admin_code,
         at=now,
     )
+
+
+async def add(session: AsyncSession, **fields: Any) -> TaskEvent:
+    """Store one ``event(**fields)``."""
+    row = event(**fields)
     session.add(row)
     await session.flush()
     return row
+
+
+async def add_many(session: AsyncSession, rows: Sequence[TaskEvent]) -> None:
+    session.add_all(rows)
+    await session.flush()
 
 
 async def of_task(session: AsyncSession, *, task_id: str, alert_id: str) -> list[TaskEvent]:

@@ -17,17 +17,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import AuditContext, AuditEntry, record_many
 from qzx_common.contracts.alerts import Alert, is_covert_hit
-from qzx_common.contracts.tasks import Task
-from qzx_dispatch.db import SCHEMA
-from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.settings import DispatchSettings
-from qzx_dispatch.tasks import events, preempt, repository
+from qzx_dispatch.tasks import events, preempt, repository, service
 from qzx_dispatch.tasks.board import DutyBoard
 from qzx_dispatch.tasks.intake import CLOSED, COVERT_REASON, alert_values, apply
 from qzx_dispatch.tasks.models import TaskRow
-from qzx_dispatch.tasks.recommend import no_unit_reason
+from qzx_dispatch.tasks.recommend import Need, Recommendation, no_unit_reason
 from qzx_dispatch.tasks.rules import LOW_PRIORITIES
 from qzx_dispatch.tasks.schemas import to_contract
 from qzx_dispatch.tasks.service import CANDIDATES, build_need, new_task
@@ -104,22 +100,7 @@ async def _cancel_tasks(
     for task in tasks:
         task.status, task.reason = "cancelled", f"alert {status[task.alert_id]}"
     await events.changed_many(session, tasks, now=now, settings=settings)
-    await _audit(session, "system:intake", "task.cancel", tasks, [to_contract(t) for t in tasks])
-
-
-async def _audit(
-    session: AsyncSession, actor: str, action: str, tasks: Sequence[TaskRow], contracts: Sequence[Task]
-) -> None:
-    """``service.record_system`` for many tasks (with their contracts)."""
-    await record_many(
-        session,
-        schema=SCHEMA,
-        context=AuditContext.system(actor),
-        entries=[
-            AuditEntry(action, "task", t.id, after=c, admin_code=audit_scope(t.target_admin_code))
-            for t, c in zip(tasks, contracts, strict=True)
-        ],
-    )
+    await service.record_system_many(session, actor="system:intake", action="task.cancel", tasks=tasks)
 
 
 async def _assign(
@@ -145,19 +126,27 @@ async def _assign(
     planned: list[tuple[Alert, TaskRow]] = []
     left: list[Alert] = []
     pending: list[tuple[str, str]] = []
+    preempting: list[tuple[Alert, Need, Recommendation]] = []
     for alert, need in needs:
         rec = board.recommend(need, limit=CANDIDATES)
         if not rec.ranked:
-            if preempt.preempts(alert.priority.value, settings) and board.may_displace(
-                need, statuses=preempt.DISPLACEABLE
-            ):
-                left.append(alert)  # it may take a unit from lower-priority work: the one-alert path
+            if preempt.preempts(alert.priority.value, settings):
+                preempting.append((alert, need, rec))
             else:  # what ``assign_alert`` concludes: pending, retried by the watcher
                 pending.append((alert.id, no_unit_reason(rec)))
             continue
         chosen = rec.ranked[0]
-        planned.append((alert, new_task(alert, chosen, need=need, rec=rec, skipped=[], now=now)))
-        board.take(chosen.candidate, priority=alert.priority.value)
+        task = new_task(alert, chosen, need=need, rec=rec, skipped=[], now=now)
+        planned.append((alert, task))
+        board.take(chosen.candidate, priority=alert.priority.value, task_id=task.id)
+    # Pre-emption after the free units are given out, the most urgent first (a P1 never has to
+    # displace a P2 this batch plans).
+    displacements = []
+    for alert, need, rec in sorted(preempting, key=lambda x: x[0].priority.value):
+        if (displacement := preempt.plan(board, alert, need, now=now)) is not None:
+            displacements.append(displacement)
+        else:
+            pending.append((alert.id, no_unit_reason(rec)))
     claimed = await repository.claim_units(session, [row.unit_id for _, row in planned])
     for _, row in planned:
         if row.unit_id in claimed:
@@ -167,8 +156,13 @@ async def _assign(
     left += [alert for alert, row in planned if row.id not in inserted]
     contracts = [to_contract(r) for r in made]
     await events.announce_many(session, made, settings=settings, contracts=contracts)
-    await _audit(session, "system:assign", "task.assign", made, contracts)
+    await service.record_system_many(
+        session, actor="system:assign", action="task.assign", tasks=made, contracts=contracts
+    )
     await repository.record_attempts(session, [r.alert_id for r in made])
+    taken, overruled = await preempt.displace_many(session, displacements, settings=settings, now=now)
+    made += taken
+    left += overruled
     await repository.record_pending(
         session, pending, retry_at=now + timedelta(seconds=settings.pending_retry_s)
     )

@@ -18,6 +18,7 @@ from sqlalchemy.types import TypeEngine
 
 from qzx_common.db import before_key, driver_connection
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.org.models import Unit
 from qzx_dispatch.tasks.models import ACTIVE_SQL, AlertRecord, TaskRow
 from qzx_dispatch.tasks.recommend import Candidate, Need
 
@@ -374,15 +375,15 @@ async def task_facts(session: AsyncSession, since_by_alert: dict[str, datetime])
 
 async def duty_board(
     session: AsyncSession, *, cities: Sequence[str], now: datetime, since: datetime, unit_scope: str = "37"
-) -> list[tuple[Candidate, tuple[str, str] | None]]:
-    """Every unit on duty in the cities with its workload (tasks since ``since``) when it is free,
-    and the (status, priority) of the active task it holds when it is busy."""
+) -> list[tuple[Candidate, tuple[str, str, str] | None]]:
+    """Every unit on duty in the cities with its workload (tasks since ``since``; a busy unit's
+    counts once its task is displaced), and the (status, priority, id) of the active task it holds
+    when it is busy."""
     raw = await driver_connection(await session.connection())
     rows = await raw.fetch(
         _DUTY + "SELECT id, city_code, vehicle, capabilities, status, lat, lon, has_sworn, busy, "
-        f"CASE WHEN status = 'available' AND NOT busy THEN (SELECT count(*) FROM {SCHEMA}.tasks t "
-        "WHERE t.unit_id = duty.id AND t.created_at > $4) ELSE 0 END, "
-        f"(SELECT ARRAY[t.status, t.priority] FROM {SCHEMA}.tasks t WHERE busy AND t.unit_id = duty.id "
+        f"(SELECT count(*) FROM {SCHEMA}.tasks t WHERE t.unit_id = duty.id AND t.created_at > $4), "
+        f"(SELECT ARRAY[t.status, t.priority, t.id] FROM {SCHEMA}.tasks t WHERE busy AND t.unit_id = duty.id "
         f"AND t.{ACTIVE_SQL} LIMIT 1) FROM duty",
         now,
         sorted(cities),
@@ -392,7 +393,7 @@ async def duty_board(
     return [
         (
             Candidate(r[0], r[1], r[2], frozenset(r[3]), r[5], r[6], r[4], r[8], bool(r[7]), r[9]),
-            (r[10][0], r[10][1]) if r[10] else None,
+            (r[10][0], r[10][1], r[10][2]) if r[10] else None,
         )
         for r in rows
     ]
@@ -487,4 +488,38 @@ async def record_attempts(session: AsyncSession, alert_ids: Sequence[str]) -> No
             "attempts = attempts + 1 WHERE alert_id = ANY(CAST(:ids AS text[]))"
         ),
         {"ids": list(alert_ids)},
+    )
+
+
+async def lock_displaceable(
+    session: AsyncSession, task_ids: Sequence[str], statuses: Sequence[str]
+) -> dict[str, TaskRow]:
+    """Of these tasks, those still in ``statuses`` whose unit is still available, locked with
+    their units (``preempt.take_busy_unit`` locks and checks the one it takes)."""
+    if not task_ids:
+        return {}
+    q = (
+        select(TaskRow)
+        .join(Unit, Unit.id == TaskRow.unit_id)
+        .where(TaskRow.id.in_(task_ids), TaskRow.status.in_(statuses), Unit.status == "available")
+        .order_by(TaskRow.unit_id)
+        .with_for_update(of=(TaskRow, Unit))
+        .execution_options(populate_existing=True)
+    )
+    return {t.id: t for t in (await session.scalars(q)).all()}
+
+
+async def requeue_alerts(session: AsyncSession, reasons: Sequence[tuple[str, str]], *, now: datetime) -> None:
+    """``preempt.requeue`` for many (alert id, reason)."""
+    if not reasons:
+        return
+    await session.execute(
+        text(
+            f"UPDATE {SCHEMA}.alerts SET state = 'pending', last_reason = :reason, next_try_at = :now, "
+            "requeued_at = :now, payload = payload || CAST(:reset AS jsonb) WHERE alert_id = :alert_id"
+        ),
+        [
+            {"alert_id": a, "reason": why, "now": now, "reset": '{"status": "new", "task_id": null}'}
+            for a, why in reasons
+        ],
     )

@@ -8,14 +8,16 @@ partial unique index ``uq_tasks_active_unit`` refuses a second active task whate
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from qzx_common.audit import AuditContext, record
+from qzx_common.audit import AuditContext, AuditEntry, record, record_many
 from qzx_common.contracts.alerts import Alert
 from qzx_common.contracts.geo import CITIES, CITY_BY_CODE, city_code, haversine_km
+from qzx_common.contracts.tasks import Task
 from qzx_common.web.auth import Principal
 from qzx_common.web.errors import Conflict, InvalidRequest, NotFound
 from qzx_dispatch.db import SCHEMA
@@ -251,6 +253,27 @@ async def record_system(
         admin_code=audit_scope(task.target_admin_code),
         before=before,
         after=to_contract(task),
+    )
+
+
+async def record_system_many(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    tasks: Sequence[TaskRow],
+    contracts: Sequence[Task] | None = None,
+) -> None:
+    """``record_system`` for many tasks (``contracts``: theirs, when the caller has them already)."""
+    after = contracts if contracts is not None else [to_contract(t) for t in tasks]
+    await record_many(
+        session,
+        schema=SCHEMA,
+        context=AuditContext.system(actor),
+        entries=[
+            AuditEntry(action, "task", t.id, after=c, admin_code=audit_scope(t.target_admin_code))
+            for t, c in zip(tasks, after, strict=True)
+        ],
     )
 
 
