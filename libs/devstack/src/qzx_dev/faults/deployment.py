@@ -40,8 +40,8 @@ class Deployment:
             "QZX_TOPIC_PREFIX": self.prefix,
         }
 
-    async def reconcile(self) -> Report:
-        return await reconcile(self.settings(), timeout_s=60)
+    async def reconcile(self, *, timeout_s: float = 60) -> Report:
+        return await reconcile(self.settings(), timeout_s=timeout_s)
 
     async def wait_ready(self, *, timeout: float = 90) -> float:
         started = time.monotonic()
@@ -65,7 +65,8 @@ class Deployment:
         while True:
             for s in self.services.values():
                 s.assert_running()
-            report = await self.reconcile()
+            # One pass reads every topic: a large run's pass may take longer than a minute.
+            report = await self.reconcile(timeout_s=max(60.0, timeout))
             if report.clean:
                 return report
             if time.monotonic() > deadline:
