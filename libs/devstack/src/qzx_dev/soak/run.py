@@ -172,17 +172,24 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
 
 
 async def _reconcile(d: Deployment) -> int:
-    """Wait (up to SETTLE_S) until what was in flight has landed, then `qzx reconcile` itself."""
+    """`qzx reconcile` itself, until it is clean or SETTLE_S has passed: what was in flight
+    lands meanwhile, and the watcher's work goes on (a re-dispatch's outbox row may be caught in
+    flight by one run). Prints the last run's report."""
     say("waiting for the pipeline to drain, then qzx reconcile")
     deadline = time.monotonic() + SETTLE_S
-    while time.monotonic() < deadline:
-        if (await d.reconcile()).clean:
-            break
+    while True:
+        proc = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "qzx_common.reconcile"],
+            env=os.environ | d.env(),
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode == 0 or time.monotonic() > deadline:
+            print(proc.stdout + proc.stderr, end="", flush=True)
+            return proc.returncode
         await asyncio.sleep(5)
-    proc = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "qzx_common.reconcile"], env=os.environ | d.env(), check=False
-    )
-    return proc.returncode
 
 
 def default_warmup(minutes: int) -> float:
