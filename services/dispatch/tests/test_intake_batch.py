@@ -47,6 +47,23 @@ async def decisions(session: Any, alerts: list[Alert]) -> dict[str, Any]:
     }
 
 
+async def both_ways(
+    fresh: Any, clock: OffsetClock, batch: list[Alert], *, watched: list[Alert]
+) -> tuple[Counter[str], Counter[str], dict[str, Any], dict[str, Any]]:
+    """The batch through ``intake_batch`` and through ``intake`` one by one, each run rolled back
+    (the same world for both): both outcomes, then both decisions on the ``watched`` alerts."""
+    settings, now = fresh.state.settings, clock.now()
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        batched = await intake_batch(s, alerts=batch, settings=settings, now=now)
+        by_batch = await decisions(s, watched)
+        await s.rollback()
+    async with fresh.state.runtime.sessions() as s, s.begin():
+        one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
+        by_one = await decisions(s, watched)
+        await s.rollback()
+    return batched, one_by_one, by_batch, by_one
+
+
 async def test_a_batch_decides_what_alerts_one_by_one_decide(
     fresh: Any, org: Org, clock: OffsetClock
 ) -> None:
@@ -80,16 +97,7 @@ async def test_a_batch_decides_what_alerts_one_by_one_decide(
         make_alert(priority="P2"),
         make_alert(priority="P1", violations=["speeding"]),
     ]
-    settings, now = fresh.state.settings, clock.now()
-    # Each run rolled back: the same world for both.
-    async with fresh.state.runtime.sessions() as s, s.begin():
-        batched = await intake_batch(s, alerts=batch, settings=settings, now=now)
-        by_batch = await decisions(s, batch)
-        await s.rollback()
-    async with fresh.state.runtime.sessions() as s, s.begin():
-        one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
-        by_one = await decisions(s, batch)
-        await s.rollback()
+    batched, one_by_one, by_batch, by_one = await both_ways(fresh, clock, batch, watched=batch)
     assert batched == one_by_one
     assert by_batch == by_one
     assert {"assigned", "pending", "handled", "closed", "covert"} <= set(batched)
@@ -119,16 +127,9 @@ async def test_a_batch_preempts_what_alerts_one_by_one_preempt(
         make_alert(priority="P2", location={"lat": 36.70}),  # P2s do not pre-empt by default
         make_alert(location={"lat": 36.67}),
     ]
-    settings, now = fresh.state.settings, clock.now()
-    watched = batch + lows + [busy]
-    async with fresh.state.runtime.sessions() as s, s.begin():
-        batched = await intake_batch(s, alerts=batch, settings=settings, now=now)
-        by_batch = await decisions(s, watched)
-        await s.rollback()
-    async with fresh.state.runtime.sessions() as s, s.begin():
-        one_by_one = Counter([await intake(s, alert=a, settings=settings, now=now) for a in batch])
-        by_one = await decisions(s, watched)
-        await s.rollback()
+    batched, one_by_one, by_batch, by_one = await both_ways(
+        fresh, clock, batch, watched=[*batch, *lows, busy]
+    )
     assert batched == one_by_one == {"assigned": 3, "pending": 2}
     assert by_batch == by_one
     # Each P1 took the nearest holder (36.66, 36.75, then 36.68); the P3 at 36.70 and the task
