@@ -3,7 +3,8 @@ accident_facts for accidents, hazards for the ledger)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -29,7 +30,7 @@ async def event_counts(
     rows = await raw.fetch(
         f"""
         SELECT GROUPING(hour, city) AS by_device, hour, city, device_id, violation, count(*) AS n,
-               min(admin_code) AS admin_code, avg(lat) AS lat, avg(lon) AS lon
+               min(admin_code) AS admin_code, sum(lat) AS lat_sum, sum(lon) AS lon_sum
         FROM (SELECT floor(extract(epoch FROM captured_at) / 3600)::bigint AS hour,
                      left(admin_code, 4) AS city, device_id, violation, admin_code, lat, lon
               FROM {SCHEMA}.sightings WHERE {_IN}) AS s
@@ -39,23 +40,73 @@ async def event_counts(
         end,
         prefix,
     )
-    out: dict[str, dict[str, int]] = {"violation": {}, "hour": {}, "day": {}, "city": {}}
-    devices: dict[str, dict[str, Any]] = {}
+    dims: dict[str, dict[str, int]] = {"hour": {}, "day": {}, "city": {}}
     for r in rows:
         if not r["by_device"]:
             local = datetime.fromtimestamp(r["hour"] * 3600 + offset_s, UTC)
-            for dim, key in (
-                ("hour", str(local.hour)),
-                ("day", f"{local:%Y-%m-%d}"),
-                ("city", r["city"] + "00"),
-            ):
-                out[dim][key] = out[dim].get(key, 0) + r["n"]
-            continue
-        out["violation"][r["violation"]] = out["violation"].get(r["violation"], 0) + r["n"]
-        dev = devices.setdefault(r["device_id"], {"device_id": r["device_id"], "by": {}, "at": []})
+            _add(dims, hour=local.hour, day=local.date(), city=r["city"], n=r["n"])
+    return _event_figures(dims, (r for r in rows if r["by_device"]), top)
+
+
+# The rollups' day and month keys are China Standard Time days and months (alerts_0015): they
+# answer a report at this offset; any other offset reads the sightings.
+ROLLUP_OFFSET_S = 8 * 3600
+ROLLUP_AREA_LENGTHS = (2, 4, 6)  # the admin-code levels ``plate_months`` keeps rows for
+
+
+async def event_counts_rolled_up(
+    raw: asyncpg.Connection, *, first: date, after: date, prefix: str, month: bool, top: int
+) -> dict[str, Any]:
+    """``event_counts`` of the local days [first, after) from the rollups (at
+    ``ROLLUP_OFFSET_S``): ``sighting_days``, and ``sighting_device_months`` for a calendar month
+    (``month``), else ``sighting_device_days``."""
+    days = await raw.fetch(
+        f"""
+        SELECT day, left(admin_code, 4) AS city, by_hour FROM {SCHEMA}.sighting_days
+        WHERE day >= $1 AND day < $2 AND admin_code LIKE $3 || '%'
+        """,
+        first,
+        after,
+        prefix,
+    )
+    hours = [0] * 24
+    dims: dict[str, dict[str, int]] = {"day": {}, "city": {}}
+    for r in days:
+        hours = [a + b for a, b in zip(hours, r["by_hour"], strict=True)]
+        n = sum(r["by_hour"])
+        for dim, k in (("day", r["day"].isoformat()), ("city", r["city"] + "00")):
+            dims[dim][k] = dims[dim].get(k, 0) + n
+    dims["hour"] = {str(h): n for h, n in enumerate(hours) if n}
+    table, key = ("sighting_device_months", "month") if month else ("sighting_device_days", "day")
+    devices = await raw.fetch(
+        f"""
+        SELECT device_id, violation, sum(n)::bigint AS n, min(admin_code) AS admin_code,
+               sum(lat_sum) AS lat_sum, sum(lon_sum) AS lon_sum
+        FROM {SCHEMA}.{table} WHERE {key} >= $1 AND {key} < $2 AND admin_code LIKE $3 || '%' GROUP BY 1, 2
+        """,
+        first,
+        after,
+        prefix,
+    )
+    return _event_figures(dims, devices, top)
+
+
+def _add(dims: dict[str, dict[str, int]], *, hour: int, day: date, city: str, n: int) -> None:
+    for dim, k in (("hour", str(hour)), ("day", day.isoformat()), ("city", city + "00")):
+        dims[dim][k] = dims[dim].get(k, 0) + n
+
+
+def _event_figures(dims: dict[str, dict[str, int]], devices: Iterable[Any], top: int) -> dict[str, Any]:
+    """The figures of ``event_counts``: ``dims`` (by hour, day and city) and the violations and
+    hotspots from rows of (device_id, violation, n, admin_code, lat_sum, lon_sum)."""
+    by_violation: dict[str, int] = {}
+    by_device: dict[str, dict[str, Any]] = {}
+    for r in devices:
+        by_violation[r["violation"]] = by_violation.get(r["violation"], 0) + r["n"]
+        dev = by_device.setdefault(r["device_id"], {"device_id": r["device_id"], "by": {}, "at": []})
         dev["by"][r["violation"]] = r["n"]
-        dev["at"].append((r["admin_code"], r["lat"], r["lon"], r["n"]))
-    return out | {"hotspots": _hotspots(devices, top)}
+        dev["at"].append((r["admin_code"], r["lat_sum"], r["lon_sum"]))
+    return dims | {"violation": by_violation, "hotspots": _hotspots(by_device, top)}
 
 
 def _hotspots(devices: dict[str, dict[str, Any]], top: int) -> list[dict[str, Any]]:
@@ -67,8 +118,8 @@ def _hotspots(devices: dict[str, dict[str, Any]], top: int) -> list[dict[str, An
             {
                 "device_id": dev["device_id"],
                 "admin_code": min(a for a, *_ in dev["at"]),
-                "lat": sum(lat * n for _, lat, _, n in dev["at"]) / count,
-                "lon": sum(lon * n for _, _, lon, n in dev["at"]) / count,
+                "lat": sum(lat for _, lat, _ in dev["at"]) / count,
+                "lon": sum(lon for _, _, lon in dev["at"]) / count,
                 "count": count,
                 "top_violation": min(dev["by"], key=lambda v: (-dev["by"][v], v)),
             }
@@ -89,6 +140,23 @@ async def repeat_offenders(
         """,
         start,
         end,
+        prefix,
+        limit,
+    )
+    return [dict(r) | {"violations": list(r["violations"])} for r in rows]
+
+
+async def repeat_offenders_rolled_up(
+    raw: asyncpg.Connection, *, month: date, prefix: str, limit: int
+) -> list[dict[str, Any]]:
+    """``repeat_offenders`` of a local month from ``plate_months`` (a prefix of
+    ``ROLLUP_AREA_LENGTHS`` digits): the first rows of the jurisdiction's month in index order."""
+    rows = await raw.fetch(
+        f"""
+        SELECT plate, n AS count, violations, last_seen FROM {SCHEMA}.plate_months
+        WHERE month = $1 AND area = $2 AND n >= 2 ORDER BY n DESC, plate LIMIT $3
+        """,
+        month,
         prefix,
         limit,
     )

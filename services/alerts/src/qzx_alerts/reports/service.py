@@ -13,6 +13,7 @@ sign runs from dispatch, time to resolve from the first sighting."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -57,11 +58,35 @@ def _seconds(value: Any) -> float | None:
     return round(float(value), 1) if value is not None else None
 
 
-async def _figures(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int
+async def _event_counts(
+    raw: asyncpg.Connection,
+    *,
+    period: Period,
+    start: datetime,
+    end: datetime,
+    prefix: str,
+    offset_s: int,
+    rolled_up: bool,
 ) -> dict[str, Any]:
-    events = await repository.event_counts(
-        raw, start=start, end=end, prefix=prefix, offset_s=offset_s, top=TOP
+    if rolled_up:  # start and end are local midnights at the rollups' offset
+        return await repository.event_counts_rolled_up(
+            raw, first=start.date(), after=end.date(), prefix=prefix, month=period == "monthly", top=TOP
+        )
+    return await repository.event_counts(raw, start=start, end=end, prefix=prefix, offset_s=offset_s, top=TOP)
+
+
+async def _figures(
+    raw: asyncpg.Connection,
+    *,
+    period: Period,
+    start: datetime,
+    end: datetime,
+    prefix: str,
+    offset_s: int,
+    rolled_up: bool,
+) -> dict[str, Any]:
+    events = await _event_counts(
+        raw, period=period, start=start, end=end, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
     )
     a = await repository.alert_figures(raw, start=start, end=end, prefix=prefix)
     return {
@@ -96,12 +121,24 @@ async def _figures(
     }
 
 
+async def _repeat_offenders(
+    raw: asyncpg.Connection, *, period: Period, start: datetime, end: datetime, prefix: str, rolled_up: bool
+) -> list[dict[str, Any]]:
+    """A month's from ``plate_months``; a day's or a week's (a small scan) from the sightings."""
+    if rolled_up and period == "monthly" and len(prefix) in repository.ROLLUP_AREA_LENGTHS:
+        return await repository.repeat_offenders_rolled_up(raw, month=start.date(), prefix=prefix, limit=TOP)
+    return await repository.repeat_offenders(raw, start=start, end=end, prefix=prefix, limit=TOP)
+
+
 async def build_report(
-    conn: AsyncConnection, *, period: Period, day: date, prefix: str, rules: Rules
+    conn: AsyncConnection, *, period: Period, day: date, prefix: str, rules: Rules, rollups: bool = True
 ) -> dict[str, Any]:
+    """The report; ``rollups`` reads the event figures from the sightings' rollups where they
+    answer it (the rules' offset is theirs), else (and with ``rollups=False``) from the sightings."""
     raw = await driver_connection(conn)
     tz = rules.tz
     offset_s = int(tz.utcoffset(None).total_seconds())
+    rolled_up = rollups and offset_s == repository.ROLLUP_OFFSET_S
 
     def bounds(d: date) -> tuple[datetime, datetime]:
         first, after = period_bounds(period, d)
@@ -109,8 +146,11 @@ async def build_report(
 
     start, end = bounds(day)
     prev_start, prev_end = bounds(previous_day(period, start.date()))
-    now = await _figures(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
-    before = await _figures(raw, start=prev_start, end=prev_end, prefix=prefix, offset_s=offset_s)
+    figures = functools.partial(
+        _figures, raw, period=period, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
+    )
+    now = await figures(start=start, end=end)
+    before = await figures(start=prev_start, end=prev_end)
     hotspots = now.pop("hotspots")
     before.pop("hotspots")
     last_year = bounds(league.year_before(period, start.date()))
@@ -136,8 +176,8 @@ async def build_report(
             "total": total,
         },
         "hotspots": hotspots,
-        "repeat_offenders": await repository.repeat_offenders(
-            raw, start=start, end=end, prefix=prefix, limit=TOP
+        "repeat_offenders": await _repeat_offenders(
+            raw, period=period, start=start, end=end, prefix=prefix, rolled_up=rolled_up
         ),
         "trend": {
             "previous": {"from": prev_start, "to": prev_end, **before},

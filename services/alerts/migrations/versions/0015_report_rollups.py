@@ -1,0 +1,131 @@
+"""alerts: report rollups of the stored sightings (docs/decisions/0018-report-rollups.md)
+
+Four summary tables the reports read in place of the period's sightings, kept by a
+statement-level trigger on ``sightings`` in the transaction that stores them (every writer: the
+scoring batch's INSERT, COPY, a test's INSERT), so a late event lands in its closed day at once:
+
+- ``sighting_days``: events per China Standard Time (+08:00) day and admin code, as 24 counts by
+  local hour: the totals, by hour, day and city;
+- ``sighting_device_days`` and ``sighting_device_months``: events per CST day (month), device,
+  violation and admin code, with the sums of lat and lon: by violation, and the hotspots;
+- ``plate_months``: events per CST month, area and plate, with the violations and the last
+  sighting, one row for each level of the admin code (province 2, city 4, county 6 digits): a
+  jurisdiction's repeat offenders are a top-N read of its own rows (index below).
+
+Sightings are append-only (nothing updates or deletes them), so an INSERT trigger is the whole
+upkeep. The upgrade backfills the tables from the stored sightings.
+
+Revision ID: alerts_0015
+Revises: alerts_0014
+"""
+
+from alembic import op
+
+revision = "alerts_0015"
+down_revision = "alerts_0014"
+branch_labels = None
+depends_on = None
+
+S = "alerts"
+# The local time of the day and month keys: China Standard Time, the rules' default offset; the
+# reports read them only at this offset (qzx_alerts.reports.repository.ROLLUP_OFFSET_S).
+CST = "interval '8 hours'"
+LEVELS = (2, 4, 6)  # repository.ROLLUP_AREA_LENGTHS
+_HOUR_COUNTS = ", ".join(f"count(*) FILTER (WHERE extract(hour FROM at_local) = {h})" for h in range(24))
+_DEVICE_SUMS = """
+    ON CONFLICT ({key}, device_id, violation, admin_code) DO UPDATE
+    SET n = t.n + EXCLUDED.n, lat_sum = t.lat_sum + EXCLUDED.lat_sum, lon_sum = t.lon_sum + EXCLUDED.lon_sum"""
+
+
+def _roll_up(source: str) -> list[str]:
+    """The upserts that add the sightings of ``source`` to the rollups, each in key order (two
+    transactions that share keys lock them in the same order: no deadlock)."""
+    local = f"SELECT *, (captured_at AT TIME ZONE 'UTC') + {CST} AS at_local FROM {source}"
+    areas = " UNION ALL ".join(
+        f"SELECT at_local, captured_at, left(admin_code, {n}) AS area, plate, violation "
+        f"FROM ({local}) AS s WHERE plate IS NOT NULL AND length(admin_code) >= {n}"
+        for n in LEVELS
+    )
+    device = "device_id, violation, admin_code, count(*), sum(lat), sum(lon)"
+    return [
+        f"""
+    INSERT INTO {S}.sighting_days AS t (day, admin_code, by_hour)
+    SELECT at_local::date, admin_code, ARRAY[{_HOUR_COUNTS}]
+    FROM ({local}) AS s GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (day, admin_code) DO UPDATE
+    SET by_hour = ARRAY(SELECT a + b FROM unnest(t.by_hour, EXCLUDED.by_hour) WITH ORDINALITY AS u(a, b, i)
+                        ORDER BY i)""",
+        f"""
+    INSERT INTO {S}.sighting_device_days AS t (day, device_id, violation, admin_code, n, lat_sum, lon_sum)
+    SELECT at_local::date, {device}
+    FROM ({local}) AS s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
+        + _DEVICE_SUMS.format(key="day"),
+        f"""
+    INSERT INTO {S}.sighting_device_months AS t (month, device_id, violation, admin_code, n, lat_sum, lon_sum)
+    SELECT date_trunc('month', at_local)::date, {device}
+    FROM ({local}) AS s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
+        + _DEVICE_SUMS.format(key="month"),
+        f"""
+    INSERT INTO {S}.plate_months AS t (month, area, plate, n, violations, last_seen)
+    SELECT date_trunc('month', at_local)::date, area, plate, count(*),
+           array_agg(DISTINCT violation ORDER BY violation), max(captured_at)
+    FROM ({areas}) AS s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (month, area, plate) DO UPDATE
+    SET n = t.n + EXCLUDED.n, last_seen = greatest(t.last_seen, EXCLUDED.last_seen),
+        violations = ARRAY(SELECT DISTINCT v FROM unnest(t.violations || EXCLUDED.violations) AS v ORDER BY v)""",
+    ]
+
+
+def _device_table(name: str, key: str) -> str:
+    return f"""CREATE TABLE {S}.{name} (
+            {key} date NOT NULL,
+            device_id varchar(64) NOT NULL,
+            violation varchar(32) NOT NULL,
+            admin_code varchar(6) NOT NULL,
+            n bigint NOT NULL,
+            lat_sum float8 NOT NULL,
+            lon_sum float8 NOT NULL,
+            PRIMARY KEY ({key}, device_id, violation, admin_code)
+        )"""
+
+
+def upgrade() -> None:
+    for statement in (
+        f"""CREATE TABLE {S}.sighting_days (
+            day date NOT NULL,
+            admin_code varchar(6) NOT NULL,
+            by_hour bigint[] NOT NULL,
+            PRIMARY KEY (day, admin_code)
+        )""",
+        _device_table("sighting_device_days", "day"),
+        _device_table("sighting_device_months", "month"),
+        f"""CREATE TABLE {S}.plate_months (
+            month date NOT NULL,
+            area varchar(6) NOT NULL,
+            plate varchar(16) NOT NULL,
+            n bigint NOT NULL,
+            violations varchar(32)[] NOT NULL,
+            last_seen timestamptz NOT NULL,
+            PRIMARY KEY (month, area, plate)
+        )""",
+        # a jurisdiction's repeat offenders: the first rows of its month in this order
+        f"CREATE INDEX ix_plate_months_top ON {S}.plate_months (month, area, n DESC, plate) WHERE n >= 2",
+        f"""CREATE FUNCTION {S}.roll_up_sightings() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            {"; ".join(_roll_up("new_sightings"))};
+            RETURN NULL;
+        END $$""",
+        f"""CREATE TRIGGER sightings_roll_up AFTER INSERT ON {S}.sightings
+            REFERENCING NEW TABLE AS new_sightings
+            FOR EACH STATEMENT EXECUTE FUNCTION {S}.roll_up_sightings()""",
+        *_roll_up(f"{S}.sightings"),
+    ):
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    op.execute(f"DROP TRIGGER sightings_roll_up ON {S}.sightings")
+    op.execute(f"DROP FUNCTION {S}.roll_up_sightings()")
+    op.execute(
+        f"DROP TABLE {S}.plate_months, {S}.sighting_device_months, {S}.sighting_device_days, {S}.sighting_days"
+    )
