@@ -50,7 +50,9 @@ def _sightings(rng: random.Random, n: int, tag: str) -> list[tuple[Any, ...]]:
         elif edge < 0.2:
             at = at.replace(hour=23, minute=59, second=59, microsecond=999_999)
         plate = None if rng.random() < 0.1 else rng.choice(plates)
-        rows.append((f"rr-{tag}-{i}", plate, rng.choice(VIOLATIONS), d.device_id, d.lat, d.lon, d.admin_code, at))
+        rows.append(
+            (f"rr-{tag}-{i}", plate, rng.choice(VIOLATIONS), d.device_id, d.lat, d.lon, d.admin_code, at)
+        )
     return rows
 
 

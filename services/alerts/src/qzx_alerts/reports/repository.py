@@ -163,17 +163,28 @@ async def repeat_offenders_rolled_up(
     return [dict(r) | {"violations": list(r["violations"])} for r in rows]
 
 
-async def alert_figures(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str
-) -> dict[str, Any]:
-    """The command loop for alerts raised in the period (first seen inside it)."""
-    row = await raw.fetchrow(
-        f"""
-        SELECT count(*) AS raised,
+_LOOP_COUNTS = """count(*) AS raised,
                count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
                count(*) FILTER (WHERE signed_at IS NOT NULL) AS signed,
                count(*) FILTER (WHERE status = 'resolved' AND outcome IS NOT NULL) AS feedback,
-               count(*) FILTER (WHERE status = 'resolved') AS resolved,
+               count(*) FILTER (WHERE status = 'resolved') AS resolved"""
+
+
+async def alert_figures(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int
+) -> dict[str, Any]:
+    """The command loop for alerts raised in the period (first seen inside it): the totals with
+    the times to sign and resolve, by priority, kind and outcome, and the loop by child
+    jurisdiction (``left(admin_code, child_len)``), from one scan of the period's alerts (a
+    materialised CTE read twice: the totals' percentiles, then one hashed grouping)."""
+    rows = await raw.fetch(
+        f"""
+        WITH a AS MATERIALIZED (
+            SELECT priority, kind, outcome, status, left(admin_code, $4) AS area, first_seen,
+                   dispatched_at, signed_at, resolved_at, escalated_at
+            FROM {SCHEMA}.alerts WHERE {_RAISED}
+        )
+        SELECT NULL::text AS dim, NULL::text AS key, {_LOOP_COUNTS},
                count(*) FILTER (WHERE status = 'dismissed') AS dismissed,
                count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM signed_at - dispatched_at))
@@ -184,33 +195,31 @@ async def alert_figures(
                    AS resolve_median,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - first_seen))
                    AS resolve_p90
-        FROM {SCHEMA}.alerts WHERE {_RAISED}
+        FROM a
+        UNION ALL
+        SELECT CASE WHEN GROUPING(priority) = 0 THEN 'priority' WHEN GROUPING(kind) = 0 THEN 'kind'
+                    WHEN GROUPING(outcome) = 0 THEN 'outcome' ELSE 'area' END,
+               coalesce(priority, kind, outcome, area), {_LOOP_COUNTS}, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM a GROUP BY GROUPING SETS ((priority), (kind), (outcome), (area))
         """,
         start,
         end,
         prefix,
-    )
-    # one scan for the three breakdowns (a UNION ALL read the period's alerts three times)
-    by = await raw.fetch(
-        f"""
-        SELECT GROUPING(priority) = 0 AS by_priority, GROUPING(kind) = 0 AS by_kind,
-               priority, kind, outcome, count(*) AS n
-        FROM {SCHEMA}.alerts WHERE {_RAISED}
-        GROUP BY GROUPING SETS ((priority), (kind), (outcome))
-        """,
-        start,
-        end,
-        prefix,
+        child_len,
     )
     breakdown: dict[str, dict[str, int]] = {"priority": {}, "kind": {}, "outcome": {}}
-    for r in by:
-        if r["by_priority"]:
-            breakdown["priority"][r["priority"]] = r["n"]
-        elif r["by_kind"]:
-            breakdown["kind"][r["kind"]] = r["n"]
-        elif r["outcome"] is not None:
-            breakdown["outcome"][r["outcome"]] = r["n"]
-    return dict(row) | {"by": breakdown}
+    by_area: dict[str, dict[str, int]] = {}
+    total: dict[str, Any] = {}
+    for r in rows:
+        if r["dim"] is None:
+            total = {k: v for k, v in r.items() if k not in ("dim", "key")}
+        elif r["dim"] == "area":
+            by_area[r["key"]] = {k: int(r[k]) for k in ("raised", "dispatched", "signed", "feedback")} | {
+                "handled": int(r["resolved"])
+            }
+        elif r["key"] is not None:  # alerts without an outcome are not an outcome
+            breakdown[r["dim"]][r["key"]] = r["raised"]
+    return total | {"by": breakdown, "by_area": by_area}
 
 
 # Accidents of a period by the child jurisdiction they happened in (``left(admin_code, $4)``).
@@ -255,28 +264,6 @@ async def accidents_by_hour(
     )
     by = {r["h"]: r["n"] for r in rows}
     return [by.get(h, 0) for h in range(24)]
-
-
-async def loop_by_area(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int
-) -> dict[str, dict[str, int]]:
-    """The command loop of the alerts raised in the period, by child jurisdiction."""
-    rows = await raw.fetch(
-        f"""
-        SELECT left(admin_code, $4) AS code, count(*) AS raised,
-               count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
-               count(*) FILTER (WHERE signed_at IS NOT NULL) AS signed,
-               count(*) FILTER (WHERE status = 'resolved' AND outcome IS NOT NULL) AS feedback,
-               count(*) FILTER (WHERE status = 'resolved') AS handled
-        FROM {SCHEMA}.alerts WHERE {_RAISED}
-        GROUP BY 1
-        """,
-        start,
-        end,
-        prefix,
-        child_len,
-    )
-    return {r["code"]: {k: int(v) for k, v in r.items() if k != "code"} for r in rows}
 
 
 # The hazard workflow (identified → assigned → rectifying → rectified → verified, or reopened):

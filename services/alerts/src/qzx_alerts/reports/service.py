@@ -88,8 +88,11 @@ async def _figures(
     events = await _event_counts(
         raw, period=period, start=start, end=end, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
     )
-    a = await repository.alert_figures(raw, start=start, end=end, prefix=prefix)
+    a = await repository.alert_figures(
+        raw, start=start, end=end, prefix=prefix, child_len=league.child_len(prefix)
+    )
     return {
+        "loop_by_area": a["by_area"],
         "hotspots": events["hotspots"],
         "events": {
             "total": sum(events["violation"].values()),
@@ -151,11 +154,11 @@ async def build_report(
     )
     now = await figures(start=start, end=end)
     before = await figures(start=prev_start, end=prev_end)
-    hotspots = now.pop("hotspots")
-    before.pop("hotspots")
+    hotspots, loop = now.pop("hotspots"), now.pop("loop_by_area")
+    before.pop("hotspots"), before.pop("loop_by_area")
     last_year = bounds(league.year_before(period, start.date()))
     table, total, workflow = await league.league_and_total(
-        raw, now=(start, end), last_year=last_year, prefix=prefix
+        raw, now=(start, end), last_year=last_year, prefix=prefix, loop=loop
     )
     accident_hours = await repository.accidents_by_hour(
         raw, start=start, end=end, prefix=prefix, offset_s=offset_s
