@@ -4,8 +4,8 @@ Four summary tables the reports read in place of the period's sightings, kept by
 statement-level trigger on ``sightings`` in the transaction that stores them (every writer: the
 scoring batch's INSERT, COPY, a test's INSERT), so a late event lands in its closed day at once:
 
-- ``sighting_days``: events per China Standard Time (+08:00) day and admin code, as 24 counts by
-  local hour: the totals, by hour, day and city;
+- ``sighting_days``: events per China Standard Time (+08:00) day and admin code, and the 24
+  counts by local hour: the totals, by hour, day and city;
 - ``sighting_device_days`` and ``sighting_device_months``: events per CST day (month), device,
   violation and admin code, with the sums of lat and lon: by violation, and the hotspots;
 - ``plate_months``: events per CST month, area and plate, with the violations and the last
@@ -49,11 +49,11 @@ def _roll_up(source: str) -> list[str]:
     device = "device_id, violation, admin_code, count(*), sum(lat), sum(lon)"
     return [
         f"""
-    INSERT INTO {S}.sighting_days AS t (day, admin_code, by_hour)
-    SELECT at_local::date, admin_code, ARRAY[{_HOUR_COUNTS}]
+    INSERT INTO {S}.sighting_days AS t (day, admin_code, n, by_hour)
+    SELECT at_local::date, admin_code, count(*), ARRAY[{_HOUR_COUNTS}]
     FROM ({local}) AS s GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (day, admin_code) DO UPDATE
-    SET by_hour = ARRAY(SELECT a + b FROM unnest(t.by_hour, EXCLUDED.by_hour) WITH ORDINALITY AS u(a, b, i)
+    SET n = t.n + EXCLUDED.n, by_hour = ARRAY(SELECT a + b FROM unnest(t.by_hour, EXCLUDED.by_hour) WITH ORDINALITY AS u(a, b, i)
                         ORDER BY i)""",
         f"""
     INSERT INTO {S}.sighting_device_days AS t (day, device_id, violation, admin_code, n, lat_sum, lon_sum)
@@ -94,6 +94,7 @@ def upgrade() -> None:
         f"""CREATE TABLE {S}.sighting_days (
             day date NOT NULL,
             admin_code varchar(6) NOT NULL,
+            n bigint NOT NULL,
             by_hour bigint[] NOT NULL,
             PRIMARY KEY (day, admin_code)
         )""",

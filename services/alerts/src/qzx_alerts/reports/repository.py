@@ -58,37 +58,61 @@ async def event_counts_rolled_up(
     raw: asyncpg.Connection, *, first: date, after: date, prefix: str, month: bool, top: int
 ) -> dict[str, Any]:
     """``event_counts`` of the local days [first, after) from the rollups (at
-    ``ROLLUP_OFFSET_S``): ``sighting_days``, and ``sighting_device_months`` for a calendar month
-    (``month``), else ``sighting_device_days``."""
-    days = await raw.fetch(
+    ``ROLLUP_OFFSET_S``), summed in SQL: ``sighting_days`` for the hours, days and cities, and
+    ``sighting_device_months`` for a calendar month (``month``), else ``sighting_device_days``,
+    for the violations and the hotspots (ties in code-point order, as ``_hotspots`` breaks them)."""
+    dims = await raw.fetch(
         f"""
-        SELECT day, left(admin_code, 4) AS city, by_hour FROM {SCHEMA}.sighting_days
-        WHERE day >= $1 AND day < $2 AND admin_code LIKE $3 || '%'
+        WITH d AS MATERIALIZED (
+            SELECT day, admin_code, n, by_hour FROM {SCHEMA}.sighting_days
+            WHERE day >= $1 AND day < $2 AND admin_code LIKE $3 || '%'
+        )
+        SELECT 'day' AS dim, to_char(day, 'YYYY-MM-DD') AS key, sum(n)::bigint AS n FROM d GROUP BY day
+        UNION ALL
+        SELECT 'city', left(admin_code, 4) || '00', sum(n)::bigint FROM d GROUP BY left(admin_code, 4)
+        UNION ALL
+        SELECT 'hour', (i - 1)::text, sum(c)::bigint FROM d, unnest(by_hour) WITH ORDINALITY AS u(c, i)
+        GROUP BY i HAVING sum(c) > 0
         """,
         first,
         after,
         prefix,
     )
-    hours = [0] * 24
-    dims: dict[str, dict[str, int]] = {"day": {}, "city": {}}
-    for r in days:
-        hours = [a + b for a, b in zip(hours, r["by_hour"], strict=True)]
-        n = sum(r["by_hour"])
-        for dim, k in (("day", r["day"].isoformat()), ("city", r["city"] + "00")):
-            dims[dim][k] = dims[dim].get(k, 0) + n
-    dims["hour"] = {str(h): n for h, n in enumerate(hours) if n}
+    out: dict[str, Any] = {"hour": {}, "day": {}, "city": {}, "violation": {}, "hotspots": []}
+    for r in dims:
+        out[r["dim"]][r["key"]] = r["n"]
     table, key = ("sighting_device_months", "month") if month else ("sighting_device_days", "day")
     devices = await raw.fetch(
         f"""
-        SELECT device_id, violation, sum(n)::bigint AS n, min(admin_code) AS admin_code,
-               sum(lat_sum) AS lat_sum, sum(lon_sum) AS lon_sum
-        FROM {SCHEMA}.{table} WHERE {key} >= $1 AND {key} < $2 AND admin_code LIKE $3 || '%' GROUP BY 1, 2
+        WITH d AS MATERIALIZED (
+            SELECT device_id, violation, sum(n) AS n, min(admin_code) AS admin_code,
+                   sum(lat_sum) AS lat_sum, sum(lon_sum) AS lon_sum
+            FROM {SCHEMA}.{table} WHERE {key} >= $1 AND {key} < $2 AND admin_code LIKE $3 || '%'
+            GROUP BY 1, 2
+        )
+        SELECT 'violation' AS dim, violation AS key, sum(n)::bigint AS n, NULL AS admin_code,
+               NULL::float8 AS lat, NULL::float8 AS lon, NULL AS top_violation
+        FROM d GROUP BY violation
+        UNION ALL
+        (SELECT 'hotspot', device_id, sum(n)::bigint, min(admin_code), sum(lat_sum) / sum(n),
+                sum(lon_sum) / sum(n), (array_agg(violation ORDER BY n DESC, violation COLLATE "C"))[1]
+         FROM d GROUP BY device_id ORDER BY sum(n) DESC, device_id COLLATE "C" LIMIT $4)
         """,
         first,
         after,
         prefix,
+        top,
     )
-    return _event_figures(dims, devices, top)
+    for r in devices:
+        if r["dim"] == "violation":
+            out["violation"][r["key"]] = r["n"]
+        else:
+            out["hotspots"].append(
+                {"device_id": r["key"], "admin_code": r["admin_code"], "lat": r["lat"], "lon": r["lon"]}
+                | {"count": r["n"], "top_violation": r["top_violation"]}
+            )
+    out["hotspots"].sort(key=lambda s: (-s["count"], s["device_id"]))  # UNION ALL keeps no order
+    return out
 
 
 def _add(dims: dict[str, dict[str, int]], *, hour: int, day: date, city: str, n: int) -> None:
