@@ -8,9 +8,9 @@ scoring batch's INSERT, COPY, a test's INSERT), so a late event lands in its clo
   counts by local hour: the totals, by hour, day and city;
 - ``sighting_device_days`` and ``sighting_device_months``: events per CST day (month), device,
   violation and admin code, with the sums of lat and lon: by violation, and the hotspots;
-- ``plate_months``: events per CST month, area and plate, with the violations and the last
-  sighting, one row for each level of the admin code (province 2, city 4, county 6 digits): a
-  jurisdiction's repeat offenders are a top-N read of its own rows (index below).
+- ``plate_months``: events per CST month, area (the province: the admin code's first two digits)
+  and plate: the province's repeat offenders are the month's busiest plates, their violations and
+  last sighting read for those ten from the sightings (plate index).
 
 Sightings are append-only (nothing updates or deletes them), so an INSERT trigger is the whole
 upkeep. The upgrade backfills the tables from the stored sightings.
@@ -30,7 +30,7 @@ S = "alerts"
 # The local time of the day and month keys: China Standard Time, the rules' default offset; the
 # reports read them only at this offset (qzx_alerts.reports.repository.ROLLUP_OFFSET_S).
 CST = "interval '8 hours'"
-LEVELS = (2, 4, 6)  # repository.ROLLUP_AREA_LENGTHS
+LEVELS = (2,)  # repository.ROLLUP_AREA_LENGTHS: the province (each level costs an upsert a sighting)
 _HOUR_COUNTS = ", ".join(f"count(*) FILTER (WHERE extract(hour FROM at_local) = {h})" for h in range(24))
 _DEVICE_SUMS = """
     ON CONFLICT ({key}, device_id, violation, admin_code) DO UPDATE
@@ -42,7 +42,7 @@ def _roll_up(source: str) -> list[str]:
     transactions that share keys lock them in the same order: no deadlock)."""
     local = f"SELECT *, (captured_at AT TIME ZONE 'UTC') + {CST} AS at_local FROM {source}"
     areas = " UNION ALL ".join(
-        f"SELECT at_local, captured_at, left(admin_code, {n}) AS area, plate, violation "
+        f"SELECT at_local, left(admin_code, {n}) AS area, plate "
         f"FROM ({local}) AS s WHERE plate IS NOT NULL AND length(admin_code) >= {n}"
         for n in LEVELS
     )
@@ -66,13 +66,10 @@ def _roll_up(source: str) -> list[str]:
     FROM ({local}) AS s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
         + _DEVICE_SUMS.format(key="month"),
         f"""
-    INSERT INTO {S}.plate_months AS t (month, area, plate, n, violations, last_seen)
-    SELECT date_trunc('month', at_local)::date, area, plate, count(*),
-           array_agg(DISTINCT violation ORDER BY violation), max(captured_at)
+    INSERT INTO {S}.plate_months AS t (month, area, plate, n)
+    SELECT date_trunc('month', at_local)::date, area, plate, count(*)
     FROM ({areas}) AS s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (month, area, plate) DO UPDATE
-    SET n = t.n + EXCLUDED.n, last_seen = greatest(t.last_seen, EXCLUDED.last_seen),
-        violations = ARRAY(SELECT DISTINCT v FROM unnest(t.violations || EXCLUDED.violations) AS v ORDER BY v)""",
+    ON CONFLICT (month, area, plate) DO UPDATE SET n = t.n + EXCLUDED.n""",
     ]
 
 
@@ -105,12 +102,8 @@ def upgrade() -> None:
             area varchar(6) NOT NULL,
             plate varchar(16) NOT NULL,
             n bigint NOT NULL,
-            violations varchar(32)[] NOT NULL,
-            last_seen timestamptz NOT NULL,
             PRIMARY KEY (month, area, plate)
         )""",
-        # a jurisdiction's repeat offenders: the first rows of its month in this order
-        f"CREATE INDEX ix_plate_months_top ON {S}.plate_months (month, area, n DESC, plate) WHERE n >= 2",
         f"""CREATE FUNCTION {S}.roll_up_sightings() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             {"; ".join(_roll_up("new_sightings"))};

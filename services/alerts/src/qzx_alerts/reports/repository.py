@@ -51,7 +51,7 @@ async def event_counts(
 # The rollups' day and month keys are China Standard Time days and months (alerts_0015): they
 # answer a report at this offset; any other offset reads the sightings.
 ROLLUP_OFFSET_S = 8 * 3600
-ROLLUP_AREA_LENGTHS = (2, 4, 6)  # the admin-code levels ``plate_months`` keeps rows for
+ROLLUP_AREA_LENGTHS = (2,)  # the admin-code levels ``plate_months`` keeps rows for (alerts_0015)
 
 
 async def event_counts_rolled_up(
@@ -171,18 +171,28 @@ async def repeat_offenders(
 
 
 async def repeat_offenders_rolled_up(
-    raw: asyncpg.Connection, *, month: date, prefix: str, limit: int
+    raw: asyncpg.Connection, *, month: date, start: datetime, end: datetime, prefix: str, limit: int
 ) -> list[dict[str, Any]]:
-    """``repeat_offenders`` of a local month from ``plate_months`` (a prefix of
-    ``ROLLUP_AREA_LENGTHS`` digits): the first rows of the jurisdiction's month in index order."""
+    """``repeat_offenders`` of a local ``month`` [start, end) for a prefix of ``ROLLUP_AREA_LENGTHS``
+    digits: the busiest plates from ``plate_months``, then their violations and last sighting
+    from their own sightings (the plate index)."""
     rows = await raw.fetch(
         f"""
-        SELECT plate, n AS count, violations, last_seen FROM {SCHEMA}.plate_months
-        WHERE month = $1 AND area = $2 AND n >= 2 ORDER BY n DESC, plate LIMIT $3
+        WITH top AS (
+            SELECT plate, n FROM {SCHEMA}.plate_months
+            WHERE month = $5 AND area = $3 AND n >= 2 ORDER BY n DESC, plate LIMIT $4
+        )
+        SELECT top.plate, top.n AS count, array_agg(DISTINCT s.violation ORDER BY s.violation) AS violations,
+               max(s.captured_at) AS last_seen
+        FROM top JOIN {SCHEMA}.sightings s
+             ON s.plate = top.plate AND s.captured_at >= $1 AND s.captured_at < $2 AND s.admin_code LIKE $3 || '%'
+        GROUP BY top.plate, top.n ORDER BY top.n DESC, top.plate
         """,
-        month,
+        start,
+        end,
         prefix,
         limit,
+        month,
     )
     return [dict(r) | {"violations": list(r["violations"])} for r in rows]
 

@@ -127,9 +127,12 @@ async def _figures(
 async def _repeat_offenders(
     raw: asyncpg.Connection, *, period: Period, start: datetime, end: datetime, prefix: str, rolled_up: bool
 ) -> list[dict[str, Any]]:
-    """A month's from ``plate_months``; a day's or a week's (a small scan) from the sightings."""
+    """The province's month from ``plate_months``; a city's or county's, a day's or a week's from
+    the sightings."""
     if rolled_up and period == "monthly" and len(prefix) in repository.ROLLUP_AREA_LENGTHS:
-        return await repository.repeat_offenders_rolled_up(raw, month=start.date(), prefix=prefix, limit=TOP)
+        return await repository.repeat_offenders_rolled_up(
+            raw, month=start.date(), start=start, end=end, prefix=prefix, limit=TOP
+        )
     return await repository.repeat_offenders(raw, start=start, end=end, prefix=prefix, limit=TOP)
 
 
