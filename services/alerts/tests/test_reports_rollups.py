@@ -1,7 +1,7 @@
-"""The reports read from the sightings' rollups (alerts_0015) give the very figures the raw scan of
-the sightings gives, on generated data: every period, every level of jurisdiction, year on year,
-events written late into a closed day, events stored through the scoring batch, and another
-offset (which reads the sightings)."""
+"""The monthly report read from the sightings' rollups (alerts_0015) gives the very figures the raw
+scan of the sightings gives, on generated data: every level of jurisdiction, year on year, events
+written late into a closed day, events stored through the scoring batch, and another offset (which
+reads the sightings); the day and the week, which read the sightings, agree as well."""
 
 from __future__ import annotations
 
@@ -149,6 +149,7 @@ async def test_events_written_late_into_a_closed_day(alerts: Any, generated: Non
         driver = (await conn.get_raw_connection()).driver_connection
         await driver.copy_records_to_table("sightings", schema_name="alerts", columns=COLUMNS, records=late)
     after = await _both(alerts, period="monthly", day=MONTH.date(), prefix="3715", rules=rules)
+    await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
     assert after["events"]["total"] == before["events"]["total"] + 2
     assert after["events"]["by_day"]["2025-03-02"] == before["events"]["by_day"].get("2025-03-02", 0) + 2
     daily = await _both(alerts, period="daily", day=date(2025, 3, 2), prefix=d.admin_code, rules=rules)
@@ -176,6 +177,8 @@ async def test_scored_events_reach_the_rollups(
     await score(values)
     await score(values[:1])
     month = await _both(alerts, period="monthly", day=at.date(), prefix="370102", rules=rules)
+    province = await _both(alerts, period="monthly", day=at.date(), prefix="37", rules=rules)
+    assert plate in [o["plate"] for o in province["repeat_offenders"]]
     assert month["events"]["by_day"] == {"2025-01-14": 1, "2025-01-15": 2}
     assert {"plate": plate, "count": 3} in [
         {k: o[k] for k in ("plate", "count")} for o in month["repeat_offenders"]

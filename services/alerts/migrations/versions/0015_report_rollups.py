@@ -1,13 +1,13 @@
 """alerts: report rollups of the stored sightings (docs/decisions/0018-report-rollups.md)
 
-Four summary tables the reports read in place of the period's sightings, kept by a
+Three summary tables the monthly report reads in place of the month's sightings, kept by a
 statement-level trigger on ``sightings`` in the transaction that stores them (every writer: the
 scoring batch's INSERT, COPY, a test's INSERT), so a late event lands in its closed day at once:
 
 - ``sighting_days``: events per China Standard Time (+08:00) day and admin code, and the 24
   counts by local hour: the totals, by hour, day and city;
-- ``sighting_device_days`` and ``sighting_device_months``: events per CST day (month), device,
-  violation and admin code, with the sums of lat and lon: by violation, and the hotspots;
+- ``sighting_device_months``: events per CST month, device, violation and admin code, with the
+  sums of lat and lon: by violation, and the hotspots;
 - ``plate_months``: events per CST month, area (the province: the admin code's first two digits)
   and plate: the province's repeat offenders are the month's busiest plates, their violations and
   last sighting read for those ten from the sightings (plate index).
@@ -30,22 +30,16 @@ S = "alerts"
 # The local time of the day and month keys: China Standard Time, the rules' default offset; the
 # reports read them only at this offset (qzx_alerts.reports.repository.ROLLUP_OFFSET_S).
 CST = "interval '8 hours'"
-LEVELS = (2,)  # repository.ROLLUP_AREA_LENGTHS: the province (each level costs an upsert a sighting)
+# plate_months' area: the province (repository.ROLLUP_AREA_LENGTH); each level would cost an
+# upsert a sighting in the scoring transaction
+AREA_LENGTH = 2
 _HOUR_COUNTS = ", ".join(f"count(*) FILTER (WHERE extract(hour FROM at_local) = {h})" for h in range(24))
-_DEVICE_SUMS = """
-    ON CONFLICT ({key}, device_id, violation, admin_code) DO UPDATE
-    SET n = t.n + EXCLUDED.n, lat_sum = t.lat_sum + EXCLUDED.lat_sum, lon_sum = t.lon_sum + EXCLUDED.lon_sum"""
 
 
 def _roll_up(source: str) -> list[str]:
     """The upserts that add the sightings of ``source`` to the rollups, each in key order (two
     transactions that share keys lock them in the same order: no deadlock)."""
     local = f"SELECT *, (captured_at AT TIME ZONE 'UTC') + {CST} AS at_local FROM {source}"
-    areas = " UNION ALL ".join(
-        f"SELECT at_local, left(admin_code, {n}) AS area, plate "
-        f"FROM ({local}) AS s WHERE plate IS NOT NULL AND length(admin_code) >= {n}"
-        for n in LEVELS
-    )
     device = "device_id, violation, admin_code, count(*), sum(lat), sum(lon)"
     return [
         f"""
@@ -53,37 +47,20 @@ def _roll_up(source: str) -> list[str]:
     SELECT at_local::date, admin_code, count(*), ARRAY[{_HOUR_COUNTS}]
     FROM ({local}) AS s GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (day, admin_code) DO UPDATE
-    SET n = t.n + EXCLUDED.n, by_hour = ARRAY(SELECT a + b FROM unnest(t.by_hour, EXCLUDED.by_hour) WITH ORDINALITY AS u(a, b, i)
-                        ORDER BY i)""",
-        f"""
-    INSERT INTO {S}.sighting_device_days AS t (day, device_id, violation, admin_code, n, lat_sum, lon_sum)
-    SELECT at_local::date, {device}
-    FROM ({local}) AS s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
-        + _DEVICE_SUMS.format(key="day"),
+    SET n = t.n + EXCLUDED.n,
+        by_hour = ARRAY(SELECT a + b FROM unnest(t.by_hour, EXCLUDED.by_hour) WITH ORDINALITY AS u(a, b, i) ORDER BY i)""",
         f"""
     INSERT INTO {S}.sighting_device_months AS t (month, device_id, violation, admin_code, n, lat_sum, lon_sum)
     SELECT date_trunc('month', at_local)::date, {device}
-    FROM ({local}) AS s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
-        + _DEVICE_SUMS.format(key="month"),
+    FROM ({local}) AS s GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (month, device_id, violation, admin_code) DO UPDATE
+    SET n = t.n + EXCLUDED.n, lat_sum = t.lat_sum + EXCLUDED.lat_sum, lon_sum = t.lon_sum + EXCLUDED.lon_sum""",
         f"""
     INSERT INTO {S}.plate_months AS t (month, area, plate, n)
-    SELECT date_trunc('month', at_local)::date, area, plate, count(*)
-    FROM ({areas}) AS s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    SELECT date_trunc('month', at_local)::date, left(admin_code, {AREA_LENGTH}), plate, count(*)
+    FROM ({local}) AS s WHERE plate IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (month, area, plate) DO UPDATE SET n = t.n + EXCLUDED.n""",
     ]
-
-
-def _device_table(name: str, key: str) -> str:
-    return f"""CREATE TABLE {S}.{name} (
-            {key} date NOT NULL,
-            device_id varchar(64) NOT NULL,
-            violation varchar(32) NOT NULL,
-            admin_code varchar(6) NOT NULL,
-            n bigint NOT NULL,
-            lat_sum float8 NOT NULL,
-            lon_sum float8 NOT NULL,
-            PRIMARY KEY ({key}, device_id, violation, admin_code)
-        )"""
 
 
 def upgrade() -> None:
@@ -95,8 +72,16 @@ def upgrade() -> None:
             by_hour bigint[] NOT NULL,
             PRIMARY KEY (day, admin_code)
         )""",
-        _device_table("sighting_device_days", "day"),
-        _device_table("sighting_device_months", "month"),
+        f"""CREATE TABLE {S}.sighting_device_months (
+            month date NOT NULL,
+            device_id varchar(64) NOT NULL,
+            violation varchar(32) NOT NULL,
+            admin_code varchar(6) NOT NULL,
+            n bigint NOT NULL,
+            lat_sum float8 NOT NULL,
+            lon_sum float8 NOT NULL,
+            PRIMARY KEY (month, device_id, violation, admin_code)
+        )""",
         f"""CREATE TABLE {S}.plate_months (
             month date NOT NULL,
             area varchar(6) NOT NULL,
@@ -120,6 +105,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(f"DROP TRIGGER sightings_roll_up ON {S}.sightings")
     op.execute(f"DROP FUNCTION {S}.roll_up_sightings()")
-    op.execute(
-        f"DROP TABLE {S}.plate_months, {S}.sighting_device_months, {S}.sighting_device_days, {S}.sighting_days"
-    )
+    op.execute(f"DROP TABLE {S}.plate_months, {S}.sighting_device_months, {S}.sighting_days")

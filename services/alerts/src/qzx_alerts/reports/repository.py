@@ -51,16 +51,16 @@ async def event_counts(
 # The rollups' day and month keys are China Standard Time days and months (alerts_0015): they
 # answer a report at this offset; any other offset reads the sightings.
 ROLLUP_OFFSET_S = 8 * 3600
-ROLLUP_AREA_LENGTHS = (2,)  # the admin-code levels ``plate_months`` keeps rows for (alerts_0015)
+ROLLUP_AREA_LENGTH = 2  # ``plate_months`` keeps the province's plates (alerts_0015)
 
 
 async def event_counts_rolled_up(
-    raw: asyncpg.Connection, *, first: date, after: date, prefix: str, month: bool, top: int
+    raw: asyncpg.Connection, *, first: date, after: date, prefix: str, top: int
 ) -> dict[str, Any]:
-    """``event_counts`` of the local days [first, after) from the rollups (at
-    ``ROLLUP_OFFSET_S``), summed in SQL: ``sighting_days`` for the hours, days and cities, and
-    ``sighting_device_months`` for a calendar month (``month``), else ``sighting_device_days``,
-    for the violations and the hotspots (ties in code-point order, as ``_hotspots`` breaks them)."""
+    """``event_counts`` of the local calendar month [first, after) from the rollups (at
+    ``ROLLUP_OFFSET_S``), summed in SQL: ``sighting_days`` for the hours, days and cities,
+    ``sighting_device_months`` for the violations and the hotspots (ties in code-point order, as
+    ``_hotspots`` breaks them)."""
     dims = await raw.fetch(
         f"""
         WITH d AS MATERIALIZED (
@@ -81,13 +81,12 @@ async def event_counts_rolled_up(
     out: dict[str, Any] = {"hour": {}, "day": {}, "city": {}, "violation": {}, "hotspots": []}
     for r in dims:
         out[r["dim"]][r["key"]] = r["n"]
-    table, key = ("sighting_device_months", "month") if month else ("sighting_device_days", "day")
     devices = await raw.fetch(
         f"""
         WITH d AS MATERIALIZED (
             SELECT device_id, violation, sum(n) AS n, min(admin_code) AS admin_code,
                    sum(lat_sum) AS lat_sum, sum(lon_sum) AS lon_sum
-            FROM {SCHEMA}.{table} WHERE {key} >= $1 AND {key} < $2 AND admin_code LIKE $3 || '%'
+            FROM {SCHEMA}.sighting_device_months WHERE month >= $1 AND month < $2 AND admin_code LIKE $3 || '%'
             GROUP BY 1, 2
         )
         SELECT 'violation' AS dim, violation AS key, sum(n)::bigint AS n, NULL AS admin_code,
@@ -173,7 +172,7 @@ async def repeat_offenders(
 async def repeat_offenders_rolled_up(
     raw: asyncpg.Connection, *, month: date, start: datetime, end: datetime, prefix: str, limit: int
 ) -> list[dict[str, Any]]:
-    """``repeat_offenders`` of a local ``month`` [start, end) for a prefix of ``ROLLUP_AREA_LENGTHS``
+    """``repeat_offenders`` of a local ``month`` [start, end) for a prefix of ``ROLLUP_AREA_LENGTH``
     digits: the busiest plates from ``plate_months``, then their violations and last sighting
     from their own sightings (the plate index)."""
     rows = await raw.fetch(

@@ -61,16 +61,15 @@ def _seconds(value: Any) -> float | None:
 async def _event_counts(
     raw: asyncpg.Connection,
     *,
-    period: Period,
     start: datetime,
     end: datetime,
     prefix: str,
     offset_s: int,
     rolled_up: bool,
 ) -> dict[str, Any]:
-    if rolled_up:  # start and end are local midnights at the rollups' offset
+    if rolled_up:  # a calendar month, its bounds local midnights at the rollups' offset
         return await repository.event_counts_rolled_up(
-            raw, first=start.date(), after=end.date(), prefix=prefix, month=period == "monthly", top=TOP
+            raw, first=start.date(), after=end.date(), prefix=prefix, top=TOP
         )
     return await repository.event_counts(raw, start=start, end=end, prefix=prefix, offset_s=offset_s, top=TOP)
 
@@ -78,7 +77,6 @@ async def _event_counts(
 async def _figures(
     raw: asyncpg.Connection,
     *,
-    period: Period,
     start: datetime,
     end: datetime,
     prefix: str,
@@ -86,7 +84,7 @@ async def _figures(
     rolled_up: bool,
 ) -> dict[str, Any]:
     events = await _event_counts(
-        raw, period=period, start=start, end=end, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
+        raw, start=start, end=end, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
     )
     a = await repository.alert_figures(
         raw, start=start, end=end, prefix=prefix, child_len=league.child_len(prefix)
@@ -125,11 +123,10 @@ async def _figures(
 
 
 async def _repeat_offenders(
-    raw: asyncpg.Connection, *, period: Period, start: datetime, end: datetime, prefix: str, rolled_up: bool
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, rolled_up: bool
 ) -> list[dict[str, Any]]:
-    """The province's month from ``plate_months``; a city's or county's, a day's or a week's from
-    the sightings."""
-    if rolled_up and period == "monthly" and len(prefix) in repository.ROLLUP_AREA_LENGTHS:
+    """The province's month from ``plate_months``; a city's or a county's from the sightings."""
+    if rolled_up and len(prefix) == repository.ROLLUP_AREA_LENGTH:
         return await repository.repeat_offenders_rolled_up(
             raw, month=start.date(), start=start, end=end, prefix=prefix, limit=TOP
         )
@@ -139,12 +136,13 @@ async def _repeat_offenders(
 async def build_report(
     conn: AsyncConnection, *, period: Period, day: date, prefix: str, rules: Rules, rollups: bool = True
 ) -> dict[str, Any]:
-    """The report; ``rollups`` reads the event figures from the sightings' rollups where they
-    answer it (the rules' offset is theirs), else (and with ``rollups=False``) from the sightings."""
+    """The report; ``rollups`` reads a month's event figures from the sightings' rollups when
+    they answer it (the rules' offset is theirs), else (and with ``rollups=False``) from the
+    sightings; a day and a week (a thirtieth and a quarter of a month) read the sightings."""
     raw = await driver_connection(conn)
     tz = rules.tz
     offset_s = int(tz.utcoffset(None).total_seconds())
-    rolled_up = rollups and offset_s == repository.ROLLUP_OFFSET_S
+    rolled_up = rollups and period == "monthly" and offset_s == repository.ROLLUP_OFFSET_S
 
     def bounds(d: date) -> tuple[datetime, datetime]:
         first, after = period_bounds(period, d)
@@ -152,9 +150,7 @@ async def build_report(
 
     start, end = bounds(day)
     prev_start, prev_end = bounds(previous_day(period, start.date()))
-    figures = functools.partial(
-        _figures, raw, period=period, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
-    )
+    figures = functools.partial(_figures, raw, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up)
     now = await figures(start=start, end=end)
     before = await figures(start=prev_start, end=prev_end)
     hotspots, loop = now.pop("hotspots"), now.pop("loop_by_area")
@@ -183,7 +179,7 @@ async def build_report(
         },
         "hotspots": hotspots,
         "repeat_offenders": await _repeat_offenders(
-            raw, period=period, start=start, end=end, prefix=prefix, rolled_up=rolled_up
+            raw, start=start, end=end, prefix=prefix, rolled_up=rolled_up
         ),
         "trend": {
             "previous": {"from": prev_start, "to": prev_end, **before},
