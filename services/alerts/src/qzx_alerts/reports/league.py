@@ -102,15 +102,15 @@ def _sum(parts: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 async def league_and_total(
-    raw: asyncpg.Connection, *, now: Bounds, last_year: Bounds, prefix: str
+    raw: asyncpg.Connection, *, now: Bounds, last_year: Bounds, prefix: str, loop: dict[str, dict[str, int]]
 ) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
-    """The ranked league, the jurisdiction's total row, and whether the hazard workflow exists."""
+    """The ranked league, the jurisdiction's total row, and whether the hazard workflow exists;
+    ``loop`` is the command loop of the period's alerts by child jurisdiction (``child_len``)."""
     n = child_len(prefix)
     acc_now = await repository.accidents_by_area(raw, start=now[0], end=now[1], prefix=prefix, child_len=n)
     acc_last = await repository.accidents_by_area(
         raw, start=last_year[0], end=last_year[1], prefix=prefix, child_len=n
     )
-    loop = await repository.loop_by_area(raw, start=now[0], end=now[1], prefix=prefix, child_len=n)
     workflow = await repository.hazard_workflow(raw)
     hazards = await repository.hazards_by_area(
         raw, start=now[0], end=now[1], prefix=prefix, child_len=n, workflow=workflow

@@ -3,7 +3,8 @@ accident_facts for accidents, hazards for the ledger)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -29,7 +30,7 @@ async def event_counts(
     rows = await raw.fetch(
         f"""
         SELECT GROUPING(hour, city) AS by_device, hour, city, device_id, violation, count(*) AS n,
-               min(admin_code) AS admin_code, avg(lat) AS lat, avg(lon) AS lon
+               min(admin_code) AS admin_code, sum(lat) AS lat_sum, sum(lon) AS lon_sum
         FROM (SELECT floor(extract(epoch FROM captured_at) / 3600)::bigint AS hour,
                      left(admin_code, 4) AS city, device_id, violation, admin_code, lat, lon
               FROM {SCHEMA}.sightings WHERE {_IN}) AS s
@@ -39,23 +40,96 @@ async def event_counts(
         end,
         prefix,
     )
-    out: dict[str, dict[str, int]] = {"violation": {}, "hour": {}, "day": {}, "city": {}}
-    devices: dict[str, dict[str, Any]] = {}
+    dims: dict[str, dict[str, int]] = {"hour": {}, "day": {}, "city": {}}
     for r in rows:
         if not r["by_device"]:
             local = datetime.fromtimestamp(r["hour"] * 3600 + offset_s, UTC)
-            for dim, key in (
-                ("hour", str(local.hour)),
-                ("day", f"{local:%Y-%m-%d}"),
-                ("city", r["city"] + "00"),
-            ):
-                out[dim][key] = out[dim].get(key, 0) + r["n"]
-            continue
-        out["violation"][r["violation"]] = out["violation"].get(r["violation"], 0) + r["n"]
-        dev = devices.setdefault(r["device_id"], {"device_id": r["device_id"], "by": {}, "at": []})
+            _add(dims, hour=local.hour, day=local.date(), city=r["city"], n=r["n"])
+    return _event_figures(dims, (r for r in rows if r["by_device"]), top)
+
+
+# The rollups' day and month keys are China Standard Time days and months (alerts_0015): they
+# answer a report at this offset; any other offset reads the sightings.
+ROLLUP_OFFSET_S = 8 * 3600
+ROLLUP_AREA_LENGTH = 2  # ``plate_months`` keeps the province's plates (alerts_0015)
+
+
+async def event_counts_rolled_up(
+    raw: asyncpg.Connection, *, first: date, after: date, prefix: str, top: int
+) -> dict[str, Any]:
+    """``event_counts`` of the local calendar month [first, after) from the rollups (at
+    ``ROLLUP_OFFSET_S``), summed in SQL: ``sighting_days`` for the hours, days and cities,
+    ``sighting_device_months`` for the violations and the hotspots (ties in code-point order, as
+    ``_hotspots`` breaks them)."""
+    dims = await raw.fetch(
+        f"""
+        WITH d AS MATERIALIZED (
+            SELECT day, admin_code, n, by_hour FROM {SCHEMA}.sighting_days
+            WHERE day >= $1 AND day < $2 AND admin_code LIKE $3 || '%'
+        )
+        SELECT 'day' AS dim, to_char(day, 'YYYY-MM-DD') AS key, sum(n)::bigint AS n FROM d GROUP BY day
+        UNION ALL
+        SELECT 'city', left(admin_code, 4) || '00', sum(n)::bigint FROM d GROUP BY left(admin_code, 4)
+        UNION ALL
+        SELECT 'hour', (i - 1)::text, sum(c)::bigint FROM d, unnest(by_hour) WITH ORDINALITY AS u(c, i)
+        GROUP BY i HAVING sum(c) > 0
+        """,
+        first,
+        after,
+        prefix,
+    )
+    out: dict[str, Any] = {"hour": {}, "day": {}, "city": {}, "violation": {}, "hotspots": []}
+    for r in dims:
+        out[r["dim"]][r["key"]] = r["n"]
+    devices = await raw.fetch(
+        f"""
+        WITH d AS MATERIALIZED (
+            SELECT device_id, violation, sum(n) AS n, min(admin_code) AS admin_code,
+                   sum(lat_sum) AS lat_sum, sum(lon_sum) AS lon_sum
+            FROM {SCHEMA}.sighting_device_months WHERE month >= $1 AND month < $2 AND admin_code LIKE $3 || '%'
+            GROUP BY 1, 2
+        )
+        SELECT 'violation' AS dim, violation AS key, sum(n)::bigint AS n, NULL AS admin_code,
+               NULL::float8 AS lat, NULL::float8 AS lon, NULL AS top_violation
+        FROM d GROUP BY violation
+        UNION ALL
+        (SELECT 'hotspot', device_id, sum(n)::bigint, min(admin_code), sum(lat_sum) / sum(n),
+                sum(lon_sum) / sum(n), (array_agg(violation ORDER BY n DESC, violation COLLATE "C"))[1]
+         FROM d GROUP BY device_id ORDER BY sum(n) DESC, device_id COLLATE "C" LIMIT $4)
+        """,
+        first,
+        after,
+        prefix,
+        top,
+    )
+    for r in devices:
+        if r["dim"] == "violation":
+            out["violation"][r["key"]] = r["n"]
+        else:
+            out["hotspots"].append(
+                {"device_id": r["key"], "admin_code": r["admin_code"], "lat": r["lat"], "lon": r["lon"]}
+                | {"count": r["n"], "top_violation": r["top_violation"]}
+            )
+    out["hotspots"].sort(key=lambda s: (-s["count"], s["device_id"]))  # UNION ALL keeps no order
+    return out
+
+
+def _add(dims: dict[str, dict[str, int]], *, hour: int, day: date, city: str, n: int) -> None:
+    for dim, k in (("hour", str(hour)), ("day", day.isoformat()), ("city", city + "00")):
+        dims[dim][k] = dims[dim].get(k, 0) + n
+
+
+def _event_figures(dims: dict[str, dict[str, int]], devices: Iterable[Any], top: int) -> dict[str, Any]:
+    """The figures of ``event_counts``: ``dims`` (by hour, day and city) and the violations and
+    hotspots from rows of (device_id, violation, n, admin_code, lat_sum, lon_sum)."""
+    by_violation: dict[str, int] = {}
+    by_device: dict[str, dict[str, Any]] = {}
+    for r in devices:
+        by_violation[r["violation"]] = by_violation.get(r["violation"], 0) + r["n"]
+        dev = by_device.setdefault(r["device_id"], {"device_id": r["device_id"], "by": {}, "at": []})
         dev["by"][r["violation"]] = r["n"]
-        dev["at"].append((r["admin_code"], r["lat"], r["lon"], r["n"]))
-    return out | {"hotspots": _hotspots(devices, top)}
+        dev["at"].append((r["admin_code"], r["lat_sum"], r["lon_sum"]))
+    return dims | {"violation": by_violation, "hotspots": _hotspots(by_device, top)}
 
 
 def _hotspots(devices: dict[str, dict[str, Any]], top: int) -> list[dict[str, Any]]:
@@ -67,8 +141,8 @@ def _hotspots(devices: dict[str, dict[str, Any]], top: int) -> list[dict[str, An
             {
                 "device_id": dev["device_id"],
                 "admin_code": min(a for a, *_ in dev["at"]),
-                "lat": sum(lat * n for _, lat, _, n in dev["at"]) / count,
-                "lon": sum(lon * n for _, _, lon, n in dev["at"]) / count,
+                "lat": sum(lat for _, lat, _ in dev["at"]) / count,
+                "lon": sum(lon for _, _, lon in dev["at"]) / count,
                 "count": count,
                 "top_violation": min(dev["by"], key=lambda v: (-dev["by"][v], v)),
             }
@@ -95,17 +169,55 @@ async def repeat_offenders(
     return [dict(r) | {"violations": list(r["violations"])} for r in rows]
 
 
-async def alert_figures(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str
-) -> dict[str, Any]:
-    """The command loop for alerts raised in the period (first seen inside it)."""
-    row = await raw.fetchrow(
+async def repeat_offenders_rolled_up(
+    raw: asyncpg.Connection, *, month: date, start: datetime, end: datetime, prefix: str, limit: int
+) -> list[dict[str, Any]]:
+    """``repeat_offenders`` of a local ``month`` [start, end) for a prefix of ``ROLLUP_AREA_LENGTH``
+    digits: the busiest plates from ``plate_months``, then their violations and last sighting
+    from their own sightings (the plate index)."""
+    rows = await raw.fetch(
         f"""
-        SELECT count(*) AS raised,
+        WITH top AS (
+            SELECT plate, n FROM {SCHEMA}.plate_months
+            WHERE month = $5 AND area = $3 AND n >= 2 ORDER BY n DESC, plate LIMIT $4
+        )
+        SELECT top.plate, top.n AS count, array_agg(DISTINCT s.violation ORDER BY s.violation) AS violations,
+               max(s.captured_at) AS last_seen
+        FROM top JOIN {SCHEMA}.sightings s
+             ON s.plate = top.plate AND s.captured_at >= $1 AND s.captured_at < $2 AND s.admin_code LIKE $3 || '%'
+        GROUP BY top.plate, top.n ORDER BY top.n DESC, top.plate
+        """,
+        start,
+        end,
+        prefix,
+        limit,
+        month,
+    )
+    return [dict(r) | {"violations": list(r["violations"])} for r in rows]
+
+
+_LOOP_COUNTS = """count(*) AS raised,
                count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
                count(*) FILTER (WHERE signed_at IS NOT NULL) AS signed,
                count(*) FILTER (WHERE status = 'resolved' AND outcome IS NOT NULL) AS feedback,
-               count(*) FILTER (WHERE status = 'resolved') AS resolved,
+               count(*) FILTER (WHERE status = 'resolved') AS resolved"""
+
+
+async def alert_figures(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int
+) -> dict[str, Any]:
+    """The command loop for alerts raised in the period (first seen inside it): the totals with
+    the times to sign and resolve, by priority, kind and outcome, and the loop by child
+    jurisdiction (``left(admin_code, child_len)``), from one scan of the period's alerts (a
+    materialised CTE read twice: the totals' percentiles, then one hashed grouping)."""
+    rows = await raw.fetch(
+        f"""
+        WITH a AS MATERIALIZED (
+            SELECT priority, kind, outcome, status, left(admin_code, $4) AS area, first_seen,
+                   dispatched_at, signed_at, resolved_at, escalated_at
+            FROM {SCHEMA}.alerts WHERE {_RAISED}
+        )
+        SELECT NULL::text AS dim, NULL::text AS key, {_LOOP_COUNTS},
                count(*) FILTER (WHERE status = 'dismissed') AS dismissed,
                count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM signed_at - dispatched_at))
@@ -116,33 +228,31 @@ async def alert_figures(
                    AS resolve_median,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - first_seen))
                    AS resolve_p90
-        FROM {SCHEMA}.alerts WHERE {_RAISED}
+        FROM a
+        UNION ALL
+        SELECT CASE WHEN GROUPING(priority) = 0 THEN 'priority' WHEN GROUPING(kind) = 0 THEN 'kind'
+                    WHEN GROUPING(outcome) = 0 THEN 'outcome' ELSE 'area' END,
+               coalesce(priority, kind, outcome, area), {_LOOP_COUNTS}, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM a GROUP BY GROUPING SETS ((priority), (kind), (outcome), (area))
         """,
         start,
         end,
         prefix,
-    )
-    # one scan for the three breakdowns (a UNION ALL read the period's alerts three times)
-    by = await raw.fetch(
-        f"""
-        SELECT GROUPING(priority) = 0 AS by_priority, GROUPING(kind) = 0 AS by_kind,
-               priority, kind, outcome, count(*) AS n
-        FROM {SCHEMA}.alerts WHERE {_RAISED}
-        GROUP BY GROUPING SETS ((priority), (kind), (outcome))
-        """,
-        start,
-        end,
-        prefix,
+        child_len,
     )
     breakdown: dict[str, dict[str, int]] = {"priority": {}, "kind": {}, "outcome": {}}
-    for r in by:
-        if r["by_priority"]:
-            breakdown["priority"][r["priority"]] = r["n"]
-        elif r["by_kind"]:
-            breakdown["kind"][r["kind"]] = r["n"]
-        elif r["outcome"] is not None:
-            breakdown["outcome"][r["outcome"]] = r["n"]
-    return dict(row) | {"by": breakdown}
+    by_area: dict[str, dict[str, int]] = {}
+    total: dict[str, Any] = {}
+    for r in rows:
+        if r["dim"] is None:
+            total = {k: v for k, v in r.items() if k not in ("dim", "key")}
+        elif r["dim"] == "area":
+            by_area[r["key"]] = {k: int(r[k]) for k in ("raised", "dispatched", "signed", "feedback")} | {
+                "handled": int(r["resolved"])
+            }
+        elif r["key"] is not None:  # alerts without an outcome are not an outcome
+            breakdown[r["dim"]][r["key"]] = r["raised"]
+    return total | {"by": breakdown, "by_area": by_area}
 
 
 # Accidents of a period by the child jurisdiction they happened in (``left(admin_code, $4)``).
@@ -187,28 +297,6 @@ async def accidents_by_hour(
     )
     by = {r["h"]: r["n"] for r in rows}
     return [by.get(h, 0) for h in range(24)]
-
-
-async def loop_by_area(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int
-) -> dict[str, dict[str, int]]:
-    """The command loop of the alerts raised in the period, by child jurisdiction."""
-    rows = await raw.fetch(
-        f"""
-        SELECT left(admin_code, $4) AS code, count(*) AS raised,
-               count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
-               count(*) FILTER (WHERE signed_at IS NOT NULL) AS signed,
-               count(*) FILTER (WHERE status = 'resolved' AND outcome IS NOT NULL) AS feedback,
-               count(*) FILTER (WHERE status = 'resolved') AS handled
-        FROM {SCHEMA}.alerts WHERE {_RAISED}
-        GROUP BY 1
-        """,
-        start,
-        end,
-        prefix,
-        child_len,
-    )
-    return {r["code"]: {k: int(v) for k, v in r.items() if k != "code"} for r in rows}
 
 
 # The hazard workflow (identified → assigned → rectifying → rectified → verified, or reopened):

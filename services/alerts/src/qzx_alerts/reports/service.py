@@ -13,6 +13,7 @@ sign runs from dispatch, time to resolve from the first sighting."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -57,14 +58,39 @@ def _seconds(value: Any) -> float | None:
     return round(float(value), 1) if value is not None else None
 
 
-async def _figures(
-    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, offset_s: int
+async def _event_counts(
+    raw: asyncpg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    prefix: str,
+    offset_s: int,
+    rolled_up: bool,
 ) -> dict[str, Any]:
-    events = await repository.event_counts(
-        raw, start=start, end=end, prefix=prefix, offset_s=offset_s, top=TOP
+    if rolled_up:  # a calendar month, its bounds local midnights at the rollups' offset
+        return await repository.event_counts_rolled_up(
+            raw, first=start.date(), after=end.date(), prefix=prefix, top=TOP
+        )
+    return await repository.event_counts(raw, start=start, end=end, prefix=prefix, offset_s=offset_s, top=TOP)
+
+
+async def _figures(
+    raw: asyncpg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    prefix: str,
+    offset_s: int,
+    rolled_up: bool,
+) -> dict[str, Any]:
+    events = await _event_counts(
+        raw, start=start, end=end, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
     )
-    a = await repository.alert_figures(raw, start=start, end=end, prefix=prefix)
+    a = await repository.alert_figures(
+        raw, start=start, end=end, prefix=prefix, child_len=league.child_len(prefix)
+    )
     return {
+        "loop_by_area": a["by_area"],
         "hotspots": events["hotspots"],
         "events": {
             "total": sum(events["violation"].values()),
@@ -96,12 +122,27 @@ async def _figures(
     }
 
 
+async def _repeat_offenders(
+    raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, rolled_up: bool
+) -> list[dict[str, Any]]:
+    """The province's month from ``plate_months``; a city's or a county's from the sightings."""
+    if rolled_up and len(prefix) == repository.ROLLUP_AREA_LENGTH:
+        return await repository.repeat_offenders_rolled_up(
+            raw, month=start.date(), start=start, end=end, prefix=prefix, limit=TOP
+        )
+    return await repository.repeat_offenders(raw, start=start, end=end, prefix=prefix, limit=TOP)
+
+
 async def build_report(
-    conn: AsyncConnection, *, period: Period, day: date, prefix: str, rules: Rules
+    conn: AsyncConnection, *, period: Period, day: date, prefix: str, rules: Rules, rollups: bool = True
 ) -> dict[str, Any]:
+    """The report; ``rollups`` reads a month's event figures from the sightings' rollups when
+    they answer it (the rules' offset is theirs), else (and with ``rollups=False``) from the
+    sightings; a day and a week (a thirtieth and a quarter of a month) read the sightings."""
     raw = await driver_connection(conn)
     tz = rules.tz
     offset_s = int(tz.utcoffset(None).total_seconds())
+    rolled_up = rollups and period == "monthly" and offset_s == repository.ROLLUP_OFFSET_S
 
     def bounds(d: date) -> tuple[datetime, datetime]:
         first, after = period_bounds(period, d)
@@ -109,13 +150,14 @@ async def build_report(
 
     start, end = bounds(day)
     prev_start, prev_end = bounds(previous_day(period, start.date()))
-    now = await _figures(raw, start=start, end=end, prefix=prefix, offset_s=offset_s)
-    before = await _figures(raw, start=prev_start, end=prev_end, prefix=prefix, offset_s=offset_s)
-    hotspots = now.pop("hotspots")
-    before.pop("hotspots")
+    figures = functools.partial(_figures, raw, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up)
+    now = await figures(start=start, end=end)
+    before = await figures(start=prev_start, end=prev_end)
+    hotspots, loop = now.pop("hotspots"), now.pop("loop_by_area")
+    before.pop("hotspots"), before.pop("loop_by_area")
     last_year = bounds(league.year_before(period, start.date()))
     table, total, workflow = await league.league_and_total(
-        raw, now=(start, end), last_year=last_year, prefix=prefix
+        raw, now=(start, end), last_year=last_year, prefix=prefix, loop=loop
     )
     accident_hours = await repository.accidents_by_hour(
         raw, start=start, end=end, prefix=prefix, offset_s=offset_s
@@ -136,8 +178,8 @@ async def build_report(
             "total": total,
         },
         "hotspots": hotspots,
-        "repeat_offenders": await repository.repeat_offenders(
-            raw, start=start, end=end, prefix=prefix, limit=TOP
+        "repeat_offenders": await _repeat_offenders(
+            raw, start=start, end=end, prefix=prefix, rolled_up=rolled_up
         ),
         "trend": {
             "previous": {"from": prev_start, "to": prev_end, **before},

@@ -1,0 +1,185 @@
+"""The monthly report read from the sightings' rollups (alerts_0015) gives the very figures the raw
+scan of the sightings gives, on generated data: every level of jurisdiction, year on year, events
+written late into a closed day, events stored through the scoring batch, and another offset (which
+reads the sightings); the day and the week, which read the sightings, agree as well."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from qzx_alerts.reports.service import Period, build_report
+from qzx_alerts.scoring.rules import Rules
+from qzx_common.contracts.devices import DEVICES
+
+pytestmark = [pytest.mark.db]
+
+CST = timezone(timedelta(hours=8))
+# March 2025 (and February before it, March 2024 a year before): no other test writes there.
+MONTH = datetime(2025, 3, 1, tzinfo=CST)
+SPAN = (datetime(2025, 2, 1, tzinfo=CST), datetime(2025, 4, 1, tzinfo=CST))
+VIOLATIONS = ("drunk_driving", "speeding", "overload", "red_light", "wrong_way")
+COLUMNS = ["event_id", "plate", "violation", "device_id", "lat", "lon", "admin_code", "captured_at"]
+PREFIXES = ("37", "3715", "371502", "370102", "370102001")
+REPORTS: tuple[tuple[Period, date], ...] = (
+    ("monthly", date(2025, 3, 17)),
+    ("monthly", date(2025, 2, 28)),
+    ("weekly", date(2025, 3, 5)),  # Monday 3 March to Sunday 9 March
+    ("weekly", date(2025, 3, 31)),  # the week runs into April
+    ("daily", date(2025, 3, 1)),
+    ("daily", date(2025, 3, 10)),
+)
+
+
+def _sightings(rng: random.Random, n: int, tag: str) -> list[tuple[Any, ...]]:
+    """``n`` sightings over SPAN on a few devices (repeat offenders among few plates), a tenth
+    without a plate, a fifth on a local midnight or just before one."""
+    devices = rng.sample(list(DEVICES), 12)
+    plates = [f"鲁RR{i:04d}" for i in range(400)]
+    rows = []
+    for i in range(n):
+        d = rng.choice(devices)
+        at = SPAN[0] + timedelta(seconds=rng.uniform(0, (SPAN[1] - SPAN[0]).total_seconds()))
+        edge = rng.random()
+        if edge < 0.1:
+            at = at.replace(hour=0, minute=0, second=0, microsecond=0)
+        elif edge < 0.2:
+            at = at.replace(hour=23, minute=59, second=59, microsecond=999_999)
+        plate = None if rng.random() < 0.1 else rng.choice(plates)
+        rows.append(
+            (f"rr-{tag}-{i}", plate, rng.choice(VIOLATIONS), d.device_id, d.lat, d.lon, d.admin_code, at)
+        )
+    return rows
+
+
+async def _accidents(conn: Any, rng: random.Random) -> None:
+    devices = list(DEVICES)
+    for i in range(120):
+        d = rng.choice(devices)
+        year = rng.choice((2024, 2025))
+        at = datetime(year, 3, 1, tzinfo=CST) + timedelta(days=rng.uniform(0, 31))
+        severity = rng.choice(("property_only", "injury", "fatal"))
+        await conn.execute(
+            "INSERT INTO alerts.accident_facts (accident_id, occurred_at, admin_code, lat, lon, road, "
+            "road_feature, severity, injured, killed, ebike_involved, rural) "
+            "VALUES ($1, $2, $3, $4, $5, 'G2', 'junction', $6, $7, $8, $9, $10)",
+            f"rr-acc-{i}",
+            at,
+            d.admin_code,
+            d.lat,
+            d.lon,
+            severity,
+            rng.randint(1, 2) if severity == "injury" else 0,
+            rng.choice((1, 3)) if severity == "fatal" else 0,
+            rng.random() < 0.3,
+            rng.random() < 0.5,
+        )
+
+
+def _same(a: Any, b: Any, where: str = "report") -> None:
+    """Equal, floats (the hotspots' mean positions: sums in another order) to 1e-9."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert a == pytest.approx(b, rel=1e-9), where
+    else:
+        assert a == b, where
+
+
+async def _both(alerts: Any, *, period: Period, day: date, prefix: str, rules: Rules) -> dict[str, Any]:
+    """The report from the rollups, checked against the one from the sightings."""
+    async with alerts.state.runtime.engine.connect() as conn:
+        rolled = await build_report(conn, period=period, day=day, prefix=prefix, rules=rules)
+        scanned = await build_report(conn, period=period, day=day, prefix=prefix, rules=rules, rollups=False)
+    _same(rolled, scanned, f"{period} {day} {prefix}")
+    return rolled
+
+
+@pytest.fixture(scope="module")
+async def generated(alerts: Any) -> None:
+    rng = random.Random(20250301)
+    async with alerts.state.runtime.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        # the trigger sees COPY, a multi-row INSERT and a one-row INSERT alike
+        await driver.copy_records_to_table(
+            "sightings", schema_name="alerts", columns=COLUMNS, records=_sightings(rng, 2400, "c")
+        )
+        for rows in (_sightings(rng, 300, "m"), _sightings(rng, 1, "o")):
+            await driver.executemany(
+                "INSERT INTO alerts.sightings (event_id, plate, violation, device_id, lat, lon, admin_code, "
+                "captured_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                rows,
+            )
+        await _accidents(driver, rng)
+        await conn.commit()
+
+
+async def test_rollup_reports_equal_the_raw_scan(alerts: Any, generated: None) -> None:
+    rules = alerts.state.service.scoring.rules
+    for period, day in REPORTS:
+        for prefix in PREFIXES:
+            await _both(alerts, period=period, day=day, prefix=prefix, rules=rules)
+    month = await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
+    # the data is what the comparison is about: events every day, offenders, year on year
+    assert month["events"]["total"] > 1000 and len(month["events"]["by_day"]) == 31
+    assert len(month["repeat_offenders"]) == 10 and month["repeat_offenders"][0]["count"] > 2
+    assert month["accidents"]["total"] > 0 and month["accidents"]["last_year"]["accidents"] > 0
+
+
+async def test_events_written_late_into_a_closed_day(alerts: Any, generated: None) -> None:
+    rules = alerts.state.service.scoring.rules
+    before = await _both(alerts, period="monthly", day=MONTH.date(), prefix="3715", rules=rules)
+    d = next(d for d in DEVICES if d.admin_code.startswith("3715"))
+    late = [
+        (f"rr-late-{i}", "鲁RLATE01", "speeding", d.device_id, d.lat, d.lon, d.admin_code, at)
+        for i, at in enumerate((MONTH.replace(day=2, hour=7), MONTH.replace(day=2, hour=23, minute=59)))
+    ]
+    async with alerts.state.runtime.engine.begin() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.copy_records_to_table("sightings", schema_name="alerts", columns=COLUMNS, records=late)
+    after = await _both(alerts, period="monthly", day=MONTH.date(), prefix="3715", rules=rules)
+    await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
+    assert after["events"]["total"] == before["events"]["total"] + 2
+    assert after["events"]["by_day"]["2025-03-02"] == before["events"]["by_day"].get("2025-03-02", 0) + 2
+    daily = await _both(alerts, period="daily", day=date(2025, 3, 2), prefix=d.admin_code, rules=rules)
+    assert {"plate": "鲁RLATE01", "count": 2} in [
+        {k: o[k] for k in ("plate", "count")} for o in daily["repeat_offenders"]
+    ]
+
+
+async def test_another_offset_reads_the_sightings(alerts: Any, generated: None) -> None:
+    """At +09:00 the CST days of the rollups are not the report's days: the figures still agree."""
+    rules = alerts.state.service.scoring.rules
+    tokyo = Rules.model_validate(rules.model_dump() | {"utc_offset": "+09:00"})
+    for period, day in REPORTS[:3]:
+        await _both(alerts, period=period, day=day, prefix="37", rules=tokyo)
+
+
+async def test_scored_events_reach_the_rollups(
+    alerts: Any, make: Any, score: Callable[[list[bytes]], Awaitable[Any]]
+) -> None:
+    """The scoring batch's INSERT of the new sightings keeps the rollups (a redelivery adds nothing)."""
+    rules = alerts.state.service.scoring.rules
+    plate = make.plate("R")
+    at = datetime(2025, 1, 14, 23, 59, tzinfo=CST)  # and two minutes past midnight
+    values = [make.accepted(plate=plate, captured_at=at + timedelta(minutes=i)) for i in range(3)]
+    await score(values)
+    await score(values[:1])
+    month = await _both(alerts, period="monthly", day=at.date(), prefix="370102", rules=rules)
+    province = await _both(alerts, period="monthly", day=at.date(), prefix="37", rules=rules)
+    assert plate in [o["plate"] for o in province["repeat_offenders"]]
+    assert month["events"]["by_day"] == {"2025-01-14": 1, "2025-01-15": 2}
+    assert {"plate": plate, "count": 3} in [
+        {k: o[k] for k in ("plate", "count")} for o in month["repeat_offenders"]
+    ]
