@@ -40,7 +40,7 @@ def sightings(n: int) -> LastSightings:
 def test_a_partition_written_reads_back_whole(tmp_path: Path) -> None:
     s = sightings(50)
     path = snapshot.path_for(tmp_path, "passages.accepted.v1", 3)
-    snapshot.write(path, Snapshot(3, 1234, 1.7e9, s.partitions[3]))
+    snapshot.write(path, snapshot.encode(Snapshot(3, 1234, 1.7e9, s.partitions[3])))
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
     loaded = snapshot.read(path, partition=3)
     assert loaded is not None and loaded.offset == 1234
@@ -56,7 +56,8 @@ def test_a_partition_written_reads_back_whole(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("spoil", ["flip", "truncate", "format", "partition", "garbage"])
 def test_a_spoiled_snapshot_is_refused(tmp_path: Path, spoil: str) -> None:
-    head, payload = snapshot.encode(Snapshot(3, 10, 1.7e9, sightings(20).partitions[3]))
+    encoded = snapshot.encode(Snapshot(3, 10, 1.7e9, sightings(20).partitions[3]))
+    head, payload = encoded.head, encoded.payload
     data = bytearray(head + payload)
     if spoil == "flip":
         data[len(head) + len(payload) // 2] ^= 0x40

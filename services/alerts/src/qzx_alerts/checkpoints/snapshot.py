@@ -45,8 +45,19 @@ def path_for(directory: Path, topic: str, partition: int) -> Path:
     return directory / f"{topic}.{partition}.snapshot"
 
 
-def encode(snapshot: Snapshot) -> tuple[bytes, bytes]:
-    """(header, payload) of ``snapshot``."""
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A snapshot as its file holds it, taken at a batch boundary and written later."""
+
+    partition: int
+    offset: int
+    head: bytes
+    payload: bytes
+
+
+def encode(snapshot: Snapshot) -> Encoded:
+    """``snapshot`` as bytes: a consistent copy of the state, taken on the event loop (``marshal``
+    writes a partition of 1.7M plates in about 0.15 s, faster than copying its dict)."""
     payload = marshal.dumps((snapshot.state.places.places, snapshot.state.plates))
     head = _HEAD.pack(
         FORMAT,
@@ -58,13 +69,13 @@ def encode(snapshot: Snapshot) -> tuple[bytes, bytes]:
         len(payload),
         zlib.crc32(payload),
     )
-    return MAGIC + head, payload
+    return Encoded(snapshot.partition, snapshot.offset, MAGIC + head, payload)
 
 
-def write(path: Path, snapshot: Snapshot) -> int:
-    """Write ``snapshot`` to ``path`` atomically; returns the bytes written. Blocking: run it in a
-    thread (``marshal.dumps`` holds the GIL, the writing and flushing do not)."""
-    head, payload = encode(snapshot)
+def write(path: Path, encoded: Encoded) -> int:
+    """Write ``encoded`` to ``path`` atomically; returns the bytes written. Blocking: run it in a
+    thread (the writing and flushing release the GIL)."""
+    head, payload = encoded.head, encoded.payload
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
