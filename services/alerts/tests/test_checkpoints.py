@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry
-from qzx_alerts.checkpoints.rebuild import rebuild
+from qzx_alerts.checkpoints.rebuild import Span, replay
 from qzx_alerts.checkpoints.service import Checked, Matcher, seen_of, sighting_of
 from qzx_alerts.checkpoints.sightings import Last, LastSightings
 from qzx_alerts.scoring.correlation import clone_proposals, device_pair
@@ -122,9 +122,9 @@ def test_a_sighting_packed_reads_back_whole() -> None:
     own = Last("370102-CK-0001-000042", "370102-CK-0001", 36.6, 117.1, "370102", 1.7e9 + 0.25)
     foreign = Last("gw-7f3a", "370102-CK-0001", 36.6, 117.1, "370102", 1.7e9)  # no device prefix
     s.put(0, "鲁A12345", own)
-    s.put(1, "鲁A12345", foreign)
-    assert s.get(0, "鲁A12345") == own and s.get(1, "鲁A12345") == foreign
-    assert len(s.places.places) == 1  # the place held once
+    s.put(0, "鲁A12346", foreign)
+    assert s.get(0, "鲁A12345") == own and s.get(0, "鲁A12346") == foreign
+    assert len(s.partitions[0].places.places) == 1  # the place held once
 
 
 def test_the_matcher_decides_as_the_clone_and_passage_rules_do() -> None:
@@ -169,13 +169,20 @@ async def test_sightings_are_rebuilt_from_the_topic_so_a_clone_across_a_restart_
     plate = f"鲁A{uuid.uuid4().int % 100000:05d}"
     before = passage(plate, "370102-CK-0001", NOW - timedelta(minutes=20))
     stale = passage("鲁A00007", "370102-CK-0001", NOW - timedelta(hours=10))  # outside the window
+    ends: dict[int, int] = {}
     for p in (stale, before):
-        await producer.send_and_wait(topic, passage_json(p), key=p.plate.encode() if p.plate else None)
+        sent = await producer.send_and_wait(topic, passage_json(p), key=p.plate.encode() if p.plate else None)
+        ends[sent.partition] = max(ends.get(sent.partition, 0), sent.offset + 1)
 
     restarted = matcher()
+    spans = {partition: Span(None, end) for partition, end in ends.items()}
     assert (
-        await rebuild(
-            bootstrap=stack.bootstrap, topic=topic, matcher=restarted, window_s=RULES.clone.window_s
+        await replay(
+            bootstrap=stack.bootstrap,
+            topic=topic,
+            matcher=restarted,
+            spans=spans,
+            window_s=RULES.clone.window_s,
         )
         == 1
     )

@@ -50,6 +50,19 @@ class AlertsSettings(CommonSettings):
         description="Plates whose last sighting the checkpoint matcher keeps per partition of "
         "passages.accepted.v1 for clone detection (the least recently seen go first).",
     )
+    passage_snapshot_dir: str = Field(
+        default="",
+        description="Directory the checkpoint matcher writes each partition's last sightings to "
+        "(decision 0020): a restart, or a partition moved to this process, loads its snapshot and "
+        "replays only the records after it. Processes of one group share it (a shared volume) for "
+        "moved partitions to find theirs. Empty: no snapshots, the clone window is replayed.",
+    )
+    passage_snapshot_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often each partition's last sightings are written to their snapshot; a "
+        "restart replays at most about this much of passages.accepted.v1.",
+    )
 
     hazard_overdue_check_s: float = Field(
         default=60.0,

@@ -9,17 +9,26 @@
     first batch checked to the last, each passage looked up in the in-memory hotlist index and
     compared with its plate's last sighting, the alerts it raises and the travel times it learns
     written. Also: the time to load the index from ``alerts.hotlists`` and the memory it takes;
-(c) a starting matcher's rebuild of the last sightings from the same topic;
-and the memory of the clone-detection state for ``--state-plates`` distinct plates (measured first,
-in the process's own memory), scaled to the 20,000,000 plates issue 21 sets.
+(c) a starting matcher's replay of the clone window from the same topic (the fallback rebuild,
+    with no snapshot);
+and, measured first in the process's own memory, the clone-detection state for ``--state-plates``
+distinct plates: its memory, and (d) its snapshots (decision 0020) written and loaded back, beside
+a raw write and read of the same bytes to the same disk; scaled to the 20,000,000 plates issue 21
+sets. A restart costs the load plus the replay of what came after the last snapshot: at most the
+snapshot interval at the province's peak rate, replayed at (c)'s rate. ``--state-only`` measures
+the state and its snapshots alone (no broker, no database).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -43,6 +52,7 @@ SERIAL = DIGITS + LETTERS
 STATE_GOAL_PLATES = 20_000_000  # issue 21: their state < 4 GiB, rebuilt after a restart < 60 s
 STATE_GOAL_MIB = 4096
 REBUILD_GOAL_S = 60
+PEAK_RATE = 10_000  # passages/s at a province's peak: the tail a restart replays comes at this rate
 HOTLISTED = 20  # of the simulated plates, on the hotlist (the rest of the entries match nothing)
 
 
@@ -109,9 +119,9 @@ async def index_load(db: str) -> tuple[float, float, int]:
         await conn.close()
 
 
-def state_footprint(plates: int, *, partitions: int = 12) -> tuple[float, float]:
-    """(MiB, seconds) of the clone-detection state holding ``plates`` distinct plates' last
-    sightings over ``partitions`` partitions, at the simulated province's 2,000 checkpoints."""
+def state_footprint(plates: int, *, partitions: int = 12) -> tuple[float, float, Any]:
+    """(MiB, seconds, the state) of the clone-detection state holding ``plates`` distinct plates'
+    last sightings over ``partitions`` partitions, at the simulated province's 2,000 checkpoints."""
     from qzx_alerts.checkpoints.sightings import Last, LastSightings
 
     rng = random.Random(3)
@@ -126,21 +136,104 @@ def state_footprint(plates: int, *, partitions: int = 12) -> tuple[float, float]
     took = time.perf_counter() - started
     mib = rss_mib() - before
     assert len(state) == plates
-    return mib, took
+    return mib, took, state
+
+
+def _evict(path: str) -> None:
+    """Drop the file's pages from the page cache, so a read below comes from the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def _raw_write(path: str, chunks: tuple[bytes, bytes]) -> None:
+    with open(path, "wb") as f:
+        for c in chunks:
+            f.write(c)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def snapshot_round_trip(state: Any) -> dict[str, float]:
+    """(d): every partition of ``state`` encoded and written as the matcher does, then loaded back
+    into a fresh state (the first one dropped first); beside a raw write (with fsync) and a raw
+    read of the same bytes, the page cache dropped before each read."""
+    from pathlib import Path
+
+    from qzx_alerts.checkpoints import snapshot
+    from qzx_alerts.checkpoints.sightings import LastSightings
+    from qzx_alerts.checkpoints.snapshot import Snapshot
+
+    topic = "bench.passages.accepted.v1"
+    directory = Path(tempfile.mkdtemp(prefix="qzx-snapshots-"))
+    r = {"encode_s": 0.0, "encode_max_s": 0.0, "write_s": 0.0, "raw_write_s": 0.0, "bytes": 0.0}
+    try:
+        partitions = sorted(state.partitions)
+        for p in partitions:
+            started = time.perf_counter()
+            encoded = snapshot.encode(Snapshot(p, 0, time.time(), state.partitions[p]))
+            took = time.perf_counter() - started
+            r["encode_s"] += took
+            r["encode_max_s"] = max(r["encode_max_s"], took)
+            started = time.perf_counter()
+            r["bytes"] += snapshot.write(snapshot.path_for(directory, topic, p), encoded)
+            written = time.perf_counter()
+            _raw_write(str(directory / f"raw.{p}"), (encoded.head, encoded.payload))
+            r["raw_write_s"] += time.perf_counter() - written
+            r["write_s"] += written - started
+            del encoded
+        plates = len(state)
+        state.partitions.clear()
+        gc.collect()
+        for p in partitions:
+            _evict(str(directory / f"raw.{p}"))
+        started = time.perf_counter()
+        for p in partitions:
+            (directory / f"raw.{p}").read_bytes()
+        r["raw_read_s"] = time.perf_counter() - started
+        for p in partitions:
+            _evict(str(snapshot.path_for(directory, topic, p)))
+        loaded = LastSightings(max_plates=state.max_plates)
+        started = time.perf_counter()
+        for p in partitions:
+            got = snapshot.read(snapshot.path_for(directory, topic, p), partition=p)
+            assert got is not None
+            loaded.replace(p, got.state)
+        r["load_s"] = time.perf_counter() - started
+        assert len(loaded) == plates
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return r
 
 
 async def rebuild_rate(bootstrap: str, topic: str) -> float:
-    """Passages per second a starting matcher replays into its last sightings."""
+    """Passages per second a starting matcher replays into its last sightings (every partition,
+    from the start of the clone window to the end the topic has now)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
     from qzx_alerts.checkpoints.index import HotlistIndex
-    from qzx_alerts.checkpoints.rebuild import rebuild
+    from qzx_alerts.checkpoints.rebuild import Span, replay
     from qzx_alerts.checkpoints.service import Matcher
     from qzx_alerts.checkpoints.sightings import LastSightings
     from qzx_alerts.scoring.rules import load_rules
 
     rules = load_rules()
     fresh = Matcher(index=HotlistIndex(), sightings=LastSightings(max_plates=STATE_GOAL_PLATES), learned={}, rules=rules)  # fmt: skip
+    ends_of = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await ends_of.start()
+    try:
+        await ends_of.topics()
+        tps = [TopicPartition(topic, p) for p in sorted(ends_of.partitions_for_topic(topic) or ())]
+        ends = await ends_of.end_offsets(tps)
+    finally:
+        await ends_of.stop()
+    spans = {tp.partition: Span(None, end) for tp, end in ends.items()}
     started = time.perf_counter()
-    n = await rebuild(bootstrap=bootstrap, topic=topic, matcher=fresh, window_s=rules.clone.window_s)
+    n = await replay(
+        bootstrap=bootstrap, topic=topic, matcher=fresh, spans=spans, window_s=rules.clone.window_s
+    )
     return n / (time.perf_counter() - started)
 
 
@@ -204,7 +297,7 @@ async def run(*, n: int, entries: int, server_url: str, bootstrap: str) -> dict[
                 r["matcher_rate"] = await matcher(n)
             r["hits"], r["clone_findings"] = hits() - h0, frauds() - f0
             r["alerts"] = await conn.fetchval("SELECT count(*) FROM alerts.alerts")
-            say("(c) rebuilding the last sightings from the topic, as after a restart")
+            say("(c) replaying the clone window from the topic, as a restart with no snapshot does")
             r["rebuild_rate"] = await rebuild_rate(bootstrap, topic)
         finally:
             await conn.close()
@@ -212,7 +305,21 @@ async def run(*, n: int, entries: int, server_url: str, bootstrap: str) -> dict[
     return r
 
 
+def snapshot_lines(r: dict[str, Any]) -> list[tuple[str, str]]:
+    scale = STATE_GOAL_PLATES / r["state_plates"]
+    mib = r["snap_bytes"] / 2**20
+    return [
+        ("clone state, measured", f"{r['state_plates']:,} plates: {r['state_mib']:,.0f} MiB ({r['state_bytes_per_plate']:.0f} B a plate), filled in {r['state_fill_s']:.1f} s"),
+        ("clone state, 20M plates", f"{r['state_goal_mib']:>10,.0f} MiB     (goal < {STATE_GOAL_MIB:,}; linear in plates)"),
+        ("(d) snapshot, written", f"{mib:,.0f} MiB: encoded in {r['snap_encode_s']:.2f} s (at most {r['snap_encode_max_s'] * 1000:.0f} ms a partition, on the event loop), written in {r['snap_write_s']:.2f} s ({r['snap_write_s'] / r['snap_raw_write_s']:.2f} x raw write+fsync of the same bytes, {r['snap_raw_write_s']:.2f} s)"),
+        ("(d) snapshot, loaded", f"{r['snap_load_s']:.2f} s ({r['snap_load_s'] / r['snap_raw_read_s']:.2f} x raw read of the same bytes, {r['snap_raw_read_s']:.2f} s)"),
+        ("(d) at 20M plates", f"load {r['snap_load_s'] * scale:,.1f} s, encode {r['snap_encode_s'] * scale:,.1f} s + write {r['snap_write_s'] * scale:,.1f} s, {mib * scale:,.0f} MiB (linear in plates)"),
+    ]  # fmt: skip
+
+
 def table(r: dict[str, Any]) -> str:
+    tail = r["snapshot_interval_s"] * PEAK_RATE
+    restart_s = r["snap_load_s"] * STATE_GOAL_PLATES / r["state_plates"] + tail / r["rebuild_rate"]
     lines = [
         ("passages (distinct plates)", f"{r['passages']:,} ({r['plates']:,})"),
         ("hotlist entries in the index", f"{r['index_entries']:,}, loaded in {r['index_load_s']:.1f} s, {r['index_mib']:,.0f} MiB"),
@@ -220,23 +327,33 @@ def table(r: dict[str, Any]) -> str:
         ("(b) matcher, passages checked", f"{r['matcher_rate']:>10,.0f} /s       (target >= {TARGET_RATE:,}; clone detection on)"),
         ("ratio (b) / (a) raw consume", f"{r['matcher_vs_raw_consume']:>10.2f}"),
         ("raised", f"{r['hits']:,.0f} hotlist hits, {r['clone_findings']:,.0f} clone findings, {r['alerts']:,} alerts"),
-        ("clone state, measured", f"{r['state_plates']:,} plates: {r['state_mib']:,.0f} MiB ({r['state_bytes_per_plate']:.0f} B a plate), filled in {r['state_fill_s']:.1f} s"),
-        ("clone state, 20M plates", f"{r['state_goal_mib']:>10,.0f} MiB     (goal < {STATE_GOAL_MIB:,}; linear in plates)"),
-        ("(c) rebuild from the topic", f"{r['rebuild_rate']:>10,.0f} passages/s"),
-        ("rebuild, 20M plates", f"{r['rebuild_goal_s']:>10,.0f} s       (goal < {REBUILD_GOAL_S}; at least one passage a plate in the window)"),
+        *snapshot_lines(r),
+        ("(c) replay from the topic", f"{r['rebuild_rate']:>10,.0f} passages/s ({r['rebuild_rate'] / r['raw_consume_rate']:.2f} x raw consume)"),
+        ("no snapshot, 20M plates", f"{r['rebuild_goal_s']:>10,.0f} s       (the whole clone window, at least one passage a plate)"),
+        ("restart from a snapshot, 20M", f"{restart_s:>10,.1f} s       (goal < {REBUILD_GOAL_S}; load + a {r['snapshot_interval_s']:.0f} s tail at {PEAK_RATE:,}/s: {tail:,.0f} passages at (c)'s rate)"),
     ]  # fmt: skip
     width = max(len(k) for k, _ in lines)
     body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
     verdict = "meets" if r["matcher_rate"] >= TARGET_RATE else "MISSES"
     state = "meets" if r["state_goal_mib"] < STATE_GOAL_MIB else "MISSES"
-    rebuilt = "meets" if r["rebuild_goal_s"] < REBUILD_GOAL_S else "MISSES"
+    rebuilt = "meets" if restart_s < REBUILD_GOAL_S else "MISSES"
     return (
         f"checkpoint-watch benchmark\n{body}\n  => {verdict} the {TARGET_RATE:,}/s target; {state} the "
         f"{STATE_GOAL_MIB:,} MiB state goal; {rebuilt} the {REBUILD_GOAL_S} s rebuild goal"
     )
 
 
+def state_table(r: dict[str, Any]) -> str:
+    lines = snapshot_lines(r)
+    width = max(len(k) for k, _ in lines)
+    return "checkpoint-watch benchmark, state and snapshots only\n" + "\n".join(
+        f"  {k:<{width}}  {v}" for k, v in lines
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    from qzx_alerts.settings import AlertsSettings
+
     parser = argparse.ArgumentParser(
         prog="python -m qzx_dev.bench.checkpoints", description=__doc__.split("\n")[0]
     )
@@ -244,19 +361,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, help="passages to pre-fill (default 200,000)")
     parser.add_argument("--entries", type=int, default=1_000_000, help="hotlist entries (default 1,000,000)")
     parser.add_argument("--state-plates", type=int, help="plates in the clone-state measurement (default 1,000,000)")  # fmt: skip
+    parser.add_argument("--state-only", action="store_true", help="the state and its snapshots only")
     args = parser.parse_args(argv)
     n = args.passages or (50_000 if args.quick else 200_000)
     plates = args.state_plates or (200_000 if args.quick else 1_000_000)
     say(f"clone state of {plates:,} plates")  # first: the process's memory is still its own
-    mib, fill_s = state_footprint(plates)
-    with servers("checkpoints") as (server_url, bootstrap):
-        results = run_async(run(n=n, entries=args.entries, server_url=server_url, bootstrap=bootstrap))
-    results |= {"quick": args.quick, "state_plates": plates, "state_mib": mib, "state_fill_s": fill_s}
+    mib, fill_s, state = state_footprint(plates)
+    say("(d) snapshots of it written and loaded back")
+    snap = snapshot_round_trip(state)
+    del state
+    results: dict[str, Any] = {
+        "quick": args.quick,
+        "state_plates": plates,
+        "state_mib": mib,
+        "state_fill_s": fill_s,
+    }
+    results |= {f"snap_{k}": v for k, v in snap.items()}
     results["state_bytes_per_plate"] = mib * 2**20 / plates
     results["state_goal_mib"] = mib / plates * STATE_GOAL_PLATES
+    results["snapshot_interval_s"] = AlertsSettings.model_fields["passage_snapshot_interval_s"].default
+    results["load_average"] = os.getloadavg()
+    if args.state_only:
+        print(state_table(results), flush=True)
+        say(
+            f"load average {results['load_average']}; results written to {write_json(results, name='checkpoints-state')}"
+        )
+        return 0
+    with servers("checkpoints") as (server_url, bootstrap):
+        results |= run_async(run(n=n, entries=args.entries, server_url=server_url, bootstrap=bootstrap))
     results["rebuild_goal_s"] = STATE_GOAL_PLATES / results["rebuild_rate"]
     print(table(results), flush=True)
-    say(f"results written to {write_json(results, name='checkpoints')}")
+    say(f"load average {os.getloadavg()}; results written to {write_json(results, name='checkpoints')}")
     return 0
 
 

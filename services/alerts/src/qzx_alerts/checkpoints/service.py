@@ -13,6 +13,7 @@ from prometheus_client import Counter
 
 from qzx_alerts.checkpoints.index import HotlistIndex, WatchEntry
 from qzx_alerts.checkpoints.sightings import Last, LastSightings
+from qzx_alerts.checkpoints.snapshot import Encoded
 from qzx_alerts.scoring.correlation import Learned, Pair, Seen, believable_s, clone_proposals, device_pair
 from qzx_alerts.scoring.domain import Factor, Proposal, Sighting, factor, hit_key
 from qzx_alerts.scoring.factors import finish, hotlist
@@ -109,14 +110,16 @@ def linked_last(last: Last, plate: str) -> LinkedPassage:
 
 @dataclass(slots=True)
 class Checked:
-    """What a batch of passages raised (and the passages its findings link to, by id), and the
-    plausible passages to learn travel times from."""
+    """What a batch of passages raised (and the passages its findings link to, by id), the
+    plausible passages to learn travel times from, and a partition's state encoded, to write
+    once the batch is committed."""
 
     checked: int = 0
     proposals: list[Proposal] = field(default_factory=list)
     linked: dict[str, LinkedPassage] = field(default_factory=dict)
     passages: list[tuple[Pair, float]] = field(default_factory=list)
     rejected: dict[int, str] = field(default_factory=dict)
+    snapshot: Encoded | None = None
 
 
 @dataclass
