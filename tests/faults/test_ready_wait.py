@@ -9,7 +9,7 @@ import pytest
 
 from qzx_dev.faults.services import ServiceProcess
 
-# A process that answers /readyz as a service whose consumer has stalled does, on QZX_FAKE_PORT.
+# A process that answers /readyz as a service whose consumer has stalled does, on the port given.
 FAKE = """
 import http.server, os
 
@@ -25,7 +25,8 @@ class Readyz(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-http.server.HTTPServer(("127.0.0.1", int(os.environ["QZX_FAKE_PORT"])), Readyz).serve_forever()
+port = next(v for k, v in os.environ.items() if k.endswith("_PORT"))  # the one ServiceProcess sets
+http.server.HTTPServer(("127.0.0.1", int(port)), Readyz).serve_forever()
 """
 
 
