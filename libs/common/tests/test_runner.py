@@ -222,3 +222,48 @@ async def test_rejected_records_go_straight_to_the_dead_letters(stack: Stack) ->
 
     await run_until(runner, done)
     assert letters == [(b"bad", "bad is unreadable"), (b"worse", "worse is unreadable")]
+
+
+async def test_a_consumer_out_of_its_group_is_reported_until_a_join_assigns_it(stack: Stack) -> None:
+    """/readyz's membership check: out of the group from start until the broker assigns it, and
+    again from a rebalance's revocation until the next assignment. One partition and two members:
+    the second is assigned nothing and is a member all the same (an idle replica stays ready)."""
+    topic = await topic_holding(stack, b"a")
+
+    async def handle(records: Sequence[ConsumerRecord]) -> None:
+        pass
+
+    first, _ = runner_for(stack, topic, handle)
+    second, _ = runner_for(stack, topic, handle)
+    starting = asyncio.create_task(first.start())  # joins the group before it returns
+    await asyncio.sleep(0)  # the start runs to its first round trip to the broker
+    assert "has had no group membership" in (first.not_a_member(after_s=0) or "")
+    assert "not yet joined" in (first.not_a_member(after_s=0) or "")
+    assert first.not_a_member(after_s=60) is None  # within the threshold: not reported yet
+    await starting
+    tasks = [asyncio.create_task(first.run())]
+    try:
+
+        async def members() -> bool:
+            return all(
+                r.not_a_member(after_s=0) is None for r in (first, second) if r.consumer.subscription()
+            )
+
+        await eventually(members, timeout=30)
+        revoked = asyncio.Event()
+        original = first._joining
+
+        def joining() -> None:
+            original()
+            revoked.set()
+
+        first._joining = joining  # type: ignore[method-assign]  # to see the revocation happen
+        await second.start()
+        tasks.append(asyncio.create_task(second.run()))
+        await asyncio.wait_for(revoked.wait(), 30)  # the second member's join revoked the first's
+        await eventually(members, timeout=30)
+        assert len(first.consumer.assignment()) + len(second.consumer.assignment()) == 1
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)

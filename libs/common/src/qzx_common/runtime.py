@@ -147,11 +147,14 @@ class Runtime:
     async def check_consumers(self) -> None:
         """``check_consumers_running``, and raises when a partition has had records waiting for
         longer than ``consumer_stall_s`` (the database is away, say: the runner retries meanwhile,
-        so this makes the service unready, never restarts it)."""
+        so this makes the service unready, never restarts it), or a consumer has been out of its
+        group that long (its join or rejoin does not complete: nothing is consumed)."""
         await self.check_consumers_running()
-        stalls = [s for c in self.consumers for s in c.stalls(after_s=self.settings.consumer_stall_s)]
+        after_s = self.settings.consumer_stall_s
+        stalls = [str(s) for c in self.consumers for s in c.stalls(after_s=after_s)]
+        stalls += [why for c in self.consumers if (why := c.not_a_member(after_s=after_s))]
         if stalls:
-            raise RuntimeError("; ".join(str(s) for s in stalls)[:500])
+            raise RuntimeError("; ".join(stalls)[:500])
 
     @staticmethod
     def ready_checks(app: Any) -> dict[str, Callable[[], Awaitable[None]]]:

@@ -141,8 +141,9 @@ class CommonSettings(BaseSettings):
     )
     consumer_stall_s: float = Field(
         default=60.0,
-        description="A partition whose fetched records have waited this long for a commit makes "
-        "`/readyz` answer 503 (the database away, say).",
+        description="A partition whose fetched records have waited this long for a commit, or a "
+        "consumer out of its group this long (a join that does not complete), makes `/readyz` answer "
+        "503 (the database away, say).",
     )
     db_pool_size: int = Field(
         default=10, description="Database connection pool size of each process (SQLAlchemy `pool_size`)."

@@ -117,11 +117,16 @@ class _CommitOnRevoke(ConsumerRebalanceListener):
         self.runner = runner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        self.runner._joining()  # a rebalance: out of the group until it assigns again
         # The loop commits after every batch; wait for one in flight so its offsets are not lost.
         async with self.runner.batch_lock:
             pass
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        # Called after every join, with no partitions too (a replica beyond the partition count
+        # is a member all the same).
+        self.runner._joined_since = time.monotonic()
+        self.runner._joining_since = None
         log.info("partitions assigned", extra={"partitions": [f"{t.topic}:{t.partition}" for t in assigned]})
 
 
@@ -157,6 +162,10 @@ class ConsumerRunner:
         self._waiting_since: dict[TopicPartition, float] = {}
         self._fetched_to: dict[TopicPartition, int] = {}
         self.committed: dict[TopicPartition, int] = {}  # the next offset to apply (the lag gauge)
+        # Since when the consumer has been out of its group (starting, or rebalancing); None while
+        # it is a member.
+        self._joining_since: float | None = None
+        self._joined_since: float | None = None
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -170,6 +179,7 @@ class ConsumerRunner:
         )
 
     async def start(self) -> None:
+        self._joining()
         self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await self.consumer.start()
 
@@ -185,6 +195,19 @@ class ConsumerRunner:
             for tp, since in self._waiting_since.items()
             if now - since > after_s
         ]
+
+    def _joining(self) -> None:
+        if self._joining_since is None:
+            self._joining_since = time.monotonic()
+
+    def not_a_member(self, *, after_s: float) -> str | None:
+        """Why the consumer counts as stalled when it has been out of its group (no membership,
+        so no partition, however much waits) for longer than ``after_s``; else None."""
+        since = self._joining_since
+        if since is None or time.monotonic() - since <= after_s:
+            return None
+        state = "not yet joined" if self._joined_since is None else "rejoining"
+        return f"{self.group_id} has had no group membership for {time.monotonic() - since:.0f} s ({state})"
 
     async def run(self) -> None:
         in_flight: asyncio.Task[_Failed | None] | None = None

@@ -27,6 +27,7 @@ class ServiceProcess:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    last_readyz: str = "no answer yet"  # the last /readyz answer, for a failure to say why
 
     @property
     def url(self) -> str:
@@ -67,9 +68,12 @@ class ServiceProcess:
     async def readyz(self, client: httpx.AsyncClient) -> int | None:
         """/readyz's status, or None when nothing answers."""
         try:
-            return (await client.get(f"{self.url}/readyz", timeout=5.0)).status_code
-        except httpx.HTTPError:
+            r = await client.get(f"{self.url}/readyz", timeout=5.0)
+        except httpx.HTTPError as e:
+            self.last_readyz = f"no answer ({type(e).__name__}: {e})"
             return None
+        self.last_readyz = f"{r.status_code} {r.text[:2000]}"
+        return r.status_code
 
     async def wait_ready(self, *, timeout: float) -> float:
         """Seconds until /readyz answers 200 (fails after ``timeout``)."""
@@ -80,7 +84,9 @@ class ServiceProcess:
                 if await self.readyz(client) == 200:
                     return time.monotonic() - started
                 await asyncio.sleep(0.1)
-        raise AssertionError(f"{self.name} not ready within {timeout}s:\n{self.tail()}")
+        raise AssertionError(
+            f"{self.name} not ready within {timeout}s; its last /readyz: {self.last_readyz}\n{self.tail()}"
+        )
 
 
 @dataclass

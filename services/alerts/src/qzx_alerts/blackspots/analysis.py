@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sklearn.cluster import DBSCAN
-from sklearn.neighbors import BallTree
 
 EARTH_RADIUS_M = 6_371_008.8
 CELL_DEGREES = 0.001  # violation counts are kept per cell of 0.001° (≈ 111 m × 90 m here)
@@ -88,6 +86,10 @@ def find(accidents: Sequence[AccidentPoint], cells: Sequence[Cell], params: Para
     """The black spots among ``accidents``, each with the violations counted within its radius."""
     if len(accidents) == 0:
         return []
+    # Imported here, not at module level: scikit-learn (with the SciPy it pulls in) costs seconds
+    # of CPU, and every alerts process that restarts would pay them before it is ready.
+    from sklearn.cluster import DBSCAN
+
     by_cell = {(c.lat_q, c.lon_q): c.violations for c in cells}
     weights = np.array(
         [
@@ -121,6 +123,8 @@ def find(accidents: Sequence[AccidentPoint], cells: Sequence[Cell], params: Para
 def _count_violations(clusters: list[Cluster], cells: Sequence[Cell]) -> None:
     if not clusters or not cells:
         return
+    from sklearn.neighbors import BallTree  # lazily, as in find
+
     centres = _radians([(c.lat_q * CELL_DEGREES, c.lon_q * CELL_DEGREES) for c in cells])
     counts = np.array([c.violations for c in cells])
     tree = BallTree(centres, metric="haversine")

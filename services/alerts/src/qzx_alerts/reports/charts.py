@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from matplotlib.figure import Figure
-
 
 def monthly_png(report: dict[str, Any]) -> bytes:
+    # Imported here, not at module level: matplotlib costs over a second of CPU that every alerts
+    # process would pay at start-up for a chart drawn a few times a month.
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(12, 12), dpi=90)
     title = f"qzx monthly analysis {report['from']:%Y-%m} · jurisdiction {report['admin_code']}"
     fig.suptitle(title)

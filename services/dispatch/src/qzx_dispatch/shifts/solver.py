@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import lil_matrix
+
+if TYPE_CHECKING:
+    from scipy.optimize import LinearConstraint
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,11 @@ def coverage_of(starts: dict[int, int], p: PlanInput) -> list[int]:
 
 
 def solve(p: PlanInput) -> PlanResult:
+    # Imported here, not at module level: SciPy's optimiser costs most of a second of CPU that
+    # every dispatch process would pay at start-up for a plan made now and then.
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import lil_matrix
+
     t0 = time.perf_counter()
     n, starts = len(p.demand), candidate_starts(p)
     m = len(starts)
@@ -110,6 +117,9 @@ def solve(p: PlanInput) -> PlanResult:
 
 
 def _head_count_rows(starts: list[int], p: PlanInput, m: int, n: int) -> LinearConstraint:
+    from scipy.optimize import LinearConstraint  # lazily, as in solve
+    from scipy.sparse import lil_matrix
+
     window = p.shift_hours + p.min_rest_hours
     rows = lil_matrix((n, m + n))
     for t in range(n):
