@@ -73,9 +73,11 @@ async function pollTasks() {
 }
 
 function waitingP1s(store) {
+  let changed = false;
   if (served) {
-    for (const key of items.keys()) if (key.startsWith("p1:")) items.delete(key);
-    return render();
+    for (const key of items.keys()) if (key.startsWith("p1:")) changed = items.delete(key) || changed;
+    if (changed) render();
+    return;
   }
   const now = Date.now();
   for (const a of store.alerts.values()) {
@@ -85,10 +87,10 @@ function waitingP1s(store) {
       add({ key, kind: "p1_waiting", alert_id: a.id, at: a.first_seen,
         text: `P1 ${a.plate || ""} · ${cityName(a.admin_code)} · ${t("无警力接警 waiting for a unit")}` });
     } else if (!waiting && items.has(key)) {
-      items.delete(key);
+      changed = items.delete(key);
     }
   }
-  render();
+  if (changed) render(); // asked once a frame while the stream runs: redrawn only when it changed
 }
 
 let fresh = [];
@@ -99,7 +101,17 @@ function add(item) {
   items.set(item.key, item);
   // One sound and one toast for what arrived together (a page's first load finds many at once).
   notifyQueued = notifyQueued || setTimeout(notify, 300);
-  render();
+  renderSoon();
+}
+
+let renderQueued = false;
+function renderSoon() { // a first load adds many at once: one banner for all of them
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
 }
 
 function notify() {

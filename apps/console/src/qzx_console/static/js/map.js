@@ -29,7 +29,6 @@ const cluster = { belowZoom: CLUSTER_ZOOM, cell: CLUSTER_CELL };
 
 export const view = { map: null, layers: null, alertMarkers: new Map(), drawAlerts: (a) => drawAlerts(a) };
 let renderer = null;
-let queued = false;
 
 export function initMap(geo) {
   const b = geo.bounds;
@@ -74,8 +73,7 @@ export function initMap(geo) {
   loadBoundaries(layers).catch((err) => emit("toast", { kind: "error", text: `${t("边界不可用 boundaries unavailable")}: ${err.message}` }));
   cityLabels(layers.cityLabels);
   loadDevices(layers.devices);
-  on("alerts", schedule);
-  on("select", schedule);
+  on("alerts", (s) => drawAlerts(s.visible || visibleAlerts())); // sent once a frame, the order with it
   on("units", drawUnits);
   on("tasks", drawIntercepts);
   on("token", () => {
@@ -161,15 +159,6 @@ function alertTip(a) {
   if (!a) return "";
   const v = (a.violations || []).map((x) => t(VIOLATIONS[x] || x)).join(", ");
   return `${a.priority} ${a.plate || ""} ${v} · ${t(cityName(a.admin_code))} · ${a.status}`;
-}
-
-function schedule() {
-  if (queued) return;
-  queued = true;
-  requestAnimationFrame(() => {
-    queued = false;
-    drawAlerts(visibleAlerts());
-  });
 }
 
 // The whole set is handed over at once; the layer keeps each point's projection while it stays.
