@@ -29,11 +29,15 @@ Api = Callable[..., httpx.AsyncClient]
 async def served(app: Any) -> AsyncIterator[str]:
     """The session's dispatch app (its lifespan already running) on a port of 127.0.0.1."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     try:
         async with asyncio.timeout(10):
             while not server.started:
+                if task.done():
+                    task.result()  # surfaces why it did not start
                 await asyncio.sleep(0.02)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -44,33 +48,40 @@ async def served(app: Any) -> AsyncIterator[str]:
 class Listener:
     """Reads one stream in the background: every `escalation` event's id and data."""
 
-    def __init__(self, url: str, bearer: str, *, params: dict[str, str] | None = None, last: str | None = None):
+    def __init__(
+        self, url: str, bearer: str, *, params: dict[str, str] | None = None, last: str | None = None
+    ):
         headers = {"Authorization": f"Bearer {bearer}", "Accept": "text/event-stream"}
         if last is not None:
             headers["Last-Event-ID"] = last
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.opened = asyncio.Event()
         self.status = 0
+        self._arrived = asyncio.Event()
         self._task = asyncio.create_task(self._read(url, headers, params or {}))
 
     async def _read(self, url: str, headers: dict[str, str], params: dict[str, str]) -> None:
-        async with httpx.AsyncClient(timeout=None) as client:
-            async with client.stream("GET", url, headers=headers, params=params) as r:
-                self.status = r.status_code
-                self.opened.set()
-                ident, kind = "", ""
-                async for line in r.aiter_lines():
-                    if line.startswith("id: "):
-                        ident = line[4:]
-                    elif line.startswith("event: "):
-                        kind = line[7:]
-                    elif line.startswith("data: ") and kind == "escalation":
-                        self.events.append((ident, json.loads(line[6:])))
+        async with (
+            httpx.AsyncClient(timeout=None) as client,
+            client.stream("GET", url, headers=headers, params=params) as r,
+        ):
+            self.status = r.status_code
+            self.opened.set()
+            ident, kind = "", ""
+            async for line in r.aiter_lines():
+                if line.startswith("id: "):
+                    ident = line[4:]
+                elif line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind == "escalation":
+                    self.events.append((ident, json.loads(line[6:])))
+                    self._arrived.set()
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):
             while len(self.events) < count:
-                await asyncio.sleep(0.02)
+                await self._arrived.wait()
+                self._arrived.clear()
 
     async def close(self) -> None:
         self._task.cancel()
@@ -98,10 +109,15 @@ async def test_an_escalation_reaches_its_citys_stream_live_and_is_replayed_on_re
             assert (await fresh.state.service.watcher.tick())["p1_waiting:escalated"] == 1
             raised_at = asyncio.get_running_loop().time()  # committed
             await jinan.wait_for(1, timeout=3)
-            assert asyncio.get_running_loop().time() - raised_at < 1.0  # live, not polled (a keep-alive comes every 15 s)
+            assert (
+                asyncio.get_running_loop().time() - raised_at < 1.0
+            )  # live, not polled (a keep-alive comes every 15 s)
             [(position, event)] = jinan.events
             assert (event["kind"], event["alert_id"], event["priority"], event["task_id"]) == (
-                "p1_waiting", alert.id, "P1", None,
+                "p1_waiting",
+                alert.id,
+                "P1",
+                None,
             )
             assert event["admin_code"].startswith("3701") and "lacks breathalyser" in event["reason"]
             listed = (await api(role="dispatcher", jur="3701").get("/v1/dispatch/escalations")).json()

@@ -25,7 +25,9 @@ def _resumed_at(header: str) -> datetime:
     try:
         position = decode_time_cursor(header)
     except Exception as exc:
-        raise InvalidRequest("Last-Event-ID: not an id this stream sent", code="invalid_last_event_id") from exc
+        raise InvalidRequest(
+            "Last-Event-ID: not an id this stream sent", code="invalid_last_event_id"
+        ) from exc
     if position is None:
         raise InvalidRequest("Last-Event-ID: not an id this stream sent", code="invalid_last_event_id")
     return position[0]
@@ -43,10 +45,8 @@ async def escalation_stream(
     """Event ``escalation``, data an Escalation: those stamped ``since`` or later (else from now),
     then each one raised; after ``Last-Event-ID``, from a minute before it (repeats carry the same
     escalation id, which a client drops)."""
-    if last_event_id is not None:
-        floor = _resumed_at(last_event_id) - stream.OVERLAP
-    else:
-        floor = since or clock.now()
+    resumed = None if last_event_id is None else _resumed_at(last_event_id) - stream.OVERLAP
+    floor = resumed or since or clock.now()
     service = state(request)
     slot = service.long_polls.acquire()  # 503 over_capacity with Retry-After past the process's cap
     body = stream.events(rt.sessions, service.escalation_notifier, jur=principal.jur, floor=floor)
