@@ -7,7 +7,7 @@
 import { api, emit, on } from "./api.js";
 import { $ } from "./dom.js";
 import { t } from "./i18n.js";
-import { OPEN_STATUSES, VIOLATIONS, cities, cityName } from "./labels.js";
+import { OPEN_STATUSES, VIOLATIONS, cities, cityName, districts } from "./labels.js";
 import { store, visibleAlerts } from "./alerts.js";
 import { PointsLayer, styleCache } from "./points.js";
 
@@ -100,8 +100,11 @@ async function loadBoundaries(layers) {
   }
   L.geoJSON(byLevel("district"), {
     renderer: svg, pane: "boundaries", interactive: false, style: style.district,
-    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name_zh,
-      { permanent: true, direction: "center", className: "district-label", pane: "labels" }),
+    onEachFeature: (f, layer) => {
+      const p = f.properties;
+      districts.set(p.code, p.name_en ? `${p.name_zh} ${p.name_en}` : p.name_zh);
+      layer.bindTooltip(t(districts.get(p.code)), { permanent: true, direction: "center", className: "district-label", pane: "labels" });
+    },
   }).addTo(layers.districts);
   showDistrictsByZoom();
 }
