@@ -1,6 +1,7 @@
 """The console's page in Chromium against a stand-in of the three services: a point on the map's
 canvas layer opens its alert when clicked and a cluster zooms in; an escalation pushed on
-dispatch's escalation stream rings the banner without a poll, once however often it repeats."""
+dispatch's escalation stream rings the banner without a poll, once however often it repeats; a
+mutual-aid proposal is offered to a commander to accept, with a reason, and not to a dispatcher."""
 
 from __future__ import annotations
 
@@ -71,6 +72,22 @@ class Services:
         self.escalations: list[asyncio.Queue[str]] = []
         self.escalation_requests: list[str] = []
         self.escalations_opened = asyncio.Event()
+        self.aid = {
+            "id": "M-1",
+            "alert_id": "a-1",
+            "unit_id": "U-370900-07",
+            "alert_admin_code": "370102",
+            "unit_admin_code": "370902",
+            "state": "proposed",
+            "reason": "本市无酒检车 no breathalyser car",
+            "proposed_by": "dispatcher-3701",
+            "decided_by": None,
+            "decision_reason": None,
+            "task_id": None,
+            "created_at": datetime.now(UTC).isoformat(),
+            "decided_at": None,
+        }
+        self.decisions: list[tuple[str, dict[str, Any]]] = []
 
     def push(self, event: dict[str, Any]) -> None:
         for q in self.escalations:
@@ -100,6 +117,17 @@ class Services:
             self.escalations_opened.set()
             return StreamingResponse(held(q), media_type="text/event-stream")
 
+        @app.get("/v1/dispatch/mutual-aid")
+        async def aid_list() -> dict[str, Any]:
+            return {"items": [self.aid], "next_cursor": None}
+
+        @app.post("/v1/dispatch/mutual-aid/{aid_id}/{verb}")
+        async def decide(aid_id: str, verb: str, request: Request) -> dict[str, Any]:
+            self.decisions.append((f"{aid_id}/{verb}", await request.json()))
+            self.aid |= {"state": "accepted", "decided_by": "commander-3709", "task_id": "T-9"}
+            self.aid["decision_reason"] = self.decisions[-1][1]["reason"]
+            return {"aid": self.aid, "task": {}}
+
         @app.get("/v1/alerts/{alert_id}")
         async def one(alert_id: str) -> dict[str, Any]:
             return next(a for a in self.alerts if a["id"] == alert_id)
@@ -111,14 +139,15 @@ class Services:
         return app
 
 
-def token() -> str:
+def token(role: str = "dispatcher") -> str:
     """The stand-in checks nothing; the page reads the role from the claims."""
-    claims = {"sub": "t", "role": "dispatcher", "jur": "37", "exp": int(time.time()) + 3600}
+    claims = {"sub": "t", "role": role, "jur": "37", "exp": int(time.time()) + 3600}
     return "e30." + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=") + ".t"
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[tuple[Any, Services]]:
+async def site() -> AsyncIterator[tuple[Any, str, Services]]:
+    """Chromium, the console's address and the stand-in services behind it."""
     from playwright.async_api import async_playwright
 
     services = Services()
@@ -126,15 +155,23 @@ async def page() -> AsyncIterator[tuple[Any, Services]]:
         settings = ConsoleSettings(ingest_url=up, alerts_url=up, dispatch_url=up, log_json=False)
         async with serve(create_app(settings)) as console, async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-            await context.add_init_script(
-                f"sessionStorage.setItem('qzx.console.token', {json.dumps(token())})"
-            )
-            p = await context.new_page()
-            await p.goto(f"{console}/")
-            await p.wait_for_function("window.qzxMap && window.qzxMap.alertMarkers.size === 41")
-            yield p, services
+            yield browser, console, services
             await browser.close()
+
+
+async def open_console(browser: Any, console: str, role: str = "dispatcher") -> Any:
+    context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+    await context.add_init_script(f"sessionStorage.setItem('qzx.console.token', {json.dumps(token(role))})")
+    p = await context.new_page()
+    await p.goto(f"{console}/")
+    await p.wait_for_function("window.qzxMap && window.qzxMap.alertMarkers.size === 41")
+    return p
+
+
+@pytest.fixture
+async def page(site: tuple[Any, str, Services]) -> tuple[Any, Services]:
+    browser, console, services = site
+    return await open_console(browser, console), services
 
 
 async def click_at(page: Any, lat: float, lon: float) -> None:
@@ -178,3 +215,28 @@ async def test_an_escalation_on_the_stream_rings_the_banner_once(page: tuple[Any
     await p.wait_for_timeout(800)
     assert await p.evaluate("Number(document.body.dataset.beeps || 0)") == 1
     assert await p.locator("#escalation a[data-kind=p1_waiting]").count() == 1
+
+
+async def test_a_commander_accepts_a_mutual_aid_proposal_a_dispatcher_only_sees(
+    site: tuple[Any, str, Services],
+) -> None:
+    browser, console, services = site
+    p = await open_console(browser, console)
+    await p.evaluate("location.hash = '#/aid'")
+    row = p.locator("#view-aid tr", has_text="U-370900-07")
+    await row.wait_for()
+    assert "待邻市指挥决定" in await row.inner_text()  # a dispatcher may propose, not decide
+    assert await p.locator("#view-aid form[data-action=aid-propose]").count() == 1
+    assert await row.locator("form[data-action=aid-decide]").count() == 0
+
+    p = await open_console(browser, console, "city_commander")
+    await p.evaluate("location.hash = '#/aid'")
+    form = p.locator("#view-aid form[data-action=aid-decide]")
+    await form.wait_for()
+    await form.locator("input[name=reason]").fill("济宁派车 Jining sends its car")
+    await form.locator("button[value=accept]").click()
+    await p.locator("#view-aid tr", has_text="T-9").wait_for()
+    assert services.decisions == [("M-1/accept", {"reason": "济宁派车 Jining sends its car"})]
+    assert (
+        "Jining sends its car (commander-3709" in await p.locator("#view-aid tr", has_text="T-9").inner_text()
+    )
