@@ -75,8 +75,10 @@ function openEscalations() {
 // Keyed by the escalation's id: a repeat (the stream resumed, or the list read again) changes nothing.
 function addEscalation(e) {
   const unit = e.unit_id || e.detail?.unit_id;
+  const label = t(ESCALATION_KINDS[e.kind] || e.kind);
+  const priority = e.priority && !label.startsWith(e.priority) ? `${e.priority} ` : ""; // not "P1 P1 waiting"
   add({ key: `escalation:${e.id}`, kind: e.kind, alert_id: e.alert_id, at: e.at,
-    text: `${e.priority || ""} ${t(ESCALATION_KINDS[e.kind] || e.kind)}${unit ? ` · ${unit}` : ""}${e.reason ? ` · ${e.reason}` : ""}` });
+    text: `${priority}${label}${unit ? ` · ${unit}` : ""}${e.reason ? ` · ${e.reason}` : ""}` });
 }
 
 async function pollEscalations() {

@@ -52,7 +52,7 @@ export const PointsLayer = L.Layer.extend({
 
   // Replaces the whole set; points whose data and style did not change keep their projection.
   setPoints(items, key = (d) => d.id, latLng = (d) => d.location) {
-    const crs = window.L.CRS.EPSG3857;
+    const crs = L.CRS.EPSG3857; // the map's (Leaflet's default); a layer off the map projects too
     const seen = new Set();
     for (const d of items) {
       const ll = latLng(d);
