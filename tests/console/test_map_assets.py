@@ -45,6 +45,27 @@ def test_the_boundaries_are_the_province_its_cities_and_districts() -> None:
     assert len(districts) > 100 and all(d[:4] + "00" in by_level["city"] for d in districts)
 
 
+def test_every_district_has_an_english_name_for_the_english_page() -> None:
+    """Hanyu Pinyin with the kind of place after it (tools/english_district_names.py)."""
+    districts = [
+        f["properties"]
+        for f in json.loads(BOUNDARIES.read_text())["features"]
+        if f["properties"]["level"] == "district"
+    ]
+    names = {d["name_zh"]: d["name_en"] for d in districts}
+    kinds = {"区": " District", "县": " County", "市": ""}  # a county-level city is its name alone
+    for zh, en in names.items():
+        assert re.fullmatch(r"[A-Z][a-z']+( District| County)?", en), (zh, en)
+        assert en.removeprefix(en.split(" ")[0]) == kinds[zh[-1]], (zh, en)
+    # Place-name readings, not a character's common one.
+    assert (names["莘县"], names["单县"], names["乐陵市"], names["东阿县"]) == (
+        "Shen County",
+        "Shan County",
+        "Laoling",
+        "Dong'e County",
+    )
+
+
 def test_every_city_centre_lies_inside_its_own_boundary() -> None:
     features = json.loads(BOUNDARIES.read_text())["features"]
     shapes = {f["properties"]["code"]: f["geometry"]["coordinates"] for f in features}

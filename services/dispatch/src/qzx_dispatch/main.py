@@ -21,6 +21,8 @@ from qzx_dispatch.aid.router import router as aid_router
 from qzx_dispatch.clock import Clock, SystemClock
 from qzx_dispatch.consumer import ACCIDENTS_GROUP, GROUP, accidents_handler, alerts_handler
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.escalations import stream as escalation_stream
+from qzx_dispatch.escalations.router import router as escalations_router
 from qzx_dispatch.escalations.webhook import WebhookDeliverer
 from qzx_dispatch.manual.router import router as manual_router
 from qzx_dispatch.org import reference
@@ -61,6 +63,8 @@ def create_app(
             await reference.seed(s)
         notifier = UnitNotifier(dsn=to_plain_url(settings.database_url), channel=CHANNEL)
         await notifier.start()
+        escalations = UnitNotifier(dsn=to_plain_url(settings.database_url), channel=escalation_stream.CHANNEL)
+        await escalations.start()
         watcher = DeadlineWatcher(
             sessions=rt.sessions, settings=settings, clock=clock, on_change=rt.relay.wake
         )
@@ -82,12 +86,13 @@ def create_app(
             )
             rt.consume(topics=[ACCIDENTS_ACCEPTED], group=ACCIDENTS_GROUP, handle=accidents_handler(rt))
         try:
-            with on_stop_signal(notifier.drain):
+            with on_stop_signal(notifier.drain), on_stop_signal(escalations.drain):
                 yield DispatchState(
                     runtime=rt,
                     settings=settings,
                     clock=clock,
                     notifier=notifier,
+                    escalation_notifier=escalations,
                     watcher=watcher,
                     webhook=webhook,
                     long_polls=Capacity(
@@ -102,6 +107,7 @@ def create_app(
             webhook.stop()
             await asyncio.gather(*background, return_exceptions=True)
             await notifier.stop()
+            await escalations.stop()
 
     return service_app(
         name="dispatch",
@@ -114,6 +120,7 @@ def create_app(
             shifts_router,
             tasks_router,
             manual_router,
+            escalations_router,
             patrol_router,
             supervision_router,
             aid_router,

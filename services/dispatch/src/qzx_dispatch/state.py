@@ -18,6 +18,7 @@ class DispatchState(ServiceState):
     settings: DispatchSettings
     clock: Clock
     notifier: UnitNotifier
+    escalation_notifier: UnitNotifier  # wakes the escalation streams (escalations.stream)
     watcher: DeadlineWatcher
     webhook: WebhookDeliverer  # escalation webhook deliveries (tests drive ``deliver_due``)
-    long_polls: Capacity  # held patrol long-polls (QZX_LONG_POLL_MAX_HELD)
+    long_polls: Capacity  # held patrol long-polls and escalation streams (QZX_LONG_POLL_MAX_HELD)

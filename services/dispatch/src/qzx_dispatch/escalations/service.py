@@ -1,6 +1,6 @@
 """Raising an escalation: stored as a task event, published through the outbox on
 ``dispatch.escalations.v1`` (consoles and gateways read it live), and queued for the webhook,
-all in the caller's transaction."""
+and announced to the escalation streams, all in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from qzx_common.contracts.alerts import Priority
 from qzx_common.contracts.escalations import Escalation, EscalationKind
 from qzx_common.topics import DISPATCH_ESCALATIONS
 from qzx_dispatch.db import SCHEMA
+from qzx_dispatch.escalations import stream
 from qzx_dispatch.escalations.models import WebhookDelivery
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import history
@@ -66,6 +67,7 @@ async def raise_escalation(
             "value": serde.dumps(escalation),
         },
     )
+    await stream.announce(session)
     if settings.escalation_webhook_url:
         session.add(
             WebhookDelivery(

@@ -18,6 +18,7 @@ export const store = {
   selected: null,
 };
 const flashed = new Map(); // alert id -> time it last changed on the stream
+const rows = new Map(); // alert id -> {el, sig}: rows are kept and replaced only when they change
 let stream = null;
 let renderQueued = false;
 let revealSelected = false; // scroll the selection into view once, not on every re-render
@@ -30,13 +31,14 @@ export function matches(alert, f = store.filters) {
   return true;
 }
 
+// Sorted once a frame: open first, then priority, then the latest seen (parsed once per alert).
 export function visibleAlerts() {
-  const rank = (a) => (OPEN_STATUSES.has(a.status) ? 0 : 1);
-  return [...store.alerts.values()]
-    .filter((a) => matches(a))
-    .sort((a, b) => rank(a) - rank(b)
-      || String(a.priority).localeCompare(String(b.priority))
-      || Date.parse(b.last_seen) - Date.parse(a.last_seen));
+  const keyed = [];
+  for (const a of store.alerts.values()) {
+    if (matches(a)) keyed.push([OPEN_STATUSES.has(a.status) ? 0 : 1, String(a.priority), Date.parse(a.last_seen) || 0, a]);
+  }
+  keyed.sort((x, y) => x[0] - y[0] || (x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : 0) || y[2] - x[2]);
+  return keyed.map((k) => k[3]);
 }
 
 export function initAlerts() {
@@ -117,7 +119,7 @@ function merge(items) {
     if (!old || (old.version || 0) <= (alert.version || 0)) store.alerts.set(alert.id, alert);
   }
   if (store.alerts.size > MAX_KEPT) trim();
-  emit("alerts", store);
+  scheduleRender();
 }
 
 function restartStream(onceStarted) {
@@ -127,9 +129,14 @@ function restartStream(onceStarted) {
   stream = openStream("alerts", "/v1/alerts/stream", {
     onEvent(type, data) {
       if (type !== "alert" && type !== "escalation") return;
+      const arrived = performance.now();
       try {
         if (type === "escalation") emit("escalation", JSON.parse(data));
-        else upsert(JSON.parse(data));
+        else {
+          const alert = JSON.parse(data);
+          if (window.qzxArrivals && alert) window.qzxArrivals[alert.id] = arrived; // the benchmark's probe
+          upsert(alert);
+        }
       } catch (err) {
         console.warn(`unreadable ${type} event`, err, data);
       }
@@ -156,7 +163,6 @@ function upsert(alert) {
   if (Date.now() - Date.parse(alert.updated_at || alert.last_seen) < FLASH_MS * 4) flashed.set(alert.id, Date.now());
   if (store.alerts.size > MAX_KEPT) trim();
   scheduleRender();
-  emit("alerts", store);
   if (alert.id === store.selected) emit("selected-updated", store.alerts.get(alert.id));
 }
 
@@ -165,32 +171,70 @@ function trim() {
   for (const a of oldest.slice(0, store.alerts.size - MAX_KEPT)) store.alerts.delete(a.id);
 }
 
+// Everything a change causes happens once a frame, however many events arrived in it: the list,
+// then the other panels (counters, map, banner) through one "alerts" event carrying the order.
 function scheduleRender() {
   if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(() => {
     renderQueued = false;
-    render();
+    store.visible = visibleAlerts();
+    render(store.visible);
+    emit("alerts", store);
   });
 }
 
-function render() {
-  const alerts = visibleAlerts();
+function render(alerts) {
   $("#alerts-count").textContent = t({ zh: `显示 ${alerts.length} 条 · 已载 ${store.alerts.size}`, en: `${alerts.length} shown · ${store.alerts.size} loaded` });
   const list = $("#alert-list");
   if (!alerts.length) {
+    rows.clear();
     fill(list, h("p", { class: "empty" }, t("暂无告警 no alerts match")));
     return;
   }
-  fill(list, alerts.slice(0, MAX_SHOWN).map(row));
+  if (list.firstElementChild && !list.firstElementChild.classList.contains("alert-row")) list.replaceChildren();
+  const shown = alerts.slice(0, MAX_SHOWN);
+  const wanted = new Set();
+  const now = Date.now();
+  // Moves only what is out of place: a new alert at the top is one insertion, not 300 rows.
+  let at = list.firstElementChild;
+  for (const a of shown) {
+    wanted.add(a.id);
+    const el = rowFor(a, now);
+    if (el !== at) list.insertBefore(el, at);
+    else at = at.nextElementSibling;
+  }
+  while (at) {
+    const next = at.nextElementSibling;
+    at.remove();
+    at = next;
+  }
+  for (const id of rows.keys()) if (!wanted.has(id)) rows.delete(id);
   if (revealSelected) {
     revealSelected = false;
     list.querySelector(".selected")?.scrollIntoView({ block: "nearest" });
   }
 }
 
-function row(a) {
-  const fresh = Date.now() - (flashed.get(a.id) || 0) < FLASH_MS;
+// A row is rebuilt only when what it shows changed (a new row also restarts the flash).
+function rowFor(a, now) {
+  const fresh = now - (flashed.get(a.id) || 0) < FLASH_MS;
+  const sig = [a.version, a.status, a.priority, a.score, a.plate, (a.plates || []).length, (a.violations || []).join(),
+    a.admin_code, a.first_seen, a.id === store.selected, fresh].join("|");
+  const kept = rows.get(a.id);
+  if (kept && kept.sig === sig) return kept.el;
+  // A row that merely stops flashing keeps its element (its animation has run its course).
+  if (kept && kept.sig === sig.replace(/\|false$/, "|true")) {
+    kept.sig = sig;
+    return kept.el;
+  }
+  const el = row(a, fresh);
+  if (kept) kept.el.replaceWith(el);
+  rows.set(a.id, { el, sig });
+  return el;
+}
+
+function row(a, fresh) {
   const plates = a.plates && a.plates.length > 1 ? `${a.plate || a.plates[0]} +${a.plates.length - 1}` : a.plate;
   return h("div", {
     class: `alert-row ${a.priority?.toLowerCase()} ${a.id === store.selected ? "selected" : ""} ${fresh ? "flash" : ""} ${OPEN_STATUSES.has(a.status) ? "" : "closed"}`,

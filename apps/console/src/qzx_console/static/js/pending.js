@@ -47,5 +47,9 @@ const COLUMNS = [
   { label: "原因 Reason", cell: (r) => [r.requeued ? h("span", { class: "badge p2" }, t("被抢占回队 re-queued")) : null, " ", r.reason || "—"] },
   { label: "尝试 Tries", class: "mono", cell: (r) => r.attempts },
   { label: "下次 Next try", class: "mono", cell: (r) => (r.next_try_at ? clockTime(r.next_try_at) : "—") },
-  { label: "", cell: (r) => h("a", { href: `#alert=${encodeURIComponent(r.alert_id)}`, onclick: () => setTimeout(() => emit("select", r.alert_id)) }, t("研判 open")) },
+  { label: "", cell: (r) => [
+    h("a", { href: `#alert=${encodeURIComponent(r.alert_id)}`, onclick: () => setTimeout(() => emit("select", r.alert_id)) }, t("研判 open")),
+    " · ",
+    h("a", { href: `#/aid?alert=${encodeURIComponent(r.alert_id)}`, "data-action": "ask-aid" }, t("请求支援 ask for aid")),
+  ] },
 ];

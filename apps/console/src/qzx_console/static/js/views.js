@@ -6,6 +6,7 @@ import { emit, on } from "./api.js";
 import { $, fill, h } from "./dom.js";
 import { t } from "./i18n.js";
 import { may } from "./actions.js";
+import * as aid from "./aid.js";
 import * as audit from "./audit.js";
 import * as dossier from "./dossier.js";
 import * as hazards from "./hazards.js";
@@ -17,6 +18,7 @@ import * as shifts from "./shifts.js";
 export const VIEWS = [
   { id: "overview", label: "总览 Overview" },
   { id: "pending", label: "待派 Pending", permission: "tasks:read", page: pending },
+  { id: "aid", label: "支援 Mutual aid", permission: "tasks:read", page: aid },
   { id: "hotlists", label: "布控 Hotlists", permission: "hotlists:read", page: hotlists },
   { id: "hazards", label: "隐患 Hazards", permission: "hazards:read", page: hazards },
   { id: "shifts", label: "排班 Shifts", permission: "shifts:plan", page: shifts },
