@@ -11,7 +11,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from qzx_alerts.reports.folding import fold_once
 from qzx_alerts.reports.service import Period, build_report
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.devices import DEVICES
@@ -183,3 +185,45 @@ async def test_scored_events_reach_the_rollups(
     assert {"plate": plate, "count": 3} in [
         {k: o[k] for k in ("plate", "count")} for o in month["repeat_offenders"]
     ]
+
+
+async def test_transactions_open_at_once_store_sightings_on_the_same_keys_without_waiting(
+    alerts: Any, generated: None
+) -> None:
+    """Two scoring transactions open at once (the pipeline's two batches, two replicas) share
+    today's rollup keys: neither waits for the other, and a fold between them loses neither."""
+    rules = alerts.state.service.scoring.rules
+    before = await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
+    d = DEVICES[0]
+    at = MONTH.replace(day=20, hour=9)
+    engine = alerts.state.runtime.engine
+    async with engine.connect() as one, engine.connect() as two:
+        drivers = [(await c.get_raw_connection()).driver_connection for c in (one, two)]
+        for i, driver in enumerate(drivers):
+            await driver.execute("BEGIN; SET LOCAL lock_timeout = '1s'")
+            record = (f"rr-open-{i}", "鲁ROPEN01", "speeding", d.device_id, d.lat, d.lon, d.admin_code, at)
+            await driver.copy_records_to_table(
+                "sightings", schema_name="alerts", columns=COLUMNS, records=[record]
+            )
+        await drivers[0].execute("COMMIT")
+        await fold_once(engine)  # the second's rows are not its to fold yet
+        await drivers[1].execute("COMMIT")
+    after = await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
+    assert after["events"]["total"] == before["events"]["total"] + 2
+    assert after["events"]["by_day"]["2025-03-20"] == before["events"]["by_day"]["2025-03-20"] + 2
+
+
+async def test_a_fold_leaves_the_figures_and_no_fresh_rows(alerts: Any, generated: None) -> None:
+    rules = alerts.state.service.scoring.rules
+    before = {
+        p: await _both(alerts, period="monthly", day=MONTH.date(), prefix=p, rules=rules) for p in PREFIXES
+    }
+    while not await fold_once(alerts.state.runtime.engine):  # the service's own fold is running
+        pass
+    async with alerts.state.runtime.engine.connect() as conn:
+        for table in ("sighting_days", "sighting_device_months", "plate_months"):
+            assert await conn.scalar(text(f"SELECT count(*) FROM alerts.{table}_fresh")) == 0
+            keys = await conn.scalar(text(f"SELECT count(*) FROM alerts.{table}"))
+            assert keys > 0, table
+    for p in PREFIXES:
+        _same(await _both(alerts, period="monthly", day=MONTH.date(), prefix=p, rules=rules), before[p], p)

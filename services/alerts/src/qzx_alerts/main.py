@@ -32,6 +32,7 @@ from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.hazards.overdue import check_periodically
 from qzx_alerts.hazards.router import router as hazards_router
 from qzx_alerts.hotlists.router import router as hotlists_router
+from qzx_alerts.reports.folding import fold_periodically
 from qzx_alerts.reports.router import router as reports_router
 from qzx_alerts.scoring.rules import load_rules
 from qzx_alerts.sessions import SESSION_SQL
@@ -68,6 +69,12 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
                 ),
                 name="hazard-overdue-check",
                 stop=overdue_stop.set,
+            )
+            fold_stop = asyncio.Event()
+            rt.run_beside(
+                fold_periodically(rt.engine, every_s=settings.rollup_fold_s, stopping=fold_stop),
+                name="report-rollup-fold",
+                stop=fold_stop.set,
             )
             jobs = BlackspotJobs(rt.engine)
             rt.run_beside(jobs.run(), name="blackspot-jobs", stop=jobs.stop)

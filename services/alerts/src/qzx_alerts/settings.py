@@ -71,6 +71,13 @@ class AlertsSettings(CommonSettings):
         "supervision (挂牌督办); every replica runs it, each hazard is escalated once.",
     )
 
+    rollup_fold_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often the report rollups' fresh rows are folded into one row per key; every "
+        "replica tries, one folds at a time. Reports read both, so this bounds the rows they sum.",
+    )
+
 
 @lru_cache
 def get_settings() -> AlertsSettings:

@@ -54,6 +54,21 @@ ROLLUP_OFFSET_S = 8 * 3600
 ROLLUP_AREA_LENGTH = 2  # ``plate_months`` keeps the province's plates (alerts_0015)
 
 
+def _rollup(table: str) -> str:
+    """A rollup's rows: those folded into ``table`` and those still fresh (alerts_0015); a key
+    may have several, so readers sum them."""
+    return f"(SELECT * FROM {SCHEMA}.{table} UNION ALL SELECT * FROM {SCHEMA}.{table}_fresh)"
+
+
+async def fold_rollups(raw: asyncpg.Connection) -> bool:
+    """Fold the rollups' fresh rows into one row per key, unless another process is folding
+    (False). The caller commits."""
+    if not await raw.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('alerts.fold_sighting_rollups'))"):
+        return False
+    await raw.execute(f"SELECT {SCHEMA}.fold_sighting_rollups()")
+    return True
+
+
 async def event_counts_rolled_up(
     raw: asyncpg.Connection, *, first: date, after: date, prefix: str, top: int
 ) -> dict[str, Any]:
@@ -64,7 +79,7 @@ async def event_counts_rolled_up(
     dims = await raw.fetch(
         f"""
         WITH d AS MATERIALIZED (
-            SELECT day, admin_code, n, by_hour FROM {SCHEMA}.sighting_days
+            SELECT day, admin_code, n, by_hour FROM {_rollup("sighting_days")} AS r
             WHERE day >= $1 AND day < $2 AND admin_code LIKE $3 || '%'
         )
         SELECT 'day' AS dim, to_char(day, 'YYYY-MM-DD') AS key, sum(n)::bigint AS n FROM d GROUP BY day
@@ -86,7 +101,7 @@ async def event_counts_rolled_up(
         WITH d AS MATERIALIZED (
             SELECT device_id, violation, sum(n) AS n, min(admin_code) AS admin_code,
                    sum(lat_sum) AS lat_sum, sum(lon_sum) AS lon_sum
-            FROM {SCHEMA}.sighting_device_months WHERE month >= $1 AND month < $2 AND admin_code LIKE $3 || '%'
+            FROM {_rollup("sighting_device_months")} AS r WHERE month >= $1 AND month < $2 AND admin_code LIKE $3 || '%'
             GROUP BY 1, 2
         )
         SELECT 'violation' AS dim, violation AS key, sum(n)::bigint AS n, NULL AS admin_code,
@@ -178,8 +193,8 @@ async def repeat_offenders_rolled_up(
     rows = await raw.fetch(
         f"""
         WITH top AS (
-            SELECT plate, n FROM {SCHEMA}.plate_months
-            WHERE month = $5 AND area = $3 AND n >= 2 ORDER BY n DESC, plate LIMIT $4
+            SELECT plate, sum(n) AS n FROM {_rollup("plate_months")} AS r
+            WHERE month = $5 AND area = $3 GROUP BY plate HAVING sum(n) >= 2 ORDER BY 2 DESC, plate LIMIT $4
         )
         SELECT top.plate, top.n AS count, array_agg(DISTINCT s.violation ORDER BY s.violation) AS violations,
                max(s.captured_at) AS last_seen
