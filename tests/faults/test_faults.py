@@ -24,7 +24,6 @@ import orjson
 import pytest
 from faults_table import OUTCOMES, Outcome
 
-from qzx_common.kafka.admin import ensure_topics
 from qzx_common.reconcile import Report
 from qzx_common.reconcile.topics import read_range
 from qzx_common.topics import CAMERA_VIOLATIONS, VIOLATIONS_ACCEPTED
@@ -339,11 +338,10 @@ async def test_broker_restarted_with_its_memory_lost(
                 start_broker, port=private_broker.port, log_path=tmp_path / "broker.log"
             )
             private_broker.proc = restarted.proc  # the fixture stops the new one
-            # The one step by hand: the topics again, as `qzx migrate` creates them. Without it the
-            # consumers never recover (docs/reliability.md): they rejoin with the topics they knew,
-            # the new broker assigns them, and each commit is refused (UnknownTopicOrPartition)
-            # and retried for ever, so every partition they hold stalls.
-            await ensure_topics(restarted.bootstrap, prefix=d.prefix)
+            # Nobody creates the topics again: each service's topic check does (QZX_TOPIC_CHECK_S).
+            # Without it the consumers never recover (docs/reliability.md): they rejoin with the
+            # topics they knew, the new broker assigns them, and each commit is refused
+            # (UnknownTopicOrPartition) and retried for ever, so every partition they hold stalls.
             ready = await run.ready()
             in_flight = sent_since(load, mark)
             await load.stop()

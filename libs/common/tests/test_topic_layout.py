@@ -4,6 +4,8 @@ way on the real broker."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
 
 import pytest
@@ -11,10 +13,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from pydantic import ValidationError
 
-from qzx_common.kafka.admin import ensure_topics
+from qzx_common.kafka.admin import ensure_topics, keep_topics
 from qzx_common.settings import CommonSettings
 from qzx_common.topics import PARTITIONS
-from qzx_dev.testing import Stack
+from qzx_dev.testing import Stack, eventually
 
 
 def test_the_defaults_are_four_partitions_and_the_brokers_replication(
@@ -126,3 +128,32 @@ async def test_more_in_sync_replicas_than_replicas_creates_nothing(stack: Stack)
         assert prefix + "c.v1" not in set(await admin.list_topics())
     finally:
         await admin.close()
+
+
+@pytest.mark.kafka
+async def test_a_topic_that_has_gone_is_created_again(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    """What a broker that lost its storage leaves: the service's topic check creates it again."""
+    prefix = f"{stack.topic_prefix}gone{uuid.uuid4().hex[:6]}."
+    create = functools.partial(
+        ensure_topics, stack.bootstrap, prefix=prefix, names=("d.v1",), partitions=2, replication_factor=1
+    )
+    await create()
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    stopping = asyncio.Event()
+    try:
+        await admin.delete_topics([prefix + "d.v1"])
+        assert prefix + "d.v1" not in await admin.list_topics()
+        check = asyncio.create_task(keep_topics(create, every_s=0.2, stopping=stopping))
+
+        async def back() -> bool:
+            return prefix + "d.v1" in await admin.list_topics()
+
+        await eventually(back, interval=0.2)
+        stopping.set()
+        await check
+    finally:
+        stopping.set()
+        await admin.close()
+    assert (await _describe(stack.bootstrap, prefix + "d.v1"))[0] == 2
+    assert any("created again" in r.getMessage() for r in caplog.records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import time
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from qzx_common.db import create_engine, migrate, session_factory, wait_for_database
-from qzx_common.kafka.admin import ensure_topics
+from qzx_common.kafka.admin import ensure_topics, keep_topics
 from qzx_common.kafka.dlq import consumer_sink
 from qzx_common.kafka.outbox import OutboxRelay
 from qzx_common.kafka.runner import BatchDiscarder, BatchHandler, BatchPreparer, ConsumerRunner
@@ -70,13 +71,15 @@ class Runtime:
                 schema=schema,
                 grant_to=settings.service_role,
             )
-        await ensure_topics(
+        create_topics = functools.partial(
+            ensure_topics,
             settings.kafka_bootstrap,
             prefix=settings.topic_prefix,
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
             min_insync_replicas=settings.topic_min_insync_replicas,
         )
+        await create_topics()
         producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap, linger_ms=5, max_batch_size=256 * 1024, acks="all"
         )
@@ -91,6 +94,16 @@ class Runtime:
             ready=[rt.check_database, rt.check_consumers],
         )
         rt.run_beside(rt.sampler.run(), name=f"{schema}-metrics", stop=rt.sampler.stop)
+        topics_stop = asyncio.Event()
+        rt.run_beside(
+            keep_topics(
+                functools.partial(create_topics, connect_attempts=1, check_layout=False),
+                every_s=settings.topic_check_s,
+                stopping=topics_stop,
+            ),
+            name=f"{schema}-topic-check",
+            stop=topics_stop.set,
+        )
         return rt
 
     def consume(

@@ -64,6 +64,12 @@ class CommonSettings(BaseSettings):
         description="`min.insync.replicas` of each topic qzx creates (producers write with "
         "`acks=all`); -1 leaves the broker's setting.",
     )
+    topic_check_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often each service creates again any of its topics that has gone from the "
+        "broker (one that lost its storage, as the embedded broker's memory on a restart).",
+    )
     dev_mode: bool = Field(
         default=False,
         description="Development: accept the built-in HS256 secret and other weak ones (`make run`, tests).",

@@ -11,7 +11,9 @@ never changed: a mismatch is logged, and the runbook (docs/operations.md) says h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -33,9 +35,12 @@ async def ensure_topics(
     partitions: int | None = None,
     replication_factor: int | None = None,
     min_insync_replicas: int | None = None,
-) -> None:
-    """Create the topics that are missing. Layout arguments left out come from the QZX_TOPIC_*
-    settings, so every caller (services, ``qzx migrate``, the launcher, tests) creates alike."""
+    connect_attempts: int = 60,
+    check_layout: bool = True,
+) -> list[str]:
+    """Create the topics that are missing; returns their names. Layout arguments left out come
+    from the QZX_TOPIC_* settings, so every caller (services, ``qzx migrate``, the launcher,
+    tests) creates alike. ``check_layout`` logs the topics whose layout differs from it."""
     if partitions is None or replication_factor is None or min_insync_replicas is None:
         from qzx_common.settings import CommonSettings
 
@@ -46,22 +51,23 @@ async def ensure_topics(
             s.topic_min_insync_replicas if min_insync_replicas is None else min_insync_replicas
         )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    for attempt in range(60):
+    for attempt in range(connect_attempts):
         try:
             await admin.start()
             break
         except KafkaConnectionError:
-            if attempt == 59:
+            if attempt == connect_attempts - 1:
+                await admin.close()
                 raise
             await asyncio.sleep(0.5)
     try:
         existing = set(await admin.list_topics())
         missing = [prefix + n for n in names if prefix + n not in existing]
         present = [prefix + n for n in names if prefix + n in existing]
-        if present:
+        if present and check_layout:
             await _warn_on_mismatch(admin, present, partitions=partitions)
         if not missing:
-            return
+            return []
         replicas = replication_factor
         if replicas == BROKER_DEFAULT:
             replicas = await broker_default_replication_factor(admin)
@@ -77,7 +83,7 @@ async def ensure_topics(
         try:
             response = await admin.create_topics(wanted)
         except TopicAlreadyExistsError:  # another replica created them meanwhile
-            return
+            return []
         for name, code, message in getattr(response, "topic_errors", ()):
             if code and code != TopicAlreadyExistsError.errno:
                 raise KafkaError(f"could not create topic {name}: error {code} {message or ''}".strip())
@@ -90,8 +96,31 @@ async def ensure_topics(
                 "min_insync_replicas": min_insync_replicas,
             },
         )
+        return missing
     finally:
         await admin.close()
+
+
+async def keep_topics(
+    create: Callable[[], Awaitable[list[str]]], *, every_s: float, stopping: asyncio.Event
+) -> None:
+    """Until ``stopping``: every ``every_s``, ``create`` (``ensure_topics`` bound to a service's
+    topics) the topics that have gone. A broker that lost its storage (the embedded one keeps it
+    in memory) comes back without them, and a consumer's group then holds partitions of topics
+    that do not exist: its offset commits are refused for ever (UnknownTopicOrPartition) and its
+    partitions stall."""
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), timeout=every_s)
+        if stopping.is_set():
+            return
+        try:
+            created = await create()
+        except Exception as e:  # the broker away: the consumers' readiness reports it
+            log.info("could not check the topics: %s", e or type(e).__name__)
+            continue
+        if created:
+            log.warning("topics had gone from the broker and were created again", extra={"topics": created})
 
 
 async def broker_default_replication_factor(admin: AIOKafkaAdminClient) -> int:

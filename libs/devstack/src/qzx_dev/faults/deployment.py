@@ -97,6 +97,7 @@ async def deployment(
         "QZX_TOPIC_PREFIX": prefix,
         "QZX_LOG_JSON": "false",
         "QZX_CONSUMER_STALL_S": "5",
+        "QZX_TOPIC_CHECK_S": "2",  # a broker restarted empty gets its topics back soon
     }
     base |= env or {}
     services = {n: ServiceProcess(n, dict(base), logs / f"{n}.log") for n in SERVICES}
