@@ -257,6 +257,46 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
             await context.close()
 
 
+async def test_the_phone_shares_its_units_position_and_opens_offline(
+    site: str, system: System, browser: Any
+) -> None:
+    """An officer of a unit on duty in Heze (3717, which no other end-to-end test uses) signs in
+    on the phone with location allowed: the phone's position reaches dispatch through the
+    console's proxy as the unit's. Once the page's service worker is active, the page opens again
+    with the network gone, from the shell the worker keeps."""
+    org = system.client("dispatch", role="province_commander", jur="37")
+    board = (await org.get("/v1/units/board", params={"admin_code": "3717"})).json()["units"]
+    on_duty = {u["unit_id"] for u in board if u["on_shift_until"] and u["state"] == "available"}
+    officer = next(o for o in officers() if o.unit_id in on_duty and o.role.value == "patrol_officer")
+    here = {"latitude": 35.2417, "longitude": 115.4709}  # in Heze's centre
+    mobile = await browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+        permissions=["geolocation"],
+        geolocation=here,
+    )
+    phone = await mobile.new_page()
+    await sign_in(phone, site, "/patrol/", officer.username)
+    await phone.locator("#location[data-state=shared]").wait_for(timeout=20000)
+
+    async def located() -> dict[str, Any] | None:
+        unit = (await org.get(f"/v1/units/{officer.unit_id}")).json()
+        where = unit["location"]
+        return where if where and (where["lat"], where["lon"]) == (35.2417, 115.4709) else None
+
+    where = await eventually(located, timeout=10)
+    assert abs(datetime.fromisoformat(where["at"]) - datetime.now(UTC)) < timedelta(minutes=1)
+
+    await phone.wait_for_function("navigator.serviceWorker.controller?.state === 'activated'")
+    await mobile.set_offline(True)
+    await phone.reload()
+    await phone.locator("#net.offline").wait_for()
+    assert officer.username in await phone.locator("#unit").inner_text()  # the page, not an error page
+    await mobile.close()
+
+
 @pytest.fixture
 async def binzhou_without_breathalysers(system: System) -> AsyncIterator[None]:
     """Binzhou (3716, which no other end-to-end test uses) with every breathalyser unit marked

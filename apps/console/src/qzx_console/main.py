@@ -55,6 +55,17 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def patrol() -> FileResponse:
         return FileResponse(STATIC / "patrol.html", headers=NO_CACHE)
 
+    @app.get("/patrol/sw.js", include_in_schema=False)
+    async def patrol_service_worker() -> FileResponse:
+        # Served under /patrol/, not /static/: a worker's scope is the folder of its own URL.
+        return FileResponse(STATIC / "patrol-sw.js", media_type="text/javascript", headers=NO_CACHE)
+
+    @app.get("/patrol/patrol.webmanifest", include_in_schema=False)
+    async def patrol_manifest() -> FileResponse:
+        return FileResponse(
+            STATIC / "patrol.webmanifest", media_type="application/manifest+json", headers=NO_CACHE
+        )
+
     @app.get("/sign-in", include_in_schema=False)
     async def sign_in_page() -> FileResponse:
         return FileResponse(STATIC / "sign-in.html", headers=NO_CACHE)

@@ -2,11 +2,14 @@
 // / feedback. Offline-safe: every action is queued (in localStorage, with its Idempotency-Key)
 // and sent in order; while the network is gone the queue waits, and when it returns it is flushed
 // and the task list resynchronised from the cursor. A retried action is never applied twice:
-// dispatch answers a repeated Idempotency-Key with the stored response.
+// dispatch answers a repeated Idempotency-Key with the stored response. While the officer is signed
+// in, the unit's position is shared (patrol-location.js). Installable: the manifest and a service
+// worker (/patrol/sw.js) that keeps the page's shell, so that it opens with no network at all.
 
 import { claims, loadToken, currentToken, signOut } from "./api.js";
 import { OUTCOMES, TASK_STATUS } from "./labels.js";
 import { fill, h } from "./dom.js";
+import { shareLocation } from "./patrol-location.js";
 
 const STATE_KEY = "qzx.patrol.state"; // {cursor, tasks} of this unit
 const QUEUE_KEY = "qzx.patrol.queue"; // [{key, task_id, action, body}]
@@ -21,6 +24,15 @@ const NEXT = { // status → the actions an officer may take from it
   on_scene: ["feedback"],
 };
 const ACTION_LABEL = { sign: "签收 Sign", en_route: "出发 En route", on_scene: "到场 On scene", feedback: "反馈 Feedback" };
+const LOCATION_LABEL = {
+  locating: "正在定位… Locating…",
+  shared: "位置已共享 Location shared",
+  denied: "未共享位置：定位未获允许 Location not shared: permission denied",
+  unavailable: "未共享位置：无法定位 Location not shared: no position",
+  offline: "未共享位置：离线 Location not shared: offline",
+  off_duty: "未共享位置：不在当班名单 Location not shared: not on the current roster",
+  failed: "未共享位置：发送失败 Location not shared: sending failed",
+};
 const ACTION_STATUS = { sign: "signed", en_route: "en_route", on_scene: "on_scene", feedback: "resolved" };
 const $ = (sel) => document.querySelector(sel);
 
@@ -28,6 +40,7 @@ let lang = localStorage.getItem(LANG_KEY) || "zh";
 let state = { cursor: 0, tasks: {} };
 let queue = [];
 let flushing = false;
+let sharing = { state: "locating", detail: null };
 
 // A bilingual label "中文 English" in the chosen language.
 function say(label) {
@@ -87,6 +100,20 @@ async function pollForever() {
   }
 }
 
+function onLocation(state, detail = null) {
+  sharing = { state, detail };
+  renderLocation();
+}
+
+function renderLocation() {
+  const el = $("#location");
+  el.dataset.state = sharing.state;
+  el.className = `location ${sharing.state === "shared" ? "" : "off"}`;
+  const label = say(LOCATION_LABEL[sharing.state]);
+  if (sharing.state === "shared") el.textContent = `${label} · ${new Date(sharing.detail).toLocaleTimeString()}`;
+  else el.textContent = sharing.detail ? `${label} (${sharing.detail})` : label;
+}
+
 function enqueue(task, action, body) {
   queue.push({ key: crypto.randomUUID(), task_id: task.id, action, body });
   save();
@@ -141,6 +168,7 @@ function render() {
   const q = $("#queue");
   q.hidden = !queue.length;
   q.textContent = `${say("待发送 queued")}: ${queue.length} · ${say("网络恢复后按序发送 sent in order when the network returns")}`;
+  renderLocation();
   const tasks = Object.values(state.tasks).map(shown)
     .filter((t) => OPEN.has(t.status) || t.queued || t.status === "resolved")
     .sort((a, b) => (OPEN.has(b.status) - OPEN.has(a.status)) || String(b.updated_at).localeCompare(String(a.updated_at)));
@@ -199,6 +227,8 @@ function start() {
     fill($("#tasks"), h("p", { class: "error" }, "此账号不是巡逻警员 this account is not a patrol officer"));
     return;
   }
+  // Secure contexts only (https, or 127.0.0.1 in development); without it the page still works online.
+  navigator.serviceWorker?.register("/patrol/sw.js", { scope: "/patrol/" }).catch(() => {});
   load();
   header();
   $("#sign-out").addEventListener("click", signOut);
@@ -213,6 +243,7 @@ function start() {
   setInterval(flush, 3000);
   render();
   flush();
+  shareLocation((fix) => call("POST", "/v1/patrol/location", { body: fix }), onLocation);
   pollForever();
 }
 
