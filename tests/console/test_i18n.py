@@ -14,14 +14,24 @@ from qzx_console.main import STATIC
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 HAN = re.compile(r"[\u4e00-\u9fff]")
-DICTS = ("VIOLATIONS", "ALERT_STATUS", "TASK_STATUS", "OUTCOMES", "KINDS", "FACTOR_NAMES", "PRIORITY_LABEL")
+DICTS = (
+    "VIOLATIONS",
+    "ALERT_STATUS",
+    "TASK_STATUS",
+    "OUTCOMES",
+    "KINDS",
+    "FACTOR_NAMES",
+    "PRIORITY_LABEL",
+    "ROLES",
+    "CREDENTIAL_KINDS",
+)
 
 SCRIPT = """
 globalThis.localStorage = { getItem: () => process.argv[1], setItem() {} };
 globalThis.location = { reload() {} };
 const i18n = await import(process.argv[2] + "/i18n.js");
 const labels = await import(process.argv[2] + "/labels.js");
-const dicts = ["VIOLATIONS", "ALERT_STATUS", "TASK_STATUS", "OUTCOMES", "KINDS", "FACTOR_NAMES", "PRIORITY_LABEL"];
+const dicts = JSON.parse(process.argv[4]);
 const out = {};
 for (const name of dicts) out[name] = Object.fromEntries(Object.entries(labels[name]).map(([k, v]) => [k, i18n.t(v)]));
 const alert = { violations: ["drunk_driving"] };
@@ -37,7 +47,16 @@ def _static_texts() -> list[str]:
 
 def _render(lang: str) -> dict:
     result = subprocess.run(
-        ["node", "--input-type=module", "-e", SCRIPT, lang, str(STATIC / "js"), json.dumps(_static_texts())],
+        [
+            "node",
+            "--input-type=module",
+            "-e",
+            SCRIPT,
+            lang,
+            str(STATIC / "js"),
+            json.dumps(_static_texts()),
+            json.dumps(DICTS),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -120,3 +120,24 @@ async def test_without_a_provider_sign_in_says_so() -> None:
     ):
         r = await c.post("/auth/sign-in", json={"username": "a", "password": "b"})
         assert r.status_code == 503 and r.json()["error"] == "no_identity_provider"
+
+
+async def test_the_issuer_is_the_address_the_provider_is_reached_at(tmp_path: Path) -> None:
+    """Under compose the services reach the provider at http://idp:8009, not 127.0.0.1: its tokens
+    and discovery document name the configured issuer, which a service checking QZX_JWT_ISSUER
+    accepts and a service expecting another issuer refuses."""
+    settings = IdpSettings(dev_idp_key_file=tmp_path / "key.pem", dev_idp_issuer="http://idp:8009/")
+    async with serve(create_idp(settings)) as url, httpx.AsyncClient(trust_env=False) as c:
+        discovery = (await c.get(f"{url}/.well-known/openid-configuration")).json()
+        assert (discovery["issuer"], discovery["jwks_uri"]) == ("http://idp:8009", "http://idp:8009/jwks")
+        token = (await _token(url, "auditor-37")).json()["access_token"]
+
+        def expecting(issuer: str) -> TokenVerifier:
+            return TokenVerifier(secret=SECRET, province="37", jwks_url=f"{url}/jwks", issuer=issuer)
+
+        principal, claims = await expecting("http://idp:8009").verify(token)
+        assert (claims["iss"], principal.sub) == ("http://idp:8009", "auditor-37")
+        with pytest.raises(Unauthorized) as refused:
+            await expecting("http://127.0.0.1:8009").verify(token)
+        assert refused.value.code == "invalid_issuer"
+    assert IdpSettings(dev_idp_port=8123).issuer == "http://127.0.0.1:8123"  # `qzx dev`'s default

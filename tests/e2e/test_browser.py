@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from e2e_harness import Served, System, camera_event, device, new_plate
 
@@ -354,7 +356,111 @@ async def test_a_p1_that_waits_raises_the_banner_by_itself(
     await context.close()
 
 
-PAGES = ["overview", "pending", "hotlists", "hazards", "shifts", "reports", "dossier", "audit"]
+async def test_an_auditor_lists_a_shared_credential_a_dispatcher_is_not_offered(
+    site: str, system: System, browser: Any, tmp_path: Path
+) -> None:
+    """A Dongying officer (3705, which no other browser test uses) signs in and reports a position
+    from one phone, then at once from another, through the console's proxy: dispatch records the
+    two devices. Someone else using the officer's name on another unit's credential is recorded as
+    off the roster. Dongying's auditor finds both on the supervision page, filters them by kind and
+    exports them; a dispatcher is not offered the page, and another city's commander, who may read
+    it, sees none of Dongying's."""
+    org = system.client("dispatch", role="province_commander", jur="37")
+    now = system.clock.now()
+    r = await org.get(
+        "/v1/rosters", params={"admin_code": "3705", "on_duty_at": now.isoformat(), "limit": 200}
+    )
+    on_duty = {(crew, roster["unit_id"]) for roster in r.json()["items"] for crew in roster["crew"]}
+    dongying = [o for o in officers() if o.jur.startswith("3705") and o.unit_id]
+    officer = next(
+        o for o in dongying if o.role.value == "patrol_officer" and (o.username, o.unit_id) in on_duty
+    )
+    other_unit = next(str(o.unit_id) for o in dongying if o.unit_id != officer.unit_id)
+    first, second = (f"dy-phone-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    here = {"lat": 37.43, "lon": 118.67, "at": now.isoformat()}
+    async with httpx.AsyncClient(base_url=site, timeout=30) as http:
+        signed = await http.post(
+            "/auth/sign-in", json={"username": officer.username, "password": DEV_PASSWORD}
+        )
+        assert signed.status_code == 200, signed.text
+        bearer = {"Authorization": f"Bearer {signed.json()['token']}"}
+        for device_id in (first, second):
+            r = await http.post(
+                "/api/dispatch/v1/patrol/location", json=here, headers={**bearer, "X-Device-Id": device_id}
+            )
+            assert r.status_code == 200, r.text
+    borrowed = system.client(
+        "dispatch", role="patrol_officer", jur="3705", unit_id=other_unit, sub=officer.username
+    )
+    r = await borrowed.post("/v1/patrol/location", json=here, headers={"X-Device-Id": second})
+    assert (r.status_code, r.json()["error"]) == (403, "not_on_crew")
+
+    context = await browser.new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True)
+    page = await context.new_page()
+    await sign_in(page, site, "/", "auditor-3705")
+    await page.locator("#tabs a[data-view=supervision]").wait_for()
+    await page.goto(f"{site}/#/supervision?officer_id={officer.username}")
+    view = page.locator("#view-supervision")
+    two = view.locator("tr.cred-two_devices", has_text=officer.username)
+    await two.wait_for()
+    text = await two.inner_text()
+    for expected in (
+        second,
+        first,
+        officer.unit_id or "",
+        "POST /v1/patrol/location",
+        "两台设备同时使用",
+        "东营",
+    ):
+        assert expected in text, (expected, text)
+    off = view.locator("tr.cred-off_roster", has_text=officer.username)
+    assert other_unit in await off.inner_text()
+    # The kind filter asks the API for one kind: the other's row goes.
+    await view.locator("select[name=kind]").select_option("off_roster")
+    await view.locator("form[data-action=supervision-search] button[type=submit]").click()
+    await two.wait_for(state="detached")
+    await off.wait_for()
+    assert await view.locator("tbody tr").count() == 1
+    async with page.expect_download() as download:
+        await view.locator("button[data-action=export]").click()
+    saved = tmp_path / "events.csv"
+    await (await download.value).save_as(saved)
+    lines = saved.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("at,kind,officer_id") and len(lines) == 2
+    assert f"off_roster,{officer.username}" in lines[1] and other_unit in lines[1]
+
+    # A dispatcher may not read supervision: no tab, and its address opens the overview instead.
+    desk = await (await browser.new_context(viewport=DESKTOP, locale="zh-CN")).new_page()
+    await sign_in(desk, site, "/", "dispatcher-3705")
+    await desk.locator("#tabs a[data-view=pending]").wait_for()
+    assert await desk.locator("#tabs a[data-view=supervision]").count() == 0
+    await desk.goto(f"{site}/#/supervision")
+    await desk.locator("#tabs a.active[data-view=overview]").wait_for()
+    assert await desk.locator("#view-supervision").is_hidden()
+    assert await desk.locator("#view-supervision table").count() == 0
+
+    # Qingdao's commander supervises Qingdao only: the page is offered, Dongying's officer is not on it.
+    qingdao = await (await browser.new_context(viewport=DESKTOP, locale="zh-CN")).new_page()
+    await sign_in(qingdao, site, "/", "commander-3702")
+    await qingdao.locator("#tabs a[data-view=supervision]").wait_for()
+    await qingdao.goto(f"{site}/#/supervision?officer_id={officer.username}")
+    await qingdao.locator("#view-supervision .empty", has_text="无共用警号迹象").wait_for()
+    for other in (context, desk.context, qingdao.context):
+        await other.close()
+
+
+PAGES = [
+    "overview",
+    "pending",
+    "aid",
+    "hotlists",
+    "hazards",
+    "shifts",
+    "reports",
+    "dossier",
+    "audit",
+    "supervision",
+]
 
 
 async def test_every_page_at_desktop_and_phone_size(site: str, shots: Path, browser: Any) -> None:

@@ -24,6 +24,8 @@ from kubernetes_validate.utils import SchemaNotFoundError, ValidationError
 
 from qzx_common import healthcheck
 from qzx_common.settings import CommonSettings
+from qzx_console.settings import ConsoleSettings
+from qzx_dev.idp.app import IdpSettings
 from qzx_dev.kustomize import KustomizeError, build
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -105,6 +107,45 @@ def test_compose_runs_kafka_postgres_migrate_the_services_the_console_and_the_si
         assert console["environment"][f"QZX_{name.upper()}_URL"] == f"http://{name}:{port}"
     assert services["simulator"]["command"][:3] == ["python", "-m", "qzx_dev.simulator"]
     assert services["simulator"]["profiles"] == ["simulator"]
+
+
+def test_compose_signs_people_in_at_its_identity_provider() -> None:
+    """The `idp` service is `qzx dev`'s provider; by default the services verify its keys and the
+    console signs people in through it, at the address its tokens name as their issuer."""
+    services = compose()["services"]
+    idp = services["idp"]
+    assert idp["command"] == ["python", "-m", "qzx_dev.idp"] and idp["depends_on"] == {}
+    env = idp["environment"]
+    settings = IdpSettings(dev_idp_port=env["QZX_DEV_IDP_PORT"], dev_idp_issuer=env["QZX_DEV_IDP_ISSUER"])
+    assert settings.issuer == f"http://idp:{settings.dev_idp_port}" and env["QZX_HOST"] == "0.0.0.0"
+    assert f"127.0.0.1:{settings.dev_idp_port}/healthz" in " ".join(idp["healthcheck"]["test"])
+
+    def default(value: str) -> str:
+        found = re.fullmatch(r"\$\{[A-Z0-9_]+:-(.*)\}", value)
+        assert found, value
+        return found.group(1)
+
+    for name in SERVICES:
+        assert default(services[name]["environment"]["QZX_JWT_JWKS_URL"]) == f"{settings.issuer}/jwks"
+    console = services["console"]["environment"]
+    assert default(console["QZX_CONSOLE_IDP_TOKEN_URL"]) == f"{settings.issuer}/token"
+
+
+def test_kubernetes_signs_people_in_at_the_provinces_provider(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """Production verifies RS256 tokens of one issuer and audience; the console reads the same
+    settings and the token endpoint (docs/permissions.md)."""
+    prod = rendered["production"]
+    deployments = by_kind(prod, "Deployment")
+    for name in [*SERVICES, "console"]:
+        config = config_of(prod, pod_spec(deployments[name]))
+        assert config["QZX_JWT_JWKS_URL"].endswith("/protocol/openid-connect/certs"), name
+        assert config["QZX_JWT_ISSUER"] and config["QZX_JWT_AUDIENCE"], name
+        assert "QZX_DEV_MODE" not in config  # HS256 development tokens are refused
+    console = config_of(prod, pod_spec(deployments["console"]))
+    assert console["QZX_CONSOLE_IDP_TOKEN_URL"].endswith("/protocol/openid-connect/token")
+    assert console["QZX_CONSOLE_IDP_CLIENT_ID"] == "qzx-console"
 
 
 def test_env_example_names_every_variable_compose_interpolates() -> None:
@@ -390,6 +431,7 @@ def test_production_replicates_topics_and_takes_its_secrets_from_a_generator(
         "QZX_MIGRATE_DATABASE_URL",
         "QZX_JWT_SECRET",
         "QZX_EXCHANGE_KEYS",
+        "QZX_CONSOLE_IDP_CLIENT_SECRET",
     }
     for res in by_kind(prod, "Deployment").values():
         refs = [
@@ -397,8 +439,7 @@ def test_production_replicates_topics_and_takes_its_secrets_from_a_generator(
             for s in pod_spec(res)["containers"][0].get("envFrom", [])
             if "secretRef" in s
         ]
-        if res["metadata"]["name"] in SERVICES:
-            assert refs == [secret["metadata"]["name"]]
+        assert refs == [secret["metadata"]["name"]], res["metadata"]["name"]
     assert not by_kind(rendered["base"], "Secret"), "the base must not carry a Secret with placeholder values"
 
 
@@ -420,7 +461,7 @@ def test_an_overlay_without_its_secrets_file_does_not_render(tmp_path: Path) -> 
 def test_the_manifests_carry_only_settings_the_services_read(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
-    fields = {f"QZX_{name.upper()}" for name in CommonSettings.model_fields}
+    fields = {f"QZX_{name.upper()}" for name in [*CommonSettings.model_fields, *ConsoleSettings.model_fields]}
     for name in ["base", *OVERLAYS]:
         for cm in [
             *by_kind(rendered[name], "ConfigMap").values(),

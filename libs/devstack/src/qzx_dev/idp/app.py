@@ -33,6 +33,12 @@ class IdpSettings(BaseSettings):
         description="The RSA signing key's file, made on first start (`qzx dev`: `.state/idp/signing-key.pem`); "
         "unset, a fresh key per process.",
     )
+    dev_idp_issuer: str | None = Field(
+        default=None,
+        description="The `iss` of the tokens it issues and the base of its discovery document: the "
+        "address the services and the console reach it at (compose: `http://idp:8009`); unset, "
+        "`http://127.0.0.1:<QZX_DEV_IDP_PORT>`. A service with `QZX_JWT_ISSUER` set expects the same.",
+    )
     dev_password: str = Field(default=DEV_PASSWORD, description="Every development account's password.")
     dev_token_ttl_s: int = Field(default=8 * 3600, description="Lifetime of the tokens it issues.")
     log_level: str = Field(default="INFO", description="Log level.")
@@ -40,7 +46,7 @@ class IdpSettings(BaseSettings):
 
     @property
     def issuer(self) -> str:
-        return f"http://127.0.0.1:{self.dev_idp_port}"
+        return (self.dev_idp_issuer or f"http://127.0.0.1:{self.dev_idp_port}").rstrip("/")
 
 
 def _oauth_error(status: int, error: str, description: str) -> JSONResponse:

@@ -3,17 +3,9 @@
 import { locale, t } from "./i18n.js";
 import { claims, currentToken, on, signOut } from "./api.js";
 import { $, fill, h } from "./dom.js";
-import { OPEN_STATUSES, PRIORITIES } from "./labels.js";
+import { OPEN_STATUSES, PRIORITIES, ROLES, short } from "./labels.js";
 
 const SERVICES = ["ingest", "alerts", "dispatch"];
-const ROLES = {
-  province_commander: t("省级指挥 province commander"),
-  city_commander: t("市级指挥 city commander"),
-  dispatcher: t("调度员 dispatcher"),
-  patrol_officer: t("民警 patrol officer"),
-  auxiliary_officer: t("辅警 auxiliary"),
-  auditor: t("审计 auditor"),
-};
 let dlq = null;
 let lastStore = null;
 let shownCounts = "";
@@ -83,7 +75,7 @@ function renderWho() {
   const left = c.exp ? c.exp * 1000 - Date.now() : null;
   const expiry = left === null ? "no exp" : left <= 0 ? t("已过期 expired") : `${Math.floor(left / 3600000)}h${String(Math.floor((left % 3600000) / 60000)).padStart(2, "0")} left`;
   el.className = `who ${left !== null && left <= 0 ? "bad" : ""}`;
-  fill(el, h("b", {}, ROLES[c.role] || c.role),
+  fill(el, h("b", {}, short(ROLES, c.role)),
     h("small", {}, `${t("辖区 jur")} ${c.jur} · ${c.sub}${c.unit_id ? ` · ${c.unit_id}` : ""} · ${expiry}`));
   el.title = `${c.role} · jur ${c.jur} · sub ${c.sub} · ${expiry}`;
 }

@@ -60,6 +60,21 @@ export const KINDS = {
   accident: "事故 Accident",
 };
 
+export const ROLES = {
+  province_commander: "省级指挥 province commander",
+  city_commander: "市级指挥 city commander",
+  dispatcher: "调度员 dispatcher",
+  patrol_officer: "民警 patrol officer",
+  auxiliary_officer: "辅警 auxiliary",
+  auditor: "审计 auditor",
+};
+
+// Signs of a shared patrol credential (dispatch's credential events).
+export const CREDENTIAL_KINDS = {
+  two_devices: "两台设备同时使用 two devices at once",
+  off_roster: "不在当班班组 on no crew of the unit",
+};
+
 // A code's label in the page language (the code itself when it has none).
 export function short(dict, key) {
   const label = dict[key];

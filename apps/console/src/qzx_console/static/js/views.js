@@ -14,6 +14,7 @@ import * as hotlists from "./hotlists.js";
 import * as pending from "./pending.js";
 import * as reports from "./reports.js";
 import * as shifts from "./shifts.js";
+import * as supervision from "./supervision.js";
 
 export const VIEWS = [
   { id: "overview", label: "总览 Overview" },
@@ -25,6 +26,7 @@ export const VIEWS = [
   { id: "reports", label: "报表 Reports", permission: "reports:read", page: reports },
   { id: "dossier", label: "号牌档案 Plate dossier", permission: "alerts:read", page: dossier },
   { id: "audit", label: "审计 Audit", permission: "audit:read", page: audit },
+  { id: "supervision", label: "监督 Supervision", permission: "supervision:read", page: supervision },
 ];
 let offered = [];
 
