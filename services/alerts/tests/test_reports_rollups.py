@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from qzx_alerts.reports.folding import fold_once
+from qzx_alerts.reports.repository import repeat_offenders
 from qzx_alerts.reports.service import Period, build_report
 from qzx_alerts.scoring.rules import Rules
 from qzx_common.contracts.devices import DEVICES
@@ -227,3 +228,29 @@ async def test_a_fold_leaves_the_figures_and_no_fresh_rows(alerts: Any, generate
             assert keys > 0, table
     for p in PREFIXES:
         _same(await _both(alerts, period="monthly", day=MONTH.date(), prefix=p, rules=rules), before[p], p)
+    # fresh rows on folded ones: the eleventh plate overtakes the tenth, a new one leads
+    async with alerts.state.runtime.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        ranked = await repeat_offenders(raw, start=MONTH, end=SPAN[1], prefix="37", limit=11)
+    climber, tenth = ranked[10], ranked[9]
+    d = DEVICES[0]
+    rows = [
+        (
+            f"rr-fresh-{plate}-{i}",
+            plate,
+            "speeding",
+            d.device_id,
+            d.lat,
+            d.lon,
+            d.admin_code,
+            MONTH.replace(day=9),
+        )
+        for plate, n in ((climber["plate"], tenth["count"] - climber["count"] + 1), ("鲁RFRESH1", 60))
+        for i in range(n)
+    ]
+    async with alerts.state.runtime.engine.begin() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.copy_records_to_table("sightings", schema_name="alerts", columns=COLUMNS, records=rows)
+    month = await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
+    top = [o["plate"] for o in month["repeat_offenders"]]
+    assert top[0] == "鲁RFRESH1" and climber["plate"] in top

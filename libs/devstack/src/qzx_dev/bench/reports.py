@@ -1,6 +1,6 @@
 """Reports benchmark: the province's monthly report (日盯办、周调度、月研判) beside a raw scan, one run.
 
-    uv run python -m qzx_dev.bench.reports [--quick]
+    uv run python -m qzx_dev.bench.reports [--quick] [--by-query]
 
 Data: a province's year at about 10 million violations and 30,000 accidents: the report's month
 and the month before it hold 830,000 stored sightings each (--quick 100,000), 200,000 alerts each
@@ -155,6 +155,34 @@ async def load(dsn: str, *, per_month: int, alerts_per_month: int, months: tuple
         await conn.close()
 
 
+def time_each_query() -> dict[str, list[float]]:
+    """Wrap every query function of the report (``reports.repository``, the league) to record its
+    times in seconds: where a report's time goes."""
+    import asyncio
+
+    from qzx_alerts.reports import league, repository
+
+    times: dict[str, list[float]] = {}
+
+    def timed(module: Any, name: str) -> None:
+        f = getattr(module, name)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return await f(*args, **kwargs)
+            finally:
+                times.setdefault(name, []).append(time.perf_counter() - t)
+
+        setattr(module, name, call)
+
+    for name in dir(repository):
+        if not name.startswith("_") and asyncio.iscoroutinefunction(getattr(repository, name)):
+            timed(repository, name)
+    timed(league, "league_and_total")
+    return times
+
+
 async def time_report(
     url: str, bootstrap: str, *, requests: int, day: date, month: tuple[datetime, datetime]
 ) -> dict[str, Any]:
@@ -209,7 +237,7 @@ async def time_report(
     return out
 
 
-async def run(quick: bool, dsn: str, url: str, bootstrap: str) -> None:
+async def run(quick: bool, by_query: bool, dsn: str, url: str, bootstrap: str) -> None:
     from qzx_alerts.main import MIGRATIONS
     from qzx_common.db import migrate
 
@@ -222,6 +250,7 @@ async def run(quick: bool, dsn: str, url: str, bootstrap: str) -> None:
         flush=True,
     )
     await load(dsn, per_month=per_month, alerts_per_month=alerts_per_month, months=months)
+    queries = time_each_query() if by_query else {}
     got = await time_report(
         url, bootstrap, requests=requests, day=months[1].date(), month=(months[1], months[2])
     )
@@ -241,15 +270,20 @@ async def run(quick: bool, dsn: str, url: str, bootstrap: str) -> None:
             f"{name:<60} {pct(samples, 0.5):>8.0f} {pct(samples, 0.99):>8.0f} {pct(samples, 0.99) / raw_p99:>10.1f}x"
         )
     print("(target: the province's monthly report p99 < 500 ms)")
+    if queries:
+        print(f"\n{'query of the report (warm-up included)':<40} {'calls':>6} {'p50 ms':>8} {'total s':>8}")
+        for name, seconds in sorted(queries.items(), key=lambda q: -sum(q[1])):
+            print(f"{name:<40} {len(seconds):>6} {pct(seconds, 0.5):>8.1f} {sum(seconds):>8.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qzx_dev.bench.reports")
     parser.add_argument("--quick", action="store_true", help="smaller data sets")
+    parser.add_argument("--by-query", action="store_true", help="also time each query of the report")
     args = parser.parse_args(argv)
     from qzx_dev.bench import run_on_fresh_database
 
-    run_on_fresh_database("reports", functools.partial(run, args.quick))
+    run_on_fresh_database("reports", functools.partial(run, args.quick, args.by_query))
     return 0
 
 

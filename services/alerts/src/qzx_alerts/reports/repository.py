@@ -189,12 +189,24 @@ async def repeat_offenders_rolled_up(
 ) -> list[dict[str, Any]]:
     """``repeat_offenders`` of a local ``month`` [start, end) for a prefix of ``ROLLUP_AREA_LENGTH``
     digits: the busiest plates from ``plate_months``, then their violations and last sighting
-    from their own sightings (the plate index)."""
+    from their own sightings (the plate index). The busiest are among the folded rows' busiest
+    (read from the index on n) and the plates with fresh rows: a plate in neither has at least
+    ``limit`` plates before it whatever the fresh rows add."""
     rows = await raw.fetch(
         f"""
-        WITH top AS (
-            SELECT plate, sum(n) AS n FROM {_rollup("plate_months")} AS r
-            WHERE month = $5 AND area = $3 GROUP BY plate HAVING sum(n) >= 2 ORDER BY 2 DESC, plate LIMIT $4
+        WITH fresh AS (
+            SELECT plate, sum(n) AS n FROM {SCHEMA}.plate_months_fresh WHERE month = $5 AND area = $3 GROUP BY plate
+        ),
+        candidates AS (
+            (SELECT plate FROM {SCHEMA}.plate_months WHERE month = $5 AND area = $3 ORDER BY n DESC, plate LIMIT $4)
+            UNION SELECT plate FROM fresh
+        ),
+        top AS (
+            SELECT c.plate, coalesce(p.n, 0) + coalesce(f.n, 0) AS n
+            FROM candidates c
+            LEFT JOIN {SCHEMA}.plate_months p ON p.month = $5 AND p.area = $3 AND p.plate = c.plate
+            LEFT JOIN fresh f ON f.plate = c.plate
+            WHERE coalesce(p.n, 0) + coalesce(f.n, 0) >= 2 ORDER BY 2 DESC, c.plate LIMIT $4
         )
         SELECT top.plate, top.n AS count, array_agg(DISTINCT s.violation ORDER BY s.violation) AS violations,
                max(s.captured_at) AS last_seen
