@@ -105,6 +105,11 @@ async def test_clean_after_a_normal_run_and_each_planted_discrepancy_reported(
         assert c["camera dead-lettered"] > 20 and c["camera duplicates"] > 30
         assert c["tasks"] > 0 and c["alerts P1/P2"] > 0, c  # the checks had something to check
         clean = await asyncio.to_thread(run_cli, d)
+        for _ in range(2):  # the deadline watcher may move a task (a missed sign-by) meanwhile
+            if clean.returncode == 0 or "backlog [" not in clean.stdout:
+                break
+            await d.settled(timeout=60)
+            clean = await asyncio.to_thread(run_cli, d)
         assert clean.returncode == 0, clean.stdout + clean.stderr
         assert "reconcile: clean" in clean.stdout
 
