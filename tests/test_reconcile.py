@@ -96,7 +96,9 @@ async def plant(conn: asyncpg.Connection) -> dict[tuple[str, str], str]:
 async def test_clean_after_a_normal_run_and_each_planted_discrepancy_reported(
     stack: Stack, tmp_path: Path
 ) -> None:
-    async with deployment(stack, tmp_path) as d:
+    # No deadline clock: a P1 unsigned for 60 s would move to the next unit while reconcile reads
+    # (nobody signs here), and a run on a slow machine outlasts that.
+    async with deployment(stack, tmp_path, env={"QZX_DEADLINE_TICK_S": "3600"}) as d:
         await send(d, EVENTS)
         report = await d.settled(timeout=120)
         c = report.counts
@@ -105,11 +107,6 @@ async def test_clean_after_a_normal_run_and_each_planted_discrepancy_reported(
         assert c["camera dead-lettered"] > 20 and c["camera duplicates"] > 30
         assert c["tasks"] > 0 and c["alerts P1/P2"] > 0, c  # the checks had something to check
         clean = await asyncio.to_thread(run_cli, d)
-        for _ in range(2):  # the deadline watcher may move a task (a missed sign-by) meanwhile
-            if clean.returncode == 0 or "backlog [" not in clean.stdout:
-                break
-            await d.settled(timeout=60)
-            clean = await asyncio.to_thread(run_cli, d)
         assert clean.returncode == 0, clean.stdout + clean.stderr
         assert "reconcile: clean" in clean.stdout
 
