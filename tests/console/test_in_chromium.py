@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from qzx_console.main import create_app
 from qzx_console.settings import ConsoleSettings
@@ -37,6 +37,12 @@ ESCALATION = {
     "reason": "no unit lacks breathalyser",
     "at": "",
 }
+
+
+# A 1×1 PNG: a picture the browser decodes.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def alert(i: int, lat: float, lon: float) -> dict[str, Any]:
@@ -88,6 +94,8 @@ class Services:
             "decided_at": None,
         }
         self.decisions: list[tuple[str, dict[str, Any]]] = []
+        self.url = ""  # where the stand-in listens
+        self.events: dict[str, dict[str, Any]] = {}  # ingest's camera events by id
 
     def push(self, event: dict[str, Any]) -> None:
         for q in self.escalations:
@@ -128,6 +136,14 @@ class Services:
             self.aid["decision_reason"] = self.decisions[-1][1]["reason"]
             return {"aid": self.aid, "task": {}}
 
+        @app.get("/v1/violations/{event_id}")
+        async def violation(event_id: str) -> dict[str, Any]:
+            return self.events[event_id]
+
+        @app.get("/evidence/{name}")
+        async def image(name: str) -> Response:
+            return Response(PNG, media_type="image/png")
+
         @app.get("/v1/alerts/{alert_id}")
         async def one(alert_id: str) -> dict[str, Any]:
             return next(a for a in self.alerts if a["id"] == alert_id)
@@ -155,15 +171,16 @@ async def site() -> AsyncIterator[tuple[Any, str, Services]]:
         settings = ConsoleSettings(ingest_url=up, alerts_url=up, dispatch_url=up, log_json=False)
         async with serve(create_app(settings)) as console, async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            services.url = up
             yield browser, console, services
             await browser.close()
 
 
-async def open_console(browser: Any, console: str, role: str = "dispatcher") -> Any:
+async def open_console(browser: Any, console: str, role: str = "dispatcher", address: str = "/") -> Any:
     context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
     await context.add_init_script(f"sessionStorage.setItem('qzx.console.token', {json.dumps(token(role))})")
     p = await context.new_page()
-    await p.goto(f"{console}/")
+    await p.goto(f"{console}{address}")
     await p.wait_for_function("window.qzxMap && window.qzxMap.alertMarkers.size === 41")
     return p
 
@@ -240,3 +257,33 @@ async def test_a_commander_accepts_a_mutual_aid_proposal_a_dispatcher_only_sees(
     assert (
         "Jining sends its car (commander-3709" in await p.locator("#view-aid tr", has_text="T-9").inner_text()
     )
+
+
+async def test_an_event_shows_its_http_evidence_as_a_thumbnail_and_other_uris_as_text(
+    site: tuple[Any, str, Services],
+) -> None:
+    browser, console, services = site
+    web = f"{services.url}/evidence/E-1-0.png"
+    services.alerts[0]["event_ids"] = ["E-1"]
+    services.events["E-1"] = {
+        "event_id": "E-1",
+        "device_id": "D-370102-001",
+        "captured_at": datetime.now(UTC).isoformat(),
+        "violation": "speeding",
+        "plate": "鲁A00001",
+        "location": {"lat": 36.3, "lon": 117.6, "admin_code": "370102"},
+        "evidence": [
+            {"uri": web, "sha256": "0" * 64},
+            {"uri": "s3://evidence/370102/E-1-1.jpg", "sha256": "1" * 64},
+        ],
+    }
+    p = await open_console(browser, console, address="/#alert=a-1")
+    thumb = p.locator("#detail .event a[target=_blank] img.evidence-thumb")
+    await thumb.wait_for()
+    assert await thumb.get_attribute("src") == web
+    assert await thumb.get_attribute("loading") == "lazy"
+    assert (await thumb.get_attribute("alt") or "").startswith("证据图 1")
+    assert await p.locator("#detail .event a[target=_blank]").get_attribute("href") == web
+    await p.wait_for_function("document.querySelector('#detail img.evidence-thumb').naturalWidth > 0")
+    assert await p.locator("#detail .event img").count() == 1  # no broken image for s3://
+    assert await p.locator("#detail .evidence-uri").inner_text() == "s3://evidence/370102/E-1-1.jpg"

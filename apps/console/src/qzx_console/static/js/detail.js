@@ -8,6 +8,7 @@ import { ALERT_STATUS, FACTOR_NAMES, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, c
 import { store } from "./alerts.js";
 import { actionsFor } from "./actions.js";
 import { ESCALATION_KINDS } from "./escalation.js";
+import { evidenceList } from "./evidence.js";
 
 const MAX_EVENTS = 8;
 let current = null; // id being shown
@@ -121,7 +122,8 @@ function eventRow(e) {
     h("em", {}, short(VIOLATIONS, e.violation)),
     h("span", { class: "plate" }, e.plate || "—"),
     h("span", { class: "muted" }, `${e.device_id || ""} ${e.location?.road || ""}`),
-    h("span", { class: "measure" }, measurements(e.measurements || {}), e.confidence != null ? ` · conf ${num(e.confidence, 2)}` : ""));
+    h("span", { class: "measure" }, measurements(e.measurements || {}), e.confidence != null ? ` · conf ${num(e.confidence, 2)}` : ""),
+    evidenceList(e.evidence, e.plate || e.device_id || ""));
 }
 
 // The figure that makes the violation first (weight before speed for a moving overloaded truck).
