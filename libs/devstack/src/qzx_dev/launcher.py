@@ -57,6 +57,11 @@ class LaunchSettings(BaseSettings):
     dev_idp_port: int = Field(
         default=8009, description="Where `make run` starts the development identity provider."
     )
+    dev_evidence_port: int = Field(
+        default=8010,
+        description="Where `make run` starts the development evidence server (the simulated events' "
+        "pictures, `qzx_dev.evidence`).",
+    )
     embedded_pg_port: int = Field(
         default=5433, description="Where `make run` starts the embedded PostgreSQL."
     )
@@ -250,6 +255,10 @@ def run(*, state: Path, simulate: bool, demo: bool, rate: float) -> int:
             require_port(port, f"{name} service", "Is another `make run` still running?")
         require_port(settings.console_port, "console", "Is another `make run` still running?")
         require_port(settings.dev_idp_port, "identity provider", "Is another `make run` still running?")
+        if simulate:
+            require_port(
+                settings.dev_evidence_port, "evidence server", "Is another `make run` still running?"
+            )
         _start_servers(launch, settings)
         _start_children(launch, settings, simulate=simulate, demo=demo, rate=rate)
         return _supervise(launch)
@@ -299,6 +308,27 @@ def _start_servers(launch: Launch, settings: LaunchSettings) -> None:
     asyncio.run(ensure_topics(env["QZX_KAFKA_BOOTSTRAP"], prefix=env.get("QZX_TOPIC_PREFIX", "")))
 
 
+def evidence_url(settings: LaunchSettings) -> str:
+    """The base of the simulated events' evidence URIs: the development evidence server."""
+    return f"http://127.0.0.1:{settings.dev_evidence_port}/evidence"
+
+
+def simulator_args(settings: LaunchSettings, rate: float) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "qzx_dev.simulator",
+        "--rate",
+        str(rate),
+        "--passage-rate",
+        str(settings.simulate_passage_rate),
+        "--accident-rate",
+        str(settings.simulate_accident_rate),
+        "--evidence-url",
+        evidence_url(settings),
+    ]
+
+
 def _start_children(
     launch: Launch, settings: LaunchSettings, *, simulate: bool, demo: bool, rate: float
 ) -> None:
@@ -334,25 +364,17 @@ def _start_children(
     console = launch.spawn("console", [sys.executable, "-m", "qzx_console"])
     wait_ready("console", settings.console_port, console, launch.log_path("console"))
     if simulate:
-        passage_rate = settings.simulate_passage_rate
+        _say(f"starting the development evidence server on {evidence_url(settings)}")
+        evidence = launch.spawn(
+            "evidence",
+            [sys.executable, "-m", "qzx_dev.evidence", "--port", str(settings.dev_evidence_port)],
+        )
+        wait_ready("evidence", settings.dev_evidence_port, evidence, launch.log_path("evidence"))
         _say(
-            f"starting the camera simulator at {rate:g} events/s, {passage_rate:g} passages/s and "
-            f"{settings.simulate_accident_rate:g} accidents/min (means)"
+            f"starting the camera simulator at {rate:g} events/s, {settings.simulate_passage_rate:g} "
+            f"passages/s and {settings.simulate_accident_rate:g} accidents/min (means)"
         )
-        launch.spawn(
-            "simulator",
-            [
-                sys.executable,
-                "-m",
-                "qzx_dev.simulator",
-                "--rate",
-                str(rate),
-                "--passage-rate",
-                str(passage_rate),
-                "--accident-rate",
-                str(settings.simulate_accident_rate),
-            ],
-        )
+        launch.spawn("simulator", simulator_args(settings, rate))
         _say("starting the patrol-app simulator (units on duty sign, drive there, give feedback)")
         launch.spawn(
             "patrol-sim",

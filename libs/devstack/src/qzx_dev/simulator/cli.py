@@ -32,6 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also send checkpoint passages to camera.passages.v1 at this mean rate a second, shaped "
         "by the hour of the simulated day (0: none)",
     )
+    p.add_argument(
+        "--evidence-url",
+        help="base URL of the evidence images the events name (`qzx dev`: the development evidence "
+        "server's /evidence); unset, s3://evidence/… URIs nothing serves",
+    )
     p.add_argument("--passages-only", action="store_true", help="send passages only, no violations")
     p.add_argument(
         "--accident-rate",
@@ -107,7 +112,11 @@ async def run(args: argparse.Namespace) -> int:
     streams = []
     if not args.passages_only:
         generator = EventGenerator(
-            seed=args.seed, clock=clock, dup_share=args.dup_share, bad_share=args.bad_share
+            seed=args.seed,
+            clock=clock,
+            dup_share=args.dup_share,
+            bad_share=args.bad_share,
+            evidence_url=args.evidence_url,
         )
         print(
             f"simulate: {args.bootstrap} topic {args.topic_prefix}{CAMERA_VIOLATIONS}, "

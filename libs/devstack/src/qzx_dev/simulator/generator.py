@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 
@@ -76,6 +77,7 @@ class EventGenerator:
         clone_share: float = 0.002,
         racing_group_share: float = 0.6,
         offender_pool: int = 300,
+        evidence_url: str | None = None,
     ) -> None:
         if not 0 <= dup_share + bad_share < 1:
             raise ValueError("dup_share + bad_share must be in [0, 1)")
@@ -84,6 +86,8 @@ class EventGenerator:
         self.dup_share, self.bad_share = dup_share, bad_share
         self.repeat_share, self.clone_share = repeat_share, clone_share
         self.racing_group_share = racing_group_share
+        # None: s3:// URIs (as a camera vendor's store would give); else the dev evidence server's base.
+        self.evidence_url = evidence_url.rstrip("/") if evidence_url else None
         self.counts = Counts()
         self._seq = self.rng.randrange(1_000_000)
         self.last_clock: datetime | None = None  # the simulated time of the latest message
@@ -228,7 +232,7 @@ class EventGenerator:
             "confidence": round(self.rng.uniform(0.82, 0.995), 3),
             "evidence": [
                 {
-                    "uri": f"s3://evidence/{device.admin_code}/{at:%Y%m%d}/{event_id}-{i}.jpg",
+                    "uri": self._evidence_uri(device, vehicle, at, f"{event_id}-{i}.jpg"),
                     "sha256": hashlib.sha256(f"{event_id}/{i}".encode()).hexdigest(),
                 }
                 for i in range(self.rng.choice((1, 1, 2)))
@@ -238,6 +242,13 @@ class EventGenerator:
         if measurements:
             event["measurements"] = measurements
         return event
+
+    def _evidence_uri(self, device: Device, vehicle: Vehicle | None, at: datetime, name: str) -> str:
+        path = f"{device.admin_code}/{at:%Y%m%d}/{name}"
+        if self.evidence_url is None:
+            return f"s3://evidence/{path}"
+        query = {"device": device.device_id} | ({"plate": vehicle.plate} if vehicle else {})
+        return f"{self.evidence_url}/{path}?{urlencode(query)}"
 
     def _vehicle_for(self, violation: str) -> tuple[Vehicle | None, str | None]:
         """A repeat offender (with ``repeat_share``) whose class fits, else None (a fresh vehicle)."""

@@ -1,0 +1,3 @@
+from qzx_dev.evidence.app import main
+
+main()
