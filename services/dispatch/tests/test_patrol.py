@@ -43,6 +43,26 @@ async def test_a_waiting_long_poll_returns_within_a_second_of_the_assignment(
     assert task["alert_id"] == alert.id and task["status"] == "assigned" and body["cursor"] == 1
 
 
+async def test_a_polled_task_carries_its_alerts_factors_and_latest_events(
+    fresh: Any, api: Api, org: Org, clock: OffsetClock
+) -> None:
+    unit = await org.unit()
+    phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
+    alert = make_alert(event_ids=[f"e-{i}" for i in range(5)])
+    await assign(fresh, alert, clock=clock)
+    [task] = (await phone.get("/v1/patrol/tasks", params={"cursor": 0})).json()["tasks"]
+    assert task["alert"] == {
+        "plate": "鲁A12345",
+        "violations": ["drunk_driving"],
+        "factors": [{"name": "bac", "value": 95, "contribution": 60.0, "why": "BAC 95 ≥ 80: drunk driving"}],
+        "event_ids": ["e-2", "e-3", "e-4"],
+    }
+    # a later version of the alert: the phone is told its latest factors
+    await assign(fresh, bump(alert, event_ids=[*alert.event_ids, "e-5"], factors=[]), clock=clock)
+    [again] = (await phone.get("/v1/patrol/tasks", params={"cursor": 0})).json()["tasks"]
+    assert again["alert"]["event_ids"] == ["e-3", "e-4", "e-5"] and again["alert"]["factors"] == []
+
+
 async def test_a_held_long_poll_is_counted_while_it_waits(fresh: Any, api: Api, org: Org) -> None:
     unit = await org.unit()
     phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))

@@ -5,12 +5,29 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from qzx_common.contracts.alerts import Factor
 from qzx_common.contracts.geo import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
 from qzx_common.contracts.tasks import Outcome, Task
 
+ALERT_EVENTS_SHOWN = 3  # the phone shows the latest events' evidence, not an alert's whole history
+
+
+class AlertFacts(BaseModel):
+    """What the officer is told of the task's alert (its latest version dispatch has): why it
+    scored (the factors) and its latest camera events, whose evidence the phone reads from ingest."""
+
+    plate: str | None = None
+    violations: list[str] = Field(default_factory=list)
+    factors: list[Factor] = Field(default_factory=list)
+    event_ids: list[str] = Field(default_factory=list, description="the latest few, newest last")
+
+
+class PatrolTask(Task):
+    alert: AlertFacts | None = Field(default=None, description="absent when dispatch no longer has the alert")
+
 
 class PatrolTasks(BaseModel):
-    tasks: list[Task]
+    tasks: list[PatrolTask]
     cursor: int
 
 

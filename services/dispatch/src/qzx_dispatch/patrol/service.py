@@ -10,16 +10,17 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qzx_common.audit import AuditContext, record
-from qzx_common.contracts.tasks import Outcome, Task
+from qzx_common.contracts.tasks import Outcome
 from qzx_common.web.auth import Principal, Role
 from qzx_common.web.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from qzx_dispatch.db import SCHEMA
 from qzx_dispatch.org.models import Unit, UnitLocation
 from qzx_dispatch.org.service import audit_scope
 from qzx_dispatch.patrol.notifier import UnitNotifier
+from qzx_dispatch.patrol.schemas import ALERT_EVENTS_SHOWN, AlertFacts, PatrolTask
 from qzx_dispatch.settings import DispatchSettings
 from qzx_dispatch.tasks import events, repository
-from qzx_dispatch.tasks.models import TaskRow
+from qzx_dispatch.tasks.models import AlertRecord, TaskRow
 from qzx_dispatch.tasks.schemas import to_contract
 from qzx_dispatch.tasks.service import unit_freed
 
@@ -36,7 +37,7 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 async def read_changes(
     sessions: async_sessionmaker[AsyncSession], *, unit_id: str, cursor: int, page: int
-) -> tuple[list[Task], int, int]:
+) -> tuple[list[PatrolTask], int, int]:
     """The unit's tasks changed after ``cursor``, the new cursor, and the unit's current cursor."""
     async with sessions() as s:
         current = await s.scalar(select(Unit.change_seq).where(Unit.id == unit_id))
@@ -45,7 +46,34 @@ async def read_changes(
         if cursor > current:  # a cursor from another life of this unit: resynchronise from scratch
             cursor = 0
         rows = await repository.changed_for_unit(s, unit_id=unit_id, after_seq=cursor, limit=page)
-    return [to_contract(r) for r in rows], (rows[-1].unit_seq if rows else cursor), current
+        facts = await alert_facts(s, {r.alert_id for r in rows})
+    tasks = [PatrolTask(**dict(to_contract(r)), alert=facts.get(r.alert_id)) for r in rows]
+    return tasks, (rows[-1].unit_seq if rows else cursor), current
+
+
+async def alert_facts(session: AsyncSession, alert_ids: set[str]) -> dict[str, AlertFacts]:
+    """The plate, violations, factors and latest events of these alerts, by id (one query)."""
+    if not alert_ids:
+        return {}
+    payload = AlertRecord.payload  # the stored alerts.v1 value
+    rows = await session.execute(
+        select(
+            AlertRecord.alert_id,
+            AlertRecord.violations,
+            payload["plate"],
+            payload["factors"],
+            payload["event_ids"],
+        ).where(AlertRecord.alert_id.in_(alert_ids))
+    )
+    return {
+        alert_id: AlertFacts(
+            plate=plate,
+            violations=violations,
+            factors=factors or [],
+            event_ids=(event_ids or [])[-ALERT_EVENTS_SHOWN:],
+        )
+        for alert_id, violations, plate, factors, event_ids in rows
+    }
 
 
 async def long_poll(
@@ -56,7 +84,7 @@ async def long_poll(
     cursor: int,
     wait: float,
     page: int,
-) -> tuple[list[Task], int]:
+) -> tuple[list[PatrolTask], int]:
     """The unit's tasks changed after ``cursor`` (each once, in its latest state); holds up to
     ``wait`` seconds for one when there are none yet, and not at all once the process is stopping.
     The database is read only when the listener does not already know that nothing changed:
@@ -67,7 +95,7 @@ async def long_poll(
         while True:
             woken.clear()
             if notifier.unchanged_since(unit_id, cursor):
-                tasks: list[Task] = []
+                tasks: list[PatrolTask] = []
                 new_cursor = cursor
             else:
                 generation = notifier.generation
