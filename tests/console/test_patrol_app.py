@@ -2,8 +2,8 @@
 manifest, its icons and the service worker are served, the worker's shell is exactly what the page
 loads; in Chromium against a stand-in of dispatch, the phone's position reaches
 `POST /v1/patrol/location` (the first at once, then at most one per interval, the newest, none
-while offline), and once the worker is active the page opens with the console gone and lists the
-action it queued offline."""
+while offline), once the worker is active the page opens with the console gone and lists the
+action it queued offline, and a task's card explains its alert and shows its events' evidence."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from qzx_console.main import STATIC, create_app
 from qzx_console.settings import ConsoleSettings
@@ -35,6 +35,10 @@ needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-g
 IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+"(\./[\w.-]+\.js)";""", re.MULTILINE | re.DOTALL)
 LOCAL_REF = re.compile(r"""(?:href|src)="(/[^"]*)\"""")
 UNIT = "U-371700-01"
+# A 1×1 PNG: a picture the browser decodes.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 JINAN = {"latitude": 36.6512, "longitude": 117.1201}
 
 
@@ -114,6 +118,7 @@ class Dispatch:
         self.locations: list[tuple[dict[str, Any], str | None]] = []  # (body, X-Device-Id)
         self.signed: list[str] = []
         self.location_reply: tuple[int, dict[str, Any]] | None = None  # instead of accepting
+        self.url = ""  # where the stand-in listens (it is ingest too: the events' evidence)
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -129,7 +134,30 @@ class Dispatch:
             "sign_by": None,
             "outcome": None,
             "updated_at": datetime.now(UTC).isoformat(),
+            "alert": {
+                "plate": "鲁R12345",
+                "violations": ["drunk_driving"],
+                "factors": [
+                    {"name": "night", "value": "02:10", "contribution": 5, "why": "at night (02:10 local)"},
+                    {"name": "severity", "value": 95, "contribution": 60, "why": "BAC 95 mg/100mL"},
+                ],
+                "event_ids": ["E-1"],
+            },
         }
+
+        @app.get("/v1/violations/{event_id}")
+        async def violation(event_id: str) -> dict[str, Any]:
+            return {
+                "event_id": event_id,
+                "evidence": [
+                    {"uri": f"{self.url}/evidence/{event_id}-0.png", "sha256": "0" * 64},
+                    {"uri": f"s3://evidence/371702/{event_id}-1.jpg", "sha256": "1" * 64},
+                ],
+            }
+
+        @app.get("/evidence/{name}")
+        async def image(name: str) -> Response:
+            return Response(PNG, media_type="image/png")
 
         @app.get("/v1/patrol/tasks")
         async def tasks(cursor: int = 0) -> dict[str, Any]:
@@ -174,6 +202,7 @@ async def stand_in() -> AsyncIterator[tuple[Any, ConsoleSettings, Dispatch]]:
 
     dispatch = Dispatch()
     async with serve(dispatch.app()) as up, async_playwright() as pw:
+        dispatch.url = up
         settings = ConsoleSettings(ingest_url=up, alerts_url=up, dispatch_url=up, log_json=False)
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield browser, settings, dispatch
@@ -284,3 +313,33 @@ async def test_the_page_opens_from_its_shell_with_the_console_gone(
     assert await page.locator("#net.offline").count() == 1
     assert dispatch.signed == []  # queued, not sent: the action waits for the network
     await page.context.close()
+
+
+@needs_chromium
+async def test_a_task_card_explains_its_alert_and_shows_its_evidence(
+    stand_in: tuple[Any, ConsoleSettings, Dispatch],
+) -> None:
+    browser, settings, dispatch = stand_in
+    async with serve(create_app(settings)) as console:
+        page = await phone(browser, console)
+        await page.goto(f"{console}/patrol/")
+        task = page.locator("article[data-task=T-1]")
+        factors = task.locator("ul.factors li")
+        await factors.first.wait_for()
+        # the strongest first, explained in Chinese from the code and value
+        assert await factors.all_inner_texts() == [
+            "醉酒驾驶：血液酒精 95 mg/100mL（≥ 80）",
+            "夜间（当地 02:10）",
+        ]
+        thumb = task.locator("a[target=_blank] img.evidence-thumb")
+        await thumb.wait_for()
+        assert await thumb.get_attribute("src") == f"{dispatch.url}/evidence/E-1-0.png"
+        assert await thumb.get_attribute("alt") == "证据图 1 鲁R12345"
+        await page.wait_for_function("document.querySelector('img.evidence-thumb').naturalWidth > 0")
+        assert await task.locator("img").count() == 1  # the s3:// one is text, not a broken image
+        assert await task.locator(".evidence-uri").inner_text() == "s3://evidence/371702/E-1-1.jpg"
+
+        await page.click("#lang")  # English without a reload
+        assert await factors.all_inner_texts() == ["BAC 95 mg/100mL", "at night (02:10 local)"]
+        assert await thumb.get_attribute("alt") == "evidence image 1 鲁R12345"
+        await page.context.close()

@@ -5,7 +5,7 @@
 // to the network untouched and is never stored (the task list and the queue live in the page's
 // localStorage, and dispatch's answers must never be replayed from a cache).
 
-const CACHE = "qzx-patrol-shell-v1"; // a new name drops the old copy on activation
+const CACHE = "qzx-patrol-shell-v2"; // a new name drops the old copy on activation
 const SHELL = [
   "/patrol/",
   "/patrol/patrol.webmanifest",
@@ -14,6 +14,7 @@ const SHELL = [
   "/static/js/patrol-location.js",
   "/static/js/api.js",
   "/static/js/dom.js",
+  "/static/js/evidence.js",
   "/static/js/labels.js",
   "/static/js/i18n.js",
   "/static/icons/patrol-192.png",

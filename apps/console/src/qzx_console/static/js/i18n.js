@@ -17,14 +17,15 @@ export function setLang(next) {
 const HAN = /[\u3400-\u9fff\uf900-\ufaff]/;
 
 // "告警 Alerts" → "告警" or "Alerts"; {zh, en} → one of them; text with no Chinese stays as it is.
-export function t(label) {
+// `language` is for a page that switches without a reload (the patrol app); others use the page's.
+export function t(label, language = lang) {
   if (label === null || label === undefined) return "";
-  if (typeof label === "object") return label[lang] ?? label.zh ?? label.en ?? "";
+  if (typeof label === "object") return label[language] ?? label.zh ?? label.en ?? "";
   const text = String(label);
   if (!HAN.test(text)) return text;
   const split = splitPair(text);
   if (!split) return text;
-  return lang === "en" ? split.en : split.zh;
+  return language === "en" ? split.en : split.zh;
 }
 
 // The English part starts at the first space after the last Chinese character and holds no Chinese.

@@ -163,9 +163,9 @@ function severityText(v, violation) {
   }
 }
 
-export function factorText(factor, alert) {
+export function factorText(factor, alert, language = lang) {
   const make = FACTOR_TEXT[factor.name];
   if (!make) return factor.why || "";
   const text = make(factor.value, alert);
-  return lang === "en" && factor.why ? factor.why : t(text);
+  return language === "en" && factor.why ? factor.why : t(text, language);
 }

@@ -5,10 +5,13 @@
 // dispatch answers a repeated Idempotency-Key with the stored response. While the officer is signed
 // in, the unit's position is shared (patrol-location.js). Installable: the manifest and a service
 // worker (/patrol/sw.js) that keeps the page's shell, so that it opens with no network at all.
+// A task's card explains its alert (the factors) and shows its latest events' evidence, read from
+// ingest when online (best effort: the card stands without them).
 
 import { claims, loadToken, currentToken, signOut } from "./api.js";
-import { OUTCOMES, TASK_STATUS } from "./labels.js";
+import { OUTCOMES, TASK_STATUS, factorText } from "./labels.js";
 import { fill, h } from "./dom.js";
+import { evidenceList } from "./evidence.js";
 import { shareLocation } from "./patrol-location.js";
 
 const STATE_KEY = "qzx.patrol.state"; // {cursor, tasks} of this unit
@@ -33,6 +36,7 @@ const LOCATION_LABEL = {
   off_duty: "未共享位置：不在当班名单 Location not shared: not on the current roster",
   failed: "未共享位置：发送失败 Location not shared: sending failed",
 };
+const FACTORS_SHOWN = 3; // the strongest reasons; the console has the rest
 const ACTION_STATUS = { sign: "signed", en_route: "en_route", on_scene: "on_scene", feedback: "resolved" };
 const $ = (sel) => document.querySelector(sel);
 
@@ -41,6 +45,7 @@ let state = { cursor: 0, tasks: {} };
 let queue = [];
 let flushing = false;
 let sharing = { state: "locating", detail: null };
+const events = new Map(); // event id → its evidence list from ingest (in memory: re-read after a reload)
 
 // A bilingual label "中文 English" in the chosen language.
 function say(label) {
@@ -143,7 +148,7 @@ async function flush() {
       }
       if (r.status >= 500 || r.status === 429) break;
       queue.shift();
-      if (r.status === 200) state.tasks[r.body.id] = r.body;
+      if (r.status === 200) state.tasks[r.body.id] = { ...state.tasks[r.body.id], ...r.body }; // keeps the poll's alert
       else state.errors = { ...(state.errors || {}), [item.task_id]: `${r.body.error || r.status}: ${r.body.detail || ""}` };
       save();
       render();
@@ -174,6 +179,35 @@ function render() {
     .sort((a, b) => (OPEN.has(b.status) - OPEN.has(a.status)) || String(b.updated_at).localeCompare(String(a.updated_at)));
   if (!tasks.length) return fill($("#tasks"), h("p", { class: "empty" }, say("暂无任务 No tasks")));
   fill($("#tasks"), tasks.slice(0, 20).map(card));
+  for (const task of tasks) if (OPEN.has(task.status)) loadEvidence(task);
+}
+
+// The evidence of an open task's latest events, once each; a render shows what has arrived.
+async function loadEvidence(task) {
+  const wanted = (task.alert?.event_ids || []).filter((id) => !events.has(id));
+  if (!wanted.length || !navigator.onLine) return;
+  for (const id of wanted) events.set(id, null); // asked for: not asked again while it is away
+  const headers = { Authorization: `Bearer ${currentToken()}` };
+  const read = await Promise.allSettled(wanted.map(async (id) => {
+    const res = await fetch(`/api/ingest/v1/violations/${encodeURIComponent(id)}`, { headers, cache: "no-store" });
+    // An event ingest will not show (another district's camera, say) stays without pictures.
+    events.set(id, res.ok ? (await res.json()).evidence || [] : []);
+  }));
+  read.forEach((r, i) => r.status === "rejected" && events.delete(wanted[i])); // the network: tried again later
+  if (read.some((r) => r.status === "fulfilled")) render();
+}
+
+function factorLines(t) {
+  const alert = t.alert;
+  const factors = [...(alert?.factors || [])]
+    .sort((a, b) => Math.abs(b.contribution || 0) - Math.abs(a.contribution || 0)).slice(0, FACTORS_SHOWN);
+  if (!factors.length) return null;
+  return h("ul", { class: "factors" }, factors.map((f) => h("li", { "data-factor": f.name }, factorText(f, alert, lang))));
+}
+
+function evidenceOf(t) {
+  const evidence = (t.alert?.event_ids || []).slice().reverse().flatMap((id) => events.get(id) || []);
+  return evidenceList(evidence, t.alert?.plate || "", lang);
 }
 
 function card(t) {
@@ -185,6 +219,8 @@ function card(t) {
       t.queued ? h("span", { class: "pending" }, ` · ${say("待发送 queued")} ${t.queued}`) : null),
     h("div", { class: "muted" }, `${say("目标 Target")}: ${t.target.lat.toFixed(4)}, ${t.target.lon.toFixed(4)} · ${t.target.admin_code}`),
     ip ? h("div", {}, `${say("拦截点 Intercept")}: ${ip.device_id || ""} (${ip.lat}, ${ip.lon})`) : null,
+    factorLines(t),
+    OPEN.has(t.status) ? evidenceOf(t) : null,
     t.sign_by && t.status === "assigned" ? h("small", {}, `${say("签收时限 Sign by")}: ${new Date(t.sign_by).toLocaleTimeString()}`) : null,
     t.outcome ? h("div", {}, `${say("结果 Outcome")}: ${say(OUTCOMES[t.outcome] || t.outcome)}`) : null,
     error ? h("div", { class: "error" }, error) : null,
