@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,12 +33,13 @@ from qzx_alerts.hazards.cache import HazardCache
 from qzx_alerts.hazards.overdue import check_periodically
 from qzx_alerts.hazards.router import router as hazards_router
 from qzx_alerts.hotlists.router import router as hotlists_router
-from qzx_alerts.reports.folding import fold_periodically
+from qzx_alerts.reports.folding import fold_once
 from qzx_alerts.reports.router import router as reports_router
 from qzx_alerts.scoring.rules import load_rules
 from qzx_alerts.sessions import SESSION_SQL
 from qzx_alerts.settings import AlertsSettings, get_settings
 from qzx_alerts.state import AlertsState
+from qzx_common.periodic import every
 from qzx_common.runtime import Runtime
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import DISPATCH_TASKS
@@ -72,7 +74,12 @@ def create_app(settings: AlertsSettings | None = None, *, consume: bool = True) 
             )
             fold_stop = asyncio.Event()
             rt.run_beside(
-                fold_periodically(rt.engine, every_s=settings.rollup_fold_s, stopping=fold_stop),
+                every(
+                    settings.rollup_fold_s,
+                    functools.partial(fold_once, rt.engine),
+                    stopping=fold_stop,
+                    failed="folding the report rollups failed",
+                ),
                 name="report-rollup-fold",
                 stop=fold_stop.set,
             )

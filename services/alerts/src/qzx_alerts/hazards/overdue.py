@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from qzx_alerts.hazards.service import escalate_overdue
+from qzx_common.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,9 @@ async def check_periodically(
     sessions: async_sessionmaker[AsyncSession], *, every_s: float, stopping: asyncio.Event
 ) -> None:
     """Until ``stopping``: a failed check is logged and tried again at the next turn."""
-    while not stopping.is_set():
-        try:
-            if escalated := await check_once(sessions):
-                log.info("hazards escalated past their deadline", extra={"hazards": escalated})
-        except Exception:
-            log.exception("the hazard overdue check failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), timeout=every_s)
+
+    async def check() -> None:
+        if escalated := await check_once(sessions):
+            log.info("hazards escalated past their deadline", extra={"hazards": escalated})
+
+    await every(every_s, check, stopping=stopping, failed="the hazard overdue check failed")
