@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +22,11 @@ from aiokafka import AIOKafkaProducer
 
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import CAMERA_VIOLATIONS
-from qzx_dev.embedded import SERVICE_ROLE, create_service_role, free_port, start_broker, start_postgres
-from qzx_dev.faults.deployment import Deployment, deployment
+from qzx_dev.faults.deployment import Deployment
 from qzx_dev.simulator import EventGenerator
 from qzx_dev.soak.rss import tree_rss
+from qzx_dev.soak.stack import own_stack
 from qzx_dev.soak.stats import MIB
-from qzx_dev.testing import Stack
 
 WATCHED = ("ingest", "alerts", "dispatch")
 
@@ -142,29 +138,16 @@ def plot(samples: Samples, events: int, out: Path) -> Path:
 
 
 async def run(events: int, out: Path, timeout_s: float) -> int:
-    os.environ.setdefault("QZX_DEV_MODE", "1")
-    state = Path(tempfile.mkdtemp(prefix="qzx-backlog-"))
-    logs = state / "logs"
-    logs.mkdir()
-    pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=logs / "postgres.log")
-    broker = start_broker(port=free_port(), log_path=logs / "broker.log")
-    try:
-        await asyncio.to_thread(create_service_role, pg.url())
-        stack = Stack(pg.url(), pg.url(), broker.bootstrap, "backlog.", SERVICE_ROLE)
-        async with deployment(stack, logs, env={"QZX_LOG_LEVEL": "WARNING"}) as d:
-            d.services["ingest"].stop()
-            say(f"ingest stopped; putting {events:,} events on the camera topic")
-            fill_rate = await fill(d, events)
-            say("starting ingest")
-            samples = await drain(d, events, timeout_s=timeout_s)
-            print(report(samples, events, fill_rate), flush=True)
-            say(f"wrote {plot(samples, events, out)}")
-            return 0 if samples.scored and samples.scored[-1][1] >= events else 1
-    finally:
-        broker.stop()
-        pg.stop()
-        shutil.copytree(logs, out / "logs", dirs_exist_ok=True)
-        shutil.rmtree(state, ignore_errors=True)
+    async with own_stack("backlog", out) as own:
+        d = own.deployment
+        d.services["ingest"].stop()
+        say(f"ingest stopped; putting {events:,} events on the camera topic")
+        fill_rate = await fill(d, events)
+        say("starting ingest")
+        samples = await drain(d, events, timeout_s=timeout_s)
+        print(report(samples, events, fill_rate), flush=True)
+        say(f"wrote {plot(samples, events, out)}")
+        return 0 if samples.scored and samples.scored[-1][1] >= events else 1
 
 
 def main(argv: list[str] | None = None) -> int:

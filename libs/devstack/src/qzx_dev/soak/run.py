@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,11 +20,11 @@ from qzx_common.topics import CAMERA_VIOLATIONS
 from qzx_common.web.auth import mint_token
 from qzx_dev.bench.dispatch_longpoll import PatrolConnection
 from qzx_dev.bench.dispatch_stack import seed_units
-from qzx_dev.embedded import SERVICE_ROLE, create_service_role, free_port, start_broker, start_postgres
-from qzx_dev.faults.deployment import Deployment, deployment
+from qzx_dev.faults.deployment import Deployment
 from qzx_dev.soak import clients
 from qzx_dev.soak.plots import write_plots
 from qzx_dev.soak.rss import RssSampler
+from qzx_dev.soak.stack import own_stack
 from qzx_dev.soak.stats import (
     Minute,
     Window,
@@ -36,7 +34,6 @@ from qzx_dev.soak.stats import (
     render_slopes,
     rss_slopes,
 )
-from qzx_dev.testing import Stack
 
 SETTLE_S = 180.0  # after the camera stops: time for what is in flight to land before reconcile
 
@@ -56,24 +53,17 @@ def say(text: str) -> None:
 
 
 async def soak(cfg: Config) -> int:
-    os.environ.setdefault("QZX_DEV_MODE", "1")  # the services accept the development secret
-    state = Path(tempfile.mkdtemp(prefix="qzx-soak-"))
-    logs = state / "logs"
-    logs.mkdir()
-    pg = start_postgres(data_dir=state / "pg", port=free_port(), log_path=logs / "postgres.log")
-    broker = start_broker(port=free_port(), log_path=logs / "broker.log")
     try:
-        await asyncio.to_thread(create_service_role, pg.url())
-        stack = Stack(pg.url(), pg.url(), broker.bootstrap, "soak.", SERVICE_ROLE)
-        async with deployment(stack, logs, env={"QZX_LOG_LEVEL": "WARNING"}) as d:
+        async with own_stack("soak", cfg.out) as own:
+            d = own.deployment
             pids = {name: s.proc.pid for name, s in d.services.items() if s.proc is not None}
-            pids |= {"broker": broker.proc.pid, "postgres": pg.proc.pid, "soak-clients": os.getpid()}
+            pids |= {
+                "broker": own.broker.proc.pid,
+                "postgres": own.postgres.proc.pid,
+                "soak-clients": os.getpid(),
+            }
             return await _drive(cfg, d, pids)
     finally:
-        broker.stop()
-        pg.stop()
-        shutil.copytree(logs, cfg.out / "logs", dirs_exist_ok=True)
-        shutil.rmtree(state, ignore_errors=True)
         say(f"logs in {cfg.out / 'logs'}")
 
 
