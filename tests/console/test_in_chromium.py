@@ -21,8 +21,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from qzx_console.main import create_app
 from qzx_console.settings import ConsoleSettings
-
-from .conftest import serve
+from qzx_dev.testing import serve
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install -y chromium)")

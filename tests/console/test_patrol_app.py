@@ -27,8 +27,7 @@ from fastapi.responses import JSONResponse, Response
 
 from qzx_console.main import STATIC, create_app
 from qzx_console.settings import ConsoleSettings
-
-from .conftest import serve
+from qzx_dev.testing import serve
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install -y chromium)")

@@ -18,8 +18,7 @@ from qzx_dev.embedded import free_port
 from qzx_dev.idp.accounts import DEV_PASSWORD, officers
 from qzx_dev.idp.app import IdpSettings
 from qzx_dev.idp.app import create_app as create_idp
-
-from .conftest import serve
+from qzx_dev.testing import serve
 
 SECRET = "a-development-secret-of-enough-length-32+"
 

@@ -8,41 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from qzx_dev.embedded import free_port
+from qzx_dev.testing import serve
 
 from .conftest import OffsetClock, Org, assign, make_alert, token
 
 pytestmark = [pytest.mark.db]
 Api = Callable[..., httpx.AsyncClient]
-
-
-@asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    """The session's dispatch app (its lifespan already running) on a port of 127.0.0.1."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(10):
-            while not server.started:
-                if task.done():
-                    task.result()  # surfaces why it did not start
-                await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 class Listener:
@@ -93,7 +71,7 @@ async def test_an_escalation_reaches_its_citys_stream_live_and_is_replayed_on_re
     fresh: Any, api: Api, org: Org, clock: OffsetClock
 ) -> None:
     settings = fresh.state.settings
-    async with served(fresh) as base:
+    async with serve(fresh, lifespan="off") as base:
         url = f"{base}/v1/dispatch/escalations/stream"
         jinan = Listener(url, token(settings, role="dispatcher", jur="3701"))
         qingdao = Listener(url, token(settings, role="dispatcher", jur="3702"))

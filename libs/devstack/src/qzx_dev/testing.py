@@ -15,9 +15,10 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -131,6 +132,31 @@ async def producer(stack: Stack) -> AsyncIterator[Any]:
     await p.start()
     yield p
     await p.stop()
+
+
+@asynccontextmanager
+async def serve(app: Any, *, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on a free port of 127.0.0.1 until the block ends; yields its URL.
+    ``lifespan="off"`` for an app whose lifespan already runs (a session's app)."""
+    import uvicorn
+
+    port = free_port()
+    # As qzx_common.web.serve runs every app: no X-Forwarded-For is believed by the server itself.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, proxy_headers=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    task.result()  # surfaces why it did not start
+                await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
 
 
 async def eventually(check: Any, *, timeout: float = 15.0, interval: float = 0.05) -> Any:
