@@ -36,7 +36,9 @@ class Place:
     topic_prefix: str
 
 
-@pytest.fixture(scope="session")
+# Package scope: the apps' connection pools close when this folder's tests are done, so that the
+# later tests' services fit in a server's default 100 connections (CI's PostgreSQL 15).
+@pytest.fixture(scope="package")
 def e2e_place(stack: Stack) -> Iterator[Place]:
     name = f"qzx_e2e_{uuid.uuid4().hex[:10]}"
     url = create_database(stack.server_url, name)
@@ -44,7 +46,7 @@ def e2e_place(stack: Stack) -> Iterator[Place]:
     drop_database(stack.server_url, name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def system(e2e_place: Place) -> AsyncIterator[System]:
     from qzx_alerts.main import create_app as alerts_app
     from qzx_alerts.settings import AlertsSettings

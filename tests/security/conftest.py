@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent))  # sec_support, shared with the t
 from sec_support import PARTNERS, client_for, common_settings
 
 
-@pytest.fixture(scope="session")
+# Package scope: the apps' connection pools close when this folder's tests are done, so that the
+# later tests' services fit in a server's default 100 connections (CI's PostgreSQL 15).
+@pytest.fixture(scope="package")
 async def ingest_app(stack: Stack) -> AsyncIterator[Any]:
     from qzx_ingest.main import create_app
     from qzx_ingest.settings import IngestSettings
@@ -34,18 +36,18 @@ async def ingest_app(stack: Stack) -> AsyncIterator[Any]:
         yield app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def ingest(ingest_app: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(ingest_app) as c:
         yield c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def partner() -> Callable[[str], ExchangeAuth]:
     return lambda key_id: ExchangeAuth(key_id, PARTNERS[key_id]["secret"])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def alerts_app(stack: Stack) -> AsyncIterator[Any]:
     from qzx_alerts.main import create_app
     from qzx_alerts.settings import AlertsSettings
@@ -55,7 +57,7 @@ async def alerts_app(stack: Stack) -> AsyncIterator[Any]:
         yield app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def dispatch_app(stack: Stack) -> AsyncIterator[Any]:
     from qzx_dispatch.main import create_app
     from qzx_dispatch.settings import DispatchSettings
@@ -67,7 +69,7 @@ async def dispatch_app(stack: Stack) -> AsyncIterator[Any]:
         yield app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def alerts_http(alerts_app: Any) -> AsyncIterator[str]:
     """The alerts app behind a real HTTP server in this event loop (SSE needs a streaming transport)."""
     import uvicorn

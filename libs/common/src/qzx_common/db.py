@@ -48,6 +48,7 @@ def create_engine(
     session_sql: Sequence[str] = (),
     command_timeout_s: float | None = COMMAND_TIMEOUT_S,
     idle_transaction_timeout_s: float = IDLE_TRANSACTION_TIMEOUT_S,
+    application_name: str | None = None,
 ) -> AsyncEngine:
     """A pool that checks its connections without a round trip. ``pool_pre_ping`` would cost every
     checkout a BEGIN, a query and a ROLLBACK with asyncpg (a third of a small consumer batch's round
@@ -68,7 +69,8 @@ def create_engine(
     clients with TCP keepalives. ``pool_recycle`` replaces connections a middlebox may have
     forgotten.
 
-    ``session_sql`` runs (and commits) on every new connection: a service's temporary tables, say."""
+    ``session_sql`` runs (and commits) on every new connection: a service's temporary tables, say.
+    ``application_name`` names the connections in ``pg_stat_activity`` (which service holds them)."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -86,7 +88,8 @@ def create_engine(
                 "tcp_keepalives_idle": "30",
                 "tcp_keepalives_interval": "10",
                 "tcp_keepalives_count": "3",
-            },
+            }
+            | ({"application_name": application_name} if application_name else {}),
         },
     )
     event.listen(engine.sync_engine, "checkout", _replace_if_closed)

@@ -62,6 +62,7 @@ class Runtime:
             session_sql=session_sql,
             command_timeout_s=settings.db_command_timeout_s,
             idle_transaction_timeout_s=settings.db_idle_transaction_timeout_s,
+            application_name=f"qzx-{schema}",
         )
         await wait_for_database(engine)
         if settings.migrate_on_start:
