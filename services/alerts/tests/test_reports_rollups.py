@@ -1,7 +1,9 @@
-"""The monthly report read from the sightings' rollups (alerts_0015) gives the very figures the raw
-scan of the sightings gives, on generated data: every level of jurisdiction, year on year, events
-written late into a closed day, events stored through the scoring batch, and another offset (which
-reads the sightings); the day and the week, which read the sightings, agree as well."""
+"""The monthly report read from the rollups of the sightings (alerts_0015) and of the alerts
+(alerts_0016) gives the very figures the raw scan of the sightings and the alerts gives, on
+generated data: every level of jurisdiction, year on year, events written late into a closed day,
+events stored and alerts raised through the scoring batch, alerts changed after they were raised,
+and another offset (which reads the sightings); the day and the week, which read the sightings
+and the alerts, agree as well."""
 
 from __future__ import annotations
 
@@ -27,6 +29,12 @@ MONTH = datetime(2025, 3, 1, tzinfo=CST)
 SPAN = (datetime(2025, 2, 1, tzinfo=CST), datetime(2025, 4, 1, tzinfo=CST))
 VIOLATIONS = ("drunk_driving", "speeding", "overload", "red_light", "wrong_way")
 COLUMNS = ["event_id", "plate", "violation", "device_id", "lat", "lon", "admin_code", "captured_at"]
+ALERT_COLUMNS = [
+    "id", "kind", "dedup_key", "status", "priority", "score", "factors", "violations", "plates",
+    "admin_code", "city_code", "lat", "lon", "first_seen", "last_seen", "count", "event_ids",
+    "rules_version", "dispatched_at", "signed_at", "resolved_at", "escalated_at", "outcome",
+]  # fmt: skip
+COVERT = '[{"name": "hotlist", "value": "covert"}]'
 PREFIXES = ("37", "3715", "371502", "370102", "370102001")
 REPORTS: tuple[tuple[Period, date], ...] = (
     ("monthly", date(2025, 3, 17)),
@@ -56,6 +64,36 @@ def _sightings(rng: random.Random, n: int, tag: str) -> list[tuple[Any, ...]]:
         rows.append(
             (f"rr-{tag}-{i}", plate, rng.choice(VIOLATIONS), d.device_id, d.lat, d.lon, d.admin_code, at)
         )
+    return rows
+
+
+def _alerts(rng: random.Random, n: int, tag: str) -> list[tuple[Any, ...]]:
+    """``n`` alerts over SPAN in every state, some covert checkpoint hits, a tenth first seen on a
+    local midnight; times to sign and resolve fractional, across an hour and a day."""
+    rows = []
+    for i in range(n):
+        d = rng.choice(DEVICES)
+        seen = SPAN[0] + timedelta(seconds=rng.uniform(0, (SPAN[1] - SPAN[0]).total_seconds()))
+        if rng.random() < 0.1:
+            seen = seen.replace(hour=0, minute=0, second=0, microsecond=0)
+        kind = rng.choice(("violation", "violation", "hotlist_hit", "plate_fraud"))
+        factors = COVERT if kind == "hotlist_hit" and rng.random() < 0.5 else "[]"
+        status = rng.choice(("new", "dispatched", "resolved", "resolved", "dismissed"))
+        dispatched = seen + timedelta(seconds=rng.uniform(1, 300)) if status != "new" else None
+        signed = (
+            dispatched + timedelta(seconds=rng.choice((0.4, 59.5, 3599.9, 3600, 5000.2, 90000)))
+            if (dispatched and rng.random() < 0.8)
+            else None
+        )
+        resolved = seen + timedelta(seconds=rng.uniform(30, 3 * 86400)) if status == "resolved" else None
+        outcome = rng.choice(("ticketed", "warned", None)) if status == "resolved" else None
+        escalated = seen + timedelta(seconds=70) if rng.random() < 0.1 else None
+        row = (
+            f"rr-a-{tag}-{i}", kind, f"rr:{tag}:{i}", status, rng.choice(("P1", "P2", "P3", "P4")), 50.0,
+            factors, ["speeding"], [], d.admin_code, d.admin_code[:4], d.lat, d.lon, seen, seen, 1,
+            [f"rr-{tag}-{i}"], "test", dispatched, signed, resolved, escalated, outcome,
+        )  # fmt: skip
+        rows.append(row)
     return rows
 
 
@@ -125,6 +163,9 @@ async def generated(alerts: Any) -> None:
                 rows,
             )
         await _accidents(driver, rng)
+        await driver.copy_records_to_table(
+            "alerts", schema_name="alerts", columns=ALERT_COLUMNS, records=_alerts(rng, 1500, "c")
+        )
         await conn.commit()
 
 
@@ -138,6 +179,42 @@ async def test_rollup_reports_equal_the_raw_scan(alerts: Any, generated: None) -
     assert month["events"]["total"] > 1000 and len(month["events"]["by_day"]) == 31
     assert len(month["repeat_offenders"]) == 10 and month["repeat_offenders"][0]["count"] > 2
     assert month["accidents"]["total"] > 0 and month["accidents"]["last_year"]["accidents"] > 0
+    loop = month["alerts"]
+    assert loop["raised"] > 300 and loop["signed"] > 0 and loop["feedback"] > 0 and loop["escalated"] > 0
+    assert loop["time_to_sign_s"]["p90"] > 3600 and loop["time_to_resolve_s"]["median"] > 3600
+
+
+async def test_alerts_changed_after_they_were_raised(alerts: Any, generated: None) -> None:
+    """Every writer's change to raised alerts moves their counts and times: a task's progress, a
+    priority raised by a merge (INSERT … ON CONFLICT DO UPDATE), a hit made covert, a deletion."""
+    rules = alerts.state.service.scoring.rules
+    before = await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
+    march = "first_seen >= '2025-03-01 00:00+08' AND first_seen < '2025-04-01 00:00+08'"
+    async with alerts.state.runtime.engine.begin() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await driver.execute(
+            "UPDATE alerts.alerts SET status = 'resolved', outcome = 'ticketed', dispatched_at = first_seen, "
+            f"signed_at = first_seen + interval '61.5 seconds', resolved_at = first_seen + interval '2 hours' "
+            f"WHERE status = 'new' AND {march}"
+        )
+        await driver.execute(
+            "INSERT INTO alerts.alerts AS a (id, kind, dedup_key, status, priority, score, factors, violations, "
+            "plates, admin_code, city_code, lat, lon, first_seen, last_seen, count, event_ids, rules_version) "
+            "SELECT id, kind, dedup_key, status, 'P1', score, factors, violations, plates, admin_code, city_code, "
+            f"lat, lon, first_seen, last_seen, count, event_ids, rules_version FROM alerts.alerts WHERE {march} "
+            "AND priority = 'P4' ON CONFLICT (id) DO UPDATE SET priority = EXCLUDED.priority, count = a.count + 1"
+        )
+        await driver.execute(
+            f"UPDATE alerts.alerts SET factors = '{COVERT}' WHERE kind = 'hotlist_hit' AND factors = '[]' AND {march}"
+        )
+        deleted = await driver.execute(f"DELETE FROM alerts.alerts WHERE status = 'dismissed' AND {march}")
+    after = await _both(alerts, period="monthly", day=MONTH.date(), prefix="37", rules=rules)
+    for prefix in PREFIXES[1:3]:
+        await _both(alerts, period="monthly", day=MONTH.date(), prefix=prefix, rules=rules)
+    assert after["alerts"]["dismissed"] == 0 < before["alerts"]["dismissed"] and deleted != "DELETE 0"
+    assert "P4" not in after["alerts"]["by_priority"] and after["alerts"]["by_priority"]["P1"] > 0
+    assert after["alerts"]["raised"] < before["alerts"]["raised"]
+    assert after["alerts"]["handled"] > before["alerts"]["handled"]
 
 
 async def test_events_written_late_into_a_closed_day(alerts: Any, generated: None) -> None:
@@ -222,7 +299,13 @@ async def test_a_fold_leaves_the_figures_and_no_fresh_rows(alerts: Any, generate
     while not await fold_once(alerts.state.runtime.engine):  # the service's own fold is running
         pass
     async with alerts.state.runtime.engine.connect() as conn:
-        for table in ("sighting_days", "sighting_device_months", "plate_months"):
+        for table in (
+            "sighting_days",
+            "sighting_device_months",
+            "plate_months",
+            "alert_months",
+            "alert_duration_months",
+        ):
             assert await conn.scalar(text(f"SELECT count(*) FROM alerts.{table}_fresh")) == 0
             keys = await conn.scalar(text(f"SELECT count(*) FROM alerts.{table}"))
             assert keys > 0, table

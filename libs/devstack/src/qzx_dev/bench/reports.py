@@ -148,7 +148,10 @@ async def load(dsn: str, *, per_month: int, alerts_per_month: int, months: tuple
             await conn.execute(f"INSERT INTO alerts.hazards ({names}) VALUES ({marks})", *row.values())
         log(f"{HAZARDS:,} hazard points")
         # what the service's fold would do in its first seconds, done before the timing
-        await conn.execute("SELECT alerts.fold_sighting_rollups()")
+        from qzx_alerts.reports.repository import fold_rollups
+
+        async with conn.transaction():
+            await fold_rollups(conn)
         log("rollups folded")
         await settle(conn)
     finally:

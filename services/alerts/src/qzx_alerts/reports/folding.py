@@ -1,4 +1,4 @@
-"""The periodic fold of the report rollups' fresh rows (alerts_0015): the scoring transactions
+"""The periodic fold of the report rollups' fresh rows (alerts_0015, alerts_0016): the scoring transactions
 only append them, so that two never wait for each other; the fold keeps what reports sum small."""
 
 from __future__ import annotations

@@ -3,6 +3,7 @@ accident_facts for accidents, hazards for the ledger)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -55,7 +56,7 @@ ROLLUP_AREA_LENGTH = 2  # ``plate_months`` keeps the province's plates (alerts_0
 
 
 def _rollup(table: str) -> str:
-    """A rollup's rows: those folded into ``table`` and those still fresh (alerts_0015); a key
+    """A rollup's rows: those folded into ``table`` and those still fresh (alerts_0015, 0016); a key
     may have several, so readers sum them."""
     return f"(SELECT * FROM {SCHEMA}.{table} UNION ALL SELECT * FROM {SCHEMA}.{table}_fresh)"
 
@@ -65,7 +66,7 @@ async def fold_rollups(raw: asyncpg.Connection) -> bool:
     (False). The caller commits."""
     if not await raw.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('alerts.fold_sighting_rollups'))"):
         return False
-    await raw.execute(f"SELECT {SCHEMA}.fold_sighting_rollups()")
+    await raw.execute(f"SELECT {SCHEMA}.fold_sighting_rollups(); SELECT {SCHEMA}.fold_alert_rollups()")
     return True
 
 
@@ -223,63 +224,139 @@ async def repeat_offenders_rolled_up(
     return [dict(r) | {"violations": list(r["violations"])} for r in rows]
 
 
-_LOOP_COUNTS = """count(*) AS raised,
-               count(*) FILTER (WHERE dispatched_at IS NOT NULL) AS dispatched,
-               count(*) FILTER (WHERE signed_at IS NOT NULL) AS signed,
-               count(*) FILTER (WHERE status = 'resolved' AND outcome IS NOT NULL) AS feedback,
-               count(*) FILTER (WHERE status = 'resolved') AS resolved"""
+# What each count of the loop is of one alert, 0 or 1 (alerts_0016 keeps them in ``alert_months``).
+LOOP_COUNTS = {
+    "raised": "true",
+    "dispatched": "dispatched_at IS NOT NULL",
+    "signed": "signed_at IS NOT NULL",
+    "feedback": "status = 'resolved' AND outcome IS NOT NULL",
+    "resolved": "status = 'resolved'",
+    "dismissed": "status = 'dismissed'",
+    "escalated": "escalated_at IS NOT NULL",
+}
+# The times the percentiles are of, each to the precision of ``duration_bucket`` (alerts_0016).
+DURATIONS = {
+    "sign": "extract(epoch FROM signed_at - dispatched_at)",
+    "resolve": "extract(epoch FROM resolved_at - first_seen)",
+}
+# ``alert_duration_months`` keeps cities: it answers the province and a city.
+DURATION_ROLLUP_AREA_LENGTH = 4
+_PERCENTILES = {"median": 0.5, "p90": 0.9}
+
+
+def _loop_counts(alerts: str) -> str:
+    """The loop's counts of ``alerts`` (priority, kind, outcome, area and the LOOP_COUNTS, one
+    row an alert or a rollup key): the totals, and by priority, kind, outcome and area."""
+    return f"""
+        SELECT CASE WHEN GROUPING(priority) = 0 THEN 'priority' WHEN GROUPING(kind) = 0 THEN 'kind'
+                    WHEN GROUPING(outcome) = 0 THEN 'outcome' WHEN GROUPING(area) = 0 THEN 'area' END AS dim,
+               coalesce(priority, kind, outcome, area) AS key,
+               {", ".join(f"sum({c}) AS {c}" for c in LOOP_COUNTS)}
+        FROM ({alerts}) AS a GROUP BY GROUPING SETS ((), (priority), (kind), (outcome), (area))
+        HAVING sum(raised) <> 0"""
 
 
 async def alert_figures(
     raw: asyncpg.Connection, *, start: datetime, end: datetime, prefix: str, child_len: int
 ) -> dict[str, Any]:
-    """The command loop for alerts raised in the period (first seen inside it): the totals with
-    the times to sign and resolve, by priority, kind and outcome, and the loop by child
-    jurisdiction (``left(admin_code, child_len)``), from one scan of the period's alerts (a
-    materialised CTE read twice: the totals' percentiles, then one hashed grouping)."""
-    rows = await raw.fetch(
-        f"""
-        WITH a AS MATERIALIZED (
-            SELECT priority, kind, outcome, status, left(admin_code, $4) AS area, first_seen,
-                   dispatched_at, signed_at, resolved_at, escalated_at
-            FROM {SCHEMA}.alerts WHERE {_RAISED}
-        )
-        SELECT NULL::text AS dim, NULL::text AS key, {_LOOP_COUNTS},
-               count(*) FILTER (WHERE status = 'dismissed') AS dismissed,
-               count(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM signed_at - dispatched_at))
-                   AS sign_median,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM signed_at - dispatched_at))
-                   AS sign_p90,
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - first_seen))
-                   AS resolve_median,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM resolved_at - first_seen))
-                   AS resolve_p90
-        FROM a
-        UNION ALL
-        SELECT CASE WHEN GROUPING(priority) = 0 THEN 'priority' WHEN GROUPING(kind) = 0 THEN 'kind'
-                    WHEN GROUPING(outcome) = 0 THEN 'outcome' ELSE 'area' END,
-               coalesce(priority, kind, outcome, area), {_LOOP_COUNTS}, NULL, NULL, NULL, NULL, NULL, NULL
-        FROM a GROUP BY GROUPING SETS ((priority), (kind), (outcome), (area))
-        """,
+    """The command loop for alerts raised in the period (first seen inside it), read from the
+    alerts: the counts by priority, kind, outcome and child jurisdiction
+    (``left(admin_code, child_len)``), and the percentiles of the times to sign and resolve."""
+    counted = ", ".join(f"({c})::int AS {name}" for name, c in LOOP_COUNTS.items())
+    counts = await raw.fetch(
+        _loop_counts(
+            f"SELECT priority, kind, outcome, left(admin_code, $4) AS area, {counted} "
+            f"FROM {SCHEMA}.alerts WHERE {_RAISED}"
+        ),
         start,
         end,
         prefix,
         child_len,
     )
+    buckets = ", ".join(f"{SCHEMA}.duration_bucket({d}) AS {m}" for m, d in DURATIONS.items())
+    durations = await raw.fetch(
+        f"""
+        SELECT metric, bucket, count(*) AS n
+        FROM (SELECT {buckets} FROM {SCHEMA}.alerts WHERE {_RAISED}) AS a
+        CROSS JOIN LATERAL (VALUES {", ".join(f"('{m}', {m})" for m in DURATIONS)}) AS d(metric, bucket)
+        WHERE bucket IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2
+        """,
+        start,
+        end,
+        prefix,
+    )
+    return _alert_figures(counts, durations)
+
+
+async def alert_figures_rolled_up(
+    raw: asyncpg.Connection, *, month: date, prefix: str, child_len: int
+) -> dict[str, Any]:
+    """``alert_figures`` of a local calendar ``month`` from the rollups (at ``ROLLUP_OFFSET_S``),
+    for a prefix of at most ``DURATION_ROLLUP_AREA_LENGTH`` digits."""
+    counts = await raw.fetch(
+        _loop_counts(
+            f"SELECT priority, kind, nullif(outcome, '') AS outcome, left(admin_code, $3) AS area, "
+            f"{', '.join(LOOP_COUNTS)} FROM {_rollup('alert_months')} AS r "
+            "WHERE month = $1 AND admin_code LIKE $2 || '%' AND NOT covert"
+        ),
+        month,
+        prefix,
+        child_len,
+    )
+    durations = await raw.fetch(
+        f"""
+        SELECT metric, bucket, sum(n) AS n FROM {_rollup("alert_duration_months")} AS r
+        WHERE month = $1 AND city_code LIKE $2 || '%' AND NOT covert
+        GROUP BY 1, 2 HAVING sum(n) <> 0 ORDER BY 1, 2
+        """,
+        month,
+        prefix,
+    )
+    return _alert_figures(counts, durations)
+
+
+def _alert_figures(counts: Iterable[Any], durations: Iterable[Any]) -> dict[str, Any]:
+    """The figures from the grouped counts (``_loop_counts``) and the durations' histograms
+    (metric, bucket, n in bucket order)."""
     breakdown: dict[str, dict[str, int]] = {"priority": {}, "kind": {}, "outcome": {}}
     by_area: dict[str, dict[str, int]] = {}
-    total: dict[str, Any] = {}
-    for r in rows:
+    total: dict[str, Any] = dict.fromkeys(LOOP_COUNTS, 0)
+    for r in counts:
         if r["dim"] is None:
-            total = {k: v for k, v in r.items() if k not in ("dim", "key")}
+            total = {c: int(r[c]) for c in LOOP_COUNTS}
         elif r["dim"] == "area":
             by_area[r["key"]] = {k: int(r[k]) for k in ("raised", "dispatched", "signed", "feedback")} | {
                 "handled": int(r["resolved"])
             }
         elif r["key"] is not None:  # alerts without an outcome are not an outcome
-            breakdown[r["dim"]][r["key"]] = r["raised"]
+            breakdown[r["dim"]][r["key"]] = int(r["raised"])
+    histograms: dict[str, list[tuple[float, int]]] = {m: [] for m in DURATIONS}
+    for r in durations:
+        histograms[r["metric"]].append((r["bucket"], int(r["n"])))
+    for metric, histogram in histograms.items():
+        for name, fraction in _PERCENTILES.items():
+            total[f"{metric}_{name}"] = percentile_cont(histogram, fraction)
     return total | {"by": breakdown, "by_area": by_area}
+
+
+def percentile_cont(histogram: list[tuple[float, int]], fraction: float) -> float | None:
+    """PostgreSQL's ``percentile_cont(fraction)`` of the values a histogram counts ((value, count)
+    in value order): interpolated between the values either side of ``fraction * (count - 1)``."""
+    count = sum(n for _, n in histogram)
+    if not count:
+        return None
+    position = fraction * (count - 1)
+    below, above = math.floor(position), math.ceil(position)
+    values: dict[int, float] = {}
+    seen = 0
+    for value, n in histogram:
+        for index in (below, above):
+            if seen <= index < seen + n:
+                values[index] = value
+        seen += n
+        if above < seen:
+            break
+    return values[below] + (values[above] - values[below]) * (position - below)
 
 
 # Accidents of a period by the child jurisdiction they happened in (``left(admin_code, $4)``).

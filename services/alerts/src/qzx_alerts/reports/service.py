@@ -86,9 +86,13 @@ async def _figures(
     events = await _event_counts(
         raw, start=start, end=end, prefix=prefix, offset_s=offset_s, rolled_up=rolled_up
     )
-    a = await repository.alert_figures(
-        raw, start=start, end=end, prefix=prefix, child_len=league.child_len(prefix)
-    )
+    child_len = league.child_len(prefix)
+    if rolled_up and len(prefix) <= repository.DURATION_ROLLUP_AREA_LENGTH:
+        a = await repository.alert_figures_rolled_up(
+            raw, month=start.date(), prefix=prefix, child_len=child_len
+        )
+    else:
+        a = await repository.alert_figures(raw, start=start, end=end, prefix=prefix, child_len=child_len)
     return {
         "loop_by_area": a["by_area"],
         "hotspots": events["hotspots"],
@@ -136,9 +140,10 @@ async def _repeat_offenders(
 async def build_report(
     conn: AsyncConnection, *, period: Period, day: date, prefix: str, rules: Rules, rollups: bool = True
 ) -> dict[str, Any]:
-    """The report; ``rollups`` reads a month's event figures from the sightings' rollups when
-    they answer it (the rules' offset is theirs), else (and with ``rollups=False``) from the
-    sightings; a day and a week (a thirtieth and a quarter of a month) read the sightings."""
+    """The report; ``rollups`` reads a month's event and alert figures from the rollups when
+    they answer it (the rules' offset is theirs; the alerts' of the province and a city), else
+    (and with ``rollups=False``) from the sightings and the alerts; a day and a week (a thirtieth
+    and a quarter of a month) read the sightings and the alerts."""
     raw = await driver_connection(conn)
     tz = rules.tz
     offset_s = int(tz.utcoffset(None).total_seconds())
