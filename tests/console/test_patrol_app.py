@@ -18,7 +18,6 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,9 +27,10 @@ from fastapi.responses import JSONResponse, Response
 
 from qzx_console.main import STATIC, create_app
 from qzx_console.settings import ConsoleSettings
+from qzx_dev.browser import chromium
 from qzx_dev.testing import serve
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
+CHROMIUM = chromium()
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install -y chromium)")
 IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+"(\./[\w.-]+\.js)";""", re.MULTILINE | re.DOTALL)
 LOCAL_REF = re.compile(r"""(?:href|src)="(/[^"]*)\"""")
