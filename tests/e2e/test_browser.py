@@ -1,7 +1,8 @@
 """The people's loop in a real browser (Playwright driving Debian's chromium): a dispatcher signs
 in, a produced drunk-driving event appears on the queue live, through the page's alert stream
 (its produce-to-row latency printed and recorded as a test property; `qzx bench console` holds
-the one-second target), the dispatcher dispatches it from the ranked recommendations, the
+the one-second target) and its event's picture from the development evidence server in the
+detail, the dispatcher dispatches it from the ranked recommendations, the
 officer's phone receives it, signs and gives feedback while offline, flushes when the network
 returns, and the console shows the loop closed; a city commander of another city sees none of
 it; an escalated task raises the escalation banner, and so does a P1 that waits for a unit; the
@@ -24,6 +25,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -96,6 +98,22 @@ async def site(system: System, tmp_path_factory: pytest.TempPathFactory) -> Asyn
         app.state.settings, app.state.qzx_auth = settings_before, auth_before
 
 
+@pytest.fixture(scope="module")
+async def evidence() -> AsyncIterator[str]:
+    """The development evidence server, as `qzx dev` runs it beside the simulator: its base URL."""
+    from qzx_dev.evidence.app import create_app as evidence_app
+
+    async with Served(evidence_app()) as url:
+        yield f"{url}/evidence"
+
+
+async def shows_picture(image: Any) -> None:
+    """Waits until the image has been fetched and decoded: a picture, not a broken image."""
+    await image.wait_for()
+    handle = await image.element_handle()
+    await image.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=handle)
+
+
 async def sign_in(page: Any, site: str, path: str, username: str) -> None:
     await page.goto(f"{site}{path}")
     await page.wait_for_url("**/sign-in**")
@@ -106,16 +124,19 @@ async def sign_in(page: Any, site: str, path: str, username: str) -> None:
 
 
 async def test_the_loop_from_the_queue_to_the_phone_and_back(
-    site: str, system: System, shots: Path, browser: Any, record_property: Any
+    site: str, system: System, shots: Path, browser: Any, record_property: Any, evidence: str
 ) -> None:
     plate = new_plate("A")
+    camera = device("370102-BC-0003")
     event = camera_event(
-        device("370102-BC-0003"),
+        camera,
         plate=plate,
         violation="drunk_driving",
         captured_at=datetime.now(UTC) - timedelta(seconds=30),
         measurements={"bac_mg_100ml": 95},
     )
+    picture = f"{evidence}/370102/e2e/{event['event_id']}-0.jpg?{urlencode({'device': camera.device_id, 'plate': plate})}"
+    event["evidence"] = [{"uri": picture, "sha256": "0" * 64}]
     if True:  # one browser for the module (the fixture)
         desk = await browser.new_context(viewport=DESKTOP, locale="zh-CN")
         console = await desk.new_page()
@@ -157,6 +178,8 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
         detail = console.locator("#detail")
         await detail.locator(".factor").first.wait_for()
         assert "醉酒驾驶：血液酒精 95 mg/100mL" in await detail.inner_text()  # built from the factor's code
+        # The linked event's picture, drawn by the evidence server (the console shows what the URI serves).
+        await shows_picture(detail.locator(f"img.evidence-thumb[src='{picture}']"))
         await console.wait_for_function("id => window.qzxMap.alertMarkers.has(id)", arg=alert_id)
 
         # Dispatch it from the ranked recommendations (a P1 already got the best unit on arrival:
