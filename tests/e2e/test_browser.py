@@ -18,6 +18,7 @@ against its JWKS, as under `make run`.
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ import httpx
 import pytest
 from e2e_harness import Served, System, camera_event, device, new_plate
 
+from qzx_console.main import STATIC
 from qzx_console.main import create_app as console_app
 from qzx_console.settings import ConsoleSettings
 from qzx_dev.browser import ROWS_JS
@@ -508,6 +510,11 @@ PAGES = [
     "audit",
     "supervision",
 ]
+
+
+def test_the_screenshots_cover_every_tab_of_the_console() -> None:
+    views = (STATIC / "js" / "views.js").read_text()
+    assert re.findall(r'\{ id: "(\w+)"', views) == PAGES
 
 
 async def test_every_page_at_desktop_and_phone_size(site: str, shots: Path, browser: Any) -> None:
