@@ -262,20 +262,19 @@ def drunk_drivers(n: int, tag: str) -> tuple[list[bytes], dict[str, str]]:
     return values, ids
 
 
-async def produced_to_row(
-    browser: Any, stack: AsyncExitStack, *, url: str, bootstrap: str, dispatch: str, n: int
-) -> tuple[list[float], list[float]]:
-    """(produced event -> its row, ms; one raw Kafka hop at the same rate, ms): ingest and alerts
-    as processes on fresh topics, the console in front of them (dispatch: the stand-in)."""
-    from qzx_alerts.settings import AlertsSettings
+async def console_on_the_stack(
+    stack: AsyncExitStack, *, url: str, bootstrap: str, dispatch: str
+) -> tuple[str, str]:
+    """(console URL, topic prefix): ingest and alerts as processes on fresh topics, the console in
+    front of them (dispatch: the stand-in), all stopped with ``stack``."""
+    import uuid
+
     from qzx_common.kafka.admin import ensure_topics
-    from qzx_common.topics import CAMERA_VIOLATIONS, CAMERA_VIOLATIONS_DLQ
-    from qzx_common.web.auth import mint_token
     from qzx_console.main import create_app
     from qzx_console.settings import ConsoleSettings
-    from qzx_dev.bench.alerts_pipeline import Services, produce, raw_hop_latency
+    from qzx_dev.bench.alerts_pipeline import Services
 
-    prefix = f"bench-console-{time.monotonic_ns() % 10**8}."
+    prefix = f"bench-console-{uuid.uuid4().hex[:6]}."
     await ensure_topics(bootstrap, prefix=prefix)
     services = Services(url, bootstrap, prefix)
     stack.callback(services.stop)
@@ -283,17 +282,25 @@ async def produced_to_row(
     services.start("qzx_alerts")
     await services.wait_ready(services.ingest_port)
     await services.wait_ready(services.alerts_port)
-    console = await serve(
-        create_app(
-            ConsoleSettings(
-                ingest_url=f"http://127.0.0.1:{services.ingest_port}",
-                alerts_url=f"http://127.0.0.1:{services.alerts_port}",
-                dispatch_url=dispatch,
-                log_json=False,
-            )
-        ),
-        stack,
+    settings = ConsoleSettings(
+        ingest_url=f"http://127.0.0.1:{services.ingest_port}",
+        alerts_url=f"http://127.0.0.1:{services.alerts_port}",
+        dispatch_url=dispatch,
+        log_json=False,
     )
+    return await serve(create_app(settings), stack), prefix
+
+
+async def produced_to_row(
+    browser: Any, stack: AsyncExitStack, *, url: str, bootstrap: str, dispatch: str, n: int
+) -> tuple[list[float], list[float]]:
+    """(produced event -> its row, ms; one raw Kafka hop at the same rate, ms)."""
+    from qzx_alerts.settings import AlertsSettings
+    from qzx_common.topics import CAMERA_VIOLATIONS, CAMERA_VIOLATIONS_DLQ
+    from qzx_common.web.auth import mint_token
+    from qzx_dev.bench.alerts_pipeline import produce, raw_hop_latency
+
+    console, prefix = await console_on_the_stack(stack, url=url, bootstrap=bootstrap, dispatch=dispatch)
     secret = AlertsSettings().jwt_secret or ""
     page = await console_page(
         browser, mint_token(secret=secret, sub="bench", role="province_commander", jur="37")
