@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +19,10 @@ from fastapi.responses import Response, StreamingResponse
 
 from qzx_console.main import create_app
 from qzx_console.settings import ConsoleSettings
+from qzx_dev.browser import chromium
 from qzx_dev.testing import serve
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
+CHROMIUM = chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install -y chromium)")
 ESCALATION = {
     "id": "E-1",

@@ -3,7 +3,8 @@ manifest, its icons and the service worker are served, the worker's shell is exa
 loads; in Chromium against a stand-in of dispatch, the phone's position reaches
 `POST /v1/patrol/location` (the first at once, then at most one per interval, the newest, none
 while offline), once the worker is active the page opens with the console gone and lists the
-action it queued offline, and a task's card explains its alert and shows its events' evidence."""
+action it queued offline, and a task's card explains its alert and shows its events' evidence,
+offline too, from the worker's copy of the newest pictures."""
 
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,9 +27,10 @@ from fastapi.responses import JSONResponse, Response
 
 from qzx_console.main import STATIC, create_app
 from qzx_console.settings import ConsoleSettings
+from qzx_dev.browser import chromium
 from qzx_dev.testing import serve
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium")) if p and Path(p).exists()), None)
+CHROMIUM = chromium()
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install -y chromium)")
 IMPORT = re.compile(r"""^\s*import\s[^;]*?from\s+"(\./[\w.-]+\.js)";""", re.MULTILINE | re.DOTALL)
 LOCAL_REF = re.compile(r"""(?:href|src)="(/[^"]*)\"""")
@@ -118,6 +119,7 @@ class Dispatch:
         self.signed: list[str] = []
         self.location_reply: tuple[int, dict[str, Any]] | None = None  # instead of accepting
         self.url = ""  # where the stand-in listens (it is ingest too: the events' evidence)
+        self.pictures: list[str] = []  # the evidence pictures it served
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -156,7 +158,9 @@ class Dispatch:
 
         @app.get("/evidence/{name}")
         async def image(name: str) -> Response:
-            return Response(PNG, media_type="image/png")
+            self.pictures.append(name)
+            # Not kept by the browser's HTTP cache: a copy the page shows offline is the worker's.
+            return Response(PNG, media_type="image/png", headers={"Cache-Control": "no-store"})
 
         @app.get("/v1/patrol/tasks")
         async def tasks(cursor: int = 0) -> dict[str, Any]:
@@ -341,4 +345,60 @@ async def test_a_task_card_explains_its_alert_and_shows_its_evidence(
         await page.click("#lang")  # English without a reload
         assert await factors.all_inner_texts() == ["BAC 95 mg/100mL", "at night (02:10 local)"]
         assert await thumb.get_attribute("alt") == "evidence image 1 鲁R12345"
+        await page.context.close()
+
+
+LOADED = "() => { const img = document.querySelector('article[data-task=T-1] img.evidence-thumb'); return img && img.complete && img.naturalWidth > 0; }"
+LOAD_PICTURES = """async (urls) => {
+  for (const url of urls) {
+    await new Promise((done, failed) => {
+      const img = new Image();
+      img.onload = done;
+      img.onerror = () => failed(new Error(url));
+      img.src = url;
+    });
+  }
+}"""
+
+
+def worker_constant(name: str) -> str:
+    found = re.search(rf"const {name} = (\S+?);", (STATIC / "patrol-sw.js").read_text())
+    assert found, name
+    return found.group(1).strip('"')
+
+
+@needs_chromium
+async def test_the_cards_evidence_picture_shows_offline_from_the_workers_copy(
+    stand_in: tuple[Any, ConsoleSettings, Dispatch],
+) -> None:
+    """Online, the worker keeps the picture the card shows; offline, the card still shows it, as
+    re-rendered and after a reload, with nothing asked of the network; the worker keeps only the
+    newest EVIDENCE_KEPT pictures."""
+    browser, settings, dispatch = stand_in
+    async with serve(create_app(settings)) as console:
+        page = await phone(browser, console)
+        await page.goto(f"{console}/patrol/")
+        await page.wait_for_function("navigator.serviceWorker.controller?.state === 'activated'")
+        await page.reload()  # every request of the page through the worker from the start
+        await page.wait_for_function(LOADED)
+        served = len(dispatch.pictures)
+        assert dispatch.pictures[-1] == "E-1-0.png"
+
+        await page.context.set_offline(True)
+        await page.locator("#net.offline").wait_for()  # the cards drawn again, the picture asked again
+        await page.wait_for_function(LOADED)
+        await page.reload()
+        await page.locator("#net.offline").wait_for()
+        await page.wait_for_function(LOADED)
+        assert len(dispatch.pictures) == served
+
+        await page.context.set_offline(False)
+        kept = int(worker_constant("EVIDENCE_KEPT"))
+        more = [f"{dispatch.url}/evidence/more-{i}.png" for i in range(kept + 3)]
+        await page.evaluate(LOAD_PICTURES, more)
+        copies = await page.evaluate(
+            "async (name) => (await (await caches.open(name)).keys()).map((r) => r.url)",
+            worker_constant("EVIDENCE"),
+        )
+        assert set(copies) == set(more[-kept:])  # the card's own picture and the oldest went
         await page.context.close()

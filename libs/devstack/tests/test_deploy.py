@@ -27,6 +27,7 @@ from qzx_common.settings import CommonSettings
 from qzx_console.settings import ConsoleSettings
 from qzx_dev.idp.app import IdpSettings
 from qzx_dev.kustomize import KustomizeError, build
+from qzx_dev.launcher import LaunchSettings, evidence_url
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy/k8s"
@@ -129,6 +130,26 @@ def test_compose_signs_people_in_at_its_identity_provider() -> None:
         assert default(services[name]["environment"]["QZX_JWT_JWKS_URL"]) == f"{settings.issuer}/jwks"
     console = services["console"]["environment"]
     assert default(console["QZX_CONSOLE_IDP_TOKEN_URL"]) == f"{settings.issuer}/token"
+
+
+def test_compose_serves_the_simulated_events_evidence_where_the_browser_loads_it() -> None:
+    """As under `qzx dev`: the simulator names pictures at the development evidence server, at the
+    host port the compose file publishes it on (the browser loads thumbnails, not a container)."""
+    services = compose()["services"]
+    evidence = services["evidence"]
+    assert evidence["command"][:3] == ["python", "-m", "qzx_dev.evidence"]
+    port = evidence["command"][evidence["command"].index("--port") + 1]
+    (published,) = evidence["ports"]
+    host_port = re.fullmatch(r"127\.0\.0\.1:\$\{QZX_DEV_EVIDENCE_PORT:-(\d+)\}:(\d+)", published)
+    assert host_port and host_port.group(2) == port
+    assert int(host_port.group(1)) == LaunchSettings().dev_evidence_port
+    assert f"127.0.0.1:{port}/healthz" in " ".join(evidence["healthcheck"]["test"])
+    simulator = services["simulator"]
+    command = simulator["command"]
+    url = command[command.index("--evidence-url") + 1]
+    assert url.replace("${QZX_DEV_EVIDENCE_PORT:-8010}", "8010") == evidence_url(LaunchSettings())
+    assert simulator["depends_on"]["evidence"]["condition"] == "service_healthy"
+    assert evidence["profiles"] == simulator["profiles"] == ["simulator"]
 
 
 def test_kubernetes_signs_people_in_at_the_provinces_provider(

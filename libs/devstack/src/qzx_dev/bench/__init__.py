@@ -71,7 +71,7 @@ def servers(label: str, *, fast: bool = False) -> Iterator[tuple[str, str]]:
             process.stop()
 
 
-def run_on_fresh_database(label: str, bench: Callable[[str, str, str], Coroutine[Any, Any, None]]) -> None:
+def run_on_fresh_database(label: str, bench: Callable[[str, str, str], Coroutine[Any, Any, T]]) -> T:
     """``bench(plain URL, asyncpg URL, bootstrap)`` on a database of its own, dropped after."""
     import uuid
 
@@ -82,7 +82,7 @@ def run_on_fresh_database(label: str, bench: Callable[[str, str, str], Coroutine
         name = f"qzx_bench_{label}_{uuid.uuid4().hex[:8]}"
         db = create_database(server, name)
         try:
-            run_async(bench(to_plain_url(db), to_asyncpg_url(db), bootstrap))
+            return run_async(bench(to_plain_url(db), to_asyncpg_url(db), bootstrap))
         finally:
             drop_database(server, name)
 

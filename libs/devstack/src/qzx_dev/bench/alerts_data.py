@@ -178,16 +178,17 @@ def accepted_events(
     spread_s: int = 3600,
     tag: str = "bench",
     one_each: bool = False,
+    violation: str | None = None,
 ) -> list[bytes]:
     """Events (valid camera input too) for plates of ``pool``, captured within the last ``spread_s``:
     plates drawn at random (they recur, as in the history), or with ``one_each`` the i-th event has
-    the i-th plate (every plate seen once)."""
+    the i-th plate (every plate seen once); violations drawn at random unless ``violation`` is given."""
     devs = devices()
     now = datetime.now(UTC)
     out = []
     for i in range(n):
         d = rng.choice(devs)
-        v = rng.choice(VIOLATIONS)
+        v = violation or rng.choice(VIOLATIONS)
         m: dict[str, Any] = {
             "drunk_driving": {"bac_mg_100ml": rng.choice((35, 92))},
             "speeding": {"speed_kmh": 140, "speed_limit_kmh": 100},

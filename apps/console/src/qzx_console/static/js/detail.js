@@ -98,7 +98,8 @@ function formatValue(value) {
 }
 
 async function loadEvents(alert, box) {
-  let events = Array.isArray(alert.events) ? alert.events : null;
+  // alerts' linked events (its own copy of each sighting) carry no evidence: then ingest's records.
+  let events = Array.isArray(alert.events) && alert.events.every((e) => "evidence" in e) ? alert.events : null;
   const ids = (alert.event_ids || []).slice(-MAX_EVENTS).reverse();
   if (!events) {
     const results = await Promise.allSettled(

@@ -6,7 +6,8 @@
 // in, the unit's position is shared (patrol-location.js). Installable: the manifest and a service
 // worker (/patrol/sw.js) that keeps the page's shell, so that it opens with no network at all.
 // A task's card explains its alert (the factors) and shows its latest events' evidence, read from
-// ingest when online (best effort: the card stands without them).
+// ingest when online (best effort: the card stands without them) and kept with the tasks, so that
+// the card still shows its pictures offline (the worker keeps the pictures themselves).
 
 import { claims, loadToken, currentToken, signOut } from "./api.js";
 import { OUTCOMES, TASK_STATUS, factorText } from "./labels.js";
@@ -45,7 +46,7 @@ let state = { cursor: 0, tasks: {} };
 let queue = [];
 let flushing = false;
 let sharing = { state: "locating", detail: null };
-const events = new Map(); // event id → its evidence list from ingest (in memory: re-read after a reload)
+const events = new Map(); // event id → its evidence list from ingest (null while asked for)
 
 // A bilingual label "中文 English" in the chosen language.
 function say(label) {
@@ -59,6 +60,7 @@ function load() {
   const saved = JSON.parse(localStorage.getItem(STATE_KEY) || "null");
   if (saved && saved.unit_id === me.unit_id) state = saved; // another unit's phone starts afresh
   state.unit_id = me.unit_id;
+  for (const [id, evidence] of Object.entries(state.evidence || {})) events.set(id, evidence);
   queue = JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");
 }
 
@@ -194,7 +196,18 @@ async function loadEvidence(task) {
     events.set(id, res.ok ? (await res.json()).evidence || [] : []);
   }));
   read.forEach((r, i) => r.status === "rejected" && events.delete(wanted[i])); // the network: tried again later
-  if (read.some((r) => r.status === "fulfilled")) render();
+  if (read.some((r) => r.status === "fulfilled")) {
+    keepEvidence();
+    render();
+  }
+}
+
+// The open tasks' evidence lists, saved with the tasks (those of closed tasks are let go).
+function keepEvidence() {
+  const open = Object.values(state.tasks).filter((t) => OPEN.has(t.status));
+  const wanted = new Set(open.flatMap((t) => t.alert?.event_ids || []));
+  state.evidence = Object.fromEntries([...events].filter(([id, evidence]) => evidence && wanted.has(id)));
+  save();
 }
 
 function factorLines(t) {
