@@ -80,3 +80,32 @@ async def test_a_closed_task_or_a_unit_back_available_moves_the_queue_at_once(
     assert "pending:assigned" not in await watcher.tick()
     assert (await commander.patch(f"/v1/units/{second}", json={"status": "available"})).status_code == 200
     assert (await watcher.tick())["pending:assigned"] == 1
+
+
+async def test_a_unit_freeing_up_skips_the_pending_rows_another_transaction_holds(
+    slow_retry: Any, clock: OffsetClock
+) -> None:
+    """Two wake-ups of one city at once (or one beside the intake) never wait on each other's
+    rows, so they cannot deadlock: the rows held elsewhere are skipped, the rest made due."""
+    from sqlalchemy import text
+
+    from qzx_common.db import transaction
+    from qzx_dispatch.tasks import pending
+
+    held, free = make_alert(), make_alert()
+    for alert in (held, free):
+        assert await assign(slow_retry, alert, clock=clock) == "pending"  # no unit on duty
+    sessions = slow_retry.state.runtime.sessions
+    async with transaction(sessions) as holder:
+        await holder.execute(
+            text("SELECT 1 FROM dispatch.alerts WHERE alert_id = :id FOR UPDATE"), {"id": held.id}
+        )
+        async with transaction(sessions) as waker:
+            await waker.execute(text("SET LOCAL lock_timeout = '2s'"))
+            assert await pending.retry_now(waker, city_code="370100", now=clock.now()) == 1
+    async with transaction(sessions) as s:
+        due = await s.execute(
+            text("SELECT alert_id, next_try_at <= :now FROM dispatch.alerts ORDER BY alert_id"),
+            {"now": clock.now()},
+        )
+        assert dict(due.all()) == {held.id: False, free.id: True}

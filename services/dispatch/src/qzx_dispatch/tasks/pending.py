@@ -17,14 +17,26 @@ WAITING_SINCE = func.coalesce(AlertRecord.requeued_at, AlertRecord.first_seen)
 
 async def retry_now(session: AsyncSession, *, city_code: str, now: datetime) -> int:
     """A unit of ``city_code`` came free (task closed, back available, new shift): its city's
-    pending alerts are due now rather than at their next periodic try. Returns how many."""
-    result = await session.execute(
-        update(AlertRecord)
+    pending alerts are due now rather than at their next periodic try. Returns how many.
+
+    The rows are taken in id order and those another transaction holds are skipped (SKIP LOCKED):
+    two of these at once (two officers closing tasks in one city), or one beside the intake's
+    upsert of the same alerts, would otherwise lock a city's rows in opposite orders and deadlock,
+    failing an officer's action. A skipped row is that transaction's to change; at worst it keeps
+    its periodic try."""
+    due = (
+        select(AlertRecord.alert_id)
         .where(
             AlertRecord.state == "pending",
             AlertRecord.admin_code.startswith(code_prefix(city_code), autoescape=True),
             AlertRecord.next_try_at > now,
         )
+        .order_by(AlertRecord.alert_id)
+        .with_for_update(skip_locked=True)
+    )
+    result = await session.execute(
+        update(AlertRecord)
+        .where(AlertRecord.alert_id.in_(due.scalar_subquery()))
         .values(next_try_at=now)
         .execution_options(synchronize_session=False)
     )
