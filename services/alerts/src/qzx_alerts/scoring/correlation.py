@@ -4,8 +4,9 @@ sightings the repository found; the pipeline turns their proposals into alerts."
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from qzx_alerts.scoring.domain import (
     Context,
@@ -69,15 +70,23 @@ def travel_bar_s(distance_km: float, learned: Learned | None, rules: Rules) -> t
     return bar, f"{distance_km:.0f} km at {c.max_speed_kmh:g} km/h"
 
 
+@functools.lru_cache(maxsize=1024)
 def _city_name(admin_code: str) -> str:
     city = CITY_BY_CODE.get(city_code(admin_code))
     return city.name if city else city_code(admin_code)
 
 
+@functools.lru_cache(maxsize=65536)
+def _clock(at: datetime, tz: tzinfo) -> str:
+    """A sighting's local time as a why names it; a plate's sightings are named once per finding
+    with each of its others (up to ``history.repository.SAME_PLATE_LIMIT``): formatted once."""
+    return f"{at.astimezone(tz):%H:%M:%S}"
+
+
 def _place(seen: Seen | Sighting, *, own_city: str, rules: Rules) -> str:
     """A sighting as the why of ``own_city``'s alert names it: its device in that city; in another
     city only the city and the time (that city's devices and positions are not ``own_city``'s to see)."""
-    at = f"{seen.captured_at.astimezone(rules.tz):%H:%M:%S}"
+    at = _clock(seen.captured_at, rules.tz)
     if city_code(seen.admin_code) != own_city:
         return f"in {_city_name(seen.admin_code)} {at}"
     return f"at {seen.device_id} ({_city_name(seen.admin_code)}) {at}"
