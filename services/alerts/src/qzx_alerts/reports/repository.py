@@ -224,7 +224,8 @@ async def repeat_offenders_rolled_up(
     return [dict(r) | {"violations": list(r["violations"])} for r in rows]
 
 
-# What each count of the loop is of one alert, 0 or 1 (alerts_0016 keeps them in ``alert_months``).
+# What each count of the loop is of one alert, 0 or 1: alerts_0016 keeps the same in ``alert_months``
+# (a migration is its own snapshot; test_reports_rollups holds the two to the same figures).
 LOOP_COUNTS = {
     "raised": "true",
     "dispatched": "dispatched_at IS NOT NULL",
