@@ -19,7 +19,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from qzx_console.main import create_app
 from qzx_console.settings import ConsoleSettings
-from qzx_dev.browser import chromium
+from qzx_dev.browser import LAUNCH_ARGS, chromium
 from qzx_dev.testing import serve
 
 CHROMIUM = chromium()
@@ -168,7 +168,7 @@ async def site() -> AsyncIterator[tuple[Any, str, Services]]:
     async with serve(services.app()) as up:
         settings = ConsoleSettings(ingest_url=up, alerts_url=up, dispatch_url=up, log_json=False)
         async with serve(create_app(settings)) as console, async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
             services.url = up
             yield browser, console, services
             await browser.close()

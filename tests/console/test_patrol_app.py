@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 
 from qzx_console.main import STATIC, create_app
 from qzx_console.settings import ConsoleSettings
-from qzx_dev.browser import chromium
+from qzx_dev.browser import LAUNCH_ARGS, chromium
 from qzx_dev.testing import serve
 
 CHROMIUM = chromium()
@@ -207,7 +207,7 @@ async def stand_in() -> AsyncIterator[tuple[Any, ConsoleSettings, Dispatch]]:
     async with serve(dispatch.app()) as up, async_playwright() as pw:
         dispatch.url = up
         settings = ConsoleSettings(ingest_url=up, alerts_url=up, dispatch_url=up, log_json=False)
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield browser, settings, dispatch
         await browser.close()
 
@@ -342,8 +342,10 @@ async def test_a_task_card_explains_its_alert_and_shows_its_evidence(
         assert await task.locator("img").count() == 1  # the s3:// one is text, not a broken image
         assert await task.locator(".evidence-uri").inner_text() == "s3://evidence/371702/E-1-1.jpg"
 
+        assert await page.evaluate("document.documentElement.lang") == "zh-CN"
         await page.click("#lang")  # English without a reload
         assert await factors.all_inner_texts() == ["BAC 95 mg/100mL", "at night (02:10 local)"]
+        assert await page.evaluate("document.documentElement.lang") == "en"  # the page says so too
         assert await thumb.get_attribute("alt") == "evidence image 1 鲁R12345"
         await page.context.close()
 

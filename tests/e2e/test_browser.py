@@ -35,7 +35,7 @@ from e2e_harness import Served, System, camera_event, device, new_plate
 from qzx_console.main import STATIC
 from qzx_console.main import create_app as console_app
 from qzx_console.settings import ConsoleSettings
-from qzx_dev.browser import ROWS_JS
+from qzx_dev.browser import LAUNCH_ARGS, ROWS_JS
 from qzx_dev.browser import chromium as find_chromium
 from qzx_dev.idp.accounts import DEV_PASSWORD, officers
 from qzx_dev.idp.app import IdpSettings
@@ -60,7 +60,7 @@ async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        launched = await pw.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
         yield launched
         await launched.close()
 
@@ -114,6 +114,16 @@ async def shows_picture(image: Any) -> None:
     await image.wait_for()
     handle = await image.element_handle()
     await image.page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=handle)
+
+
+async def on_top(element: Any) -> bool:
+    """Whether a click at the element's centre reaches it (nothing drawn over it)."""
+    return bool(
+        await element.evaluate(
+            """el => { const r = el.getBoundingClientRect();
+                return el.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)); }"""
+        )
+    )
 
 
 async def sign_in(page: Any, site: str, path: str, username: str) -> None:
@@ -221,6 +231,7 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
         assert "Drunk driving" in await audit.locator(".alert-row", has_text=plate).inner_text()
         await audit.reload()
         await audit.locator("#alerts-title", has_text="Alerts").wait_for()
+        assert await audit.evaluate("document.documentElement.lang") == "en"  # the date inputs follow it
         # The tabs are filled once the role's permissions are known (after the alerts title).
         await audit.locator("#tabs a[data-view=audit]").wait_for()  # the auditor's page
         assert await audit.locator("#tabs a[data-view=shifts]").count() == 0  # not the planner's
@@ -231,6 +242,10 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
         await escalate.locator("button[type=submit]").click()
         banner = console.locator("#escalation")
         await banner.filter(has_text=unit).wait_for(timeout=15000)
+        # Its pop-up (the toast that comes with the sound) leaves the banner's buttons usable.
+        await console.locator(".toast.error", has_text="升级告警").wait_for()
+        for button in await banner.locator("button").all():
+            assert await on_top(button), await button.inner_text()
         await banner.locator("button[data-action=acknowledge]").click()
         await console.wait_for_function(
             "unit => { const b = document.querySelector('#escalation'); return b.hidden || !b.textContent.includes(unit); }",
@@ -293,6 +308,9 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
         # The console shows the loop closed.
         await row.click()
         await card.filter(has_text="办结").wait_for(timeout=15000)
+        # The task list beside it says the same, without waiting for the list's own timer.
+        listed = console.locator(f"#tasks .task-row[title^='{task['id']} ']")
+        assert "t-resolved" in (await listed.locator(".tstatus").get_attribute("class") or "")
         await console.screenshot(path=str(shots / "console.png"))
 
         # A city commander of Qingdao sees nothing of Jinan's alert.

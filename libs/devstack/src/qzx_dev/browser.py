@@ -23,6 +23,11 @@ ROWS_JS = """() => {
   }).observe(document.querySelector("#alert-list"), { childList: true });
 }"""
 
+# Chromium formats <input type=date> in its own UI locale, which is en-US wherever its other
+# locales are not installed (Debian's chromium-l10n): this feature makes form controls follow the
+# page's <html lang> instead, as a browser set to Chinese renders the console's date inputs.
+LAUNCH_ARGS = ["--no-sandbox", "--enable-blink-features=LangAttributeAwareFormControlUI"]
+
 
 def chromium() -> str | None:
     """The chromium executable (``apt-get install chromium``), or None."""

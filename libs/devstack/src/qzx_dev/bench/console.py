@@ -39,7 +39,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from qzx_common.contracts.geo import CITIES
-from qzx_dev.browser import ROWS_JS, chromium
+from qzx_dev.browser import LAUNCH_ARGS, ROWS_JS, chromium
 from qzx_dev.embedded import free_port
 
 QUEUE = 5000
@@ -341,7 +341,7 @@ async def run(quick: bool, executable: str, url: str, bootstrap: str) -> int:
             create_app(ConsoleSettings(ingest_url=up, alerts_url=up, dispatch_url=up, log_json=False)), stack
         )
         pw = await stack.enter_async_context(async_playwright())
-        browser = await pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        browser = await pw.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
         stack.push_async_callback(browser.close)
         page = await console_page(browser, fake_token())
 

@@ -164,6 +164,7 @@ function upsert(alert) {
   if (store.alerts.size > MAX_KEPT) trim();
   scheduleRender();
   if (alert.id === store.selected) emit("selected-updated", store.alerts.get(alert.id));
+  if (old && old.status !== alert.status) emit("alert-status", store.alerts.get(alert.id)); // its task moved
 }
 
 function trim() {

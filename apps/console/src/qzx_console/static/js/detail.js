@@ -2,7 +2,7 @@
 // the actions the signed-in role may take (actions.js).
 
 import { t } from "./i18n.js";
-import { ApiError, api, on } from "./api.js";
+import { ApiError, api, emit, on } from "./api.js";
 import { $, age, dateTime, errorBox, fill, h, notAvailable, num } from "./dom.js";
 import { ALERT_STATUS, FACTOR_NAMES, KINDS, OUTCOMES, TASK_STATUS, VIOLATIONS, cityName, districtName, factorText, short } from "./labels.js";
 import { store } from "./alerts.js";
@@ -150,6 +150,7 @@ async function loadTask(alert, box) {
       fill(box, h("p", { class: "muted" }, t("未派单 no task yet")));
       return null;
     }
+    emit("task", task); // the task list shows the same state
     const history = h("div", { class: "task-history" });
     fill(box, taskCard(task), history);
     loadHistory(task, history);

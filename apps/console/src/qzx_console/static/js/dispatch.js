@@ -1,4 +1,5 @@
-// The dispatch panel: the unit status board (per city) and the task list, polled.
+// The dispatch panel: the unit status board (per city) and the task list, polled (the list also on
+// its alerts' changes on the alert stream).
 
 import { t } from "./i18n.js";
 import { api, emit, on } from "./api.js";
@@ -20,7 +21,23 @@ export function initDispatch() {
   });
   setInterval(loadUnits, UNITS_EVERY_MS);
   setInterval(loadTasks, TASKS_EVERY_MS);
+  // A task's change moves its alert's status on the alert stream: the list reads the tasks again
+  // then, not only on its timer; and the detail's fresh read of a task replaces that task's row, so
+  // the two panels never disagree about one task.
+  on("alert-status", () => {
+    clearTimeout(reloadSoon); // a burst of stream updates reads the list once
+    reloadSoon = setTimeout(loadTasks, 300);
+  });
+  on("task", (task) => {
+    const i = listed.findIndex((x) => x.id === task.id);
+    if (i < 0 || listed[i].status === task.status) return;
+    listed[i] = task;
+    renderTasks(listed);
+  });
 }
+
+let listed = []; // the tasks the list shows
+let reloadSoon = null;
 
 export function itemsOf(body, ...keys) {
   if (Array.isArray(body)) return body;
@@ -115,22 +132,26 @@ const byState = (a, b) => STATE_ORDER.indexOf(a.board_status) - STATE_ORDER.inde
   || String(a.id).localeCompare(String(b.id));
 
 async function loadTasks() {
-  const box = $("#tasks");
   try {
-    const tasks = itemsOf(await api("dispatch", "/v1/tasks", { query: { limit: 50 } }), "tasks");
-    emit("tasks", tasks);
-    const active = tasks.filter((task) => ACTIVE.has(task.status));
-    const late = active.filter(isOverdue).length;
-    $("#tasks-summary").textContent =
-      t({ zh: `在办 ${active.length}${late ? ` · 超时 ${late}` : ""}${tasks.length >= 50 ? "（最近 50 条）" : ""}`, en: `${active.length} active${late ? ` · ${late} overdue` : ""}${tasks.length >= 50 ? " (latest 50)" : ""}` });
-    if (!tasks.length) return fill(box, h("p", { class: "empty" }, t("暂无任务 no tasks")));
-    tasks.sort((a, b) => Number(ACTIVE.has(b.status)) - Number(ACTIVE.has(a.status))
-      || String(a.priority).localeCompare(String(b.priority)));
-    fill(box, tasks.map(taskRow));
+    renderTasks(itemsOf(await api("dispatch", "/v1/tasks", { query: { limit: 50 } }), "tasks"));
   } catch (err) {
     $("#tasks-summary").textContent = "";
-    fill(box, err.unavailable ? notAvailable(t("调度服务 dispatch: tasks"), err) : errorBox(err, "GET /v1/tasks"));
+    fill($("#tasks"), err.unavailable ? notAvailable(t("调度服务 dispatch: tasks"), err) : errorBox(err, "GET /v1/tasks"));
   }
+}
+
+function renderTasks(tasks) {
+  listed = tasks;
+  emit("tasks", tasks);
+  const active = tasks.filter((task) => ACTIVE.has(task.status));
+  const late = active.filter(isOverdue).length;
+  $("#tasks-summary").textContent =
+    t({ zh: `在办 ${active.length}${late ? ` · 超时 ${late}` : ""}${tasks.length >= 50 ? "（最近 50 条）" : ""}`, en: `${active.length} active${late ? ` · ${late} overdue` : ""}${tasks.length >= 50 ? " (latest 50)" : ""}` });
+  const box = $("#tasks");
+  if (!tasks.length) return fill(box, h("p", { class: "empty" }, t("暂无任务 no tasks")));
+  const shown = [...tasks].sort((a, b) => Number(ACTIVE.has(b.status)) - Number(ACTIVE.has(a.status))
+    || String(a.priority).localeCompare(String(b.priority)));
+  fill(box, shown.map(taskRow));
 }
 
 function isOverdue(task) {

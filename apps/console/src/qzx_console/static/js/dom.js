@@ -3,6 +3,9 @@
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
+  // A date input takes its display format from its language when its type is set, before it is in
+  // the page: give it the page's, so a browser that follows the language shows 年/月/日 order.
+  if (tag === "input" && String(attrs?.type).startsWith("date")) el.lang = document.documentElement.lang;
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") el.className = value;

@@ -85,7 +85,7 @@ function wireTokenForm() {
 }
 
 export function toast({ kind = "info", text }) {
-  const el = h("div", { class: `toast ${kind}` }, text);
+  const el = h("div", { class: `toast ${kind}`, title: t("点击关闭 click to dismiss"), onclick: () => el.remove() }, text);
   $("#toasts").append(el);
   setTimeout(() => el.remove(), kind === "error" ? 9000 : 4000);
 }

@@ -42,7 +42,7 @@ function splitPair(text) {
 // Static markup: every element with data-t (or data-t-title, data-t-placeholder, data-t-aria)
 // gets the chosen half of that attribute's bilingual text.
 export function translatePage(root = document) {
-  document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+  document.documentElement.lang = htmlLang(lang);
   for (const el of root.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
   for (const el of root.querySelectorAll("[data-t-title]")) el.title = t(el.dataset.tTitle);
   for (const el of root.querySelectorAll("[data-t-placeholder]")) el.placeholder = t(el.dataset.tPlaceholder);
@@ -50,3 +50,6 @@ export function translatePage(root = document) {
 }
 
 export const locale = lang === "en" ? "en-GB" : "zh-CN";
+
+// The page's <html lang>: the fonts, and the date inputs of a browser that follows it, go with it.
+export const htmlLang = (language) => (language === "en" ? "en" : "zh-CN");

@@ -11,6 +11,7 @@
 
 import { claims, loadToken, currentToken, signOut } from "./api.js";
 import { OUTCOMES, TASK_STATUS, factorText } from "./labels.js";
+import { htmlLang } from "./i18n.js";
 import { fill, h } from "./dom.js";
 import { evidenceList } from "./evidence.js";
 import { shareLocation } from "./patrol-location.js";
@@ -265,6 +266,7 @@ function header() {
   const me = claims();
   $("#who").textContent = me.name || me.sub;
   $("#unit").textContent = `${me.unit_id || "—"} · ${me.sub}`;
+  document.documentElement.lang = htmlLang(lang);
   for (const el of document.querySelectorAll("[data-zh]")) el.textContent = lang === "en" ? el.dataset.en : el.dataset.zh;
   $("#lang").textContent = lang === "en" ? "中文" : "EN";
 }

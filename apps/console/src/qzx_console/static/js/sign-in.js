@@ -1,12 +1,14 @@
 // Sign-in: the console asks the identity provider for this person's token; the page keeps it in
 // its session storage (the same key api.js reads) and goes where it was sent from.
 
+import { htmlLang } from "./i18n.js";
+
 const TOKEN_KEY = "qzx.console.token";
 const LANG_KEY = "qzx.lang";
 const $ = (sel) => document.querySelector(sel);
 
 function applyLanguage(lang) {
-  document.documentElement.lang = lang === "en" ? "en" : "zh-CN";
+  document.documentElement.lang = htmlLang(lang);
   for (const el of document.querySelectorAll("[data-zh]")) el.textContent = el.dataset[lang] || el.dataset.zh;
   $("#lang").textContent = lang === "en" ? "中文" : "English";
 }
