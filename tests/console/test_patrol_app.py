@@ -118,7 +118,7 @@ class Dispatch:
         self.locations: list[tuple[dict[str, Any], str | None]] = []  # (body, X-Device-Id)
         self.signed: list[str] = []
         self.location_reply: tuple[int, dict[str, Any]] | None = None  # instead of accepting
-        self.url = ""  # where the stand-in listens (it is ingest too: the events' evidence)
+        self.url = ""  # where the stand-in listens (it serves the evidence pictures too)
         self.pictures: list[str] = []  # the evidence pictures it served
 
     def app(self) -> FastAPI:
@@ -146,15 +146,13 @@ class Dispatch:
             },
         }
 
-        @app.get("/v1/violations/{event_id}")
-        async def violation(event_id: str) -> dict[str, Any]:
-            return {
-                "event_id": event_id,
-                "evidence": [
-                    {"uri": f"{self.url}/evidence/{event_id}-0.png", "sha256": "0" * 64},
-                    {"uri": f"s3://evidence/371702/{event_id}-1.jpg", "sha256": "1" * 64},
-                ],
-            }
+        def with_evidence(task: dict[str, Any]) -> dict[str, Any]:
+            """The alert's pictures come with the task (their URIs name where the stand-in listens)."""
+            evidence = [
+                {"event_id": "E-1", "uri": f"{self.url}/evidence/E-1-0.png", "sha256": "0" * 64},
+                {"event_id": "E-1", "uri": "s3://evidence/371702/E-1-1.jpg", "sha256": "1" * 64},
+            ]
+            return task | {"alert": task["alert"] | {"evidence": evidence}}
 
         @app.get("/evidence/{name}")
         async def image(name: str) -> Response:
@@ -165,7 +163,7 @@ class Dispatch:
         @app.get("/v1/patrol/tasks")
         async def tasks(cursor: int = 0) -> dict[str, Any]:
             if cursor == 0:
-                return {"tasks": [task], "cursor": 1}
+                return {"tasks": [with_evidence(task)], "cursor": 1}
             await asyncio.sleep(1)
             return {"tasks": [], "cursor": cursor}
 
@@ -180,7 +178,7 @@ class Dispatch:
         @app.post("/v1/patrol/tasks/{task_id}/sign")
         async def sign(task_id: str) -> dict[str, Any]:
             self.signed.append(task_id)
-            return task | {"status": "signed"}
+            return with_evidence(task) | {"status": "signed"}
 
         return app
 

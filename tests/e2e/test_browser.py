@@ -259,6 +259,8 @@ async def test_the_loop_from_the_queue_to_the_phone_and_back(
         await sign_in(phone, site, "/patrol/", officer.username)
         mine = phone.locator(f"article[data-task='{task['id']}']")
         await mine.wait_for(timeout=20000)
+        # The event's picture came with the task (alerts.v1 carries it; the phone asks ingest nothing).
+        await shows_picture(mine.locator(f"img.evidence-thumb[src='{picture}']"))
         await phone.screenshot(path=str(shots / "patrol-phone.png"))
 
         # Offline: sign and give feedback; both wait in the queue, nothing reaches dispatch.

@@ -55,6 +55,7 @@ def group(seed: str, members: list[tuple[str, str]], at: datetime, score: float 
         device_id="D1",
         first_seen=at,
         last_seen=at + timedelta(seconds=30),
+        evidence=[],
         event_ids=[e for e, _ in members],
         window_s=900,
     )
@@ -100,6 +101,7 @@ def test_an_alert_read_back_is_normalised_like_every_write_leaves_it() -> None:
         "device_id": "D1",
         "first_seen": T0,
         "last_seen": T0,
+        "evidence": [],
         "count": 2,
         "event_ids": ("a", "b"),
     }

@@ -231,3 +231,36 @@ async def test_racing_reported_out_of_order_joins_the_group_alert_covering_its_t
     assert {e for g in groups for e in g.event_ids} == {orjson.loads(e)["event_id"] for e in events}
     assert max(g.span for g in groups) <= 600
     assert len(groups) <= 5, [g.span for g in groups]  # 3 at the least
+
+
+async def test_an_alert_carries_its_latest_events_pictures(alerts: Any, score: Any, make: Any) -> None:
+    """The pictures of the latest event that had any, tagged with its id, stored and published alike
+    (an officer's phone shows them whatever district the camera is in)."""
+    plate, at = make.plate("W"), datetime.now(UTC) - timedelta(minutes=10)
+
+    def event(seconds: int, pictures: int) -> bytes:
+        evidence = [
+            {"uri": f"https://cam.example/{plate}/{seconds}-{i}.jpg", "sha256": "a" * 64}
+            for i in range(pictures)
+        ]
+        return make.accepted(
+            plate=plate, location=WEIHAI, captured_at=at + timedelta(seconds=seconds), evidence=evidence
+        )
+
+    def pictures_of(value: bytes) -> list[dict[str, Any]]:
+        e = orjson.loads(value)
+        return [{"event_id": e["event_id"], **x} for x in e["evidence"]]
+
+    first, latest = event(0, 1), event(60, 2)
+    await score([first])
+    await score([latest, event(-30, 1)])  # an older event that arrives late is not the latest
+    await score([event(90, 0)])  # nor does one without pictures take them away
+    async with alerts.state.runtime.engine.connect() as conn:
+        (alert_id,) = (
+            await conn.execute(text("SELECT id FROM alerts.alerts WHERE plate = :p"), {"p": plate})
+        ).scalars()
+    state = await stored(alerts, alert_id)
+    assert state["count"] == 4
+    assert state["evidence"] == pictures_of(latest)
+    history = await published(alerts, alert_id)
+    assert [h["evidence"] for h in history] == [pictures_of(first), *[pictures_of(latest)] * 2]

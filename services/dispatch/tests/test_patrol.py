@@ -43,12 +43,12 @@ async def test_a_waiting_long_poll_returns_within_a_second_of_the_assignment(
     assert task["alert_id"] == alert.id and task["status"] == "assigned" and body["cursor"] == 1
 
 
-async def test_a_polled_task_carries_its_alerts_factors_and_latest_events(
+async def test_a_polled_task_carries_its_alerts_factors_latest_events_and_pictures(
     fresh: Any, api: Api, org: Org, clock: OffsetClock
 ) -> None:
     unit = await org.unit()
     phone = api(role="patrol_officer", jur="3701", unit_id=unit, sub=org.member(unit))
-    alert = make_alert(event_ids=[f"e-{i}" for i in range(5)])
+    alert = make_alert(event_ids=[f"e-{i}" for i in range(5)])  # as published before alerts had pictures
     await assign(fresh, alert, clock=clock)
     [task] = (await phone.get("/v1/patrol/tasks", params={"cursor": 0})).json()["tasks"]
     assert task["alert"] == {
@@ -56,11 +56,17 @@ async def test_a_polled_task_carries_its_alerts_factors_and_latest_events(
         "violations": ["drunk_driving"],
         "factors": [{"name": "bac", "value": 95, "contribution": 60.0, "why": "BAC 95 ≥ 80: drunk driving"}],
         "event_ids": ["e-2", "e-3", "e-4"],
+        "evidence": [],
     }
-    # a later version of the alert: the phone is told its latest factors
-    await assign(fresh, bump(alert, event_ids=[*alert.event_ids, "e-5"], factors=[]), clock=clock)
+    # a later version of the alert: the phone is told its latest factors and pictures, which come
+    # with the task whatever district's camera took them (the officer need not read its events)
+    evidence = [{"event_id": "e-5", "uri": "https://cam.example/370112/e-5.jpg", "sha256": "b" * 64}]
+    await assign(
+        fresh, bump(alert, event_ids=[*alert.event_ids, "e-5"], factors=[], evidence=evidence), clock=clock
+    )
     [again] = (await phone.get("/v1/patrol/tasks", params={"cursor": 0})).json()["tasks"]
     assert again["alert"]["event_ids"] == ["e-3", "e-4", "e-5"] and again["alert"]["factors"] == []
+    assert again["alert"]["evidence"] == evidence
 
 
 async def test_a_held_long_poll_is_counted_while_it_waits(fresh: Any, api: Api, org: Org) -> None:

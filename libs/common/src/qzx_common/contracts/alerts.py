@@ -42,6 +42,19 @@ class AlertLocation(BaseModel):
     device_id: str | None = None
 
 
+class AlertEvidence(BaseModel):
+    """One picture of one of the alert's camera events (its URI and digest, as the event gave them)."""
+
+    event_id: str
+    uri: str
+    sha256: str | None = None
+
+
+# An alert carries the evidence of its latest finding's events, at most this many pictures: enough
+# for an officer to recognise the vehicle, whoever's camera took them.
+EVIDENCE_KEPT = 6
+
+
 class Alert(BaseModel):
     id: str
     status: AlertStatus
@@ -68,6 +81,7 @@ class Alert(BaseModel):
     outcome: str | None = None  # the resolving task's outcome
     dismiss_reason: str | None = None
     rules_version: str | None = None  # the scoring rules that explain ``factors``
+    evidence: list[AlertEvidence] = Field(default_factory=list, max_length=EVIDENCE_KEPT)
 
 
 # A factor ``hotlist`` with this value: the alert is about a plate on a covert hotlist entry (its

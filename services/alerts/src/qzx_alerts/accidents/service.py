@@ -61,6 +61,7 @@ def proposal(report: AccidentReport, rules: Rules) -> Proposal | None:
         device_id=None,
         first_seen=report.occurred_at,
         last_seen=report.occurred_at,
+        evidence=[],
         event_ids=[report.accident_id],
         window_s=WINDOW_S,
     )

@@ -5,7 +5,7 @@ types). The repository's statements, the scoring batch's scratch table and the p
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from qzx_alerts.alerts.merge import ROW_FIELDS
 from qzx_alerts.alerts.models import AlertRow
@@ -23,6 +23,7 @@ PAYLOAD_COLUMNS = tuple(
 # What an alert is read as: the payload and what scoring needs to merge into it.
 ALERT_COLUMNS = ", ".join(dict.fromkeys((*PAYLOAD_COLUMNS, *ROW_FIELDS)))
 ARRAY_COLUMNS = frozenset(c.name for c in TABLE.c if isinstance(c.type, ARRAY))
+JSON_COLUMNS = tuple(c.name for c in TABLE.c if isinstance(c.type, JSONB))
 
 # What scoring writes: the alert in memory (OpenAlert), the deadlines of its priority, and two
 # columns computed in SQL (the city filter's and the rules' version).
@@ -37,13 +38,15 @@ MERGED_SPAN = ("first_seen", "last_seen")
 STATE_COLUMNS = ("id", *MERGED_SPAN, *(c for c in PAYLOAD_COLUMNS if c not in SCORED_COLUMNS))
 
 # The scored alerts of a batch, staged (db.stage) for the insert and the upsert: OpenAlert's plain
-# attributes first (read in one attrgetter), then its lists, its factors and the deadlines.
+# attributes first (read in one attrgetter), then its lists, its JSON (factors, evidence) and the
+# deadlines.
 ROW_LISTS = tuple(c for c in ROW_FIELDS if c in ARRAY_COLUMNS)
-PLAIN_ROW_FIELDS = tuple(c for c in ROW_FIELDS if c not in ARRAY_COLUMNS and c != "factors")
+ROW_JSON = tuple(c for c in ROW_FIELDS if c in JSON_COLUMNS)
+PLAIN_ROW_FIELDS = tuple(c for c in ROW_FIELDS if c not in ARRAY_COLUMNS and c not in JSON_COLUMNS)
 STAGED_ALERTS = ScratchTable(
     "scored_alerts",
     TABLE,
-    (*PLAIN_ROW_FIELDS, *ROW_LISTS, "factors", *DEADLINE_COLUMNS),
+    (*PLAIN_ROW_FIELDS, *ROW_LISTS, *ROW_JSON, *DEADLINE_COLUMNS),
     extra=(("unseen", "bool"),),
 )
 

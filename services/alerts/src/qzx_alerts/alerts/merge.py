@@ -107,6 +107,8 @@ def _absorb(a: OpenAlert, p: Proposal, max_event_ids: int) -> bool:
             p.km,
             p.device_id,
         )
+        if p.evidence:  # and the latest pictures are what the officer looks for
+            a.evidence = p.evidence
     a.first_seen = min(a.first_seen, p.first_seen)
     if p.score > a.score:  # the alert is explained by its most serious event
         a.score, a.factors, a.encoded_factors = p.score, p.factors, None

@@ -49,6 +49,7 @@ class AlertRow(Base):
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     count: Mapped[int] = mapped_column(Integer)
     event_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     rules_version: Mapped[str] = mapped_column(String(32))
     sign_deadline_s: Mapped[int | None] = mapped_column(Integer)
     feedback_deadline_s: Mapped[int | None] = mapped_column(Integer)

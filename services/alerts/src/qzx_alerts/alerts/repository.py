@@ -10,12 +10,14 @@ from operator import attrgetter
 from typing import Any
 
 import asyncpg
+import orjson
 
 from qzx_alerts.alerts.columns import (
     ALERT_COLUMNS,
     IDENTITY_COLUMNS,
     NOT_COVERT_HIT_SQL,
     PLAIN_ROW_FIELDS,
+    ROW_JSON,
     ROW_LISTS,
     SCORED_COLUMNS,
     STAGED_ALERTS,
@@ -112,6 +114,11 @@ RETURNING {", ".join("a." + c for c in STATE_COLUMNS)}
 """
 _plain_values = attrgetter(*PLAIN_ROW_FIELDS)
 _list_values = attrgetter(*ROW_LISTS)
+_JSON_OF: dict[str, Any] = {  # ROW_JSON's encoders (the factors are encoded once, for the payload too)
+    "factors": OpenAlert.factors_json,
+    "evidence": lambda a: orjson.dumps(a.evidence),
+}
+_json_encoders = tuple(_JSON_OF[c] for c in ROW_JSON)
 
 
 async def write_alerts(
@@ -132,7 +139,7 @@ async def write_alerts(
                 a.unseen,
                 *_plain_values(a),
                 *(",".join(values) for values in _list_values(a)),
-                a.factors_json().decode(),
+                *(encode(a).decode() for encode in _json_encoders),
                 deadlines[a.priority].sign_for_s,
                 deadlines[a.priority].feedback_s,
             )
@@ -158,7 +165,7 @@ async def append_changes(raw: asyncpg.Connection, changes: Iterable[tuple[str, s
 
 async def changes_after(raw: asyncpg.Connection, *, after: int, jur: str, limit: int) -> list[asyncpg.Record]:
     return await raw.fetch(
-        f"SELECT id, payload FROM {SCHEMA}.alert_changes WHERE id > $1 AND admin_code LIKE $2 "
+        f"SELECT id, alert_id, payload FROM {SCHEMA}.alert_changes WHERE id > $1 AND admin_code LIKE $2 "
         "ORDER BY id LIMIT $3",
         after,
         jur + "%",
@@ -169,7 +176,7 @@ async def changes_after(raw: asyncpg.Connection, *, after: int, jur: str, limit:
 async def changes_since(raw: asyncpg.Connection, *, after: int, limit: int) -> list[asyncpg.Record]:
     """Every jurisdiction's changes after ``after`` (the SSE streams' shared tail)."""
     return await raw.fetch(
-        f"SELECT id, admin_code, payload FROM {SCHEMA}.alert_changes WHERE id > $1 ORDER BY id LIMIT $2",
+        f"SELECT id, admin_code, alert_id, payload FROM {SCHEMA}.alert_changes WHERE id > $1 ORDER BY id LIMIT $2",
         after,
         limit,
     )

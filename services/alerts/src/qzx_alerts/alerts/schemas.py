@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from qzx_alerts.alerts.columns import ARRAY_COLUMNS, DEADLINE_COLUMNS, LOCATION_FIELDS, STATE_COLUMNS
+from qzx_alerts.alerts.columns import (
+    ARRAY_COLUMNS,
+    DEADLINE_COLUMNS,
+    JSON_COLUMNS,
+    LOCATION_FIELDS,
+    STATE_COLUMNS,
+)
 from qzx_common.contracts.alerts import HOTLIST_HIT, Alert, covert_hit
 
 if TYPE_CHECKING:
@@ -59,6 +65,7 @@ _TOP = tuple(f for f in Alert.model_fields if f != "location")
 _row_top = itemgetter(*_TOP)
 _row_location = itemgetter(*LOCATION_FIELDS)
 _ROW_ARRAYS = tuple(f for f in _TOP if f in ARRAY_COLUMNS)
+_ROW_JSON = tuple(f for f in _TOP if f in JSON_COLUMNS)
 # On the scoring path: what the upsert returned, what the rules say, and the rest from the alert.
 _FROM_STATE = tuple(f for f in STATE_COLUMNS if f in _TEMPLATE)
 _FROM_RULES = (*DEADLINE_COLUMNS, "rules_version")
@@ -75,8 +82,9 @@ def alert_payload(row: Mapping[str, Any]) -> dict[str, Any]:
     payload["location"] = dict(zip(LOCATION_FIELDS, _row_location(row), strict=True))
     for name in _ROW_ARRAYS:
         payload[name] = list(payload[name])
-    if isinstance(payload["factors"], str):
-        payload["factors"] = orjson.loads(payload["factors"])
+    for name in _ROW_JSON:
+        if isinstance(payload[name], str):
+            payload[name] = orjson.loads(payload[name])
     return payload
 
 

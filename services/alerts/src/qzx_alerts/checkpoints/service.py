@@ -63,6 +63,7 @@ def hit_proposal(p: PassageRow, entries: list[WatchEntry], rules: Rules) -> Prop
         device_id=p.device_id,
         first_seen=p.captured_at,
         last_seen=p.captured_at,
+        evidence=[],  # a passage carries no pictures
         event_ids=[p.passage_id],
         window_s=rules.hotlist.hit_window_s,
     )

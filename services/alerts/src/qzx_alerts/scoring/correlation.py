@@ -138,6 +138,7 @@ def clone_proposals(s: Sighting, other: Seen, learned: Learned | None, rules: Ru
                 device_id=at.device_id,
                 first_seen=mine[0].captured_at,
                 last_seen=at.captured_at,
+                evidence=s.evidence if at is s else [],  # the history keeps no pictures
                 event_ids=[x.event_id for x in mine],
                 window_s=rules.clone.dedup_window_s,
             )
@@ -195,6 +196,7 @@ def racing_proposal(s: Sighting, members: list[Seen], ctx: Context, rules: Rules
         device_id=s.device_id,
         first_seen=members[0].captured_at,
         last_seen=members[-1].captured_at,
+        evidence=s.evidence,  # the newest member's: the history keeps no pictures
         event_ids=[m.event_id for m in members],
         window_s=rg.dedup_window_s,
         seed_is_new=True,  # ``s`` is new in this batch

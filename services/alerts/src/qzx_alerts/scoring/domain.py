@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from qzx_common.contracts.alerts import Priority
+from qzx_common.contracts.alerts import EVIDENCE_KEPT, Priority
 from qzx_common.contracts.events import Violation
 from qzx_common.contracts.geo import CITIES, city_code, haversine_km
 
@@ -21,6 +21,9 @@ Factor = dict[str, Any]  # {"name", "value", "contribution", "why"} (contracts.a
 def factor(name: str, value: Any, contribution: float, why: str) -> Factor:
     return {"name": name, "value": value, "contribution": round(contribution, 2), "why": why}
 
+
+# {"event_id", "uri", "sha256"} (contracts.alerts.AlertEvidence): one picture of one event.
+Evidence = dict[str, Any]
 
 Finding = tuple[Factor | None, Priority | None]  # a factor (if it applies) and a priority floor
 
@@ -55,6 +58,7 @@ class Sighting:
     confidence: float | None = None
     group_key: str | None = None  # set for racing-class events: "seg:<road>:<n>" or "dev:<id>"
     own: EventFindings | None = None  # factors.own_findings, computed once
+    evidence: list[Evidence] = field(default_factory=list)  # its pictures, as an alert carries them
 
     def m(self, name: str) -> float | None:
         value = self.measurements.get(name)
@@ -85,6 +89,10 @@ def parse_event(value: bytes) -> Sighting:
         vehicle_class=e.get("vehicle_class"),
         measurements=e.get("measurements") or {},
         confidence=e.get("confidence"),
+        evidence=[
+            {"event_id": e["event_id"], "uri": str(x["uri"]), "sha256": x.get("sha256")}
+            for x in (e.get("evidence") or ())[:EVIDENCE_KEPT]
+        ],
     )
 
 
@@ -233,6 +241,7 @@ class FindingFacts:
     device_id: str | None
     first_seen: datetime
     last_seen: datetime
+    evidence: list[Evidence]  # the latest finding's pictures (an officer's phone shows them)
 
 
 FINDING_FIELDS = tuple(FindingFacts.__dataclass_fields__)

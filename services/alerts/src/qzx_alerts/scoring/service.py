@@ -176,6 +176,7 @@ def violation_proposal(s: Sighting, scored: Scored, rules: Rules, others: list[S
         device_id=s.device_id,
         first_seen=s.captured_at,
         last_seen=s.captured_at,
+        evidence=s.evidence,
         event_ids=[s.event_id],
         window_s=rules.dedup.window_s,
         seed_is_new=True,

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from qzx_common.contracts.alerts import Factor
+from qzx_common.contracts.alerts import AlertEvidence, Factor
 from qzx_common.contracts.geo import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN
 from qzx_common.contracts.tasks import Outcome, Task
 
@@ -14,12 +14,14 @@ ALERT_EVENTS_SHOWN = 3  # the phone shows the latest events' evidence, not an al
 
 class AlertFacts(BaseModel):
     """What the officer is told of the task's alert (its latest version dispatch has): why it
-    scored (the factors) and its latest camera events, whose evidence the phone reads from ingest."""
+    scored (the factors), its latest camera events and their pictures. The pictures come with the
+    alert, not from ingest: the task is the officer's reason to see them, wherever the camera is."""
 
     plate: str | None = None
     violations: list[str] = Field(default_factory=list)
     factors: list[Factor] = Field(default_factory=list)
     event_ids: list[str] = Field(default_factory=list, description="the latest few, newest last")
+    evidence: list[AlertEvidence] = Field(default_factory=list, description="the latest events' pictures")
 
 
 class PatrolTask(Task):

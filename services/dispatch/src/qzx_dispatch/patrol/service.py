@@ -52,7 +52,7 @@ async def read_changes(
 
 
 async def alert_facts(session: AsyncSession, alert_ids: set[str]) -> dict[str, AlertFacts]:
-    """The plate, violations, factors and latest events of these alerts, by id (one query)."""
+    """The plate, violations, factors, latest events and pictures of these alerts, by id (one query)."""
     if not alert_ids:
         return {}
     payload = AlertRecord.payload  # the stored alerts.v1 value
@@ -63,6 +63,7 @@ async def alert_facts(session: AsyncSession, alert_ids: set[str]) -> dict[str, A
             payload["plate"],
             payload["factors"],
             payload["event_ids"],
+            payload["evidence"],
         ).where(AlertRecord.alert_id.in_(alert_ids))
     )
     return {
@@ -71,8 +72,9 @@ async def alert_facts(session: AsyncSession, alert_ids: set[str]) -> dict[str, A
             violations=violations,
             factors=factors or [],
             event_ids=(event_ids or [])[-ALERT_EVENTS_SHOWN:],
+            evidence=evidence or [],  # none in an alert published before alerts carried pictures
         )
-        for alert_id, violations, plate, factors, event_ids in rows
+        for alert_id, violations, plate, factors, event_ids, evidence in rows
     }
 
 

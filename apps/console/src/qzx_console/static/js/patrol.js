@@ -5,9 +5,10 @@
 // dispatch answers a repeated Idempotency-Key with the stored response. While the officer is signed
 // in, the unit's position is shared (patrol-location.js). Installable: the manifest and a service
 // worker (/patrol/sw.js) that keeps the page's shell, so that it opens with no network at all.
-// A task's card explains its alert (the factors) and shows its latest events' evidence, read from
-// ingest when online (best effort: the card stands without them) and kept with the tasks, so that
-// the card still shows its pictures offline (the worker keeps the pictures themselves).
+// A task's card explains its alert (the factors) and shows its latest events' pictures, which come
+// with the task (dispatch hands over the alert's evidence: the camera may be in a district whose
+// events the officer may not read) and are kept with it, so that the card still shows them offline
+// (the worker keeps the pictures themselves).
 
 import { claims, loadToken, currentToken, signOut } from "./api.js";
 import { OUTCOMES, TASK_STATUS, factorText } from "./labels.js";
@@ -47,7 +48,6 @@ let state = { cursor: 0, tasks: {} };
 let queue = [];
 let flushing = false;
 let sharing = { state: "locating", detail: null };
-const events = new Map(); // event id → its evidence list from ingest (null while asked for)
 
 // A bilingual label "中文 English" in the chosen language.
 function say(label) {
@@ -61,7 +61,7 @@ function load() {
   const saved = JSON.parse(localStorage.getItem(STATE_KEY) || "null");
   if (saved && saved.unit_id === me.unit_id) state = saved; // another unit's phone starts afresh
   state.unit_id = me.unit_id;
-  for (const [id, evidence] of Object.entries(state.evidence || {})) events.set(id, evidence);
+  delete state.evidence; // what an earlier version kept beside the tasks
   queue = JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]");
 }
 
@@ -182,33 +182,6 @@ function render() {
     .sort((a, b) => (OPEN.has(b.status) - OPEN.has(a.status)) || String(b.updated_at).localeCompare(String(a.updated_at)));
   if (!tasks.length) return fill($("#tasks"), h("p", { class: "empty" }, say("暂无任务 No tasks")));
   fill($("#tasks"), tasks.slice(0, 20).map(card));
-  for (const task of tasks) if (OPEN.has(task.status)) loadEvidence(task);
-}
-
-// The evidence of an open task's latest events, once each; a render shows what has arrived.
-async function loadEvidence(task) {
-  const wanted = (task.alert?.event_ids || []).filter((id) => !events.has(id));
-  if (!wanted.length || !navigator.onLine) return;
-  for (const id of wanted) events.set(id, null); // asked for: not asked again while it is away
-  const headers = { Authorization: `Bearer ${currentToken()}` };
-  const read = await Promise.allSettled(wanted.map(async (id) => {
-    const res = await fetch(`/api/ingest/v1/violations/${encodeURIComponent(id)}`, { headers, cache: "no-store" });
-    // An event ingest will not show (another district's camera, say) stays without pictures.
-    events.set(id, res.ok ? (await res.json()).evidence || [] : []);
-  }));
-  read.forEach((r, i) => r.status === "rejected" && events.delete(wanted[i])); // the network: tried again later
-  if (read.some((r) => r.status === "fulfilled")) {
-    keepEvidence();
-    render();
-  }
-}
-
-// The open tasks' evidence lists, saved with the tasks (those of closed tasks are let go).
-function keepEvidence() {
-  const open = Object.values(state.tasks).filter((t) => OPEN.has(t.status));
-  const wanted = new Set(open.flatMap((t) => t.alert?.event_ids || []));
-  state.evidence = Object.fromEntries([...events].filter(([id, evidence]) => evidence && wanted.has(id)));
-  save();
 }
 
 function factorLines(t) {
@@ -220,8 +193,7 @@ function factorLines(t) {
 }
 
 function evidenceOf(t) {
-  const evidence = (t.alert?.event_ids || []).slice().reverse().flatMap((id) => events.get(id) || []);
-  return evidenceList(evidence, t.alert?.plate || "", lang);
+  return evidenceList(t.alert?.evidence, t.alert?.plate || "", lang);
 }
 
 function card(t) {
