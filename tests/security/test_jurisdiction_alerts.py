@@ -149,7 +149,9 @@ async def test_the_stream_carries_only_the_callers_city(alerts_app: Any, alerts_
     for events in (qd, city_boss):
         assert {e["admin_code"][:4] for e in events} == {"3702"}
         assert jinan["id"] not in {e["id"] for e in events}
-    assert [e["status"] for e in province if e["id"] == jinan["id"]] == ["new", "dismissed"]
+    # The province sees the Jinan alert, in its latest state at least (a page of the stream sends
+    # an alert changed twice within it once: alerts.stream.coalesced).
+    assert [e["status"] for e in province if e["id"] == jinan["id"]] in (["dismissed"], ["new", "dismissed"])
 
 
 async def test_the_stream_refuses_roles_without_alerts_read(alerts: httpx.AsyncClient) -> None:

@@ -1,7 +1,11 @@
 """Server-sent events over the alert change log. Each event's id is the change-log id, so a client
 that reconnects with ``Last-Event-ID`` gets exactly what it missed. Writers NOTIFY on commit; one
 LISTEN connection per process wakes the streams (with a slow poll as a fallback), and one reader
-per process (``ChangeTail``) fetches what was appended for all of them."""
+per process (``ChangeTail``) fetches what was appended for all of them.
+
+A stream sends what it reads in one chunk (one write to the socket however many events), and an
+alert changed several times within it only in its latest state: a console shows an alert's
+latest state, and a client resuming after any id it was sent still gets every later state."""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from qzx_common.db import driver_connection
 log = logging.getLogger(__name__)
 
 PAGE = 500
+Change = tuple[int, str, bytes]  # (change-log id, alert id, payload)
 STREAMS = Gauge("qzx_alerts_sse_streams", "SSE streams open")
 TAIL_READS = Counter(
     "qzx_alerts_change_tail_reads_total", "Reads of the change log's tail for the SSE streams"
@@ -74,13 +79,13 @@ class ChangeTail:
     def __init__(self, *, engine: AsyncEngine, notifier: ChangeNotifier, poll_s: float, keep: int = 5000):
         self.engine, self.notifier, self.poll_s, self.keep = engine, notifier, poll_s, keep
         self.floor: int | None = None  # entries above this id are all kept (None: nothing read yet)
-        self._entries: list[tuple[int, str, bytes]] = []  # (id, admin code, payload), by id
+        self._entries: list[tuple[int, str, str, bytes]] = []  # (id, admin code, alert id, payload), by id
         self._read_for: asyncio.Event | None = None  # the notifier's event when last read
         self._read_at = 0.0
         self._lock = asyncio.Lock()
         self.reads = 0  # queries of the log's tail (for tests and metrics)
 
-    async def after(self, after: int, jur: str, limit: int) -> list[tuple[int, bytes]]:
+    async def after(self, after: int, jur: str, limit: int) -> list[Change]:
         """Up to ``limit`` entries above ``after`` in jurisdiction ``jur``, oldest first."""
         await self._refresh()
         if self.floor is None or after < self.floor:
@@ -88,12 +93,12 @@ class ChangeTail:
                 rows = await repository.changes_after(
                     await driver_connection(conn), after=after, jur=jur, limit=limit
                 )
-            return [(r["id"], r["payload"]) for r in rows]
-        out: list[tuple[int, bytes]] = []
+            return [(r["id"], r["alert_id"], r["payload"]) for r in rows]
+        out: list[Change] = []
         start = bisect.bisect_right(self._entries, after, key=lambda e: e[0])
-        for change_id, admin_code, payload in self._entries[start:]:
+        for change_id, admin_code, alert_id, payload in self._entries[start:]:
             if admin_code.startswith(jur):
-                out.append((change_id, payload))
+                out.append((change_id, alert_id, payload))
                 if len(out) == limit:
                     break
         return out
@@ -120,7 +125,9 @@ class ChangeTail:
                     self.reads += 1
                     TAIL_READS.inc()
                     rows = await repository.changes_since(raw, after=last, limit=PAGE)
-                    self._entries.extend((r["id"], r["admin_code"], r["payload"]) for r in rows)
+                    self._entries.extend(
+                        (r["id"], r["admin_code"], r["alert_id"], r["payload"]) for r in rows
+                    )
                     if len(rows) < PAGE:
                         break
                     last = rows[-1]["id"]
@@ -132,6 +139,17 @@ class ChangeTail:
 
 def format_event(change_id: int, payload: bytes) -> bytes:
     return b"id: %d\nevent: alert\ndata: %s\n\n" % (change_id, payload)
+
+
+def coalesced(changes: list[Change], *, commander: bool) -> bytes:
+    """The events of a page of changes as one chunk: each alert's latest state in it, in change-log
+    order (covert checkpoint hits for commanders only)."""
+    latest = {alert_id: change_id for change_id, alert_id, _ in changes}
+    return b"".join(
+        format_event(change_id, payload)
+        for change_id, alert_id, payload in changes
+        if latest[alert_id] == change_id and (commander or not is_covert_hit_state(payload))
+    )
 
 
 async def start_position(engine: AsyncEngine, last_event_id: int | None) -> int:
@@ -159,11 +177,10 @@ async def event_stream(
         while not await disconnected():
             woken = tail.notifier.current()
             rows = await tail.after(after, jur, PAGE)
-            for change_id, payload in rows:
-                if commander or not is_covert_hit_state(payload):
-                    yield format_event(change_id, payload)
-                after = change_id
             if rows:
+                if chunk := coalesced(rows, commander=commander):
+                    yield chunk
+                after = rows[-1][0]
                 last_sent = loop.time()
                 if len(rows) == PAGE:
                     continue
