@@ -3,7 +3,9 @@
 ``EventGenerator(seed=1).batch(n)`` returns ``n`` messages (key = device id, value = ViolationEvent
 JSON), the stream the simulator sends and the benchmarks and tests consume directly. Besides plain
 events it weaves in the scenarios the alerting must find: repeat offenders (a pool of plates that
-recur), cloned plates (one plate seen at two distant cities minutes apart), racing groups (2-4
+recur, each at most once per ``offender_rest_s`` of simulated time: a car is at one camera at a
+time, and at a high rate a pool that recurs every second would be a stream of impossible journeys,
+not of offenders), cloned plates (one plate seen at two distant cities minutes apart), racing groups (2-4
 vehicles at one speed camera within a minute), replayed event ids and malformed messages.
 """
 
@@ -77,6 +79,7 @@ class EventGenerator:
         clone_share: float = 0.002,
         racing_group_share: float = 0.6,
         offender_pool: int = 300,
+        offender_rest_s: float = 1800.0,
         evidence_url: str | None = None,
     ) -> None:
         if not 0 <= dup_share + bad_share < 1:
@@ -96,6 +99,8 @@ class EventGenerator:
         self._recent: deque[SimMessage] = deque(maxlen=2000)
         self._devices = _devices_by_kind()
         self._offenders = self._offender_pool(offender_pool)
+        self._offender_rest = timedelta(seconds=offender_rest_s)
+        self._last_offence: dict[str, datetime] = {}  # offender's plate → its latest offence
 
     # --- public API -------------------------------------------------------------------------
 
@@ -134,7 +139,7 @@ class EventGenerator:
         if violation == "street_racing" and self.rng.random() < self.racing_group_share:
             self._emit_racing_group(now)
             return
-        vehicle, scenario = self._vehicle_for(violation)
+        vehicle, scenario = self._vehicle_for(violation, now)
         device = self._device(DEVICE_KIND[violation], vehicle.home_city if vehicle else None)
         if vehicle is None and violation not in PLATELESS:
             vehicle = self._fresh_vehicle(violation, device)
@@ -148,7 +153,7 @@ class EventGenerator:
         self.counts.racing_groups += 1
         plates: set[str] = set()
         for _ in range(self.rng.choice((2, 2, 3, 3, 4))):
-            vehicle, _ = self._vehicle_for("street_racing")
+            vehicle, _ = self._vehicle_for("street_racing", now)
             if vehicle is None or vehicle.plate in plates:
                 vehicle = self._fresh_vehicle("street_racing", device)
             plates.add(vehicle.plate)
@@ -250,15 +255,21 @@ class EventGenerator:
         query = {"device": device.device_id} | ({"plate": vehicle.plate} if vehicle else {})
         return f"{self.evidence_url}/{path}?{urlencode(query)}"
 
-    def _vehicle_for(self, violation: str) -> tuple[Vehicle | None, str | None]:
-        """A repeat offender (with ``repeat_share``) whose class fits, else None (a fresh vehicle)."""
+    def _vehicle_for(self, violation: str, now: datetime) -> tuple[Vehicle | None, str | None]:
+        """A repeat offender (with ``repeat_share``) whose class fits and who has rested since
+        their last offence, else None (a fresh vehicle)."""
         if violation in PLATELESS or self.rng.random() >= self.repeat_share:
             return None, None
         cls = vehicle_class_for(self.rng, violation)
         pool, weights = self._offenders.get(cls, ((), ()))
         if not pool:
             return None, None
-        return self.rng.choices(pool, cum_weights=weights)[0], "repeat"
+        offender = self.rng.choices(pool, cum_weights=weights)[0]
+        last = self._last_offence.get(offender.plate)
+        if last is not None and now - last < self._offender_rest:
+            return None, None
+        self._last_offence[offender.plate] = now
+        return offender, "repeat"
 
     def _fresh_vehicle(self, violation: str, device: Device) -> Vehicle:
         cls = vehicle_class_for(self.rng, violation)
