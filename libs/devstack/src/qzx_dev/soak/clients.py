@@ -107,10 +107,20 @@ async def long_poll(
 
 
 async def sse_stream(
-    url: str, token: str, *, holder: WindowHolder, sent: SentTimes, stop: asyncio.Event, ready: asyncio.Event
+    url: str,
+    token: str,
+    *,
+    holder: WindowHolder,
+    sent: SentTimes,
+    stop: asyncio.Event,
+    ready: asyncio.Event,
+    timed: bool,
 ) -> None:
-    """One console: the alert stream, reconnecting after its last event id; a new alert's age at
-    receipt, from its event's acknowledgement by the broker, is the camera→console latency."""
+    """One console: the alert stream, reconnecting after its last event id. Every stream counts its
+    events; a ``timed`` one also reads them, and a new alert's age at receipt, from its event's
+    acknowledgement by the broker, is the camera→console latency. (Reading every event of every
+    stream would make this process, which also drives the camera, the run's bottleneck: tens of
+    thousands of events a second.)"""
     last_id: str | None = None
     timeout = httpx.Timeout(10.0, read=60.0)
     async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
@@ -123,11 +133,14 @@ async def sse_stream(
                         await asyncio.sleep(1.0)
                         continue
                     ready.set()
-                    async for line in resp.aiter_lines():
-                        if line.startswith("id:"):
-                            last_id = line[3:].strip()
-                        elif line.startswith("data:"):
-                            _alert_event(line[5:], holder[0], sent)
+                    pending = b""
+                    async for chunk in resp.aiter_bytes():
+                        pending += chunk
+                        end = pending.rfind(b"\n\n")
+                        if end < 0:
+                            continue
+                        blocks, pending = pending[:end].split(b"\n\n"), pending[end + 2 :]
+                        last_id = _read_blocks(blocks, holder[0], sent, timed=timed) or last_id
             except (httpx.HTTPError, ValueError):
                 if stop.is_set():
                     return
@@ -135,10 +148,24 @@ async def sse_stream(
                 await asyncio.sleep(1.0)
 
 
-def _alert_event(data: str, w: Window, sent: SentTimes) -> None:
+def _read_blocks(blocks: list[bytes], w: Window, sent: SentTimes, *, timed: bool) -> str | None:
+    """Count the alert events among complete SSE blocks (``id``, ``event``, ``data`` lines); the
+    last event id among them."""
+    last_id = None
+    for block in blocks:
+        if not block.startswith(b"id: "):
+            continue  # the retry line, a keep-alive comment
+        w.sse_events += 1
+        head, _, rest = block.partition(b"\n")
+        last_id = head[4:].decode()
+        if timed:
+            _alert_event(rest.partition(b"data: ")[2], w, sent)
+    return last_id
+
+
+def _alert_event(data: bytes, w: Window, sent: SentTimes) -> None:
     received = time.time()
     alert = orjson.loads(data)
-    w.sse_events += 1
     if alert.get("status") == "new" and alert.get("count") == 1:  # first sight, not a later change
         at = sent.at.get(alert["event_ids"][0]) if alert.get("event_ids") else None
         if at is not None:

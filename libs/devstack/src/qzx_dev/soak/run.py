@@ -98,7 +98,13 @@ async def _connect(
         token = mint_token(secret=secret, sub=f"soak-console-{i}", role="province_commander", jur="37")
         readies.append(asyncio.Event())
         stream = clients.sse_stream(
-            d.services["alerts"].url, token, holder=holder, sent=sent, stop=stop, ready=readies[-1]
+            d.services["alerts"].url,
+            token,
+            holder=holder,
+            sent=sent,
+            stop=stop,
+            ready=readies[-1],
+            timed=i == 0,
         )
         tasks.append(asyncio.create_task(stream))
     deadline = time.monotonic() + 300
