@@ -134,7 +134,8 @@ function restartStream(onceStarted) {
         if (type === "escalation") emit("escalation", JSON.parse(data));
         else {
           const alert = JSON.parse(data);
-          if (window.qzxArrivals && alert) window.qzxArrivals[alert.id] = arrived; // the benchmark's probe
+          // the benchmark's probe: an alert's first arrival (its later updates, e.g. dispatched, come after its row)
+          if (window.qzxArrivals && alert && !(alert.id in window.qzxArrivals)) window.qzxArrivals[alert.id] = arrived;
           upsert(alert);
         }
       } catch (err) {
