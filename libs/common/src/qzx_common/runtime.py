@@ -20,11 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from qzx_common.db import create_engine, migrate, session_factory, wait_for_database
+from qzx_common.heap_report import HeapReport
 from qzx_common.kafka.admin import ensure_topics, keep_topics
 from qzx_common.kafka.dlq import consumer_sink
 from qzx_common.kafka.outbox import OutboxRelay
 from qzx_common.kafka.runner import BatchDiscarder, BatchHandler, BatchPreparer, ConsumerRunner
 from qzx_common.metrics import Sampler
+from qzx_common.periodic import every
 from qzx_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,18 @@ class Runtime:
             ready=[rt.check_database, rt.check_consumers],
         )
         rt.run_beside(rt.sampler.run(), name=f"{schema}-metrics", stop=rt.sampler.stop)
+        if settings.heap_report_s:
+            heap_stop = asyncio.Event()
+            rt.run_beside(
+                every(
+                    settings.heap_report_s,
+                    HeapReport().report,
+                    stopping=heap_stop,
+                    failed="heap report failed",
+                ),
+                name=f"{schema}-heap-report",
+                stop=heap_stop.set,
+            )
         topics_stop = asyncio.Event()
         rt.run_beside(
             keep_topics(

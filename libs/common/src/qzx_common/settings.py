@@ -145,6 +145,12 @@ class CommonSettings(BaseSettings):
     max_batch: int = Field(
         default=2000, description="Most records a consumer fetches and applies as one batch."
     )
+    heap_report_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="Every this many seconds, log the allocation sites that grew most since the first "
+        "report (tracemalloc: slows the process, for diagnosing a growing RSS); 0 is off.",
+    )
     consumer_stall_s: float = Field(
         default=60.0,
         description="A partition whose fetched records have waited this long for a commit, or a "
