@@ -26,6 +26,7 @@ BENCHES = (
     "ingest",
     "passages",
     "checkpoints",
+    "checkpoint_watch",
     "passage_queries",
     "alerts",
     "dispatch",

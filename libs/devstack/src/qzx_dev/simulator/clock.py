@@ -40,17 +40,19 @@ class SimClock:
 
 
 class StepClock:
-    """Deterministic time for tests and history: each reading advances by ``step``
-    (and is held at the real time once it gets there)."""
+    """Deterministic time for tests and history: each reading advances by ``step`` (and is held
+    at the real time once it gets there, unless ``ahead``: messages made before the moment they
+    are sent at, as a benchmark prepares its load)."""
 
-    def __init__(self, start: datetime, step: timedelta) -> None:
+    def __init__(self, start: datetime, step: timedelta, *, ahead: bool = False) -> None:
         if start.tzinfo is None:
             raise ValueError("the clock's start needs a UTC offset")
         self._next = start
         self.step = step
+        self.ahead = ahead
 
     def now(self) -> datetime:
-        at = min(self._next, datetime.now(UTC))
+        at = self._next if self.ahead else min(self._next, datetime.now(UTC))
         self._next += self.step
         return at.astimezone(CST)
 
