@@ -79,6 +79,7 @@ class Minute:
     stored: float = 0.0
     checked: float = 0.0
     rss_mib: dict[str, float] = field(default_factory=dict)
+    cpu_pct: dict[str, float] = field(default_factory=dict)
 
 
 class Recorder:
@@ -238,9 +239,10 @@ def render_minute(i: int, m: Minute, stored: float, checked: float) -> str:
     )
     lag = "  ".join(f"{g} {v:,.0f}" for g, v in m.lag.items())
     rss = "  ".join(f"{n} {v:.0f}" for n, v in m.rss_mib.items())
+    cpu = "  ".join(f"{n} {v:.0f}" for n, v in m.cpu_pct.items())
     return (
         f"minute {i}: sent {m.sent:,} (errors {m.send_errors})  stored {stored:,.0f}  checked {checked:,.0f}\n"
-        f"  lag (most waiting): {lag or '-'}  hotlist hit → console: {hits}\n  RSS MiB: {rss}"
+        f"  lag (most waiting): {lag or '-'}  hotlist hit → console: {hits}\n  RSS MiB: {rss}\n  CPU %: {cpu}"
     )
 
 
@@ -292,6 +294,7 @@ async def drive(
             m.stored, m.checked = stored - last_stored, checked - last_checked
             last_stored, last_checked = stored, checked
             m.rss_mib = {n: sum(v) / len(v) for n, v in sampler.take_minute().items() if v}
+            m.cpu_pct = sampler.take_cpu()
             print(render_minute(i, m, m.stored, m.checked), flush=True)
             rows.append({"minute": i, **m.__dict__})
         r["sender_late_s"] = await sender

@@ -1,6 +1,7 @@
-"""RSS of every process of the stack, sampled: a process counts with its children (PostgreSQL's
-backends, a service's workers), so a leak in any of them shows; shared buffers count once per
-process that touched them, which a slope is indifferent to."""
+"""RSS and CPU of every process of the stack, sampled: a process counts with its children
+(PostgreSQL's backends, a service's workers), so a leak in any of them shows; shared buffers count
+once per process that touched them, which a slope is indifferent to. The CPU share (100 % is one
+core) tells which process a saturated machine spends its cores on."""
 
 from __future__ import annotations
 
@@ -23,6 +24,16 @@ def tree_rss(proc: psutil.Process, *, children: bool = True) -> int:
     return total
 
 
+def tree_cpu_s(proc: psutil.Process, *, children: bool = True) -> float:
+    """CPU seconds of ``proc`` (with the children it has reaped) and of its living children."""
+    total = 0.0
+    for p in [proc, *(proc.children(recursive=True) if children else [])]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 class RssSampler:
     """Every ``SAMPLE_S`` s: each process's RSS into the minute's list and the run's (minute, MiB)."""
 
@@ -32,17 +43,30 @@ class RssSampler:
         self.started = started
         self.minute: dict[str, list[float]] = {name: [] for name in pids}
         self.series: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}
+        self.cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in pids}  # (monotonic, CPU s)
 
     def sample(self) -> None:
-        at = (time.monotonic() - self.started) / 60
+        now = time.monotonic()
+        at = (now - self.started) / 60
         for name, proc in self.procs.items():
             with contextlib.suppress(psutil.Error):
                 mib = tree_rss(proc, children=name not in self.alone) / MIB
                 self.minute[name].append(mib)
                 self.series[name].append((at, mib))
+                self.cpu[name].append((now, tree_cpu_s(proc, children=name not in self.alone)))
 
     def take_minute(self) -> dict[str, list[float]]:
         out, self.minute = self.minute, {name: [] for name in self.procs}
+        return out
+
+    def take_cpu(self) -> dict[str, float]:
+        """Each process's CPU share (%) since the last call, from its first and last samples."""
+        out = {}
+        for name, points in self.cpu.items():
+            if len(points) >= 2 and points[-1][0] > points[0][0]:
+                (t0, c0), (t1, c1) = points[0], points[-1]
+                out[name] = max(0.0, 100 * (c1 - c0) / (t1 - t0))
+            self.cpu[name] = points[-1:]
         return out
 
     async def run(self, stop: asyncio.Event) -> None:

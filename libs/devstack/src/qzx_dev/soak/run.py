@@ -144,7 +144,7 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
         for s in d.services.values():
             s.assert_running()
         window, holder[0] = holder[0], Window()
-        minutes.append(close_minute(i, window, sampler.take_minute()))
+        minutes.append(close_minute(i, window, sampler.take_minute(), sampler.take_cpu()))
         print(render_minute(minutes[-1]), flush=True)
     camera_stop.set()
     await camera

@@ -37,6 +37,7 @@ class Minute:
     sse_events: int
     latency: dict[str, tuple[float, ...]]  # kind -> (p50, p95, p99) in seconds
     rss_mib: dict[str, float]  # process -> mean RSS over the minute
+    cpu_pct: dict[str, float] = field(default_factory=dict)  # process -> CPU share (100: one core)
 
     @property
     def errors(self) -> int:
@@ -48,7 +49,9 @@ def percentiles(values: Sequence[float]) -> tuple[float, ...]:
     return tuple(pct(list(values), q) for q in QUANTILES)
 
 
-def close_minute(index: int, w: Window, rss: dict[str, list[float]]) -> Minute:
+def close_minute(
+    index: int, w: Window, rss: dict[str, list[float]], cpu: dict[str, float] | None = None
+) -> Minute:
     return Minute(
         index=index,
         sent=w.sent,
@@ -58,6 +61,7 @@ def close_minute(index: int, w: Window, rss: dict[str, list[float]]) -> Minute:
         sse_events=w.sse_events,
         latency={kind: percentiles(v) for kind, v in sorted(w.latencies.items())},
         rss_mib={name: sum(v) / len(v) for name, v in rss.items() if v},
+        cpu_pct=cpu or {},
     )
 
 
@@ -97,10 +101,11 @@ def latency_table(minutes: Sequence[Minute]) -> str:
 def render_minute(m: Minute) -> str:
     lat = "  ".join(f"{k} " + "/".join(_ms(v) for v in p) + " ms" for k, p in m.latency.items())
     rss = "  ".join(f"{name} {mib:.0f}" for name, mib in m.rss_mib.items())
+    cpu = "  ".join(f"{name} {pct:.0f}" for name, pct in m.cpu_pct.items())
     return (
         f"minute {m.index}: sent {m.sent:,}  errors {m.errors} (send {m.send_errors}, clients "
         f"{m.client_errors})  polls {m.polls:,}  sse events {m.sse_events:,}\n"
-        f"  latency p50/p95/p99: {lat or '-'}\n  RSS MiB: {rss}"
+        f"  latency p50/p95/p99: {lat or '-'}\n  RSS MiB: {rss}\n  CPU %: {cpu or '-'}"
     )
 
 
