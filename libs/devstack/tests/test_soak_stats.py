@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import math
 
-from qzx_dev.soak.stats import Window, close_minute, latency_table, percentiles, rss_slopes, slope
+from qzx_dev.soak.stats import (
+    Window,
+    close_minute,
+    latency_table,
+    percentiles,
+    render_minute,
+    rss_slopes,
+    slope,
+)
 
 
 def test_slope_is_the_least_squares_gradient() -> None:
@@ -32,3 +40,12 @@ def test_percentile_table_per_minute_and_kind() -> None:
     table = latency_table([minute, close_minute(2, Window(), {})]).splitlines()
     assert table[1].split() == ["1", "sse", "51", "95", "99"]
     assert table[2].split() == ["2", "sse", "-", "-", "-"]
+
+
+def test_client_errors_are_counted_by_kind_and_shown_most_first() -> None:
+    w = Window()
+    for kind in ["long-poll 503", "SSE ReadTimeout", "long-poll 503"]:
+        w.client_error(kind)
+    minute = close_minute(3, w, {})
+    assert minute.client_errors == 3 and minute.errors == 3
+    assert render_minute(minute).splitlines()[-1] == "  errors: long-poll 503 × 2, SSE ReadTimeout × 1"

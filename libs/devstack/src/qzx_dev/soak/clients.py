@@ -80,17 +80,17 @@ async def long_poll(
     while not stop.is_set():
         try:
             status, raw = await conn.get(f"/v1/patrol/tasks?cursor={cursor}&wait={0 if first else 30}")
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
             if stop.is_set():
                 return
-            holder[0].client_errors += 1
+            holder[0].client_error(f"long-poll {type(e).__name__}")
             conn.close()
             conn.writer = None
             await asyncio.sleep(0.5)
             continue
         received = time.time()
         if status != 200:
-            holder[0].client_errors += 1
+            holder[0].client_error(f"long-poll {status}")
             await asyncio.sleep(0.5)
             continue
         holder[0].polls += 1
@@ -129,7 +129,7 @@ async def sse_stream(
             try:
                 async with client.stream("GET", "/v1/alerts/stream", headers=headers) as resp:
                     if resp.status_code != 200:
-                        holder[0].client_errors += 1
+                        holder[0].client_error(f"SSE {resp.status_code}")
                         await asyncio.sleep(1.0)
                         continue
                     ready.set()
@@ -141,10 +141,10 @@ async def sse_stream(
                             continue
                         blocks, pending = pending[:end].split(b"\n\n"), pending[end + 2 :]
                         last_id = _read_blocks(blocks, holder[0], sent, timed=timed) or last_id
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError) as e:
                 if stop.is_set():
                     return
-                holder[0].client_errors += 1
+                holder[0].client_error(f"SSE {type(e).__name__}")
                 await asyncio.sleep(1.0)
 
 

@@ -30,6 +30,7 @@ from qzx_dev.soak.stats import (
     Window,
     close_minute,
     latency_table,
+    render_kinds,
     render_minute,
     render_slopes,
     rss_slopes,
@@ -128,7 +129,10 @@ async def _drive(cfg: Config, d: Deployment, pids: dict[str, int]) -> int:
     say(
         f"{cfg.long_polls} long-polls and {cfg.streams} SSE streams holding; camera at {cfg.rate:g}/s for {cfg.minutes} min"
     )
-    ramp_errors, holder[0] = holder[0].client_errors, Window()  # the ramp's polls are not the soak's
+    ramp, holder[0] = holder[0], Window()  # the ramp's polls are not the soak's
+    ramp_errors = ramp.client_errors
+    if ramp_errors:
+        say(f"{ramp_errors} client errors while connecting: {render_kinds(ramp.error_kinds)}")
     started = time.monotonic()
     sampler = RssSampler(pids, started, alone=frozenset({"soak-clients"}))
     sampler_task = asyncio.create_task(sampler.run(sampler_stop))

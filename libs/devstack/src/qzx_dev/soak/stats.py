@@ -22,9 +22,14 @@ class Window:
     polls: int = 0
     sse_events: int = 0
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    error_kinds: dict[str, int] = field(default_factory=dict)  # "long-poll 503", "SSE ReadTimeout"...
 
     def latency(self, kind: str, seconds: float) -> None:
         self.latencies.setdefault(kind, []).append(seconds)
+
+    def client_error(self, kind: str) -> None:
+        self.client_errors += 1
+        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Minute:
     sent: int
     send_errors: int
     client_errors: int
+    error_kinds: dict[str, int]
     polls: int
     sse_events: int
     latency: dict[str, tuple[float, ...]]  # kind -> (p50, p95, p99) in seconds
@@ -57,6 +63,7 @@ def close_minute(
         sent=w.sent,
         send_errors=w.send_errors,
         client_errors=w.client_errors,
+        error_kinds=dict(w.error_kinds),
         polls=w.polls,
         sse_events=w.sse_events,
         latency={kind: percentiles(v) for kind, v in sorted(w.latencies.items())},
@@ -106,7 +113,12 @@ def render_minute(m: Minute) -> str:
         f"minute {m.index}: sent {m.sent:,}  errors {m.errors} (send {m.send_errors}, clients "
         f"{m.client_errors})  polls {m.polls:,}  sse events {m.sse_events:,}\n"
         f"  latency p50/p95/p99: {lat or '-'}\n  RSS MiB: {rss}\n  CPU %: {cpu or '-'}"
+        + (f"\n  errors: {render_kinds(m.error_kinds)}" if m.error_kinds else "")
     )
+
+
+def render_kinds(kinds: dict[str, int]) -> str:
+    return ", ".join(f"{kind} × {n:,}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
 def render_slopes(slopes: dict[str, float], *, warmup_min: float) -> str:
