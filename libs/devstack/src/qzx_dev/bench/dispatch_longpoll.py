@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import orjson
@@ -56,15 +57,24 @@ class PatrolConnection:
 
     def __init__(self, port: int, token: str) -> None:
         self.port = port
-        self.head = f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+        self.head = f"Host: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n".encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request(f"GET {path} HTTP/1.1\r\n".encode() + self.head + b"\r\n")
+
+    async def post(self, path: str, body: dict[str, Any], *, idempotency_key: str) -> tuple[int, bytes]:
+        data = orjson.dumps(body)
+        head = f"POST {path} HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+        key = f"Idempotency-Key: {idempotency_key}\r\n\r\n"
+        return await self.request(head.encode() + self.head + key.encode() + data)
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
         if self.writer is None or self.writer.is_closing():
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         assert self.reader is not None
-        self.writer.write(f"GET {path} HTTP/1.1\r\n".encode() + self.head)
+        self.writer.write(raw)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0

@@ -19,6 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--streams", type=int, default=50, help="console SSE streams (default 50)")
     p.add_argument("--minutes", type=int, default=10, help="duration in minutes (default 10)")
     p.add_argument(
+        "--handle-s",
+        type=float,
+        default=10.0,
+        help="seconds an officer works a task between signing for it and the feedback (default 10)",
+    )
+    p.add_argument(
         "--warmup", type=float, help="minutes left out of the RSS slope (default 2, half a shorter run)"
     )
     p.add_argument("--out", type=Path, default=Path(".state/soak"), help="folder for the PNG plots and logs")
@@ -26,5 +32,5 @@ def main(argv: list[str] | None = None) -> int:
     if a.minutes < 1 or a.rate <= 0 or a.long_polls < 1 or a.streams < 0:
         p.error("--minutes, --rate and --long-polls must be positive, --streams not negative")
     warmup = default_warmup(a.minutes) if a.warmup is None else a.warmup
-    cfg = Config(a.rate, a.long_polls, a.streams, a.minutes, warmup, a.out.resolve())
+    cfg = Config(a.rate, a.long_polls, a.streams, a.minutes, a.handle_s, warmup, a.out.resolve())
     return asyncio.run(soak(cfg))

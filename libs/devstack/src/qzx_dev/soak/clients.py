@@ -71,11 +71,59 @@ async def camera(
         await producer.stop()
 
 
+class Officer:
+    """The crew member behind a phone: signs for a task at once and gives feedback ``handle_s``
+    later, which frees the unit (on a connection of its own; the poll holds the other)."""
+
+    def __init__(self, conn: PatrolConnection, *, handle_s: float, holder: WindowHolder, stop: asyncio.Event):
+        self.conn, self.handle_s, self.holder, self.stop = conn, handle_s, holder, stop
+        self.lock = asyncio.Lock()  # one request at a time on the connection
+        self.working: set[asyncio.Task[None]] = set()
+
+    def take(self, task_id: str) -> None:
+        work = asyncio.create_task(self._handle(task_id))
+        self.working.add(work)
+        work.add_done_callback(self.working.discard)
+
+    async def _handle(self, task_id: str) -> None:
+        if await self._act(task_id, "sign", {}):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), self.handle_s)
+            if not self.stop.is_set():
+                await self._act(task_id, "feedback", {"outcome": "warned"})
+
+    async def _act(self, task_id: str, action: str, body: dict[str, str]) -> bool:
+        w = self.holder[0]
+        try:
+            async with self.lock:
+                status, _ = await self.conn.post(
+                    f"/v1/patrol/tasks/{task_id}/{action}", body, idempotency_key=f"{task_id}-{action}"
+                )
+        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
+            self.conn.close()
+            self.conn.writer = None
+            w.client_error(f"{action} {type(e).__name__}")
+            return False
+        if status in (404, 409):  # reassigned to another unit, or closed, meanwhile: the officer's news
+            w.conflicts += 1
+            return False
+        if status != 200:
+            w.client_error(f"{action} {status}")
+            return False
+        w.actions += 1
+        return True
+
+
 async def long_poll(
-    conn: PatrolConnection, *, holder: WindowHolder, stop: asyncio.Event, ready: asyncio.Event
+    conn: PatrolConnection,
+    *,
+    holder: WindowHolder,
+    stop: asyncio.Event,
+    ready: asyncio.Event,
+    officer: Officer | None = None,
 ) -> None:
     """One patrol phone: long-polls its unit's tasks for good; a new assigned task's age at receipt
-    is the task→patrol latency."""
+    is the task→patrol latency, and its ``officer`` (if any) works it."""
     cursor, first, seen = 0, True, set[str]()
     while not stop.is_set():
         try:
@@ -100,10 +148,15 @@ async def long_poll(
             if t["status"] == "assigned" and t["id"] not in seen and not first:
                 seen.add(t["id"])
                 holder[0].latency(TASK_TO_PATROL, _age(t["created_at"], received))
+                if officer is not None:
+                    officer.take(t["id"])
         if first:
             first = False
             ready.set()
     conn.close()
+    if officer is not None:
+        await cancel_all(list(officer.working))
+        officer.conn.close()
 
 
 async def sse_stream(

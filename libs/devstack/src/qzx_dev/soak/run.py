@@ -45,6 +45,7 @@ class Config:
     long_polls: int
     streams: int
     minutes: int
+    handle_s: float  # an officer's feedback after signing (the unit is busy meanwhile)
     warmup: float
     out: Path
 
@@ -74,9 +75,27 @@ async def _seed(database_url: str, units: int) -> list[str]:
     }
     conn = await asyncpg.connect(to_plain_url(database_url))
     try:
-        return await seed_units(conn, per_city=per_city, now=datetime.now(UTC))
+        ids = await seed_units(conn, per_city=per_city, now=datetime.now(UTC))
+        # One sworn officer a unit, on its crew: the phone's token is theirs (``officer_id``).
+        crews = (ids, [officer_id(u) for u in ids])
+        await conn.execute(
+            "INSERT INTO dispatch.officers (id, name, kind, admin_code, skills, active) "
+            "SELECT x.officer, 'soak ' || u.call_sign, 'sworn', u.admin_code, '{}', true "
+            "FROM unnest($1::text[], $2::text[]) AS x(unit, officer) JOIN dispatch.units u ON u.id = x.unit",
+            *crews,
+        )
+        await conn.execute(
+            "UPDATE dispatch.rosters r SET crew = ARRAY[x.officer] "
+            "FROM unnest($1::text[], $2::text[]) AS x(unit, officer) WHERE r.unit_id = x.unit",
+            *crews,
+        )
+        return ids
     finally:
         await conn.close()
+
+
+def officer_id(unit_id: str) -> str:
+    return f"soak-{unit_id}"
 
 
 async def _connect(
@@ -87,12 +106,17 @@ async def _connect(
     units = await _seed(d.database_url, cfg.long_polls)
     readies, tasks = [], []
     for i, uid in enumerate(units):
-        token = mint_token(secret=secret, sub=f"soak-{uid}", role="patrol_officer", jur="37", unit_id=uid)
+        token = mint_token(secret=secret, sub=officer_id(uid), role="patrol_officer", jur="37", unit_id=uid)
         conn = PatrolConnection(d.services["dispatch"].port, token)
-        readies.append(asyncio.Event())
-        tasks.append(
-            asyncio.create_task(clients.long_poll(conn, holder=holder, stop=stop, ready=readies[-1]))
+        officer = clients.Officer(
+            PatrolConnection(d.services["dispatch"].port, token),
+            handle_s=cfg.handle_s,
+            holder=holder,
+            stop=stop,
         )
+        readies.append(asyncio.Event())
+        poll = clients.long_poll(conn, holder=holder, stop=stop, ready=readies[-1], officer=officer)
+        tasks.append(asyncio.create_task(poll))
         if i % 250 == 249:
             await asyncio.sleep(0.05)
     for i in range(cfg.streams):

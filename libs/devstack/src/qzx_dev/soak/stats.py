@@ -20,6 +20,8 @@ class Window:
     send_errors: int = 0
     client_errors: int = 0
     polls: int = 0
+    actions: int = 0  # officers' signs and feedback accepted
+    conflicts: int = 0  # actions refused because the task moved on meanwhile (reassigned, say)
     sse_events: int = 0
     latencies: dict[str, list[float]] = field(default_factory=dict)
     error_kinds: dict[str, int] = field(default_factory=dict)  # "long-poll 503", "SSE ReadTimeout"...
@@ -40,6 +42,8 @@ class Minute:
     client_errors: int
     error_kinds: dict[str, int]
     polls: int
+    actions: int
+    conflicts: int
     sse_events: int
     latency: dict[str, tuple[float, ...]]  # kind -> (p50, p95, p99) in seconds
     rss_mib: dict[str, float]  # process -> mean RSS over the minute
@@ -65,6 +69,8 @@ def close_minute(
         client_errors=w.client_errors,
         error_kinds=dict(w.error_kinds),
         polls=w.polls,
+        actions=w.actions,
+        conflicts=w.conflicts,
         sse_events=w.sse_events,
         latency={kind: percentiles(v) for kind, v in sorted(w.latencies.items())},
         rss_mib={name: sum(v) / len(v) for name, v in rss.items() if v},
@@ -111,7 +117,8 @@ def render_minute(m: Minute) -> str:
     cpu = "  ".join(f"{name} {pct:.0f}" for name, pct in m.cpu_pct.items())
     return (
         f"minute {m.index}: sent {m.sent:,}  errors {m.errors} (send {m.send_errors}, clients "
-        f"{m.client_errors})  polls {m.polls:,}  sse events {m.sse_events:,}\n"
+        f"{m.client_errors})  polls {m.polls:,}  actions {m.actions:,} (conflicts {m.conflicts:,})  "
+        f"sse events {m.sse_events:,}\n"
         f"  latency p50/p95/p99: {lat or '-'}\n  RSS MiB: {rss}\n  CPU %: {cpu or '-'}"
         + (f"\n  errors: {render_kinds(m.error_kinds)}" if m.error_kinds else "")
     )
