@@ -44,7 +44,7 @@ def test_a_hotlisted_passage_is_timed_once_from_its_send() -> None:
 
 def test_the_passages_are_made_ahead_of_the_clock_batch_by_batch() -> None:
     start = datetime.now(UTC) + timedelta(hours=1)  # in the future: the clock is not held at now
-    batches = generate(rate=1000, minutes=0.1, start=start)
+    batches = list(generate(rate=1000, minutes=0.1, start=start))
     assert len(batches) == 1000 * 6 // BATCH
     last = max(datetime.fromisoformat(orjson.loads(m.value)["captured_at"]) for m in batches[-1])
     assert start + timedelta(seconds=3) < last <= start + timedelta(seconds=6)  # a trip starts up to 2 s back
