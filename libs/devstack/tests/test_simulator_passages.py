@@ -8,10 +8,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 import orjson
+import pytest
 
 from qzx_common.contracts.devices import DEVICE_BY_ID
 from qzx_common.contracts.geo import haversine_km
 from qzx_common.contracts.passage_reader import read_passage
+from qzx_dev.simulator import passages
 from qzx_dev.simulator.clock import CST, StepClock
 from qzx_dev.simulator.passages import DEMO_HOTLISTED, PassageGenerator, daily_factor
 
@@ -63,3 +65,34 @@ def test_the_daily_curve_averages_one_and_peaks_at_the_rush_hours() -> None:
     factors = [daily_factor(day + timedelta(minutes=m)) for m in range(0, 24 * 60, 10)]
     assert abs(sum(factors) / len(factors) - 1) < 0.02
     assert daily_factor(day.replace(hour=8)) > 1.5 > 0.2 > daily_factor(day.replace(hour=3))
+
+
+def test_a_hotlisted_plate_is_on_one_trip_at_a_time() -> None:
+    """A wanted car is one car (a plate in two places at once is the clone scenario's): with many
+    hotlisted trips asked for, each plate drives again only once its trip has ended."""
+    start = datetime(2026, 12, 1, 7, 0, tzinfo=CST)
+    plates = ("鲁Z00001", "鲁Z00002")
+    gen = PassageGenerator(
+        seed=3, clock=StepClock(start, timedelta(seconds=12)), hotlisted=plates, hotlisted_share=0.2
+    )
+    trips_of: dict[str, int] = defaultdict(int)
+    for _ in range(800):
+        for m in gen.batch(20):
+            if m.scenario == "hotlisted":
+                trips_of[orjson.loads(m.value)["plate"]] += 1
+        on_trip = [leg.vehicle.plate for leg in gen._legs if leg.scenario == "hotlisted"]
+        assert len(on_trip) == len(set(on_trip)), on_trip
+    assert set(trips_of) == set(plates)
+    assert gen.counts.hotlisted > len(plates)  # trips ended and the plates drove again
+
+
+def test_past_its_memory_the_generator_forgets_its_oldest_plates_not_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(passages, "MAX_ISSUED", 100)
+    gen = PassageGenerator(
+        seed=5, clock=StepClock(datetime(2026, 12, 1, 7, 0, tzinfo=CST), timedelta(seconds=1))
+    )
+    gen.batch(300)  # 300 new trips
+    assert len(gen._issued) == len(gen._issue_order) == 100
+    assert set(gen._issue_order) == gen._issued  # the newest hundred

@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,7 +37,11 @@ _MEAN = sum(HOURLY) / 24
 COMPASS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")
 CLONE_MIN_KM = 150.0
 DETOUR = 1.3  # road distance over the straight line
-MAX_ISSUED = 2_000_000  # plates remembered as issued (so that no two vehicles share one)
+# Plates remembered as issued, so that no two vehicles share one: the oldest is forgotten first, so
+# a plate comes back only after this many newer ones (at a province's peak, ~10,000 new trips a
+# second, 13 minutes; forgetting them all at once had vehicles on the road share plates, which
+# the clone check rightly flagged by the hundred thousand).
+MAX_ISSUED = 8_000_000
 
 
 def daily_factor(local: datetime) -> float:
@@ -108,6 +113,8 @@ class PassageGenerator:
         self._spokes = _spokes()
         self._spoke_ids = sorted(self._spokes)
         self._issued: set[str] = set()
+        self._issue_order: deque[str] = deque()
+        self._driving: set[str] = set()  # hotlisted plates on a trip
 
     def batch(self, n: int) -> list[SimMessage]:
         """``n`` passages: the legs now due first, then first passages of new trips."""
@@ -125,22 +132,33 @@ class PassageGenerator:
         if r < self.clone_share:
             return self._clone_pair(now)
         route = self._route()
-        if r < self.clone_share + self.hotlisted_share and self.hotlisted:
-            vehicle = Vehicle(self.rng.choice(self.hotlisted), "blue", "car", route[0].admin_code[:4] + "00")
+        if r < self.clone_share + self.hotlisted_share and (plate := self._parked_hotlisted()):
+            self._driving.add(plate)
+            vehicle = Vehicle(plate, "blue", "car", route[0].admin_code[:4] + "00")
             self.counts.hotlisted += 1
             return [self._trip(vehicle, route, now, scenario="hotlisted")]
         home = home_city_for(self.rng, route[0].admin_code[:4] + "00", visitor_share=0.08)
         kind = self.rng.choices(("car", "truck", "bus", "motorcycle"), weights=(78, 15, 4, 3))[0]
         return [self._trip(self._vehicle(kind, home), route, now)]
 
+    def _parked_hotlisted(self) -> str | None:
+        """A hotlisted plate not on a trip now (a wanted car is one car: the clone scenario is
+        the one with a plate in two places), or None when all of them are out."""
+        for _ in range(8):
+            plate = self.rng.choice(self.hotlisted) if self.hotlisted else None
+            if plate is not None and plate not in self._driving:
+                return plate
+        return None
+
     def _vehicle(self, kind: str, home: str) -> Vehicle:
         """A vehicle whose plate no other has (two cars with one plate are the clone scenario's)."""
         while True:
             vehicle = make_vehicle(self.rng, kind, home)
             if vehicle.plate not in self._issued and vehicle.plate not in self.hotlisted:
-                if len(self._issued) >= MAX_ISSUED:
-                    self._issued.clear()  # long past: their trips have ended
+                if len(self._issue_order) >= MAX_ISSUED:
+                    self._issued.discard(self._issue_order.popleft())
                 self._issued.add(vehicle.plate)
+                self._issue_order.append(vehicle.plate)
                 return vehicle
 
     def _clone_pair(self, now: datetime) -> list[_Leg]:
@@ -182,7 +200,10 @@ class PassageGenerator:
     def _pass(self, leg: _Leg) -> SimMessage:
         """The passage of ``leg``, scheduling the trip's next checkpoint."""
         here = leg.route[leg.index]
-        if leg.index + 1 < len(leg.route) and len(self._legs) < self.max_trips:
+        last = not (leg.index + 1 < len(leg.route) and len(self._legs) < self.max_trips)
+        if last and leg.scenario == "hotlisted":
+            self._driving.discard(leg.vehicle.plate)
+        if not last:
             there = leg.route[leg.index + 1]
             hours = haversine_km(here.lat, here.lon, there.lat, there.lon) * DETOUR / leg.speed_kmh
             nxt = self._leg(leg.vehicle, leg.route, leg.index + 1, leg.due + timedelta(hours=hours), leg.speed_kmh,
