@@ -275,7 +275,7 @@ async def drive(
 
     secret = d.services["alerts"].env.get("QZX_JWT_SECRET") or CommonSettings().jwt_secret
     token = mint_token(secret=secret, sub="bench-watch", role="province_commander", jur="37")
-    rec, stop, ready = Recorder(), asyncio.Event(), asyncio.Event()
+    rec, stop, ready, time_up = Recorder(), asyncio.Event(), asyncio.Event(), asyncio.Event()
     watcher = asyncio.create_task(watch_hits(d.services["alerts"].url, token, rec, ready))
     await asyncio.wait_for(ready.wait(), 30)
     gauges = Gauges(d)
@@ -295,7 +295,7 @@ async def drive(
             generate(rate=rate, minutes=minutes, start=begin),
             rate=rate,
             rec=rec,
-            stop=stop,
+            stop=time_up,
         )
     )
     rows: list[dict[str, Any]] = []
@@ -314,6 +314,7 @@ async def drive(
             m.cpu_pct = sampler.take_cpu()
             print(render_minute(i, m, m.stored, m.checked), flush=True)
             rows.append({"minute": i, **m.__dict__})
+        time_up.set()  # a sender that fell behind stops with the run, its rest unsent
         r["sender_late_s"] = await sender
         run_s = time.monotonic() - started
         say(f"the camera stopped; waiting up to {DRAIN_S} s for the stack to drain")
