@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 # Held long-polls and SSE streams must not delay a stop for long: after this, open connections
 # are closed (clients reconnect with their cursor or Last-Event-ID and lose nothing).
 GRACEFUL_SHUTDOWN_S = 5
+# Connections the kernel queues for accept: a fleet of phones reconnecting at once (after a restart)
+# overflowed uvicorn's 2,048, and each overflow is a reset connection. Linux caps it at
+# net.core.somaxconn (4,096 by default; raise that for more).
+LISTEN_BACKLOG = 16_384
 
 
 def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.Config:
@@ -29,6 +33,7 @@ def server_config(app: Any, *, host: str, port: int, **options: Any) -> uvicorn.
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        backlog=LISTEN_BACKLOG,
         # The apps decide whose X-Forwarded-For to believe (QZX_FORWARDED_ALLOW_IPS,
         # web.limits); uvicorn's own default would believe any process on 127.0.0.1.
         proxy_headers=False,
