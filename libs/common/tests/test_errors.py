@@ -157,3 +157,28 @@ async def test_a_connection_lost_in_use_is_a_503_to_retry(app: FastAPI) -> None:
         lost = await client.get("/lost")
         assert lost.status_code == 503 and lost.headers["retry-after"] == "1"
         assert lost.json()["error"] == "database_unavailable"
+
+
+async def test_a_pool_with_every_connection_busy_is_a_503_to_retry(stack: Stack) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    busy = create_async_engine(
+        to_asyncpg_url(stack.database_url), pool_size=1, max_overflow=0, pool_timeout=0.2
+    )
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/query")
+    async def query() -> dict[str, int]:
+        async with busy.connect() as conn:
+            return {"one": (await conn.execute(text("SELECT 1"))).scalar_one()}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with busy.connect(), httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/query")  # the pool's one connection is held here
+        assert (r.status_code, r.json()["error"], r.headers["retry-after"]) == (503, "database_busy", "1")
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/query")).json() == {"one": 1}  # free again
+    finally:
+        await busy.dispose()

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ _INVALID_TEXT = _Refusal(
 )
 _INVALID_VALUE = _Refusal(422, "invalid_request", "a value is out of range for its field")
 _UNREACHABLE = _Refusal(503, "database_unavailable", "the database connection was lost; retry")
+# Every pooled connection busy for the pool's whole timeout: the process is over its capacity.
+_BUSY = _Refusal(503, "database_busy", "every database connection of this process is busy; retry")
 
 
 def _sqlstate(exc: BaseException) -> str | None:
@@ -157,6 +160,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
         refusal = _UNREACHABLE if exc.connection_invalidated else classify_driver_error(exc.orig or exc)
         return _driver_error(exc, refusal)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        return _driver_error(exc, _BUSY)
 
     # Raw asyncpg connections (fast read paths) and connecting itself raise the driver's own errors.
     @app.exception_handler(asyncpg.PostgresError)
