@@ -35,6 +35,8 @@ def test_the_timed_stream_times_an_alerts_first_sight_only() -> None:
 
 
 async def test_an_officer_signs_at_once_gives_feedback_later_and_counts_a_moved_task() -> None:
+    """Also when the server has closed the officer's idle connection meanwhile (its keep-alive
+    timeout): the feedback goes again on a new one, under the same idempotency key."""
     import asyncio
 
     from qzx_dev.bench.dispatch_longpoll import PatrolConnection
@@ -51,6 +53,10 @@ async def test_an_officer_signs_at_once_gives_feedback_later_and_counts_a_moved_
             seen.append((path, headers["Idempotency-Key"], body))
             status = b"409 Conflict" if "T-moved" in path else b"200 OK"
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 2\r\n\r\n{}")
+            if path.endswith("/sign"):  # then idle, the server drops the connection (keep-alive timeout)
+                await writer.drain()
+                writer.close()
+                return
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

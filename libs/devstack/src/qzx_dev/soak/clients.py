@@ -94,16 +94,22 @@ class Officer:
 
     async def _act(self, task_id: str, action: str, body: dict[str, str]) -> bool:
         w = self.holder[0]
-        try:
-            async with self.lock:
-                status, _ = await self.conn.post(
-                    f"/v1/patrol/tasks/{task_id}/{action}", body, idempotency_key=f"{task_id}-{action}"
-                )
-        except (OSError, asyncio.IncompleteReadError, ValueError) as e:
-            self.conn.close()
-            self.conn.writer = None
-            w.client_error(f"{action} {type(e).__name__}")
-            return False
+        path, key = f"/v1/patrol/tasks/{task_id}/{action}", f"{task_id}-{action}"
+        async with self.lock:
+            try:
+                status, _ = await self.conn.post(path, body, idempotency_key=key)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                # The server closes a keep-alive connection idle for 5 s (the officer was working):
+                # once more on a new one, which the idempotency key makes safe.
+                self.conn.close()
+                self.conn.writer = None
+                try:
+                    status, _ = await self.conn.post(path, body, idempotency_key=key)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as e:
+                    self.conn.close()
+                    self.conn.writer = None
+                    w.client_error(f"{action} {type(e).__name__}")
+                    return False
         if status in (404, 409):  # reassigned to another unit, or closed, meanwhile: the officer's news
             w.conflicts += 1
             return False
