@@ -241,7 +241,7 @@ async def restart_alerts_with(d: Deployment, *, entries: int) -> tuple[float, in
     return time.monotonic() - started, count
 
 
-def render_minute(i: int, m: Minute, stored: float, checked: float) -> str:
+def render_minute(i: int, m: Minute) -> str:
     hits = (
         f"p50 {pct(m.hits_ms, 50):.0f} / p99 {pct(m.hits_ms, 99):.0f} ms ({len(m.hits_ms)})"
         if m.hits_ms
@@ -251,7 +251,7 @@ def render_minute(i: int, m: Minute, stored: float, checked: float) -> str:
     rss = "  ".join(f"{n} {v:.0f}" for n, v in m.rss_mib.items())
     cpu = "  ".join(f"{n} {v:.0f}" for n, v in m.cpu_pct.items())
     return (
-        f"minute {i}: sent {m.sent:,} (errors {m.send_errors})  stored {stored:,.0f}  checked {checked:,.0f}\n"
+        f"minute {i}: sent {m.sent:,} (errors {m.send_errors})  stored {m.stored:,.0f}  checked {m.checked:,.0f}\n"
         f"  lag (most waiting): {lag or '-'}  hotlist hit → console: {hits}\n  RSS MiB: {rss}\n  CPU %: {cpu}"
     )
 
@@ -280,9 +280,7 @@ async def drive(
     await asyncio.wait_for(ready.wait(), 30)
     gauges = Gauges(d)
     lagger = asyncio.create_task(sample_lag(gauges, rec, stop))
-    # The first passages' time (if set-up took longer, they are that much older when sent: the
-    # rate stays steady, as a camera network's would after a pause).
-    await asyncio.sleep(max(0.0, begin.timestamp() - time.time()))
+    await asyncio.sleep(max(0.0, begin.timestamp() - time.time()))  # the first batch's time
     say(f"(b) {rate:,.0f} passages/s for {minutes:g} min")
     started = time.monotonic()
     sampler = RssSampler(pids | {"bench": os.getpid()}, started, alone=frozenset({"bench"}))
@@ -312,7 +310,7 @@ async def drive(
             last_stored, last_checked = stored, checked
             m.rss_mib = {n: sum(v) / len(v) for n, v in sampler.take_minute().items() if v}
             m.cpu_pct = sampler.take_cpu()
-            print(render_minute(i, m, m.stored, m.checked), flush=True)
+            print(render_minute(i, m), flush=True)
             rows.append({"minute": i, **m.__dict__})
         time_up.set()  # a sender that fell behind stops with the run, its rest unsent
         r["sender_late_s"] = await sender
