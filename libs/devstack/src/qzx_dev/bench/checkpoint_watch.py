@@ -378,10 +378,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=RATE, help=f"passages a second (default {RATE:,})")
     parser.add_argument("--minutes", type=float, help=f"the run's length (default {MINUTES})")
     parser.add_argument("--entries", type=int, help=f"hotlist entries (default {ENTRIES:,})")
+    parser.add_argument(
+        "--out", type=Path, help="folder for the services' logs (default: a new temporary one)"
+    )
     args = parser.parse_args(argv)
     minutes = args.minutes or (2 if args.quick else MINUTES)
     entries = args.entries or (100_000 if args.quick else ENTRIES)
-    out = Path(os.environ.get("QZX_BENCH_OUT") or tempfile.mkdtemp(prefix="qzx-bench-watch-"))
+    out = args.out or Path(tempfile.mkdtemp(prefix="qzx-bench-watch-"))
     results = run_async(run(rate=args.rate, minutes=minutes, entries=entries, out=out))
     results["quick"] = args.quick
     print(table(results), flush=True)
