@@ -37,6 +37,12 @@ BENCHES = (
 )
 
 
+def aligned(lines: list[tuple[str, str]]) -> str:
+    """A benchmark's table of (figure, value) lines, the values in one column."""
+    width = max(len(k) for k, _ in lines)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+
+
 def run_async(main: Coroutine[Any, Any, T]) -> T:
     """Run a benchmark on the event loop the services run on: uvicorn picks uvloop where it is
     installed (uvicorn[standard]), and the loop's own cost is part of what is measured."""

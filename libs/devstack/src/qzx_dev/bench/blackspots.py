@@ -31,7 +31,7 @@ import orjson
 
 from qzx_common.contracts.geo import CITIES
 from qzx_common.settings import to_asyncpg_url, to_plain_url
-from qzx_dev.bench import run_async, servers
+from qzx_dev.bench import aligned, run_async, servers
 from qzx_dev.bench.ingest import fresh_database, write_json
 
 TARGET_S = 60.0
@@ -287,8 +287,7 @@ def table(r: dict[str, Any]) -> str:
         ("proposals", f"{r['proposals']:,} ({r['stock']:,} matching known hazards)"),
         ("(c) cell counting", f"{r['counting_rate']:>8,.0f} violations/s"),
     ]  # fmt: skip
-    width = max(len(k) for k, _ in lines)
-    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+    body = aligned(lines)
     verdict = "meets" if r["analysis_s"] < TARGET_S else "MISSES"
     return f"black-spot benchmark\n{body}\n  => {verdict} the {TARGET_S:.0f} s target"
 

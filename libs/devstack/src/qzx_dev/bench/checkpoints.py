@@ -40,7 +40,7 @@ from qzx_common.contracts.passage_reader import passage_json, read_passage
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import to_plain_url
 from qzx_common.topics import PASSAGES_ACCEPTED
-from qzx_dev.bench import run_async, servers
+from qzx_dev.bench import aligned, run_async, servers
 from qzx_dev.bench.ingest import fresh_database, prefill, write_json
 from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import SimMessage, StepClock
@@ -332,8 +332,7 @@ def table(r: dict[str, Any]) -> str:
         ("no snapshot, 20M plates", f"{r['rebuild_goal_s']:>10,.0f} s       (the whole clone window, at least one passage a plate)"),
         ("restart from a snapshot, 20M", f"{restart_s:>10,.1f} s       (goal < {REBUILD_GOAL_S}; load + a {r['snapshot_interval_s']:.0f} s tail at {PEAK_RATE:,}/s: {tail:,.0f} passages at (c)'s rate)"),
     ]  # fmt: skip
-    width = max(len(k) for k, _ in lines)
-    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+    body = aligned(lines)
     verdict = "meets" if r["matcher_rate"] >= TARGET_RATE else "MISSES"
     state = "meets" if r["state_goal_mib"] < STATE_GOAL_MIB else "MISSES"
     rebuilt = "meets" if restart_s < REBUILD_GOAL_S else "MISSES"

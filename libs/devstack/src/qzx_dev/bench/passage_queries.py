@@ -39,7 +39,7 @@ import httpx
 from qzx_common.contracts.passage_reader import COLUMNS, PassageRow
 from qzx_common.settings import to_plain_url
 from qzx_common.web.auth import mint_token
-from qzx_dev.bench import run_async, servers
+from qzx_dev.bench import aligned, run_async, servers
 from qzx_dev.bench.ingest import fresh_database, ingest_app, write_json
 from qzx_dev.bench.passages import migrate_and_partition
 from qzx_dev.simulator.plates import LETTERS
@@ -253,8 +253,7 @@ def table(r: dict[str, Any]) -> str:
         ("(b) GET trajectory, 30 days", f"p50 {r['trajectory_p50_ms']:6.1f} ms  p99 {r['trajectory_p99_ms']:6.1f} ms  (goal p99 < {TRAJECTORY_P99_MS}; {r['trajectory_mean_rows']:.0f} passages each; {r['trajectory_vs_raw_sql_p99']:.1f} × raw SQL)"),
         ("(c) GET companions, one day", f"p50 {r['companions_p50_ms']:6.1f} ms  p99 {r['companions_p99_ms']:6.1f} ms  (goal p99 < {COMPANIONS_P99_MS}; convoy found for {r['convoys_found']}/{TARGETS})"),
     ]  # fmt: skip
-    width = max(len(k) for k, _ in lines)
-    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+    body = aligned(lines)
     ok = r["trajectory_p99_ms"] < TRAJECTORY_P99_MS and r["companions_p99_ms"] < COMPANIONS_P99_MS
     scale = (
         ""

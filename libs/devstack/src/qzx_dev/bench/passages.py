@@ -29,7 +29,7 @@ from qzx_common.contracts.passage_reader import COLUMNS, read_passage
 from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import to_asyncpg_url, to_plain_url
 from qzx_common.topics import CAMERA_PASSAGES
-from qzx_dev.bench import run_async, servers
+from qzx_dev.bench import aligned, run_async, servers
 from qzx_dev.bench.ingest import fresh_database, ingest_app, prefill, write_json
 from qzx_dev.bench.kafka import raw_consume
 from qzx_dev.simulator import SimMessage
@@ -184,8 +184,7 @@ def table(r: dict[str, Any]) -> str:
         ("ratio (c) / (a) raw consume", f"{r['pipeline_vs_raw_consume']:>10.2f}"),
         ("rows stored (each once)", f"{r['stored_rows']:>10,}"),
     ]  # fmt: skip
-    width = max(len(k) for k, _ in lines)
-    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+    body = aligned(lines)
     rate = "meets" if r["pipeline_rate"] >= TARGET_RATE else "MISSES"
     ratio = "meets" if r["pipeline_vs_raw_copy"] >= GOAL_RATIO else "MISSES"
     return f"passages benchmark\n{body}\n  => {rate} the {TARGET_RATE:,}/s target; {ratio} the {GOAL_RATIO} × raw COPY goal"
