@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from qzx_dev.bench.checkpoint_watch import BATCH, Recorder, counter, generate, lag_of
+from qzx_dev.bench.checkpoint_watch import BATCH, Recorder, counter, generate, lag_of, parse_metrics
 
 METRICS = """\
 # TYPE qzx_consumer_lag gauge
@@ -20,13 +20,7 @@ qzx_ingest_passages_total{outcome="duplicate"} 7.0
 
 
 def samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for f in text_string_to_metric_families(METRICS)
-        for s in f.samples
-    }
+    return parse_metrics(METRICS)
 
 
 def test_the_lag_of_a_group_sums_its_partitions_only() -> None:

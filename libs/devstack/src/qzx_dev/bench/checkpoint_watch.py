@@ -42,7 +42,7 @@ from qzx_common.kafka.admin import ensure_topics
 from qzx_common.settings import CommonSettings, to_plain_url
 from qzx_common.topics import ALERTS_PASSAGES_GROUP, CAMERA_PASSAGES, INGEST_PASSAGES_GROUP
 from qzx_common.web.auth import mint_token
-from qzx_dev.bench import run_async
+from qzx_dev.bench import aligned, run_async
 from qzx_dev.bench.checkpoints import load_hotlist
 from qzx_dev.bench.dispatch_stack import pct
 from qzx_dev.bench.ingest import prefill, write_json
@@ -174,7 +174,10 @@ async def watch_hits(url: str, token: str, rec: Recorder, ready: asyncio.Event) 
 
 async def scrape(client: httpx.AsyncClient, url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """A service's /metrics as {(sample name, labels): value}."""
-    text = (await client.get(f"{url}/metrics")).text
+    return parse_metrics((await client.get(f"{url}/metrics")).text)
+
+
+def parse_metrics(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
@@ -359,8 +362,7 @@ def table(r: dict[str, Any]) -> str:
         ("lag, the last three minutes", f"{'bounded' if r['lag_bounded'] else 'NOT bounded'} (≤ {BOUNDED_S} s of passages each)"),
         ("hotlist hit → console SSE", f"p50 {r['hit_p50_ms']:.0f} ms  p99 {r['hit_p99_ms']:.0f} ms  (goal p99 < {LATENCY_P99_MS}; {r['hits_timed']:,} of {r['hotlisted_sent']:,} hotlisted passages timed)"),
     ]  # fmt: skip
-    width = max(len(k) for k, _ in lines)
-    body = "\n".join(f"  {k:<{width}}  {v}" for k, v in lines)
+    body = aligned(lines)
     return f"checkpoint watch benchmark, whole stack\n{body}\n  => {'meets' if ok else 'MISSES'} the goals at {r['rate']:,.0f}/s"
 
 

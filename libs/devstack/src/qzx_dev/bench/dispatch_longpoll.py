@@ -84,8 +84,10 @@ class PatrolConnection:
         return status, await self.reader.readexactly(length)
 
     def close(self) -> None:
+        """Closes the connection; the next request opens a new one."""
         if self.writer is not None:
             self.writer.close()
+            self.writer = None
 
 
 async def client_loop(
@@ -101,7 +103,6 @@ async def client_loop(
         except (OSError, asyncio.IncompleteReadError, ValueError):
             out.errors += 1
             conn.close()
-            conn.writer = None
             await asyncio.sleep(0.5)
             continue
         if status != 200:

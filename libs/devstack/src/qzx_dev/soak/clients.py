@@ -96,20 +96,17 @@ class Officer:
         w = self.holder[0]
         path, key = f"/v1/patrol/tasks/{task_id}/{action}", f"{task_id}-{action}"
         async with self.lock:
-            try:
-                status, _ = await self.conn.post(path, body, idempotency_key=key)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
-                # The server closes a keep-alive connection idle for 5 s (the officer was working):
-                # once more on a new one, which the idempotency key makes safe.
-                self.conn.close()
-                self.conn.writer = None
+            # The server closes a keep-alive connection idle for 5 s (the officer was working): a
+            # failed try goes once more on a new one, which the idempotency key makes safe.
+            for last in (False, True):
                 try:
                     status, _ = await self.conn.post(path, body, idempotency_key=key)
+                    break
                 except (OSError, asyncio.IncompleteReadError, ValueError) as e:
                     self.conn.close()
-                    self.conn.writer = None
-                    w.client_error(f"{action} {type(e).__name__}")
-                    return False
+                    if last:
+                        w.client_error(f"{action} {type(e).__name__}")
+                        return False
         if status in (404, 409):  # reassigned to another unit, or closed, meanwhile: the officer's news
             w.conflicts += 1
             return False
@@ -126,10 +123,10 @@ async def long_poll(
     holder: WindowHolder,
     stop: asyncio.Event,
     ready: asyncio.Event,
-    officer: Officer | None = None,
+    officer: Officer,
 ) -> None:
     """One patrol phone: long-polls its unit's tasks for good; a new assigned task's age at receipt
-    is the task→patrol latency, and its ``officer`` (if any) works it."""
+    is the task→patrol latency, and its ``officer`` works it."""
     cursor, first, seen = 0, True, set[str]()
     while not stop.is_set():
         try:
@@ -139,7 +136,6 @@ async def long_poll(
                 return
             holder[0].client_error(f"long-poll {type(e).__name__}")
             conn.close()
-            conn.writer = None
             await asyncio.sleep(0.5)
             continue
         received = time.time()
@@ -154,15 +150,13 @@ async def long_poll(
             if t["status"] == "assigned" and t["id"] not in seen and not first:
                 seen.add(t["id"])
                 holder[0].latency(TASK_TO_PATROL, _age(t["created_at"], received))
-                if officer is not None:
-                    officer.take(t["id"])
+                officer.take(t["id"])
         if first:
             first = False
             ready.set()
     conn.close()
-    if officer is not None:
-        await cancel_all(list(officer.working))
-        officer.conn.close()
+    await cancel_all(list(officer.working))
+    officer.conn.close()
 
 
 async def sse_stream(

@@ -16,18 +16,26 @@ from qzx_dev.soak.stats import MIB
 SAMPLE_S = 5.0
 
 
+def tree(proc: psutil.Process, *, children: bool = True) -> list[psutil.Process]:
+    return [proc, *(proc.children(recursive=True) if children else [])]
+
+
 def tree_rss(proc: psutil.Process, *, children: bool = True) -> int:
+    return rss_of(tree(proc, children=children))
+
+
+def rss_of(procs: list[psutil.Process]) -> int:
     total = 0
-    for p in [proc, *(proc.children(recursive=True) if children else [])]:
+    for p in procs:
         with contextlib.suppress(psutil.Error):
             total += p.memory_info().rss
     return total
 
 
-def tree_cpu_s(proc: psutil.Process, *, children: bool = True) -> float:
-    """CPU seconds of ``proc`` (with the children it has reaped) and of its living children."""
+def cpu_s_of(procs: list[psutil.Process]) -> float:
+    """CPU seconds of ``procs`` (each with the children it has reaped)."""
     total = 0.0
-    for p in [proc, *(proc.children(recursive=True) if children else [])]:
+    for p in procs:
         with contextlib.suppress(psutil.Error):
             t = p.cpu_times()
             total += t.user + t.system + t.children_user + t.children_system
@@ -50,10 +58,11 @@ class RssSampler:
         at = (now - self.started) / 60
         for name, proc in self.procs.items():
             with contextlib.suppress(psutil.Error):
-                mib = tree_rss(proc, children=name not in self.alone) / MIB
+                procs = tree(proc, children=name not in self.alone)  # one walk for both readings
+                mib = rss_of(procs) / MIB
                 self.minute[name].append(mib)
                 self.series[name].append((at, mib))
-                self.cpu[name].append((now, tree_cpu_s(proc, children=name not in self.alone)))
+                self.cpu[name].append((now, cpu_s_of(procs)))
 
     def take_minute(self) -> dict[str, list[float]]:
         out, self.minute = self.minute, {name: [] for name in self.procs}
